@@ -1,0 +1,4 @@
+"""rose-gateway core: transport, sessions, routing and plugin runtime."""
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,119 @@
+"""The plugin hooks of rose-gateway.
+
+Every hook a plugin may implement is declared here, and only here. Built-in plugins
+(`gateway-auth`, `gateway-character`, `gateway-chat`, `gateway-world`) use exactly these hooks,
+like any third-party plugin.
+
+Strategy: pluggy is called at start-up and on lifecycle events, never per packet. The
+``gateway_register_*`` hooks receive a registrar scoped to the calling plugin (like llm's
+``register_models(register)``), so that every packet handler, gRPC client and reference service
+is tagged with its owner; a duplicate is a start-up error that names both owners.
+
+Lifecycle hooks may be plain functions or return an awaitable (``async def``); the core awaits
+whatever they return.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from gateway_core.plugins import (
+        GrpcClientRegistrar,
+        PacketRegistrar,
+        ServiceRegistrar,
+        SettingsRegistrar,
+    )
+    from gateway_core.session import Session, SessionState
+
+PROJECT_NAME = "gateway"
+ENTRY_POINT_GROUP = "gateway.plugins"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def gateway_register_settings(register: SettingsRegistrar) -> None:
+    """Declare the plugin's own settings, with defaults and validators.
+
+    ``register(name, default, *, validate=None, doc="")``. ``name`` is upper-case; the value
+    is read from the settings file or the environment like every core setting (so
+    ``CHARACTER_MAX_PER_ACCOUNT`` comes from the env var of that name). ``validate`` is a
+    callable that returns an error message (or ``None``) for a candidate value. A bad value
+    fails start-up naming the setting and the value.
+    """
+
+
+@hookspec
+def gateway_register_packets(register: PacketRegistrar) -> None:
+    """Claim packet types and give the handler of each.
+
+    ``register(packet_name, handler, *, states)``: ``packet_name`` is the protocol name
+    (``"PAKCS_LOGIN_REQ"``), ``handler`` an ``async def handler(ctx, packet)`` where ``ctx``
+    is a :class:`gateway_core.router.PacketContext` (the session, ``reply``/``send``, the
+    connection service, the plugin's gRPC clients and settings) and ``packet`` the decoded
+    packet (or a raw frame for types without a definition). ``states`` is the set of
+    :class:`gateway_core.session.SessionState` in which the packet is accepted; elsewhere the
+    router's wrong-state policy applies. Two plugins claiming one packet type is a start-up
+    error naming both.
+    """
+
+
+@hookspec
+def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
+    """Declare the gRPC clients the plugin needs.
+
+    ``register(service, stub_class, *, deadline=None)``: ``service`` is the backend service
+    name (``"auth"``); its address comes from the setting ``<SERVICE>_SERVICE_ADDR``
+    (``AUTH_SERVICE_ADDR``) or, when that is unset and a plugin provides the reference
+    service, from the embedded service host. Several plugins may use the same service: they
+    share one channel. Handlers reach the stub as ``ctx.clients["auth"]``.
+    """
+
+
+@hookspec
+def gateway_register_services(register: ServiceRegistrar) -> None:
+    """Provide reference backend services.
+
+    ``register(service, factory)``: ``factory(config)`` returns a
+    :class:`gateway_core.grpc.ReferenceService` (``add_to_server(server)``, ``async start()``,
+    ``async stop()``) built from a :class:`gateway_core.grpc.ServiceConfig` (data directory,
+    database URL, settings). The core hosts it in-process when ``<SERVICE>_SERVICE_ADDR`` is
+    unset (embedded default) and as its own process under ``gateway service <name>``.
+    """
+
+
+@hookspec
+def gateway_startup(app: Any) -> Awaitable[None] | None:
+    """Called once after plugins are registered, services started and gRPC channels open,
+    before the listener accepts connections. ``app`` is the :class:`gateway_core.app.Gateway`.
+    """
+
+
+@hookspec
+def gateway_shutdown(app: Any) -> Awaitable[None] | None:
+    """Called once when the gateway stops, after connections are closed and before gRPC
+    channels and embedded services are shut down."""
+
+
+@hookspec
+def gateway_session_opened(session: Session) -> Awaitable[None] | None:
+    """A client connection was accepted and its session created."""
+
+
+@hookspec
+def gateway_session_state_changed(
+    session: Session, old: SessionState, new: SessionState
+) -> Awaitable[None] | None:
+    """The session moved from ``old`` to ``new`` (e.g. CHARACTER_SELECT -> IN_WORLD)."""
+
+
+@hookspec
+def gateway_session_closed(session: Session) -> Awaitable[None] | None:
+    """The connection of ``session`` is gone (peer closed, idle timeout, dropped, shutdown).
+    Runs on every close, including during a graceful shutdown."""

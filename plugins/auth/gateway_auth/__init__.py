@@ -1,0 +1,1 @@
+"""rose-gateway auth plugin."""

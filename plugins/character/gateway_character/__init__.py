@@ -1,0 +1,1 @@
+"""rose-gateway character plugin."""

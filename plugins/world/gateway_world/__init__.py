@@ -1,0 +1,1 @@
+"""rose-gateway world plugin."""

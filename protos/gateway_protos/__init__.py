@@ -1,0 +1,1 @@
+"""Generated gRPC contracts of the rose-gateway backend services (see protos/)."""

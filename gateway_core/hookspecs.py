@@ -22,6 +22,7 @@ import pluggy
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
+    from gateway_core.cli import CommandRegistrar
     from gateway_core.plugins import (
         GrpcClientRegistrar,
         PacketRegistrar,
@@ -85,6 +86,19 @@ def gateway_register_services(register: ServiceRegistrar) -> None:
     ``async stop()``) built from a :class:`gateway_core.grpc.ServiceConfig` (data directory,
     database URL, settings). The core hosts it in-process when ``<SERVICE>_SERVICE_ADDR`` is
     unset (embedded default) and as its own process under ``gateway service <name>``.
+    """
+
+
+@hookspec
+def gateway_register_commands(register: CommandRegistrar) -> None:
+    """Add subcommands to the ``gateway`` CLI (like ``gateway account``).
+
+    ``register(name, *, help, configure, run)``: ``configure(parser)`` adds arguments to an
+    ``argparse.ArgumentParser``; ``run(args, cli)`` executes the command and returns the exit
+    code, where ``cli`` (:class:`gateway_core.cli.CommandContext`) gives the validated settings,
+    the plugin manager and ``cli.service_channel(name)``, an async context manager yielding a
+    gRPC channel to that backend service (remote when ``<NAME>_SERVICE_ADDR`` is set, else the
+    reference service started in-process on loopback for the duration of the command).
     """
 
 

@@ -1,0 +1,325 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Position(_message.Message):
+    __slots__ = ("x", "y", "z")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    Z_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    z: int
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ..., z: _Optional[int] = ...) -> None: ...
+
+class PlayerLook(_message.Message):
+    __slots__ = ("hp", "team_id", "status_flag", "race", "run_speed", "atk_speed", "weight_rate", "face", "hair", "equipment", "bullets", "job", "level", "riding_items", "sub_flag", "other_name", "move_mode")
+    HP_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FLAG_FIELD_NUMBER: _ClassVar[int]
+    RACE_FIELD_NUMBER: _ClassVar[int]
+    RUN_SPEED_FIELD_NUMBER: _ClassVar[int]
+    ATK_SPEED_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_RATE_FIELD_NUMBER: _ClassVar[int]
+    FACE_FIELD_NUMBER: _ClassVar[int]
+    HAIR_FIELD_NUMBER: _ClassVar[int]
+    EQUIPMENT_FIELD_NUMBER: _ClassVar[int]
+    BULLETS_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    RIDING_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    SUB_FLAG_FIELD_NUMBER: _ClassVar[int]
+    OTHER_NAME_FIELD_NUMBER: _ClassVar[int]
+    MOVE_MODE_FIELD_NUMBER: _ClassVar[int]
+    hp: int
+    team_id: int
+    status_flag: int
+    race: int
+    run_speed: int
+    atk_speed: int
+    weight_rate: int
+    face: int
+    hair: int
+    equipment: _containers.RepeatedScalarFieldContainer[int]
+    bullets: _containers.RepeatedScalarFieldContainer[int]
+    job: int
+    level: int
+    riding_items: _containers.RepeatedScalarFieldContainer[int]
+    sub_flag: int
+    other_name: str
+    move_mode: int
+    def __init__(self, hp: _Optional[int] = ..., team_id: _Optional[int] = ..., status_flag: _Optional[int] = ..., race: _Optional[int] = ..., run_speed: _Optional[int] = ..., atk_speed: _Optional[int] = ..., weight_rate: _Optional[int] = ..., face: _Optional[int] = ..., hair: _Optional[int] = ..., equipment: _Optional[_Iterable[int]] = ..., bullets: _Optional[_Iterable[int]] = ..., job: _Optional[int] = ..., level: _Optional[int] = ..., riding_items: _Optional[_Iterable[int]] = ..., sub_flag: _Optional[int] = ..., other_name: _Optional[str] = ..., move_mode: _Optional[int] = ...) -> None: ...
+
+class PlayerSpawn(_message.Message):
+    __slots__ = ("object_id", "character_id", "name", "position", "destination", "moving", "target_object_id", "look")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    MOVING_FIELD_NUMBER: _ClassVar[int]
+    TARGET_OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    LOOK_FIELD_NUMBER: _ClassVar[int]
+    object_id: int
+    character_id: int
+    name: str
+    position: Position
+    destination: Position
+    moving: bool
+    target_object_id: int
+    look: PlayerLook
+    def __init__(self, object_id: _Optional[int] = ..., character_id: _Optional[int] = ..., name: _Optional[str] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., destination: _Optional[_Union[Position, _Mapping]] = ..., moving: _Optional[bool] = ..., target_object_id: _Optional[int] = ..., look: _Optional[_Union[PlayerLook, _Mapping]] = ...) -> None: ...
+
+class WorldRequest(_message.Message):
+    __slots__ = ("request_id", "hello", "enter", "ready", "move", "stop", "teleport", "leave", "chat", "action")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    ENTER_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
+    MOVE_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    TELEPORT_FIELD_NUMBER: _ClassVar[int]
+    LEAVE_FIELD_NUMBER: _ClassVar[int]
+    CHAT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    hello: Hello
+    enter: EnterMap
+    ready: Ready
+    move: MoveTo
+    stop: StopMoving
+    teleport: Teleport
+    leave: LeaveMap
+    chat: NormalChat
+    action: GameAction
+    def __init__(self, request_id: _Optional[int] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ..., enter: _Optional[_Union[EnterMap, _Mapping]] = ..., ready: _Optional[_Union[Ready, _Mapping]] = ..., move: _Optional[_Union[MoveTo, _Mapping]] = ..., stop: _Optional[_Union[StopMoving, _Mapping]] = ..., teleport: _Optional[_Union[Teleport, _Mapping]] = ..., leave: _Optional[_Union[LeaveMap, _Mapping]] = ..., chat: _Optional[_Union[NormalChat, _Mapping]] = ..., action: _Optional[_Union[GameAction, _Mapping]] = ...) -> None: ...
+
+class Hello(_message.Message):
+    __slots__ = ("gateway_id",)
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    gateway_id: str
+    def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
+
+class EnterMap(_message.Message):
+    __slots__ = ("character_id", "name", "map_id", "position", "look", "requested_object_id")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MAP_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    LOOK_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    name: str
+    map_id: int
+    position: Position
+    look: PlayerLook
+    requested_object_id: int
+    def __init__(self, character_id: _Optional[int] = ..., name: _Optional[str] = ..., map_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., look: _Optional[_Union[PlayerLook, _Mapping]] = ..., requested_object_id: _Optional[int] = ...) -> None: ...
+
+class Ready(_message.Message):
+    __slots__ = ("character_id",)
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    def __init__(self, character_id: _Optional[int] = ...) -> None: ...
+
+class MoveTo(_message.Message):
+    __slots__ = ("character_id", "target_object_id", "destination")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    target_object_id: int
+    destination: Position
+    def __init__(self, character_id: _Optional[int] = ..., target_object_id: _Optional[int] = ..., destination: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
+
+class StopMoving(_message.Message):
+    __slots__ = ("character_id", "position")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    position: Position
+    def __init__(self, character_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
+
+class Teleport(_message.Message):
+    __slots__ = ("character_id", "map_id", "position")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    MAP_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    map_id: int
+    position: Position
+    def __init__(self, character_id: _Optional[int] = ..., map_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
+
+class LeaveMap(_message.Message):
+    __slots__ = ("character_id",)
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    def __init__(self, character_id: _Optional[int] = ...) -> None: ...
+
+class NormalChat(_message.Message):
+    __slots__ = ("character_id", "message")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    message: str
+    def __init__(self, character_id: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class GameAction(_message.Message):
+    __slots__ = ("character_id", "packet_name", "payload")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    PACKET_NAME_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    packet_name: str
+    payload: bytes
+    def __init__(self, character_id: _Optional[int] = ..., packet_name: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
+
+class WorldEvent(_message.Message):
+    __slots__ = ("recipient_character_ids", "welcome", "ack", "rejected", "spawn", "removed", "moved", "stopped", "said", "action")
+    RECIPIENT_CHARACTER_IDS_FIELD_NUMBER: _ClassVar[int]
+    WELCOME_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    SPAWN_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_FIELD_NUMBER: _ClassVar[int]
+    SAID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    recipient_character_ids: _containers.RepeatedScalarFieldContainer[int]
+    welcome: Welcome
+    ack: Ack
+    rejected: Rejected
+    spawn: PlayerSpawn
+    removed: ObjectRemoved
+    moved: Moved
+    stopped: Stopped
+    said: ChatSaid
+    action: GameActionDelivery
+    def __init__(self, recipient_character_ids: _Optional[_Iterable[int]] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., rejected: _Optional[_Union[Rejected, _Mapping]] = ..., spawn: _Optional[_Union[PlayerSpawn, _Mapping]] = ..., removed: _Optional[_Union[ObjectRemoved, _Mapping]] = ..., moved: _Optional[_Union[Moved, _Mapping]] = ..., stopped: _Optional[_Union[Stopped, _Mapping]] = ..., said: _Optional[_Union[ChatSaid, _Mapping]] = ..., action: _Optional[_Union[GameActionDelivery, _Mapping]] = ...) -> None: ...
+
+class Welcome(_message.Message):
+    __slots__ = ("gateway_id", "view_radius", "queue_limit")
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_RADIUS_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    gateway_id: str
+    view_radius: float
+    queue_limit: int
+    def __init__(self, gateway_id: _Optional[str] = ..., view_radius: _Optional[float] = ..., queue_limit: _Optional[int] = ...) -> None: ...
+
+class Ack(_message.Message):
+    __slots__ = ("request_id", "character_id", "map_id", "object_id", "position")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    MAP_ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    character_id: int
+    map_id: int
+    object_id: int
+    position: Position
+    def __init__(self, request_id: _Optional[int] = ..., character_id: _Optional[int] = ..., map_id: _Optional[int] = ..., object_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
+
+class Rejected(_message.Message):
+    __slots__ = ("request_id", "character_id", "code", "message")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    character_id: int
+    code: int
+    message: str
+    def __init__(self, request_id: _Optional[int] = ..., character_id: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ObjectRemoved(_message.Message):
+    __slots__ = ("object_id",)
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    object_id: int
+    def __init__(self, object_id: _Optional[int] = ...) -> None: ...
+
+class Moved(_message.Message):
+    __slots__ = ("object_id", "target_object_id", "distance", "destination")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    object_id: int
+    target_object_id: int
+    distance: int
+    destination: Position
+    def __init__(self, object_id: _Optional[int] = ..., target_object_id: _Optional[int] = ..., distance: _Optional[int] = ..., destination: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
+
+class Stopped(_message.Message):
+    __slots__ = ("object_id", "position")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    object_id: int
+    position: Position
+    def __init__(self, object_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
+
+class ChatSaid(_message.Message):
+    __slots__ = ("object_id", "message")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    object_id: int
+    message: str
+    def __init__(self, object_id: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class GameActionDelivery(_message.Message):
+    __slots__ = ("packet_name", "payload")
+    PACKET_NAME_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    packet_name: str
+    payload: bytes
+    def __init__(self, packet_name: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
+
+class GetPresenceRequest(_message.Message):
+    __slots__ = ("character_id",)
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    def __init__(self, character_id: _Optional[int] = ...) -> None: ...
+
+class Presence(_message.Message):
+    __slots__ = ("character_id", "gateway_id", "map_id", "object_id", "position", "ready", "moving")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    MAP_ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
+    MOVING_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    gateway_id: str
+    map_id: int
+    object_id: int
+    position: Position
+    ready: bool
+    moving: bool
+    def __init__(self, character_id: _Optional[int] = ..., gateway_id: _Optional[str] = ..., map_id: _Optional[int] = ..., object_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., ready: _Optional[bool] = ..., moving: _Optional[bool] = ...) -> None: ...
+
+class WorldStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WorldStats(_message.Message):
+    __slots__ = ("gateways", "characters", "events", "dropped_gateways", "replaced_gateways", "rejected_requests")
+    GATEWAYS_FIELD_NUMBER: _ClassVar[int]
+    CHARACTERS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_GATEWAYS_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_GATEWAYS_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    gateways: int
+    characters: int
+    events: int
+    dropped_gateways: int
+    replaced_gateways: int
+    rejected_requests: int
+    def __init__(self, gateways: _Optional[int] = ..., characters: _Optional[int] = ..., events: _Optional[int] = ..., dropped_gateways: _Optional[int] = ..., replaced_gateways: _Optional[int] = ..., rejected_requests: _Optional[int] = ...) -> None: ...

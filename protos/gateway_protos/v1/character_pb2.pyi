@@ -1,0 +1,233 @@
+from gateway_protos.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CreateCharResult(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CREATE_CHAR_RESULT_OK: _ClassVar[CreateCharResult]
+    CREATE_CHAR_RESULT_FAILED: _ClassVar[CreateCharResult]
+    CREATE_CHAR_RESULT_NAME_TAKEN: _ClassVar[CreateCharResult]
+    CREATE_CHAR_RESULT_INVALID_VALUE: _ClassVar[CreateCharResult]
+    CREATE_CHAR_RESULT_TOO_MANY_CHARS: _ClassVar[CreateCharResult]
+    CREATE_CHAR_RESULT_BLOCKED: _ClassVar[CreateCharResult]
+
+class CreateCharReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CREATE_CHAR_REASON_UNSPECIFIED: _ClassVar[CreateCharReason]
+    CREATE_CHAR_REASON_NAME_TOO_SHORT: _ClassVar[CreateCharReason]
+    CREATE_CHAR_REASON_NAME_TOO_LONG: _ClassVar[CreateCharReason]
+    CREATE_CHAR_REASON_NAME_BAD_CHARACTERS: _ClassVar[CreateCharReason]
+    CREATE_CHAR_REASON_NAME_TAKEN: _ClassVar[CreateCharReason]
+    CREATE_CHAR_REASON_NAME_BLOCKED: _ClassVar[CreateCharReason]
+    CREATE_CHAR_REASON_TOO_MANY_CHARS: _ClassVar[CreateCharReason]
+    CREATE_CHAR_REASON_BAD_RACE: _ClassVar[CreateCharReason]
+CREATE_CHAR_RESULT_OK: CreateCharResult
+CREATE_CHAR_RESULT_FAILED: CreateCharResult
+CREATE_CHAR_RESULT_NAME_TAKEN: CreateCharResult
+CREATE_CHAR_RESULT_INVALID_VALUE: CreateCharResult
+CREATE_CHAR_RESULT_TOO_MANY_CHARS: CreateCharResult
+CREATE_CHAR_RESULT_BLOCKED: CreateCharResult
+CREATE_CHAR_REASON_UNSPECIFIED: CreateCharReason
+CREATE_CHAR_REASON_NAME_TOO_SHORT: CreateCharReason
+CREATE_CHAR_REASON_NAME_TOO_LONG: CreateCharReason
+CREATE_CHAR_REASON_NAME_BAD_CHARACTERS: CreateCharReason
+CREATE_CHAR_REASON_NAME_TAKEN: CreateCharReason
+CREATE_CHAR_REASON_NAME_BLOCKED: CreateCharReason
+CREATE_CHAR_REASON_TOO_MANY_CHARS: CreateCharReason
+CREATE_CHAR_REASON_BAD_RACE: CreateCharReason
+
+class CharacterRef(_message.Message):
+    __slots__ = ("index", "name")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    name: str
+    def __init__(self, index: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
+
+class BaseStats(_message.Message):
+    __slots__ = ("str", "dex", "int_", "con", "charm", "sense")
+    STR_FIELD_NUMBER: _ClassVar[int]
+    DEX_FIELD_NUMBER: _ClassVar[int]
+    INT__FIELD_NUMBER: _ClassVar[int]
+    CON_FIELD_NUMBER: _ClassVar[int]
+    CHARM_FIELD_NUMBER: _ClassVar[int]
+    SENSE_FIELD_NUMBER: _ClassVar[int]
+    str: int
+    dex: int
+    int_: int
+    con: int
+    charm: int
+    sense: int
+    def __init__(self, str: _Optional[int] = ..., dex: _Optional[int] = ..., int_: _Optional[int] = ..., con: _Optional[int] = ..., charm: _Optional[int] = ..., sense: _Optional[int] = ...) -> None: ...
+
+class CharacterSummary(_message.Message):
+    __slots__ = ("id", "name", "race", "level", "job", "remaining_delete_seconds", "face", "hair", "equipped_items")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RACE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_DELETE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FACE_FIELD_NUMBER: _ClassVar[int]
+    HAIR_FIELD_NUMBER: _ClassVar[int]
+    EQUIPPED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    name: str
+    race: int
+    level: int
+    job: int
+    remaining_delete_seconds: int
+    face: int
+    hair: int
+    equipped_items: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., race: _Optional[int] = ..., level: _Optional[int] = ..., job: _Optional[int] = ..., remaining_delete_seconds: _Optional[int] = ..., face: _Optional[int] = ..., hair: _Optional[int] = ..., equipped_items: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class CharacterState(_message.Message):
+    __slots__ = ("id", "account_id", "name", "race", "stone", "face", "hair", "level", "job", "stats", "hp", "mp", "xp", "stat_points", "skill_points", "penalty_xp", "stamina", "money", "map_id", "x", "spawn", "equipped_items", "inventory", "hotbar", "skills", "remaining_delete_seconds", "y")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RACE_FIELD_NUMBER: _ClassVar[int]
+    STONE_FIELD_NUMBER: _ClassVar[int]
+    FACE_FIELD_NUMBER: _ClassVar[int]
+    HAIR_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    HP_FIELD_NUMBER: _ClassVar[int]
+    MP_FIELD_NUMBER: _ClassVar[int]
+    XP_FIELD_NUMBER: _ClassVar[int]
+    STAT_POINTS_FIELD_NUMBER: _ClassVar[int]
+    SKILL_POINTS_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_XP_FIELD_NUMBER: _ClassVar[int]
+    STAMINA_FIELD_NUMBER: _ClassVar[int]
+    MONEY_FIELD_NUMBER: _ClassVar[int]
+    MAP_ID_FIELD_NUMBER: _ClassVar[int]
+    X_FIELD_NUMBER: _ClassVar[int]
+    SPAWN_FIELD_NUMBER: _ClassVar[int]
+    EQUIPPED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    INVENTORY_FIELD_NUMBER: _ClassVar[int]
+    HOTBAR_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_DELETE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    account_id: int
+    name: str
+    race: int
+    stone: int
+    face: int
+    hair: int
+    level: int
+    job: int
+    stats: BaseStats
+    hp: int
+    mp: int
+    xp: int
+    stat_points: int
+    skill_points: int
+    penalty_xp: int
+    stamina: int
+    money: int
+    map_id: int
+    x: float
+    spawn: int
+    equipped_items: _containers.RepeatedScalarFieldContainer[int]
+    inventory: _containers.RepeatedCompositeFieldContainer[_common_pb2.Item]
+    hotbar: _containers.RepeatedScalarFieldContainer[int]
+    skills: _containers.RepeatedScalarFieldContainer[int]
+    remaining_delete_seconds: int
+    y: float
+    def __init__(self, id: _Optional[int] = ..., account_id: _Optional[int] = ..., name: _Optional[str] = ..., race: _Optional[int] = ..., stone: _Optional[int] = ..., face: _Optional[int] = ..., hair: _Optional[int] = ..., level: _Optional[int] = ..., job: _Optional[int] = ..., stats: _Optional[_Union[BaseStats, _Mapping]] = ..., hp: _Optional[int] = ..., mp: _Optional[int] = ..., xp: _Optional[int] = ..., stat_points: _Optional[int] = ..., skill_points: _Optional[int] = ..., penalty_xp: _Optional[int] = ..., stamina: _Optional[int] = ..., money: _Optional[int] = ..., map_id: _Optional[int] = ..., x: _Optional[float] = ..., spawn: _Optional[int] = ..., equipped_items: _Optional[_Iterable[int]] = ..., inventory: _Optional[_Iterable[_Union[_common_pb2.Item, _Mapping]]] = ..., hotbar: _Optional[_Iterable[int]] = ..., skills: _Optional[_Iterable[int]] = ..., remaining_delete_seconds: _Optional[int] = ..., y: _Optional[float] = ...) -> None: ...
+
+class ListCharactersRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: int
+    def __init__(self, account_id: _Optional[int] = ...) -> None: ...
+
+class ListCharactersReply(_message.Message):
+    __slots__ = ("characters",)
+    CHARACTERS_FIELD_NUMBER: _ClassVar[int]
+    characters: _containers.RepeatedCompositeFieldContainer[CharacterSummary]
+    def __init__(self, characters: _Optional[_Iterable[_Union[CharacterSummary, _Mapping]]] = ...) -> None: ...
+
+class CreateCharacterRequest(_message.Message):
+    __slots__ = ("account_id", "name", "race", "stone", "hair", "face", "weapon", "zone")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RACE_FIELD_NUMBER: _ClassVar[int]
+    STONE_FIELD_NUMBER: _ClassVar[int]
+    HAIR_FIELD_NUMBER: _ClassVar[int]
+    FACE_FIELD_NUMBER: _ClassVar[int]
+    WEAPON_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    account_id: int
+    name: str
+    race: int
+    stone: int
+    hair: int
+    face: int
+    weapon: int
+    zone: int
+    def __init__(self, account_id: _Optional[int] = ..., name: _Optional[str] = ..., race: _Optional[int] = ..., stone: _Optional[int] = ..., hair: _Optional[int] = ..., face: _Optional[int] = ..., weapon: _Optional[int] = ..., zone: _Optional[int] = ...) -> None: ...
+
+class CreateCharacterReply(_message.Message):
+    __slots__ = ("result", "reason", "message", "character")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CHARACTER_FIELD_NUMBER: _ClassVar[int]
+    result: CreateCharResult
+    reason: CreateCharReason
+    message: str
+    character: CharacterSummary
+    def __init__(self, result: _Optional[_Union[CreateCharResult, str]] = ..., reason: _Optional[_Union[CreateCharReason, str]] = ..., message: _Optional[str] = ..., character: _Optional[_Union[CharacterSummary, _Mapping]] = ...) -> None: ...
+
+class DeleteCharacterRequest(_message.Message):
+    __slots__ = ("account_id", "character")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHARACTER_FIELD_NUMBER: _ClassVar[int]
+    account_id: int
+    character: CharacterRef
+    def __init__(self, account_id: _Optional[int] = ..., character: _Optional[_Union[CharacterRef, _Mapping]] = ...) -> None: ...
+
+class DeleteCharacterReply(_message.Message):
+    __slots__ = ("remaining_seconds", "name", "deleted")
+    REMAINING_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    remaining_seconds: int
+    name: str
+    deleted: bool
+    def __init__(self, remaining_seconds: _Optional[int] = ..., name: _Optional[str] = ..., deleted: _Optional[bool] = ...) -> None: ...
+
+class SelectCharacterRequest(_message.Message):
+    __slots__ = ("account_id", "character")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHARACTER_FIELD_NUMBER: _ClassVar[int]
+    account_id: int
+    character: CharacterRef
+    def __init__(self, account_id: _Optional[int] = ..., character: _Optional[_Union[CharacterRef, _Mapping]] = ...) -> None: ...
+
+class GetCharacterRequest(_message.Message):
+    __slots__ = ("character_id",)
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    def __init__(self, character_id: _Optional[int] = ...) -> None: ...
+
+class SaveCharacterRequest(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: CharacterState
+    def __init__(self, state: _Optional[_Union[CharacterState, _Mapping]] = ...) -> None: ...
+
+class SaveCharacterReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

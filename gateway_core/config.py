@@ -1,0 +1,494 @@
+"""Settings: core defaults < settings file < environment < explicit overrides, all validated.
+
+Strategy: dynaconf reads the settings file (TOML or YAML, flat upper-case keys); the environment is
+read by name only - the core settings, the settings plugins declare, and ``<SERVICE>_SERVICE_ADDR``
+- so unrelated variables never leak into the settings. Every value is then coerced (environment
+values are strings) and validated once at start-up into an immutable :class:`Settings`; a bad
+value raises :class:`ConfigError` naming the setting and the value. Loading happens twice at
+start-up: once with the core settings only (to know which plugins to load), then again with the
+settings the loaded plugins declared.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from dynaconf import Dynaconf  # type: ignore[import-untyped]
+
+__all__ = [
+    "CORE_SETTINGS",
+    "ConfigError",
+    "CoreSetting",
+    "PluginSetting",
+    "Settings",
+    "load_settings",
+    "service_addr_setting",
+]
+
+_SERVICE_ADDR_RE = re.compile(r"^[A-Z][A-Z0-9_]*_SERVICE_ADDR$")
+_SERVICE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_UNSET = object()
+
+
+class ConfigError(Exception):
+    """A setting has a bad value (or a settings file cannot be read).
+
+    ``setting`` is the setting name (as the environment variable), ``value`` the offending value
+    as given, ``reason`` why it was refused.
+    """
+
+    def __init__(self, setting: str, value: object, reason: str) -> None:
+        self.setting = setting
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid setting {setting}={value!r}: {reason}")
+
+
+class PluginSetting(Protocol):
+    """What :func:`load_settings` needs from a plugin's setting registration.
+
+    ``gateway_core.plugins.SettingRegistration`` has these attributes; any object with them works.
+    """
+
+    @property
+    def plugin(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def default(self) -> Any: ...
+    @property
+    def validate(self) -> Callable[[Any], str | None] | None: ...
+    @property
+    def doc(self) -> str: ...
+
+
+# --- coercion helpers: each takes the raw value (a str from the environment, or whatever the
+# settings file parsed to) and returns the typed value or raises ValueError(reason).
+
+
+def _as_int(raw: object) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected an integer")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return int(raw.strip(), 10)
+        except ValueError:
+            pass
+    raise ValueError("expected an integer")
+
+
+def _as_float(raw: object) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("expected a number")
+    if isinstance(raw, int | float):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError("expected a number (seconds)") from None
+    else:
+        raise ValueError("expected a number")
+    if not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+def _as_str(raw: object) -> str:
+    if isinstance(raw, str):
+        return raw.strip()
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return str(raw)
+    raise ValueError("expected a string")
+
+
+def _as_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    if isinstance(raw, str):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+    raise ValueError("expected a boolean (true/false)")
+
+
+def _as_name_list(raw: object) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        items = [part.strip() for part in raw.split(",")]
+    elif isinstance(raw, list | tuple):
+        items = [_as_str(part) for part in raw]
+    else:
+        raise ValueError("expected a comma-separated list of names")
+    names = tuple(item for item in items if item)
+    for name in names:
+        if not _SERVICE_NAME_RE.match(name):
+            raise ValueError(f"{name!r} is not a plugin name")
+    return names
+
+
+def _int_range(low: int, high: int | None = None) -> Callable[[object], int]:
+    def convert(raw: object) -> int:
+        value = _as_int(raw)
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"must be {bound}")
+        return value
+
+    return convert
+
+
+def _seconds(*, allow_zero: bool = False) -> Callable[[object], float]:
+    def convert(raw: object) -> float:
+        value = _as_float(raw)
+        if value < 0 or (value == 0 and not allow_zero):
+            raise ValueError(
+                "must not be negative" if allow_zero else "must be a positive number of seconds"
+            )
+        return value
+
+    return convert
+
+
+def _choice(*choices: str) -> Callable[[object], str]:
+    def convert(raw: object) -> str:
+        value = _as_str(raw).lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return convert
+
+
+def _non_empty(raw: object) -> str:
+    value = _as_str(raw)
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _grpc_target(raw: object) -> str:
+    """A gRPC target: ``host:port``, ``[v6]:port`` or a URI such as ``unix:/path``/``dns:///h:p``."""
+    value = _non_empty(raw)
+    if any(ch.isspace() for ch in value):
+        raise ValueError("must not contain whitespace")
+    if re.match(r"^(unix|unix-abstract|dns|ipv4|ipv6|vsock):", value):
+        return value
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError("expected host:port with a port between 1 and 65535")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CoreSetting:
+    """One core setting: its name (= environment variable), default, converter and meaning."""
+
+    name: str
+    default: object
+    convert: Callable[[object], object]
+    doc: str
+    optional: bool = False  # None (unset) is a valid value; an empty string means unset
+
+
+_PORT = _int_range(0, 65535)
+
+CORE_SETTINGS: tuple[CoreSetting, ...] = (
+    CoreSetting("LISTEN_ADDR", "0.0.0.0", _non_empty,
+                "Address the game listener and the metrics/admin HTTP server bind to."),
+    CoreSetting("SERVICE_PORT", 29000, _PORT, "TCP port of the game listener."),
+    CoreSetting("PACKET_METRICS_PORT", 9102, _PORT,
+                "Port of the metrics/health/admin HTTP server (0 = disabled)."),
+    CoreSetting("MAX_CONCURRENT_CONNECTIONS", 10000, _int_range(1),
+                "Client connections accepted at once; more are closed and counted."),
+    CoreSetting("BUFFER_POOL_SIZE", 1024, _int_range(1), "Number of pooled receive buffers."),
+    CoreSetting("RECEIVE_BUFFER_SIZE", 16384, _int_range(256, 16 * 1024 * 1024),
+                "Bytes per pooled receive buffer (largest chunk read from a socket at once)."),
+    CoreSetting("LOG_LEVEL", "info", _choice("debug", "info", "warning", "error", "critical"),
+                "Log level."),
+    CoreSetting("IDLE_TIMEOUT", 300.0, _seconds(),
+                "Seconds without a packet from a client before its connection is closed."),
+    CoreSetting("SEND_QUEUE_LIMIT", 262144, _int_range(1),
+                "Bytes queued for one client before it is disconnected as too slow."),
+    CoreSetting("SHUTDOWN_DEADLINE", 10.0, _seconds(),
+                "Seconds a graceful shutdown waits for connections and services."),
+    CoreSetting("CIPHER", "plain", _choice("plain", "rosecrypt"), "Wire cipher."),
+    CoreSetting("PACKET_PROFILE", "2026", _choice("2026", "2021"),
+                "Packet type numbering profile (2021 for osIROSE-new era clients)."),
+    CoreSetting("POLICY_BEFORE_AUTH", "close", _choice("close", "drop"),
+                "Unknown or wrong-state packet before a login/join succeeded: close or drop."),
+    CoreSetting("POLICY_AFTER_AUTH", "drop", _choice("drop", "close"),
+                "Unknown or wrong-state packet after a login/join succeeded: drop or close."),
+    CoreSetting("GATEWAY_LOAD_PLUGINS", None, _as_name_list,
+                "Comma list of the only plugins to load (unset = all installed; empty = none).",
+                optional=True),
+    CoreSetting("GATEWAY_DISABLE_PLUGINS", (), _as_name_list,
+                "Comma list of installed plugins not to load."),
+    CoreSetting("DATA_DIR", "./data", _non_empty,
+                "Directory of the embedded reference services' data (SQLite files)."),
+    CoreSetting("DATABASE_URL", None, _non_empty,
+                "SQLAlchemy URL for the reference services (unset = SQLite file per service "
+                "under DATA_DIR).", optional=True),
+    CoreSetting("PUBLIC_HOST", None, _non_empty,
+                "Host handed to clients for the next leg (unset = the address they reached).",
+                optional=True),
+    CoreSetting("PUBLIC_PORT", None, _int_range(1, 65535),
+                "Port handed to clients for the next leg (unset = SERVICE_PORT).", optional=True),
+    CoreSetting("GRPC_DEADLINE", 5.0, _seconds(), "Default deadline of a backend gRPC call."),
+    CoreSetting("SESSION_GRACE", 60.0, _seconds(allow_zero=True),
+                "Seconds a session outlives its last connection (reconnects between legs)."),
+    CoreSetting("GATEWAY_ID", None, _non_empty,
+                "Identity of this gateway towards the backends (unset = random per process).",
+                optional=True),
+    CoreSetting("SETTINGS_FILE", None, _non_empty,
+                "Path of a TOML or YAML settings file.", optional=True),
+)
+_CORE_BY_NAME = {setting.name: setting for setting in CORE_SETTINGS}
+
+
+def service_addr_setting(service: str) -> str:
+    """The setting that holds the address of backend ``service`` (``auth`` -> AUTH_SERVICE_ADDR)."""
+    return f"{service.upper().replace('-', '_')}_SERVICE_ADDR"
+
+
+def _coerce_like(default: object, raw: object) -> object:
+    """Coerce a plugin setting's raw value to the type of its default."""
+    if default is None or raw is None:
+        return raw
+    if isinstance(default, bool):
+        return _as_bool(raw)
+    if isinstance(default, int):
+        return _as_int(raw)
+    if isinstance(default, float):
+        return _as_float(raw)
+    if isinstance(default, str):
+        return _as_str(raw)
+    if isinstance(default, tuple | list):
+        return _as_name_list(raw) if isinstance(raw, str) else tuple(raw)  # type: ignore[arg-type]
+    return raw
+
+
+class Settings:
+    """Validated, immutable settings with attribute access by the upper-case name.
+
+    Core settings are typed attributes; plugin settings are reachable the same way
+    (``settings.CHARACTER_MAX_PER_ACCOUNT``) and through :meth:`get`.
+    """
+
+    LISTEN_ADDR: str
+    SERVICE_PORT: int
+    PACKET_METRICS_PORT: int
+    MAX_CONCURRENT_CONNECTIONS: int
+    BUFFER_POOL_SIZE: int
+    RECEIVE_BUFFER_SIZE: int
+    LOG_LEVEL: str
+    IDLE_TIMEOUT: float
+    SEND_QUEUE_LIMIT: int
+    SHUTDOWN_DEADLINE: float
+    CIPHER: str
+    PACKET_PROFILE: str
+    POLICY_BEFORE_AUTH: str
+    POLICY_AFTER_AUTH: str
+    GATEWAY_LOAD_PLUGINS: tuple[str, ...] | None
+    GATEWAY_DISABLE_PLUGINS: tuple[str, ...]
+    DATA_DIR: str
+    DATABASE_URL: str | None
+    PUBLIC_HOST: str | None
+    PUBLIC_PORT: int | None
+    GRPC_DEADLINE: float
+    SESSION_GRACE: float
+    GATEWAY_ID: str | None
+    SETTINGS_FILE: str | None
+
+    _values: dict[str, object]
+    _sources: dict[str, str]
+    unknown_keys: tuple[str, ...]  # keys of the settings file that no setting claims
+
+    def __init__(
+        self,
+        values: Mapping[str, object],
+        *,
+        sources: Mapping[str, str] | None = None,
+        unknown: Iterable[str] = (),
+    ) -> None:
+        object.__setattr__(self, "_values", dict(values))
+        object.__setattr__(self, "_sources", dict(sources or {}))
+        object.__setattr__(self, "unknown_keys", tuple(sorted(unknown)))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails, i.e. for every setting (class annotations are
+        # not attributes).
+        values: dict[str, object] = object.__getattribute__(self, "_values")
+        try:
+            return values[name]
+        except KeyError:
+            raise AttributeError(f"no setting named {name!r}") from None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("settings are read-only; pass overrides to load_settings()")
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of setting ``name``, or ``default`` when there is no such setting."""
+        return self._values.get(name, default)
+
+    def source(self, name: str) -> str:
+        """Where the value of ``name`` came from: default, file, environment or override."""
+        return str(self._sources.get(name, "default"))
+
+    def service_addr(self, service: str) -> str | None:
+        """The configured address of backend ``service`` (``<SERVICE>_SERVICE_ADDR``), or None."""
+        value = self._values.get(service_addr_setting(service))
+        return value if isinstance(value, str) else None
+
+    def service_addrs(self) -> dict[str, str]:
+        """Every configured ``<SERVICE>_SERVICE_ADDR``, keyed by lower-case service name."""
+        return {
+            name[: -len("_SERVICE_ADDR")].lower(): value
+            for name, value in self._values.items()
+            if _SERVICE_ADDR_RE.match(name) and isinstance(value, str)
+        }
+
+    def as_dict(self) -> dict[str, object]:
+        """A copy of all values (for display)."""
+        return dict(self._values)
+
+    def __repr__(self) -> str:
+        return f"Settings({self._values!r})"
+
+
+def _read_settings_file(path: str) -> dict[str, object]:
+    file = Path(path)
+    if file.suffix.lower() not in (".toml", ".yaml", ".yml"):
+        raise ConfigError("SETTINGS_FILE", path, "expected a .toml, .yaml or .yml file")
+    if not file.is_file():
+        raise ConfigError("SETTINGS_FILE", path, "no such file")
+    try:
+        loaded = Dynaconf(
+            settings_files=[str(file.resolve())],
+            environments=False,
+            loaders=[],  # the environment is read by name below, never wholesale
+            load_dotenv=False,
+            core_loaders=["TOML", "YAML"],
+            merge_enabled=False,
+        )
+        data = loaded.as_dict()
+    except Exception as exc:  # dynaconf surfaces parser errors of several libraries
+        raise ConfigError("SETTINGS_FILE", path, f"cannot be parsed: {exc}") from exc
+    data.pop("LOAD_DOTENV", None)
+    return {str(key).upper(): value for key, value in data.items()}
+
+
+def load_settings(
+    overrides: Mapping[str, object] | None = None,
+    *,
+    settings_file: str | None = None,
+    plugin_settings: Iterable[PluginSetting] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load and validate the settings.
+
+    Precedence (lowest first): core and plugin defaults, the settings file (``settings_file``,
+    else the SETTINGS_FILE setting from ``overrides`` or the environment), the environment
+    (``environ``, default ``os.environ``; known names only), ``overrides``.
+
+    Raises :class:`ConfigError` naming the first bad setting and its value.
+    """
+    env = os.environ if environ is None else environ
+    overrides = {key.upper(): value for key, value in (overrides or {}).items()}
+
+    specs: dict[str, tuple[object, Callable[[object], object], bool]] = {
+        spec.name: (spec.default, spec.convert, spec.optional) for spec in CORE_SETTINGS
+    }
+    validators: dict[str, tuple[str, Callable[[Any], str | None] | None]] = {}
+    for registration in plugin_settings:
+        name = registration.name.upper()
+        if name in _CORE_BY_NAME:
+            raise ConfigError(name, registration.default,
+                              f"plugin {registration.plugin!r} declares a core setting")
+        if name in validators and validators[name][0] != registration.plugin:
+            raise ConfigError(name, registration.default,
+                              f"declared by both plugin {validators[name][0]!r} and "
+                              f"{registration.plugin!r}")
+        default = registration.default
+        specs[name] = (default, functools.partial(_coerce_like, default), default is None)
+        validators[name] = (registration.plugin, registration.validate)
+
+    file_path = settings_file
+    if file_path is None:
+        raw_path = overrides.get("SETTINGS_FILE", env.get("SETTINGS_FILE") or None)
+        file_path = str(raw_path) if raw_path else None
+    file_values = _read_settings_file(file_path) if file_path else {}
+
+    raw: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for layer_name, layer in (("file", file_values), ("environment", env),
+                              ("override", overrides)):
+        for name in specs:
+            if name in layer:
+                raw[name] = layer[name]
+                sources[name] = layer_name
+        for name in layer:
+            if _SERVICE_ADDR_RE.match(name):
+                raw[name] = layer[name]
+                sources[name] = layer_name
+    if file_path:
+        raw["SETTINGS_FILE"] = file_path
+        sources.setdefault("SETTINGS_FILE", "override")
+
+    values: dict[str, object] = {}
+    for name, (default, convert, optional) in specs.items():
+        value = raw.get(name, _UNSET)
+        if value is _UNSET or value is None or (optional and value == ""):
+            if not optional and value is None:
+                raise ConfigError(name, value, "must be set")
+            values[name] = default
+            continue
+        try:
+            values[name] = convert(value)
+        except ValueError as exc:
+            raise ConfigError(name, value, str(exc)) from None
+        except TypeError:
+            raise ConfigError(name, value, "has the wrong type") from None
+    for name, value in raw.items():
+        if _SERVICE_ADDR_RE.match(name) and name not in specs:
+            if value is None or value == "":
+                continue  # an empty address means "use the embedded service"
+            try:
+                values[name] = _grpc_target(value)
+            except ValueError as exc:
+                raise ConfigError(name, value, str(exc)) from None
+
+    for name, (plugin, validate) in validators.items():
+        if validate is None:
+            continue
+        try:
+            problem = validate(values[name])
+        except Exception as exc:  # a plugin's validator must not crash start-up obscurely
+            problem = f"validator of plugin {plugin!r} failed: {exc!r}"
+        if problem:
+            raise ConfigError(name, raw.get(name, values[name]), problem)
+
+    unknown = {name for name in file_values if name not in specs
+               and not _SERVICE_ADDR_RE.match(name)}
+    return Settings(values, sources=sources, unknown=unknown)

@@ -1,0 +1,666 @@
+"""gRPC runtime: the client registry the handlers use and the host of the reference services.
+
+Strategy: one ``grpc.aio`` channel per backend service, whoever declared it; its address is
+``<SERVICE>_SERVICE_ADDR`` or, when unset, the embedded :class:`ServiceHost` on loopback, so the
+embedded default and a remote deployment run the same client code. Every channel carries an
+interceptor chain: the first adds metadata (a request id, this gateway's id and the session/user/
+character of the packet being handled, read from the :data:`grpc_call_context` contextvar that the
+router sets) and a default deadline; the second logs infrastructure failures and records latency
+and status in :class:`~gateway_core.metrics.GatewayMetrics`.
+
+Default deadlines apply to calls with a single response (unary-unary, stream-unary); calls with
+a response stream (the chat/world push subscriptions) are long-lived and get none unless the
+caller passes ``timeout=``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+
+import grpc
+import grpc.aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
+
+from gateway_core.config import ConfigError, Settings, service_addr_setting
+
+if TYPE_CHECKING:
+    from gateway_core.metrics import GatewayMetrics
+
+__all__ = [
+    "CallContext",
+    "ClientRegistrationLike",
+    "GrpcClients",
+    "ReferenceService",
+    "ServiceConfig",
+    "ServiceHost",
+    "ServiceRegistrationLike",
+    "build_services",
+    "call_context",
+    "check_health",
+    "grpc_call_context",
+    "hosted_services",
+    "open_channel",
+    "set_call_context",
+]
+
+log = logging.getLogger(__name__)
+
+# Failures that mean "the backend is not working", logged as warnings. Other codes
+# (NOT_FOUND, ALREADY_EXISTS, ...) are business answers and only logged at debug level.
+_INFRASTRUCTURE_CODES: Final = frozenset({
+    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.DATA_LOSS,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+})
+_LOOPBACK_PREFIXES: Final = ("127.", "localhost", "[::1]", "ipv4:127.", "unix:")
+
+
+# --- call context ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Who a backend call is made for; sent as ``x-*`` metadata with every call."""
+
+    session_id: str | None = None
+    user_id: int | str | None = None
+    character_id: int | str | None = None
+    connection_id: int | str | None = None
+    request_id: str | None = None  # when unset, every call gets a fresh one
+
+    @classmethod
+    def from_session(cls, session: Any, request_id: str | None = None) -> CallContext:
+        """The context of a :class:`gateway_core.session.Session` (read by attribute name)."""
+        connection_id = getattr(session, "connection_id", None)
+        if connection_id is None:
+            connection_id = getattr(session, "id", None)
+        return cls(
+            session_id=_opt_str(getattr(session, "session_id", None)),
+            user_id=getattr(session, "user_id", None),
+            character_id=getattr(session, "character_id", None),
+            connection_id=connection_id,
+            request_id=request_id,
+        )
+
+
+grpc_call_context: ContextVar[CallContext | None] = ContextVar("grpc_call_context", default=None)
+"""The context of the packet being handled. The router sets it around each handler call."""
+
+
+def set_call_context(context: CallContext | None) -> Token[CallContext | None]:
+    """Set :data:`grpc_call_context`; pass the token to ``grpc_call_context.reset``."""
+    return grpc_call_context.set(context)
+
+
+@contextlib.contextmanager
+def call_context(context: CallContext | None) -> Iterator[CallContext | None]:
+    """``with call_context(CallContext.from_session(s)):`` - backend calls inside carry it."""
+    token = grpc_call_context.set(context)
+    try:
+        yield context
+    finally:
+        grpc_call_context.reset(token)
+
+
+def _opt_str(value: object) -> str | None:
+    if value is None or value == "" or value == b"":
+        return None
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return str(value)
+
+
+def _metadata_value(value: object) -> str:
+    # Metadata values must be printable ASCII; anything else is percent-encoded.
+    text = str(value)
+    if text.isascii() and text.isprintable():
+        return text
+    return urllib.parse.quote(text, safe="")
+
+
+# --- client interceptors --------------------------------------------------------------------
+
+
+def _method_name(details: grpc.aio.ClientCallDetails) -> str:
+    method: str | bytes = details.method
+    if isinstance(method, bytes):
+        method = method.decode("ascii", "replace")
+    return method.lstrip("/")
+
+
+class _MetadataInterceptor(
+    grpc.aio.UnaryUnaryClientInterceptor,
+    grpc.aio.UnaryStreamClientInterceptor,
+    grpc.aio.StreamUnaryClientInterceptor,
+    grpc.aio.StreamStreamClientInterceptor,
+):
+    """Adds x-request-id, x-gateway-id, x-session-id, x-user-id, x-character-id,
+    x-connection-id, and the default deadline for single-response calls."""
+
+    def __init__(self, deadline: float | None, gateway_id: str | None) -> None:
+        self._deadline = deadline
+        self._gateway_id = gateway_id
+
+    def _details(self, details: grpc.aio.ClientCallDetails, *, single_response: bool) -> Any:
+        metadata = grpc.aio.Metadata()
+        present: set[str] = set()
+        if details.metadata is not None:
+            for key, value in details.metadata:
+                metadata.add(key, value)
+                present.add(key)
+        context = grpc_call_context.get()
+        extra: list[tuple[str, object]] = [
+            ("x-request-id", (context.request_id if context else None) or uuid.uuid4().hex),
+            ("x-gateway-id", self._gateway_id),
+        ]
+        if context is not None:
+            extra += [
+                ("x-session-id", context.session_id),
+                ("x-user-id", context.user_id),
+                ("x-character-id", context.character_id),
+                ("x-connection-id", context.connection_id),
+            ]
+        for key, item in extra:
+            if item is not None and key not in present:
+                metadata.add(key, _metadata_value(item))
+        timeout = details.timeout
+        if timeout is None and single_response:
+            timeout = self._deadline
+        return grpc.aio.ClientCallDetails(
+            details.method, timeout, metadata, details.credentials, details.wait_for_ready
+        )
+
+    async def intercept_unary_unary(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(self._details(client_call_details, single_response=True),
+                                  request)
+
+    async def intercept_unary_stream(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(self._details(client_call_details, single_response=False),
+                                  request)
+
+    async def intercept_stream_unary(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await continuation(self._details(client_call_details, single_response=True),
+                                  request_iterator)
+
+    async def intercept_stream_stream(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await continuation(self._details(client_call_details, single_response=False),
+                                  request_iterator)
+
+
+class _ObservingInterceptor(
+    grpc.aio.UnaryUnaryClientInterceptor,
+    grpc.aio.UnaryStreamClientInterceptor,
+    grpc.aio.StreamUnaryClientInterceptor,
+    grpc.aio.StreamStreamClientInterceptor,
+):
+    """Records latency and final status of every call and logs backend failures."""
+
+    def __init__(self, service: str, metrics: GatewayMetrics | None) -> None:
+        self._service = service
+        self._metrics = metrics
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def _record(self, method: str, call: Any, started: float) -> None:
+        try:
+            code: grpc.StatusCode = await call.code()
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+        elapsed = time.perf_counter() - started
+        if self._metrics is not None:
+            self._metrics.grpc_call(method, code.name, elapsed)
+        if code is grpc.StatusCode.OK:
+            return
+        try:
+            details = await call.details()
+        except (asyncio.CancelledError, grpc.RpcError):
+            details = ""
+        level = logging.WARNING if code in _INFRASTRUCTURE_CODES else logging.DEBUG
+        log.log(level, "gRPC %s (service %s) ended with %s after %.3fs: %s",
+                method, self._service, code.name, elapsed, details)
+
+    def _watch(self, method: str, call: Any, started: float) -> None:
+        # Streaming calls finish long after the interceptor returns: record on completion.
+        def done(_: Any) -> None:
+            task = asyncio.get_running_loop().create_task(self._record(method, call, started))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+        call.add_done_callback(done)
+
+    async def intercept_unary_unary(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        method = _method_name(client_call_details)
+        started = time.perf_counter()
+        call = await continuation(client_call_details, request)
+        try:
+            await call
+        except grpc.RpcError:
+            pass  # the caller sees the same error when it awaits the call
+        except asyncio.CancelledError:
+            if self._metrics is not None:
+                self._metrics.grpc_call(method, "CANCELLED", time.perf_counter() - started)
+            raise
+        await self._record(method, call, started)
+        return call
+
+    async def intercept_unary_stream(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        started = time.perf_counter()
+        call = await continuation(client_call_details, request)
+        self._watch(_method_name(client_call_details), call, started)
+        return call
+
+    async def intercept_stream_unary(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        started = time.perf_counter()
+        call = await continuation(client_call_details, request_iterator)
+        self._watch(_method_name(client_call_details), call, started)
+        return call
+
+    async def intercept_stream_stream(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        started = time.perf_counter()
+        call = await continuation(client_call_details, request_iterator)
+        self._watch(_method_name(client_call_details), call, started)
+        return call
+
+
+def _channel_options(address: str) -> list[tuple[str, Any]]:
+    options: list[tuple[str, Any]] = [("grpc.primary_user_agent", "rose-gateway")]
+    if address.startswith(_LOOPBACK_PREFIXES):
+        # An http(s)_proxy in the environment must not capture loopback backends.
+        options.append(("grpc.enable_http_proxy", 0))
+    return options
+
+
+def open_channel(
+    address: str,
+    *,
+    service: str = "",
+    deadline: float | None = None,
+    metrics: GatewayMetrics | None = None,
+    gateway_id: str | None = None,
+) -> grpc.aio.Channel:
+    """An insecure ``grpc.aio`` channel to ``address`` with the gateway's interceptor chain.
+
+    Call it with the event loop running. ``deadline`` is the default for single-response calls.
+    """
+    interceptors: Sequence[grpc.aio.ClientInterceptor] = (
+        _MetadataInterceptor(deadline, gateway_id),
+        _ObservingInterceptor(service, metrics),
+    )
+    return grpc.aio.insecure_channel(
+        address, options=_channel_options(address), interceptors=interceptors
+    )
+
+
+class _DeadlineChannel:
+    """Hands a stub the shared channel, with a registration's own default deadline."""
+
+    def __init__(self, channel: grpc.aio.Channel, deadline: float) -> None:
+        self._channel = channel
+        self._deadline = deadline
+
+    def unary_unary(self, *args: Any, **kwargs: Any) -> Any:
+        return _WithTimeout(self._channel.unary_unary(*args, **kwargs), self._deadline)
+
+    def stream_unary(self, *args: Any, **kwargs: Any) -> Any:
+        return _WithTimeout(self._channel.stream_unary(*args, **kwargs), self._deadline)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._channel, name)
+
+
+class _WithTimeout:
+    __slots__ = ("_callable", "_timeout")
+
+    def __init__(self, multicallable: Any, timeout: float) -> None:
+        self._callable = multicallable
+        self._timeout = timeout
+
+    def __call__(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        return self._callable(*args, timeout=self._timeout if timeout is None else timeout,
+                              **kwargs)
+
+
+# --- client registry ------------------------------------------------------------------------
+
+
+class ClientRegistrationLike(Protocol):
+    """What :class:`GrpcClients` needs from ``gateway_core.plugins.ClientRegistration``."""
+
+    @property
+    def plugin(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def stub_class(self) -> Callable[[Any], Any]: ...
+    @property
+    def deadline(self) -> float | None: ...
+
+
+class GrpcClients(Mapping[str, Any]):
+    """The backend stubs of every declared gRPC client, one channel per service.
+
+    ``clients["auth"]`` is the stub of the (first) registration of service ``auth``;
+    :meth:`for_plugin` gives the stubs one plugin declared (its own stub class and deadline).
+    Construct with the event loop running; ``await close()`` on shutdown.
+
+    Addresses: ``<SERVICE>_SERVICE_ADDR`` when set, else ``embedded[service]`` (the address of
+    the in-process :class:`ServiceHost`); neither is a :class:`ConfigError`.
+    """
+
+    def __init__(
+        self,
+        registrations: Iterable[ClientRegistrationLike],
+        settings: Settings,
+        *,
+        embedded: Mapping[str, str] | None = None,
+        metrics: GatewayMetrics | None = None,
+        gateway_id: str | None = None,
+    ) -> None:
+        embedded = embedded or {}
+        default_deadline = float(settings.GRPC_DEADLINE)
+        self.addresses: dict[str, str] = {}
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._stubs: dict[str, Any] = {}
+        self._by_plugin: dict[str, dict[str, Any]] = {}
+        try:
+            for registration in registrations:
+                service = registration.service
+                channel = self._channels.get(service)
+                if channel is None:
+                    address = settings.service_addr(service) or embedded.get(service)
+                    if address is None:
+                        raise ConfigError(
+                            service_addr_setting(service), None,
+                            f"plugin {registration.plugin!r} needs backend service {service!r}: "
+                            "set its address or install a plugin providing the reference service",
+                        )
+                    channel = open_channel(address, service=service, deadline=default_deadline,
+                                           metrics=metrics, gateway_id=gateway_id)
+                    self._channels[service] = channel
+                    self.addresses[service] = address
+                target: Any = channel
+                if registration.deadline is not None:
+                    target = _DeadlineChannel(channel, float(registration.deadline))
+                stub = registration.stub_class(target)
+                self._stubs.setdefault(service, stub)
+                self._by_plugin.setdefault(registration.plugin, {})[service] = stub
+        except BaseException:
+            # Channels already opened must not leak; closing needs the loop, so schedule it.
+            for channel in self._channels.values():
+                asyncio.get_running_loop().create_task(channel.close())
+            raise
+
+    def __getitem__(self, service: str) -> Any:
+        return self._stubs[service]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stubs)
+
+    def __len__(self) -> int:
+        return len(self._stubs)
+
+    def for_plugin(self, plugin: str) -> Mapping[str, Any]:
+        """The stubs declared by ``plugin``, by service name."""
+        return self._by_plugin.get(plugin, {})
+
+    def channel(self, service: str) -> grpc.aio.Channel:
+        """The shared channel of ``service`` (for calls without a generated stub)."""
+        return self._channels[service]
+
+    async def health(self, timeout: float = 1.0) -> dict[str, str]:
+        """Ask each service's health endpoint; service -> ServingStatus name or a gRPC code."""
+        results = await asyncio.gather(
+            *(check_health(channel, service, timeout) for service, channel
+              in self._channels.items())
+        )
+        return dict(zip(self._channels, results, strict=True))
+
+    async def ready(self, timeout: float = 1.0) -> bool:
+        """True when every service answers its health check with SERVING."""
+        return all(status == "SERVING" for status in (await self.health(timeout)).values())
+
+    async def close(self, grace: float | None = None) -> None:
+        """Close every channel (pending calls are cancelled after ``grace`` seconds)."""
+        channels, self._channels = list(self._channels.values()), {}
+        await asyncio.gather(*(channel.close(grace) for channel in channels),
+                             return_exceptions=True)
+
+    async def __aenter__(self) -> GrpcClients:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def check_health(channel: grpc.aio.Channel, service: str, timeout: float = 1.0) -> str:
+    """The health status of ``service`` behind ``channel``: a ServingStatus name (``SERVING``)
+    or the gRPC status code name of the failed check. A server that does not know the service
+    name is asked for its overall status."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    for name in (service, ""):
+        try:
+            response = await stub.Check(health_pb2.HealthCheckRequest(service=name),
+                                        timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is grpc.StatusCode.NOT_FOUND and name:
+                continue
+            return str(exc.code().name)
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+    return "NOT_FOUND"
+
+
+# --- reference service hosting --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """What a reference service factory gets: its name, where to keep data, its settings."""
+
+    service: str
+    data_dir: Path
+    database_url: str
+    settings: Settings
+
+    @property
+    def name(self) -> str:
+        """Alias of :attr:`service`."""
+        return self.service
+
+    @classmethod
+    def from_settings(cls, service: str, settings: Settings) -> ServiceConfig:
+        """DATA_DIR (created if missing) and DATABASE_URL, or a SQLite file per service."""
+        data_dir = Path(settings.DATA_DIR).expanduser().resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        url = settings.DATABASE_URL or f"sqlite+aiosqlite:///{data_dir / f'{service}.sqlite3'}"
+        return cls(service=service, data_dir=data_dir, database_url=url, settings=settings)
+
+
+@runtime_checkable
+class ReferenceService(Protocol):
+    """A backend service implementation that :class:`ServiceHost` can run.
+
+    ``start()`` runs before the server accepts calls (open storage, migrate), then
+    ``add_to_server`` registers the servicer(s); ``stop()`` runs after the server stopped.
+    """
+
+    def add_to_server(self, server: grpc.aio.Server) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class ServiceRegistrationLike(Protocol):
+    """What :func:`build_services` needs from ``gateway_core.plugins.ServiceRegistration``."""
+
+    @property
+    def plugin(self) -> str: ...
+    @property
+    def factory(self) -> Callable[[ServiceConfig], ReferenceService]: ...
+
+
+def build_services(
+    registrations: Mapping[str, ServiceRegistrationLike],
+    settings: Settings,
+    names: Iterable[str] | None = None,
+) -> dict[str, ReferenceService]:
+    """Instantiate reference services by name (default: each one whose
+    ``<SERVICE>_SERVICE_ADDR`` is unset, i.e. the embedded default)."""
+    if names is None:
+        names = [name for name in registrations if settings.service_addr(name) is None]
+    services: dict[str, ReferenceService] = {}
+    for name in names:
+        if name not in registrations:
+            raise KeyError(f"no installed plugin provides a service named {name!r}")
+        registration = registrations[name]
+        services[name] = registration.factory(ServiceConfig.from_settings(name, settings))
+    return services
+
+
+class ServiceHost:
+    """Runs reference services on one ``grpc.aio`` server, with the standard health service.
+
+    Each hosted service is marked SERVING in the health service under its name (``"auth"``),
+    as is the server as a whole (``""``). ``address`` defaults to an ephemeral loopback port
+    (the embedded default); :attr:`address` is the bound address after :meth:`start`.
+    """
+
+    def __init__(
+        self,
+        services: Mapping[str, ReferenceService],
+        address: str = "127.0.0.1:0",
+        *,
+        grace: float = 1.0,
+    ) -> None:
+        self.services = dict(services)
+        self.requested_address = address
+        self.grace = grace
+        self.health = health.aio.HealthServicer()
+        self._server: grpc.aio.Server | None = None
+        self._address: str | None = None
+        self._started: list[ReferenceService] = []
+
+    @property
+    def address(self) -> str:
+        """``host:port`` actually bound (raises RuntimeError before :meth:`start`)."""
+        if self._address is None:
+            raise RuntimeError("the service host is not started")
+        return self._address
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return int(self.address.rpartition(":")[2])
+
+    async def start(self) -> str:
+        """Start the services, bind and serve; returns the bound address."""
+        if self._server is not None:
+            raise RuntimeError("the service host is already started")
+        try:
+            for service in self.services.values():
+                await service.start()
+                self._started.append(service)
+            server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+            self._server = server
+            for service in self.services.values():
+                service.add_to_server(server)
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+            try:
+                port = server.add_insecure_port(self.requested_address)
+            except RuntimeError as exc:
+                raise OSError(f"cannot bind gRPC services to {self.requested_address}: "
+                              f"{exc}") from None
+            if port == 0 and not self.requested_address.endswith(":0"):
+                raise OSError(f"cannot bind gRPC services to {self.requested_address}")
+            host = self.requested_address.rpartition(":")[0]
+            await server.start()
+            self._address = f"{host}:{port}"
+            for name in self.services:
+                await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("reference services %s listening on %s", ", ".join(self.services) or "(none)",
+                 self._address)
+        return self._address
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Mark everything NOT_SERVING, stop the server, then stop the services (reverse order)."""
+        server, self._server = self._server, None
+        self._address = None
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await self.health.enter_graceful_shutdown()
+            await server.stop(self.grace if grace is None else grace)
+        started, self._started = self._started, []
+        for service in reversed(started):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("reference service %r failed to stop", service)
+
+    async def wait(self) -> None:
+        """Wait until the server terminates (after :meth:`stop`)."""
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+    async def __aenter__(self) -> ServiceHost:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+@contextlib.asynccontextmanager
+async def hosted_services(
+    services: Mapping[str, ReferenceService], address: str = "127.0.0.1:0"
+) -> AsyncIterator[ServiceHost]:
+    """``async with hosted_services({...}) as host:`` - start and reliably stop a host."""
+    host = ServiceHost(services, address)
+    await host.start()
+    try:
+        yield host
+    finally:
+        await host.stop()

@@ -1,0 +1,446 @@
+"""Prometheus metrics of one gateway, and the HTTP server for metrics, health and admin data.
+
+Strategy: every :class:`GatewayMetrics` has its own ``CollectorRegistry`` (several gateways can
+live in one test process). Labelled children are created once and cached in dicts, so counting a
+packet on the hot path is a dict lookup plus ``inc()``. Label values coming from clients (packet
+type names, error kinds) are capped per metric: past the cap, new values are counted as "other"
+so a hostile client cannot grow the registry without bound.
+
+The HTTP server runs on anyio in the gateway's own event loop (not in a thread) so the admin and
+readiness callbacks read the session table without locks. It speaks just enough HTTP/1.1 for
+Prometheus, probes and the console: one GET/HEAD per connection, ``Connection: close``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final, TypedDict
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+
+__all__ = [
+    "AdminConnection",
+    "ConnectionsCallback",
+    "GatewayMetrics",
+    "MetricsServer",
+    "ReadyCallback",
+]
+
+log = logging.getLogger(__name__)
+
+PROCESSING_BUCKETS: Final = (
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5,
+)
+GRPC_BUCKETS: Final = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)
+MAX_LABEL_VALUES: Final = 512  # per metric; beyond it new label values count as "other"
+OTHER_LABEL: Final = "other"
+
+
+class AdminConnection(TypedDict, total=False):
+    """One row of ``/admin/connections`` (what ``gateway console`` shows).
+
+    All keys are optional; the console shows ``-`` for a missing one.
+    """
+
+    id: int | str  # connection id
+    peer: str  # "host:port" of the client
+    state: str  # SessionState name
+    user: str | None  # username (or user id)
+    character: str | None  # character name
+    map: int | None  # map id
+    packets_in: int
+    packets_out: int
+    idle_seconds: float
+
+
+ReadyCallback = Callable[[], "bool | Awaitable[bool]"]
+"""Returns True when the gateway can serve traffic (listener up, required backends reachable)."""
+
+ConnectionsCallback = Callable[
+    [], "Sequence[Mapping[str, Any]] | Awaitable[Sequence[Mapping[str, Any]]]"
+]
+"""Returns the rows of ``/admin/connections`` (see :class:`AdminConnection`)."""
+
+
+class _Children(dict[str, Any]):
+    """Labelled children of one single-label metric, created on first use and then cached."""
+
+    __slots__ = ("_limit", "_metric")
+
+    def __init__(self, metric: Counter | Histogram, limit: int = MAX_LABEL_VALUES) -> None:
+        super().__init__()
+        self._metric = metric
+        self._limit = limit
+
+    def __missing__(self, label: str) -> Any:
+        if len(self) >= self._limit:
+            if OTHER_LABEL not in self:
+                dict.__setitem__(self, OTHER_LABEL, self._metric.labels(OTHER_LABEL))
+            return dict.__getitem__(self, OTHER_LABEL)
+        child = self._metric.labels(label)
+        self[label] = child
+        return child
+
+
+class GatewayMetrics:
+    """The gateway's Prometheus metrics (all named ``gateway_*``) and cheap recording methods.
+
+    ``registry`` defaults to a fresh ``CollectorRegistry`` owned by this instance. With
+    ``process_metrics`` the standard ``process_*`` metrics (memory, CPU, fds) are added to it.
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, process_metrics: bool = True
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        if process_metrics:
+            ProcessCollector(registry=r)
+
+        self.active_connections = Gauge(
+            "gateway_active_connections", "Client connections currently open.", registry=r)
+        self.connections_accepted = Counter(
+            "gateway_connections_accepted", "Client connections accepted.", registry=r)
+        self.packets_received = Counter(
+            "gateway_packets_received", "Packets received from clients, by packet type.",
+            ["type"], registry=r)
+        self.packets_sent = Counter(
+            "gateway_packets_sent", "Packets sent to clients, by packet type.",
+            ["type"], registry=r)
+        self.packet_processing = Histogram(
+            "gateway_packet_processing_seconds",
+            "Time from a decoded packet to its handler's return, by packet type.",
+            ["type"], buckets=PROCESSING_BUCKETS, registry=r)
+        self.bytes_received = Counter(
+            "gateway_received_bytes", "Bytes received from clients.", registry=r)
+        self.bytes_sent = Counter("gateway_sent_bytes", "Bytes sent to clients.", registry=r)
+        self.protocol_errors = Counter(
+            "gateway_protocol_errors", "Connections closed for a protocol error, by kind.",
+            ["kind"], registry=r)
+        self.protocol_warnings = Counter(
+            "gateway_protocol_warnings",
+            "Lenient-decode warnings (short payload, extra bytes, unknown type), by kind.",
+            ["kind"], registry=r)
+        self.router_drops = Counter(
+            "gateway_router_drops", "Packets the router dropped, by reason.",
+            ["reason"], registry=r)
+        self.handler_errors = Counter(
+            "gateway_handler_errors", "Exceptions raised by packet handlers, by plugin.",
+            ["plugin"], registry=r)
+        self.slow_client_disconnects = Counter(
+            "gateway_slow_client_disconnects",
+            "Clients disconnected because their send queue was full.", registry=r)
+        self.connection_limit_rejections = Counter(
+            "gateway_connection_limit_rejections",
+            "Connections refused at MAX_CONCURRENT_CONNECTIONS.", registry=r)
+        self.idle_timeouts = Counter(
+            "gateway_idle_timeouts", "Connections closed after IDLE_TIMEOUT.", registry=r)
+        self.buffer_pool_in_use = Gauge(
+            "gateway_buffer_pool_in_use", "Pooled receive buffers in use.", registry=r)
+        self.buffer_pool_capacity = Gauge(
+            "gateway_buffer_pool_capacity", "Pooled receive buffers in the pool.", registry=r)
+        self.buffer_pool_exhausted = Counter(
+            "gateway_buffer_pool_exhausted",
+            "Times a receive buffer was needed while the pool was empty.", registry=r)
+        self.grpc_client_latency = Histogram(
+            "gateway_grpc_client_seconds",
+            "Backend gRPC call latency, by method and final status code.",
+            ["method", "status"], buckets=GRPC_BUCKETS, registry=r)
+
+        self._rx = _Children(self.packets_received)
+        self._tx = _Children(self.packets_sent)
+        self._processing = _Children(self.packet_processing)
+        self._protocol_errors = _Children(self.protocol_errors)
+        self._protocol_warnings = _Children(self.protocol_warnings)
+        self._router_drops = _Children(self.router_drops)
+        self._handler_errors = _Children(self.handler_errors)
+        self._grpc: dict[tuple[str, str], Any] = {}
+
+    # -- connections -------------------------------------------------------------------------
+
+    def connection_opened(self) -> None:
+        """A client connection was accepted."""
+        self.connections_accepted.inc()
+        self.active_connections.inc()
+
+    def connection_closed(self) -> None:
+        """A client connection is gone (whatever the reason)."""
+        self.active_connections.dec()
+
+    def connection_rejected(self) -> None:
+        """A connection was refused because MAX_CONCURRENT_CONNECTIONS is reached."""
+        self.connection_limit_rejections.inc()
+
+    def idle_timeout(self) -> None:
+        """A connection was closed after IDLE_TIMEOUT without traffic."""
+        self.idle_timeouts.inc()
+
+    def slow_client_disconnect(self) -> None:
+        """A client was dropped because its send queue exceeded SEND_QUEUE_LIMIT."""
+        self.slow_client_disconnects.inc()
+
+    # -- packets (hot path) ------------------------------------------------------------------
+
+    def received(self, type_name: str, nbytes: int = 0) -> None:
+        """One packet of ``type_name`` (``nbytes`` on the wire, header included) came in.
+
+        Pass ``nbytes=0`` when bytes are counted per socket read with :meth:`received_bytes`.
+        """
+        self._rx[type_name].inc()
+        if nbytes:
+            self.bytes_received.inc(nbytes)
+
+    def sent(self, type_name: str, nbytes: int = 0, count: int = 1) -> None:
+        """``count`` packets of ``type_name`` went out (``nbytes`` wire bytes each)."""
+        self._tx[type_name].inc(count)
+        if nbytes:
+            self.bytes_sent.inc(nbytes * count)
+
+    def received_bytes(self, nbytes: int) -> None:
+        """``nbytes`` were read from a client socket."""
+        self.bytes_received.inc(nbytes)
+
+    def sent_bytes(self, nbytes: int) -> None:
+        """``nbytes`` were written to a client socket."""
+        self.bytes_sent.inc(nbytes)
+
+    def processed(self, type_name: str, seconds: float) -> None:
+        """A packet of ``type_name`` took ``seconds`` from decode to handler return."""
+        self._processing[type_name].observe(seconds)
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def protocol_error(self, kind: str) -> None:
+        """A connection hit a protocol error of ``kind`` (RemoteProtocolError.kind)."""
+        self._protocol_errors[kind].inc()
+
+    def protocol_warning(self, kind: str) -> None:
+        """A lenient-decode warning of ``kind`` (short_payload, extra_bytes, unknown_type)."""
+        self._protocol_warnings[kind].inc()
+
+    def router_drop(self, reason: str) -> None:
+        """The router dropped a packet (e.g. ``unknown_type``, ``wrong_state``)."""
+        self._router_drops[reason].inc()
+
+    def handler_error(self, plugin: str) -> None:
+        """A handler of ``plugin`` raised."""
+        self._handler_errors[plugin].inc()
+
+    # -- buffer pool -------------------------------------------------------------------------
+
+    def buffer_pool(self, in_use: int, capacity: int) -> None:
+        """Current buffer pool usage."""
+        self.buffer_pool_in_use.set(in_use)
+        self.buffer_pool_capacity.set(capacity)
+
+    def buffer_pool_empty(self) -> None:
+        """A buffer was requested while the pool was exhausted."""
+        self.buffer_pool_exhausted.inc()
+
+    # -- gRPC --------------------------------------------------------------------------------
+
+    def grpc_call(self, method: str, status: str, seconds: float) -> None:
+        """A backend call to ``method`` ended with ``status`` (a grpc.StatusCode name)."""
+        key = (method, status)
+        try:
+            child = self._grpc[key]
+        except KeyError:
+            child = self._grpc[key] = self.grpc_client_latency.labels(method, status)
+        child.observe(seconds)
+
+    # -- exposition --------------------------------------------------------------------------
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of this registry."""
+        return generate_latest(self.registry)
+
+    def http_server(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ready: ReadyCallback | None = None,
+        connections: ConnectionsCallback | None = None,
+    ) -> MetricsServer:
+        """An HTTP server for these metrics; see :class:`MetricsServer`."""
+        return MetricsServer(self, host, port, ready=ready, connections=connections)
+
+
+_REASONS: Final = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+                   500: "Internal Server Error", 503: "Service Unavailable"}
+_MAX_HEAD: Final = 8192
+
+
+class MetricsServer:
+    """HTTP server for ``/metrics``, ``/healthz``, ``/readyz`` and ``/admin/connections``.
+
+    - ``/metrics``: Prometheus text exposition of the gateway's registry.
+    - ``/healthz``: 200 whenever the process serves HTTP at all.
+    - ``/readyz``: 200 when ``ready()`` is true (listener accepting, backends reachable), else
+      503; no callback means ready.
+    - ``/admin/connections``: JSON list from ``connections()`` (read-only, for the console).
+
+    Use ``await task_group.start(server.serve)`` (returns the bound port) or
+    ``async with server:``; :attr:`port` is the bound port (useful with port 0).
+    """
+
+    def __init__(
+        self,
+        metrics: GatewayMetrics,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ready: ReadyCallback | None = None,
+        connections: ConnectionsCallback | None = None,
+        request_timeout: float = 5.0,
+    ) -> None:
+        self.metrics = metrics
+        self.host = host
+        self.requested_port = port
+        self._ready = ready
+        self._connections = connections
+        self._timeout = request_timeout
+        self._port: int | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (raises RuntimeError before the server is listening)."""
+        if self._port is None:
+            raise RuntimeError("the metrics server is not listening")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server as reachable from this host."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    async def serve(
+        self, *, task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Bind, report the bound port through ``task_status`` and serve until cancelled."""
+        listener = await anyio.create_tcp_listener(
+            local_host=self.host, local_port=self.requested_port, reuse_port=False
+        )
+        async with listener:
+            self._port = int(listener.listeners[0].extra(SocketAttribute.local_port))
+            task_status.started(self._port)
+            try:
+                await listener.serve(self._handle)
+            finally:
+                self._port = None
+
+    async def __aenter__(self) -> MetricsServer:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        try:
+            await self._tg.start(self.serve)
+        except BaseException:
+            self._tg.cancel_scope.cancel()
+            await self._tg.__aexit__(None, None, None)
+            self._tg = None
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        tg, self._tg = self._tg, None
+        if tg is None:
+            return None
+        tg.cancel_scope.cancel()
+        return await tg.__aexit__(exc_type, exc, tb)
+
+    # -- request handling --------------------------------------------------------------------
+
+    async def _handle(self, stream: anyio.abc.ByteStream) -> None:
+        # Never let one request's failure escape: it would cancel the listener.
+        try:
+            async with stream:
+                with anyio.fail_after(self._timeout):
+                    head = await self._read_head(stream)
+                    if head is None:
+                        await self._send(stream, 400, "text/plain", b"bad request\n", True)
+                        return
+                    method, path = head
+                    status, ctype, body = await self._route(method, path)
+                    await self._send(stream, status, ctype, body, method != "HEAD")
+        except (TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError,
+                anyio.ClosedResourceError, ConnectionError):
+            return
+        except Exception:
+            log.exception("metrics HTTP request failed")
+
+    async def _read_head(self, stream: anyio.abc.ByteStream) -> tuple[str, str] | None:
+        data = b""
+        while b"\r\n\r\n" not in data and b"\n\n" not in data:
+            if len(data) > _MAX_HEAD:
+                return None
+            data += await stream.receive(4096)
+        request_line = data.split(b"\n", 1)[0].decode("latin-1").strip()
+        parts = request_line.split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            return None
+        return parts[0].upper(), parts[1].split("?", 1)[0]
+
+    async def _route(self, method: str, path: str) -> tuple[int, str, bytes]:
+        if method not in ("GET", "HEAD"):
+            return 405, "text/plain", b"method not allowed\n"
+        if path == "/metrics":
+            return 200, CONTENT_TYPE_LATEST, self.metrics.render()
+        if path == "/healthz":
+            return 200, "text/plain", b"ok\n"
+        if path == "/readyz":
+            try:
+                ready = True if self._ready is None else await _maybe_await(self._ready())
+            except Exception as exc:
+                log.warning("readiness check failed: %r", exc)
+                return 503, "text/plain", f"not ready: {exc!r}\n".encode()
+            return (200, "text/plain", b"ready\n") if ready else (
+                503, "text/plain", b"not ready\n")
+        if path == "/admin/connections":
+            rows: Sequence[Mapping[str, Any]] = []
+            if self._connections is not None:
+                rows = await _maybe_await(self._connections())
+            body = json.dumps([dict(row) for row in rows], default=str).encode()
+            return 200, "application/json", body
+        return 404, "text/plain", b"not found\n"
+
+    async def _send(
+        self, stream: anyio.abc.ByteStream, status: int, ctype: str, body: bytes,
+        with_body: bool,
+    ) -> None:
+        head = (
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"
+            f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\nCache-Control: no-store\r\n\r\n"
+        ).encode("latin-1")
+        await stream.send(head + body if with_body else head)
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value

@@ -232,7 +232,7 @@ CORE_SETTINGS: tuple[CoreSetting, ...] = (
     CoreSetting("POLICY_AFTER_AUTH", "drop", _choice("drop", "close"),
                 "Unknown or wrong-state packet after a login/join succeeded: drop or close."),
     CoreSetting("GATEWAY_LOAD_PLUGINS", None, _as_name_list,
-                "Comma list of the only plugins to load (unset = all installed; empty = none).",
+                "Comma list of the only plugins to load (unset or empty = all installed).",
                 optional=True),
     CoreSetting("GATEWAY_DISABLE_PLUGINS", (), _as_name_list,
                 "Comma list of installed plugins not to load."),

@@ -1,0 +1,222 @@
+"""Types shared by many packets and the array-size constants.
+
+Item encodings (C1-C3), equipment, hotbar, status effects, party members.
+
+Declarations follow PROTOCOL.md Appendix A (generated from the XML definitions, then
+reviewed); field names are the XML names in snake_case.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Final
+
+from gateway_core.protocol.fields import (
+    Record,
+    UnionValue,
+    bit_field,
+    cstr,
+    field,
+    i16,
+    record,
+    u16,
+    u32,
+    union,
+)
+
+__all__ = [
+    "MAX_BULLET_TYPES",
+    "MAX_CONDITIONS_EPISODE",
+    "MAX_CONDITIONS_JOB",
+    "MAX_CONDITIONS_PLANET",
+    "MAX_CONDITIONS_UNION",
+    "MAX_HOTBAR_ITEMS",
+    "MAX_ITEMS",
+    "MAX_QUESTS",
+    "MAX_QUEST_ITEMS",
+    "MAX_QUEST_VARS",
+    "MAX_RIDING_ITEMS",
+    "MAX_SELL_TYPE",
+    "MAX_SKILL_COUNT",
+    "MAX_STATUS_EFFECTS",
+    "MAX_SWITCHES",
+    "MAX_VISIBLE_ITEMS",
+    "MAX_WISHLIST",
+    "BulletType",
+    "EquippedItem",
+    "EquippedPosition",
+    "EquippedPositionRide",
+    "HotbarItem",
+    "Item",
+    "ItemData",
+    "ItemHeader",
+    "MobAnimation",
+    "PartyMember",
+    "PartyRule",
+    "RidingItem",
+    "StatusEffect",
+]
+
+# Array sizes (dataconsts.h of dev-osrose/packets, PROTOCOL.md §5.7).
+MAX_SELL_TYPE: Final = 11
+MAX_VISIBLE_ITEMS: Final = 8
+MAX_ITEMS: Final = 140
+MAX_CONDITIONS_EPISODE: Final = 5
+MAX_CONDITIONS_JOB: Final = 3
+MAX_CONDITIONS_PLANET: Final = 7
+MAX_CONDITIONS_UNION: Final = 10
+MAX_QUESTS: Final = 10
+MAX_SWITCHES: Final = 16
+MAX_QUEST_VARS: Final = 10
+MAX_QUEST_ITEMS: Final = 6
+MAX_WISHLIST: Final = 30
+MAX_STATUS_EFFECTS: Final = 40
+MAX_SKILL_COUNT: Final = 120
+MAX_HOTBAR_ITEMS: Final = 32
+MAX_BULLET_TYPES: Final = 3
+MAX_RIDING_ITEMS: Final = 5
+
+
+class BulletType(IntEnum):
+    """``BulletType``: u8 on the wire (bullet_type.xml)."""
+
+    Arrow = 0
+    Bullet = 1
+    Throw = 2
+    MaxBulletTypes = 3
+
+
+class EquippedPosition(IntEnum):
+    """``EquippedPosition``: u8 on the wire (equipped_position.xml)."""
+
+    HELMET = 0
+    ARMOR = 1
+    GAUNTLET = 2
+    BOOTS = 3
+    GOOGLES = 4
+    BACKPACK = 5
+    WEAPON_R = 6
+    WEAPON_L = 7
+    NECKLACE = 8
+    RING = 9
+    EARRING = 10
+    MAX_EQUIP_ITEMS = 11
+
+
+class EquippedPositionRide(IntEnum):
+    """``EquippedPositionRide``: u16 on the wire (equipped_position_ride.xml)."""
+
+    BODY = 0
+    ENGINE = 1
+    LEG = 2
+    ABILITY = 3
+    ARM = 4
+
+
+class MobAnimation(IntEnum):
+    """``MobAnimation``: u8 on the wire (mob_animation.xml)."""
+
+    STOP = 0
+    ATTACK = 1
+    HIT = 2
+    DIE = 3
+    RUN = 4
+    ACTION1 = 5
+    SKILL1 = 6
+    ACTION2 = 7
+    SKILL2 = 8
+    ETC = 9
+
+
+class PartyRule(IntEnum):
+    """``PartyRule``: u8 on the wire (party_rule.xml)."""
+
+    EXP_PER_PLAYER = 1
+    ITEM_IN_ORDER = 128
+
+
+class RidingItem(IntEnum):
+    """``RidingItem``: u8 on the wire (riding_item.xml)."""
+
+    Body = 0
+    Engine = 1
+    Legs = 2
+    Option = 3
+    Arms = 4
+    MaxRidingItems = 5
+
+
+@union(u32)
+class ItemData(UnionValue):
+    """``Data``: one u32 on the wire (item.xml)."""
+
+    count: int = 0
+    gem_opt = bit_field(0, 9)
+    durability = bit_field(9, 7)
+    life = bit_field(16, 10)
+    has_socket = bit_field(26, 1)
+    is_appraised = bit_field(27, 1)
+    refine = bit_field(28, 4)
+
+
+@union(u16)
+class ItemHeader(UnionValue):
+    """``Header``: one u16 on the wire (item.xml)."""
+
+    header: int = 0
+    type = bit_field(0, 5)
+    id = bit_field(5, 10)
+    is_created = bit_field(15, 1)
+
+
+@record
+class Item(Record):
+    """``Item`` (item.xml)."""
+
+    header: ItemHeader = field(ItemHeader)
+    data: ItemData = field(ItemData)
+
+
+@union(u32)
+class EquippedItem(UnionValue):
+    """``EquippedItem``: one u32 on the wire (equipped_item.xml)."""
+
+    data: int = 0
+    id = bit_field(0, 10)
+    gem_opt = bit_field(10, 9)
+    socket = bit_field(19, 1)
+    grade = bit_field(20, 4)
+
+
+@union(u16)
+class HotbarItem(UnionValue):
+    """``HotbarItem``: one u16 on the wire (hotbar_item.xml)."""
+
+    data: int = 0
+    type = bit_field(0, 5)
+    slot_id = bit_field(5, 11)
+
+
+@record
+class PartyMember(Record):
+    """``PartyMember`` (party_member.xml)."""
+
+    tag: int = field(u32)
+    id: int = field(u16)
+    max_hp: int = field(u32)
+    hp: int = field(u32)
+    status: int = field(u32)
+    con: int = field(u16)
+    hp_recovery: int = field(u16)
+    mp_recovery: int = field(u16)
+    stamina: int = field(i16)
+    name: bytes = field(cstr)
+
+
+@record
+class StatusEffect(Record):
+    """``StatusEffect`` (status_effect.xml)."""
+
+    expired: int = field(u32)
+    value: int = field(u16)
+    unknown: int = field(u16)

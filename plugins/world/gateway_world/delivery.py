@@ -1,0 +1,373 @@
+"""Gateway side of the world service: one ``Connect`` stream, requests and their answers.
+
+Strategy: :class:`WorldLink` keeps the gateway's single bidirectional stream open. Outgoing
+requests go through a bounded queue feeding the stream; a request that needs an answer gets a
+request id and a future, resolved by the matching ``ack`` or failed by ``rejected`` (or by the
+stream breaking). Every other event (spawns, removals, movement, chat, game actions, rejections
+of fire-and-forget requests) goes to a callback; an exception there is logged and counted, never
+allowed to end the stream. The link remembers where each of its characters is, so after a
+reconnect (the service restarted and forgot everyone) it enters them again, asking for their
+old object ids, and marks them ready again, before it reports itself connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
+import grpc
+from gateway_protos.v1 import world_pb2
+
+if TYPE_CHECKING:
+    from gateway_protos.v1.world_pb2_grpc import WorldAsyncStub
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[world_pb2.WorldEvent], Awaitable[None] | None]
+
+
+class WorldRequestError(Exception):
+    """The world service rejected a request, or the stream was not there to carry it."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+
+_STATUS_BY_NUMBER = {status.value[0]: status for status in grpc.StatusCode}
+
+
+@dataclass(slots=True)
+class _Presence:
+    """What the link must replay to put a character back after a reconnect."""
+
+    enter: world_pb2.EnterMap
+    object_id: int = 0
+    ready: bool = False
+
+
+class WorldLink:
+    """Keeps a gateway connected to the world service.
+
+    ``stub`` is a ``WorldStub`` on a ``grpc.aio`` channel; ``on_event`` receives every event
+    for this gateway's characters. Start it with :meth:`start` (or run :meth:`run` in a task
+    group) and end it with :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        stub: WorldAsyncStub,
+        gateway_id: str,
+        on_event: EventCallback,
+        *,
+        initial_backoff: float = 0.1,
+        max_backoff: float = 5.0,
+        request_timeout: float = 5.0,
+        outbox_limit: int = 4096,
+    ) -> None:
+        self._stub = stub
+        self.gateway_id = gateway_id
+        self._on_event = on_event
+        self._initial_backoff = initial_backoff
+        self._max_backoff = max_backoff
+        self._request_timeout = request_timeout
+        self._outbox_limit = outbox_limit
+        self._outbox: asyncio.Queue[world_pb2.WorldRequest | None] | None = None
+        self._pending: dict[int, asyncio.Future[world_pb2.Ack]] = {}
+        self._ids = itertools.count(1)
+        self._present: dict[int, _Presence] = {}
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.view_radius = 0.0
+        #: Streams opened successfully (1 + reconnects).
+        self.connections = 0
+        #: Events handed to the callback.
+        self.events = 0
+        #: Events whose callback raised.
+        self.callback_errors = 0
+        #: Fire-and-forget requests dropped (no stream, or its outbox full).
+        self.dropped_requests = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while the stream is open and every known character has been put back."""
+        return self._ready.is_set()
+
+    async def wait_connected(self) -> None:
+        """Wait until :attr:`connected`."""
+        await self._ready.wait()
+
+    def start(self) -> None:
+        """Run :meth:`run` as a background task of the current event loop."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self.run(), name=f"world-link-{self.gateway_id}"
+            )
+
+    async def aclose(self) -> None:
+        """Stop the background task started by :meth:`start` (closes the stream)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def run(self) -> None:
+        """Keep the stream open until cancelled, reconnecting with exponential backoff."""
+        backoff = self._initial_backoff
+        while True:
+            try:
+                await self._stream_once()
+                log.warning("world: stream ended by the service; reconnecting")
+            except grpc.aio.AioRpcError as exc:
+                log.warning(
+                    "world: stream failed (%s: %s); retry in %.2fs",
+                    exc.code().name,
+                    exc.details(),
+                    backoff,
+                )
+            except Exception:
+                log.exception("world: stream crashed; retry in %.2fs", backoff)
+            if self._ready.is_set():
+                backoff = self._initial_backoff
+            self._disconnected()
+            await anyio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
+
+    def _disconnected(self) -> None:
+        self._ready.clear()
+        if self._outbox is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                self._outbox.put_nowait(None)
+        self._outbox = None
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(
+                    WorldRequestError(grpc.StatusCode.UNAVAILABLE, "world stream lost")
+                )
+
+    async def _stream_once(self) -> None:
+        outbox: asyncio.Queue[world_pb2.WorldRequest | None] = asyncio.Queue(self._outbox_limit)
+        outbox.put_nowait(world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id=self.gateway_id)))
+
+        async def requests() -> AsyncIterator[world_pb2.WorldRequest]:
+            while (item := await outbox.get()) is not None:
+                yield item
+
+        call = self._stub.Connect(requests())
+        async with anyio.create_task_group() as tg:
+            try:
+                async for event in call:
+                    kind = event.WhichOneof("event")
+                    if kind == "welcome":
+                        self.connections += 1
+                        self.view_radius = event.welcome.view_radius
+                        self._outbox = outbox
+                        # Replay while the events keep flowing (acks resolve the replay).
+                        tg.start_soon(self._replay)
+                    elif kind == "ack" and event.ack.request_id in self._pending:
+                        future = self._pending.pop(event.ack.request_id)
+                        if not future.done():
+                            future.set_result(event.ack)
+                    elif kind == "rejected" and event.rejected.request_id in self._pending:
+                        future = self._pending.pop(event.rejected.request_id)
+                        code = _STATUS_BY_NUMBER.get(event.rejected.code, grpc.StatusCode.UNKNOWN)
+                        if not future.done():
+                            future.set_exception(WorldRequestError(code, event.rejected.message))
+                    else:
+                        await self._dispatch(event)
+            finally:
+                tg.cancel_scope.cancel()
+                call.cancel()
+
+    async def _replay(self) -> None:
+        for character_id, presence in list(self._present.items()):
+            enter = world_pb2.EnterMap()
+            enter.CopyFrom(presence.enter)
+            enter.requested_object_id = presence.object_id
+            try:
+                ack = await self.request(world_pb2.WorldRequest(enter=enter), _replaying=True)
+                if presence.object_id and ack.object_id != presence.object_id:
+                    log.warning(
+                        "world: character %d came back as object %d (was %d)",
+                        character_id,
+                        ack.object_id,
+                        presence.object_id,
+                    )
+                if presence.ready:
+                    await self.request(
+                        world_pb2.WorldRequest(ready=world_pb2.Ready(character_id=character_id)),
+                        _replaying=True,
+                    )
+            except WorldRequestError as exc:
+                log.warning("world: putting character %d back failed: %s", character_id, exc)
+        self._ready.set()
+
+    async def _dispatch(self, event: world_pb2.WorldEvent) -> None:
+        self.events += 1
+        try:
+            result = self._on_event(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            self.callback_errors += 1
+            log.exception("world: event callback failed")
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def request(
+        self, request: world_pb2.WorldRequest, *, _replaying: bool = False
+    ) -> world_pb2.Ack:
+        """Send ``request`` and wait for its ack; raises :class:`WorldRequestError`."""
+        if not _replaying:
+            await self._wait_ready_briefly()
+        outbox = self._outbox
+        if outbox is None:
+            raise WorldRequestError(grpc.StatusCode.UNAVAILABLE, "not connected to the world")
+        request_id = next(self._ids)
+        request.request_id = request_id
+        future: asyncio.Future[world_pb2.Ack] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            outbox.put_nowait(request)
+        except asyncio.QueueFull:
+            self._pending.pop(request_id, None)
+            raise WorldRequestError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "world outbox full"
+            ) from None
+        try:
+            with anyio.fail_after(self._request_timeout):
+                return await future
+        except TimeoutError:
+            raise WorldRequestError(
+                grpc.StatusCode.DEADLINE_EXCEEDED, "no answer from the world service"
+            ) from None
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def _wait_ready_briefly(self) -> None:
+        # A request during a reconnect waits for the replay rather than failing at once.
+        with anyio.move_on_after(self._request_timeout):
+            await self._ready.wait()
+
+    def send(self, request: world_pb2.WorldRequest) -> bool:
+        """Send a fire-and-forget request; False (and counted) when it had to be dropped.
+
+        Its rejection, if any, arrives at the event callback as a ``rejected`` event.
+        """
+        outbox = self._outbox
+        if outbox is None or not self._ready.is_set():
+            self.dropped_requests += 1
+            return False
+        try:
+            outbox.put_nowait(request)
+        except asyncio.QueueFull:
+            self.dropped_requests += 1
+            return False
+        return True
+
+    # -- convenience for the packet handlers -------------------------------------------------
+
+    async def enter(self, enter: world_pb2.EnterMap) -> world_pb2.Ack:
+        """Put a character on a map; the ack carries its object id."""
+        ack = await self.request(world_pb2.WorldRequest(enter=enter))
+        copy = world_pb2.EnterMap()
+        copy.CopyFrom(enter)
+        self._present[enter.character_id] = _Presence(copy, ack.object_id)
+        return ack
+
+    async def ready(self, character_id: int) -> world_pb2.Ack:
+        """The client loaded the map (send PAKWC_CHANGE_MAP_REPLY first: spawns follow)."""
+        ack = await self.request(
+            world_pb2.WorldRequest(ready=world_pb2.Ready(character_id=character_id))
+        )
+        presence = self._present.get(character_id)
+        if presence is not None:
+            presence.ready = True
+        return ack
+
+    async def teleport(
+        self, character_id: int, map_id: int, position: world_pb2.Position
+    ) -> world_pb2.Ack:
+        """Jump to a point (another map: new object id, ``ready`` again afterwards)."""
+        ack = await self.request(
+            world_pb2.WorldRequest(
+                teleport=world_pb2.Teleport(
+                    character_id=character_id, map_id=map_id, position=position
+                )
+            )
+        )
+        presence = self._present.get(character_id)
+        if presence is not None:
+            presence.enter.map_id = ack.map_id
+            presence.enter.position.CopyFrom(ack.position)
+            if presence.object_id != ack.object_id:
+                presence.ready = False
+            presence.object_id = ack.object_id
+        return ack
+
+    async def leave(self, character_id: int) -> None:
+        """Take a character off its map; forgotten locally even if the service is away."""
+        if self._present.pop(character_id, None) is None:
+            return
+        with contextlib.suppress(WorldRequestError):
+            await self.request(
+                world_pb2.WorldRequest(leave=world_pb2.LeaveMap(character_id=character_id))
+            )
+
+    def move(
+        self, character_id: int, target_object_id: int, destination: world_pb2.Position
+    ) -> bool:
+        """PAKCS_MOUSE_CMD (fire and forget)."""
+        presence = self._present.get(character_id)
+        if presence is not None:
+            presence.enter.position.CopyFrom(destination)
+        return self.send(
+            world_pb2.WorldRequest(
+                move=world_pb2.MoveTo(
+                    character_id=character_id,
+                    target_object_id=target_object_id,
+                    destination=destination,
+                )
+            )
+        )
+
+    def stop(self, character_id: int, position: world_pb2.Position) -> bool:
+        """PAKCS_STOP_MOVING (fire and forget)."""
+        presence = self._present.get(character_id)
+        if presence is not None:
+            presence.enter.position.CopyFrom(position)
+        return self.send(
+            world_pb2.WorldRequest(
+                stop=world_pb2.StopMoving(character_id=character_id, position=position)
+            )
+        )
+
+    def say(self, character_id: int, message: str) -> bool:
+        """PAKCS_NORMAL_CHAT (fire and forget)."""
+        return self.send(
+            world_pb2.WorldRequest(
+                chat=world_pb2.NormalChat(character_id=character_id, message=message)
+            )
+        )
+
+    def act(self, character_id: int, packet_name: str, payload: bytes) -> bool:
+        """Route a game packet to the world (fire and forget)."""
+        return self.send(
+            world_pb2.WorldRequest(
+                action=world_pb2.GameAction(
+                    character_id=character_id, packet_name=packet_name, payload=payload
+                )
+            )
+        )

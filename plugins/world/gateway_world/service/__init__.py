@@ -1,0 +1,21 @@
+"""The reference world service (live presence in memory)."""
+
+from __future__ import annotations
+
+from gateway_world.service.servicer import (
+    DEFAULT_QUEUE_LIMIT,
+    DEFAULT_TICK_INTERVAL,
+    DEFAULT_VIEW_RADIUS,
+    WorldReferenceService,
+    WorldServicer,
+)
+from gateway_world.service.state import WorldState
+
+__all__ = [
+    "DEFAULT_QUEUE_LIMIT",
+    "DEFAULT_TICK_INTERVAL",
+    "DEFAULT_VIEW_RADIUS",
+    "WorldReferenceService",
+    "WorldServicer",
+    "WorldState",
+]

@@ -1,0 +1,108 @@
+"""Argument checks of the world service: what fits a packet, what identifies a character.
+
+Texts are counted in UTF-8 bytes. The client's legacy encodings never need more bytes than
+UTF-8 for the same text, so a text within these limits always fits the packet it ends up in
+(2047 bytes in all, 6 of them header, every string NUL-terminated).
+"""
+
+from __future__ import annotations
+
+import math
+
+import grpc
+from gateway_protos.v1 import world_pb2
+
+#: Longest character name or second name line, in UTF-8 bytes.
+MAX_NAME_BYTES = 32
+#: Longest normal-chat message, in UTF-8 bytes (PAKWC_NORMAL_CHAT: u16 + text + NUL).
+MAX_MESSAGE_BYTES = 1900
+#: Longest gateway id, in UTF-8 bytes.
+MAX_GATEWAY_ID_BYTES = 64
+#: Longest packet name of a game action.
+MAX_PACKET_NAME_BYTES = 64
+#: Largest payload of a game action: 2047 bytes per packet minus the 6-byte header.
+MAX_PAYLOAD_BYTES = 2041
+#: Coordinates beyond this are not a place on any map (maps are 64 x 64 km at most).
+MAX_COORDINATE = 1.0e7
+
+MAX_U8 = 0xFF
+MAX_U16 = 0xFFFF
+MIN_I16, MAX_I16 = -0x8000, 0x7FFF
+
+
+class WorldError(Exception):
+    """A request the service refuses: a ``rejected`` event (or the call's gRPC status)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _invalid(message: str) -> WorldError:
+    return WorldError(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+def check_text(value: str, field: str, max_bytes: int, *, allow_empty: bool = False) -> str:
+    """Return ``value`` when it is at most ``max_bytes`` UTF-8 bytes without NUL (and not
+    empty unless ``allow_empty``), else raise."""
+    if not value:
+        if allow_empty:
+            return value
+        raise _invalid(f"{field} is empty")
+    size = len(value.encode("utf-8"))
+    if size > max_bytes:
+        raise _invalid(f"{field} is {size} bytes, at most {max_bytes} fit a packet")
+    if "\x00" in value:
+        raise _invalid(f"{field} contains NUL")
+    return value
+
+
+def check_gateway_id(value: str) -> str:
+    """A gateway id: 1..64 bytes."""
+    return check_text(value, "gateway_id", MAX_GATEWAY_ID_BYTES)
+
+
+def check_character_id(value: int, field: str = "character_id") -> int:
+    """A character id: anything but 0."""
+    if value == 0:
+        raise _invalid(f"{field} is 0")
+    return value
+
+
+def check_range(value: int, field: str, low: int, high: int) -> int:
+    """An integer that must fit a wire field of range ``low..high``."""
+    if not low <= value <= high:
+        raise _invalid(f"{field} {value} is outside {low}..{high}")
+    return value
+
+
+def check_position(position: world_pb2.Position, field: str) -> world_pb2.Position:
+    """A finite point on a map with a 16-bit height."""
+    for axis, value in (("x", position.x), ("y", position.y)):
+        if not math.isfinite(value) or abs(value) > MAX_COORDINATE:
+            raise _invalid(f"{field}.{axis} {value} is not a map coordinate")
+    check_range(position.z, f"{field}.z", 0, MAX_U16)
+    return position
+
+
+def check_look(look: world_pb2.PlayerLook) -> world_pb2.PlayerLook:
+    """Every look field fits its PAKWC_PLAYER_CHAR wire field."""
+    check_range(look.race, "look.race", 0, MAX_U8)
+    check_range(look.run_speed, "look.run_speed", MIN_I16, MAX_I16)
+    check_range(look.atk_speed, "look.atk_speed", MIN_I16, MAX_I16)
+    check_range(look.weight_rate, "look.weight_rate", 0, MAX_U8)
+    check_range(look.job, "look.job", MIN_I16, MAX_I16)
+    check_range(look.level, "look.level", 0, MAX_U8)
+    check_range(look.move_mode, "look.move_mode", 0, MAX_U8)
+    for name, values, limit in (
+        ("look.equipment", look.equipment, 8),
+        ("look.bullets", look.bullets, 3),
+        ("look.riding_items", look.riding_items, 5),
+    ):
+        if len(values) > limit:
+            raise _invalid(f"{name} has {len(values)} entries, at most {limit}")
+    for bullet in look.bullets:
+        check_range(bullet, "look.bullets[]", 0, MAX_U16)
+    check_text(look.other_name, "look.other_name", MAX_NAME_BYTES, allow_empty=True)
+    return look

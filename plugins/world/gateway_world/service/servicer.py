@@ -1,0 +1,306 @@
+"""The reference world service: a grpc.aio servicer over the in-memory :class:`WorldState`.
+
+Strategy: ``Connect`` runs two halves per gateway. A reader task takes the gateway's requests in
+order and applies each to the state at once (synchronously, so nothing interleaves inside one
+request); the handler itself only drains the gateway's bounded queue onto the wire. A bad
+request becomes a ``rejected`` event and the stream stays open; only a stream that does not
+start with ``hello`` is ended. A tick task advances walking characters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from gateway_protos.v1 import world_pb2, world_pb2_grpc
+
+from gateway_world.service.limits import (
+    MAX_MESSAGE_BYTES,
+    MAX_NAME_BYTES,
+    MAX_PACKET_NAME_BYTES,
+    MAX_PAYLOAD_BYTES,
+    MAX_U16,
+    WorldError,
+    check_character_id,
+    check_gateway_id,
+    check_look,
+    check_position,
+    check_range,
+    check_text,
+)
+from gateway_world.service.state import Entity, GatewayStream, StreamEnd, WorldState
+
+if TYPE_CHECKING:
+    from grpc.aio import ServicerContext
+
+    _Context = ServicerContext[Any, Any]
+
+log = logging.getLogger(__name__)
+
+#: Defaults of the plugin settings WORLD_VIEW_RADIUS, WORLD_SUBSCRIBER_QUEUE, WORLD_TICK_INTERVAL.
+DEFAULT_VIEW_RADIUS = 10000.0
+DEFAULT_QUEUE_LIMIT = 4096
+DEFAULT_TICK_INTERVAL = 0.2
+
+_Handler = Callable[[GatewayStream, Any], Entity | None]
+
+
+class WorldServicer(world_pb2_grpc.WorldServicer):
+    """Implements every RPC of ``rose.gateway.v1.World``; see world.proto for the contract."""
+
+    def __init__(self, state: WorldState) -> None:
+        self.state = state
+        self._handlers: dict[str, _Handler] = {
+            "enter": self._on_enter,
+            "ready": self._on_ready,
+            "move": self._on_move,
+            "stop": self._on_stop,
+            "teleport": self._on_teleport,
+            "leave": self._on_leave,
+            "chat": self._on_chat,
+            "action": self._on_action,
+        }
+
+    async def Connect(
+        self, request_iterator: AsyncIterator[world_pb2.WorldRequest], context: _Context
+    ) -> AsyncIterator[world_pb2.WorldEvent]:
+        """Register the gateway's stream, apply its requests and yield its events."""
+        try:
+            first = await anext(aiter(request_iterator))
+        except StopAsyncIteration:
+            return
+        if not first.HasField("hello"):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "the first request of a stream must be hello"
+            )
+        try:
+            gateway_id = check_gateway_id(first.hello.gateway_id)
+        except WorldError as exc:
+            await context.abort(exc.code, exc.message)
+        stream = self.state.connect(gateway_id)
+        log.info("world: gateway %r connected", gateway_id)
+        reader = asyncio.get_running_loop().create_task(self._read(stream, request_iterator))
+        try:
+            while True:
+                item = await stream.queue.get()
+                if isinstance(item, StreamEnd):
+                    log.info("world: stream of %r ended: %s", gateway_id, item.details)
+                    context.set_code(item.code)
+                    context.set_details(item.details)
+                    return
+                yield item
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            self.state.release(stream)
+
+    async def _read(
+        self, stream: GatewayStream, requests: AsyncIterator[world_pb2.WorldRequest]
+    ) -> None:
+        try:
+            async for request in requests:
+                if stream.closed:
+                    return
+                self.handle(stream, request)
+        except grpc.aio.AioRpcError:
+            pass  # the call is gone; Connect's own cleanup runs
+        # The gateway closed its side (or the call broke): end the stream cleanly.
+        if not stream.closed:
+            stream.close(grpc.StatusCode.OK, "gateway closed its request stream")
+
+    def handle(self, stream: GatewayStream, request: world_pb2.WorldRequest) -> None:
+        """Apply one request and answer it (ack when it has an id, rejected on failure)."""
+        kind = request.WhichOneof("request")
+        character_id = 0
+        try:
+            if kind is None:
+                raise WorldError(grpc.StatusCode.INVALID_ARGUMENT, "empty request")
+            if kind == "hello":
+                raise WorldError(grpc.StatusCode.FAILED_PRECONDITION, "hello was already received")
+            body = getattr(request, kind)
+            character_id = body.character_id
+            entity = self._handlers[kind](stream, body)
+            if request.request_id:
+                ack = world_pb2.Ack(request_id=request.request_id, character_id=character_id)
+                if entity is not None:
+                    entity.advance(self.state.clock())
+                    ack.map_id = entity.map_id
+                    ack.object_id = entity.object_id
+                    ack.position.CopyFrom(entity.position())
+                self.state.answer(stream, world_pb2.WorldEvent(ack=ack))
+        except WorldError as exc:
+            self._reject(stream, request.request_id, character_id, exc.code, exc.message)
+        except Exception:
+            # Our bug, not the gateway's: answer it and keep serving everyone else.
+            log.exception("world: request %s failed", kind)
+            self._reject(
+                stream, request.request_id, character_id, grpc.StatusCode.INTERNAL, "internal error"
+            )
+        finally:
+            self.state.flush_drops()
+
+    def _reject(
+        self,
+        stream: GatewayStream,
+        request_id: int,
+        character_id: int,
+        code: grpc.StatusCode,
+        message: str,
+    ) -> None:
+        status_number = code.value[0]
+        self.state.answer(
+            stream,
+            world_pb2.WorldEvent(
+                rejected=world_pb2.Rejected(
+                    request_id=request_id,
+                    character_id=character_id,
+                    code=status_number,
+                    message=message,
+                )
+            ),
+        )
+
+    # -- one handler per request kind --------------------------------------------------------
+
+    def _on_enter(self, stream: GatewayStream, body: world_pb2.EnterMap) -> Entity:
+        check_character_id(body.character_id)
+        name = check_text(body.name, "name", MAX_NAME_BYTES)
+        map_id = check_range(body.map_id, "map_id", 0, MAX_U16)
+        check_position(body.position, "position")
+        check_look(body.look)
+        requested = check_range(body.requested_object_id, "requested_object_id", 0, MAX_U16)
+        return self.state.enter(
+            stream,
+            character_id=body.character_id,
+            name=name,
+            map_id=map_id,
+            position=body.position,
+            look=body.look,
+            requested_object_id=requested,
+        )
+
+    def _on_ready(self, stream: GatewayStream, body: world_pb2.Ready) -> Entity:
+        entity = self.state.owned(stream, check_character_id(body.character_id))
+        self.state.make_ready(entity)
+        return entity
+
+    def _on_move(self, stream: GatewayStream, body: world_pb2.MoveTo) -> Entity:
+        check_character_id(body.character_id)
+        target = check_range(body.target_object_id, "target_object_id", 0, MAX_U16)
+        check_position(body.destination, "destination")
+        entity = self.state.owned(stream, body.character_id)
+        self.state.move(entity, target, body.destination)
+        return entity
+
+    def _on_stop(self, stream: GatewayStream, body: world_pb2.StopMoving) -> Entity:
+        check_character_id(body.character_id)
+        check_position(body.position, "position")
+        entity = self.state.owned(stream, body.character_id)
+        self.state.stop(entity, body.position)
+        return entity
+
+    def _on_teleport(self, stream: GatewayStream, body: world_pb2.Teleport) -> Entity:
+        check_character_id(body.character_id)
+        map_id = check_range(body.map_id, "map_id", 0, MAX_U16)
+        check_position(body.position, "position")
+        entity = self.state.owned(stream, body.character_id)
+        self.state.teleport(entity, map_id, body.position)
+        return entity
+
+    def _on_leave(self, stream: GatewayStream, body: world_pb2.LeaveMap) -> None:
+        entity = self.state.owned(stream, check_character_id(body.character_id))
+        self.state.leave(entity)
+
+    def _on_chat(self, stream: GatewayStream, body: world_pb2.NormalChat) -> Entity:
+        check_character_id(body.character_id)
+        message = check_text(body.message, "message", MAX_MESSAGE_BYTES)
+        entity = self.state.owned(stream, body.character_id)
+        self.state.say(entity, message)
+        return entity
+
+    def _on_action(self, stream: GatewayStream, body: world_pb2.GameAction) -> Entity:
+        check_character_id(body.character_id)
+        name = check_text(body.packet_name, "packet_name", MAX_PACKET_NAME_BYTES)
+        if len(body.payload) > MAX_PAYLOAD_BYTES:
+            raise WorldError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"payload is {len(body.payload)} bytes, at most {MAX_PAYLOAD_BYTES} fit a packet",
+            )
+        entity = self.state.owned(stream, body.character_id)
+        self.state.act(entity, name, body.payload)
+        return entity
+
+    # -- unary queries ---------------------------------------------------------------------
+
+    async def GetPresence(
+        self, request: world_pb2.GetPresenceRequest, context: _Context
+    ) -> world_pb2.Presence:
+        """Where a character is."""
+        try:
+            check_character_id(request.character_id)
+            return self.state.presence(request.character_id)
+        except WorldError as exc:
+            await context.abort(exc.code, exc.message)
+
+    async def GetStats(
+        self, request: world_pb2.WorldStatsRequest, context: _Context
+    ) -> world_pb2.WorldStats:
+        """The service counters."""
+        return self.state.stats()
+
+
+class WorldReferenceService:
+    """The world service as a :class:`gateway_core.grpc.ReferenceService`.
+
+    ``view_radius`` (WORLD_VIEW_RADIUS) is the visibility distance in map units,
+    ``queue_limit`` (WORLD_SUBSCRIBER_QUEUE) bounds each gateway's event queue and
+    ``tick_interval`` (WORLD_TICK_INTERVAL) is how often walking characters are advanced.
+    Presence is live only (in memory): positions are persisted by the character service.
+    """
+
+    def __init__(
+        self,
+        *,
+        view_radius: float = DEFAULT_VIEW_RADIUS,
+        queue_limit: int = DEFAULT_QUEUE_LIMIT,
+        tick_interval: float = DEFAULT_TICK_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not tick_interval > 0:
+            raise ValueError("tick_interval must be positive")
+        self.state = WorldState(view_radius=view_radius, queue_limit=queue_limit, clock=clock)
+        self.servicer = WorldServicer(self.state)
+        self.tick_interval = tick_interval
+        self._ticker: asyncio.Task[None] | None = None
+
+    def add_to_server(self, server: grpc.aio.Server) -> None:
+        """Register the servicer on ``server``."""
+        world_pb2_grpc.add_WorldServicer_to_server(self.servicer, server)
+
+    async def start(self) -> None:
+        """Start advancing walking characters."""
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    async def stop(self) -> None:
+        """Stop the ticks and end every gateway stream with UNAVAILABLE."""
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        self.state.close_all(grpc.StatusCode.UNAVAILABLE, "world service shutting down")
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            try:
+                self.state.tick()
+            except Exception:
+                log.exception("world: tick failed")

@@ -1,0 +1,597 @@
+"""Live world state: maps, object ids, positions, who sees whom, and the gateway queues.
+
+Strategy: all of it is synchronous and runs on the service's event loop, so there are no
+locks. Each map keeps a grid of square cells one view radius wide; the characters that may see
+a point are in the 3 x 3 cells around it, and the exact test is the Euclidean distance.
+Visibility is a symmetric relation kept in ``Entity.seen``: whenever a character appears,
+moves, teleports or leaves, its set is recomputed and the differences produce spawn and
+removal events both ways. Walking is simulated lazily (position = start + direction * speed *
+elapsed) and :meth:`WorldState.tick` advances the walkers so visibility follows them.
+
+Events are grouped by the gateway stream hosting the recipients and ``put_nowait`` into its
+bounded queue. A full queue marks the stream for dropping; the drop (which removes that
+gateway's characters and so sends more events) runs after the current operation, so an
+operation never sees its sets change under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import grpc
+from gateway_protos.v1 import world_pb2
+
+from gateway_world.service.limits import WorldError
+
+#: Map units per second when the look gives no run speed (osIROSE's base move speed).
+DEFAULT_RUN_SPEED = 425.0
+#: Object ids are 16-bit; 0 means "no object" on the wire and is never allocated.
+MAX_OBJECT_ID = 0xFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """Queued last on a stream that must end with this status."""
+
+    code: grpc.StatusCode
+    details: str
+
+
+@dataclass(eq=False, slots=True)
+class GatewayStream:
+    """One open ``Connect`` stream of a gateway."""
+
+    gateway_id: str
+    queue: asyncio.Queue[world_pb2.WorldEvent | StreamEnd]
+    characters: set[int] = field(default_factory=set)
+    closed: bool = False
+
+    def offer(self, event: world_pb2.WorldEvent) -> bool:
+        """Queue ``event`` without waiting; False when the stream is closed or its queue full."""
+        if self.closed:
+            return False
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    def close(self, code: grpc.StatusCode, details: str) -> None:
+        """End the stream: discard what it has not read and queue the final status."""
+        if self.closed:
+            return
+        self.closed = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(StreamEnd(code, details))
+
+
+@dataclass(eq=False, slots=True)
+class Entity:
+    """A character on a map."""
+
+    character_id: int
+    name: str
+    gateway: GatewayStream
+    map_id: int
+    object_id: int
+    look: world_pb2.PlayerLook
+    x: float
+    y: float
+    z: int
+    dest_x: float = 0.0
+    dest_y: float = 0.0
+    dest_z: int = 0
+    moving: bool = False
+    move_started: float = 0.0
+    target_object_id: int = 0
+    ready: bool = False
+    cell: tuple[int, int] | None = None
+    seen: set[Entity] = field(default_factory=set)
+
+    @property
+    def speed(self) -> float:
+        """Walking speed in map units per second."""
+        return float(self.look.run_speed) if self.look.run_speed > 0 else DEFAULT_RUN_SPEED
+
+    def advance(self, now: float) -> None:
+        """Move the position along the walk up to ``now``; stop on arrival."""
+        if not self.moving:
+            return
+        dx, dy = self.dest_x - self.x, self.dest_y - self.y
+        remaining = math.hypot(dx, dy)
+        step = self.speed * max(0.0, now - self.move_started)
+        if step >= remaining:
+            self.x, self.y, self.z = self.dest_x, self.dest_y, self.dest_z
+            self.moving = False
+        else:
+            self.x += dx * step / remaining
+            self.y += dy * step / remaining
+        self.move_started = now
+
+    def position(self) -> world_pb2.Position:
+        """Where it is (as of the last :meth:`advance`)."""
+        return world_pb2.Position(x=self.x, y=self.y, z=self.z)
+
+    def destination(self) -> world_pb2.Position:
+        """Where it walks to (its position when standing)."""
+        if not self.moving:
+            return self.position()
+        return world_pb2.Position(x=self.dest_x, y=self.dest_y, z=self.dest_z)
+
+    def spawn(self) -> world_pb2.PlayerSpawn:
+        """The data of PAKWC_PLAYER_CHAR for this character."""
+        return world_pb2.PlayerSpawn(
+            object_id=self.object_id,
+            character_id=self.character_id,
+            name=self.name,
+            position=self.position(),
+            destination=self.destination(),
+            moving=self.moving,
+            target_object_id=self.target_object_id,
+            look=self.look,
+        )
+
+
+class MapState:
+    """One map: its live object ids and the cell grid of its ready characters."""
+
+    def __init__(self, map_id: int, cell_size: float) -> None:
+        self.map_id = map_id
+        self.cell_size = cell_size
+        self.objects: dict[int, Entity] = {}
+        self.grid: dict[tuple[int, int], set[Entity]] = {}
+        self._next_id = 1
+
+    def allocate(self, entity: Entity, requested: int = 0) -> int:
+        """Give ``entity`` a free object id: ``requested`` when free, else the next free one
+        after the last allocated (so a released id is not handed out again at once)."""
+        if 0 < requested <= MAX_OBJECT_ID and requested not in self.objects:
+            object_id = requested
+        else:
+            if len(self.objects) >= MAX_OBJECT_ID:
+                raise WorldError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED, f"map {self.map_id} has no free object id"
+                )
+            object_id = self._next_id
+            while object_id in self.objects:
+                object_id = object_id % MAX_OBJECT_ID + 1
+            self._next_id = object_id % MAX_OBJECT_ID + 1
+        self.objects[object_id] = entity
+        return object_id
+
+    def release(self, object_id: int) -> None:
+        """Free an object id."""
+        self.objects.pop(object_id, None)
+
+    def cell_of(self, x: float, y: float) -> tuple[int, int]:
+        """The grid cell holding a point."""
+        return (math.floor(x / self.cell_size), math.floor(y / self.cell_size))
+
+    def place(self, entity: Entity) -> None:
+        """Put ``entity`` in (or move it to) the cell of its position."""
+        cell = self.cell_of(entity.x, entity.y)
+        if cell == entity.cell:
+            return
+        self.unplace(entity)
+        self.grid.setdefault(cell, set()).add(entity)
+        entity.cell = cell
+
+    def unplace(self, entity: Entity) -> None:
+        """Take ``entity`` out of the grid."""
+        if entity.cell is None:
+            return
+        members = self.grid.get(entity.cell)
+        if members is not None:
+            members.discard(entity)
+            if not members:
+                del self.grid[entity.cell]
+        entity.cell = None
+
+    def around(self, x: float, y: float) -> Iterable[Entity]:
+        """The ready characters in the 3 x 3 cells around a point."""
+        cx, cy = self.cell_of(x, y)
+        for gx in (cx - 1, cx, cx + 1):
+            for gy in (cy - 1, cy, cy + 1):
+                yield from self.grid.get((gx, gy), ())
+
+
+#: A game-action handler: (state, acting entity, payload) -> None; raises WorldError to reject.
+ActionHandler = Callable[["WorldState", Entity, bytes], None]
+
+_SET_ANIMATION_IN = struct.Struct("<HH")  # PAKCS_SET_ANIMATION: u16 id, u16 value
+_SET_ANIMATION_OUT = struct.Struct("<HHH")  # PACWC_SET_ANIMATION: u16 id, u16 value, u16 object
+
+
+def _on_set_animation(state: WorldState, entity: Entity, payload: bytes) -> None:
+    """Emotes and sitting: relay to the characters around, the actor included."""
+    if len(payload) < _SET_ANIMATION_IN.size:
+        raise WorldError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"PAKCS_SET_ANIMATION payload is {len(payload)} bytes, needs {_SET_ANIMATION_IN.size}",
+        )
+    animation, value = _SET_ANIMATION_IN.unpack_from(payload)
+    state.send(
+        [entity, *entity.seen],
+        world_pb2.WorldEvent(
+            action=world_pb2.GameActionDelivery(
+                packet_name="PACWC_SET_ANIMATION",
+                payload=_SET_ANIMATION_OUT.pack(animation, value, entity.object_id),
+            ),
+        ),
+    )
+
+
+#: The game actions the reference world implements; any other is rejected UNIMPLEMENTED.
+DEFAULT_ACTION_HANDLERS: dict[str, ActionHandler] = {"PAKCS_SET_ANIMATION": _on_set_animation}
+
+
+class WorldState:
+    """All maps, characters and gateway streams of the world service, with its counters.
+
+    ``clock`` returns monotonic seconds (the event loop's time in the service).
+    """
+
+    def __init__(
+        self,
+        *,
+        view_radius: float,
+        queue_limit: int,
+        clock: Callable[[], float],
+        action_handlers: dict[str, ActionHandler] | None = None,
+    ) -> None:
+        if not view_radius > 0:
+            raise ValueError("view_radius must be positive")
+        if queue_limit < 1:
+            raise ValueError("queue_limit must be at least 1")
+        self.view_radius = view_radius
+        self.queue_limit = queue_limit
+        self.clock = clock
+        self.action_handlers = dict(
+            DEFAULT_ACTION_HANDLERS if action_handlers is None else action_handlers
+        )
+        self.gateways: dict[str, GatewayStream] = {}
+        self.characters: dict[int, Entity] = {}
+        self.maps: dict[int, MapState] = {}
+        self._to_drop: list[GatewayStream] = []
+        self.events = 0
+        self.dropped_gateways = 0
+        self.replaced_gateways = 0
+        self.rejected_requests = 0
+
+    # -- streams ---------------------------------------------------------------------------
+
+    def connect(self, gateway_id: str) -> GatewayStream:
+        """Register a stream for ``gateway_id``, replacing (and ending) an older one."""
+        old = self.gateways.get(gateway_id)
+        if old is not None:
+            old.close(grpc.StatusCode.ABORTED, f"gateway {gateway_id!r} connected again")
+            self.release(old)
+            self.replaced_gateways += 1
+        # +1: the final StreamEnd always fits, even when the stream is dropped for being full.
+        stream = GatewayStream(gateway_id, asyncio.Queue(self.queue_limit + 1))
+        self.gateways[gateway_id] = stream
+        stream.queue.put_nowait(
+            world_pb2.WorldEvent(
+                welcome=world_pb2.Welcome(
+                    gateway_id=gateway_id,
+                    view_radius=self.view_radius,
+                    queue_limit=self.queue_limit,
+                )
+            )
+        )
+        return stream
+
+    def release(self, stream: GatewayStream) -> None:
+        """The stream is gone: take its characters off their maps."""
+        if self.gateways.get(stream.gateway_id) is stream:
+            del self.gateways[stream.gateway_id]
+        for character_id in list(stream.characters):
+            entity = self.characters.get(character_id)
+            if entity is not None and entity.gateway is stream:
+                self._remove(entity)
+        stream.characters.clear()
+        self.flush_drops()
+
+    def close_all(self, code: grpc.StatusCode, details: str) -> None:
+        """End every stream (service shutdown)."""
+        for stream in list(self.gateways.values()):
+            stream.close(code, details)
+            self.release(stream)
+
+    def flush_drops(self) -> None:
+        """Release the streams whose queue overflowed during the last operation."""
+        while self._to_drop:
+            stream = self._to_drop.pop()
+            self.dropped_gateways += 1
+            self.release(stream)
+
+    def send(self, recipients: Iterable[Entity], event: world_pb2.WorldEvent) -> None:
+        """Queue ``event`` once per gateway hosting some of ``recipients``, listing them."""
+        by_stream: dict[int, tuple[GatewayStream, list[int]]] = {}
+        for entity in recipients:
+            entry = by_stream.setdefault(id(entity.gateway), (entity.gateway, []))
+            entry[1].append(entity.character_id)
+        for stream, ids in by_stream.values():
+            copy = world_pb2.WorldEvent()
+            copy.CopyFrom(event)
+            copy.recipient_character_ids.extend(ids)
+            self._offer(stream, copy)
+
+    def answer(self, stream: GatewayStream, event: world_pb2.WorldEvent) -> None:
+        """Queue an ack or rejection for the gateway itself."""
+        if event.HasField("rejected"):
+            self.rejected_requests += 1
+        self._offer(stream, event)
+
+    def _offer(self, stream: GatewayStream, event: world_pb2.WorldEvent) -> None:
+        if stream.offer(event):
+            self.events += 1
+        elif not stream.closed:
+            stream.close(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"event queue of {self.queue_limit} overflowed; gateway too slow",
+            )
+            self._to_drop.append(stream)
+
+    # -- presence --------------------------------------------------------------------------
+
+    def _map(self, map_id: int) -> MapState:
+        state = self.maps.get(map_id)
+        if state is None:
+            state = self.maps[map_id] = MapState(map_id, self.view_radius)
+        return state
+
+    def owned(self, stream: GatewayStream, character_id: int) -> Entity:
+        """The character, which must be on a map through ``stream``."""
+        entity = self.characters.get(character_id)
+        if entity is None:
+            raise WorldError(
+                grpc.StatusCode.NOT_FOUND, f"character {character_id} is not on any map"
+            )
+        if entity.gateway is not stream:
+            raise WorldError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"character {character_id} is hosted by gateway {entity.gateway.gateway_id!r}",
+            )
+        return entity
+
+    def enter(
+        self,
+        stream: GatewayStream,
+        *,
+        character_id: int,
+        name: str,
+        map_id: int,
+        position: world_pb2.Position,
+        look: world_pb2.PlayerLook,
+        requested_object_id: int = 0,
+    ) -> Entity:
+        """Put a character on a map (not yet visible); the latest enter wins."""
+        old = self.characters.get(character_id)
+        if old is not None:
+            self._remove(old)
+        look_copy = world_pb2.PlayerLook()
+        look_copy.CopyFrom(look)
+        entity = Entity(
+            character_id=character_id,
+            name=name,
+            gateway=stream,
+            map_id=map_id,
+            object_id=0,
+            look=look_copy,
+            x=position.x,
+            y=position.y,
+            z=position.z,
+        )
+        entity.object_id = self._map(map_id).allocate(entity, requested_object_id)
+        self.characters[character_id] = entity
+        stream.characters.add(character_id)
+        return entity
+
+    def make_ready(self, entity: Entity) -> None:
+        """The client loaded the map: place it and exchange spawns with those around."""
+        if entity.ready:
+            return
+        entity.ready = True
+        self._map(entity.map_id).place(entity)
+        self.update_visibility(entity)
+
+    def move(self, entity: Entity, target_object_id: int, destination: world_pb2.Position) -> None:
+        """Start walking to ``destination``; everyone who sees it (and itself) is told."""
+        self._require_ready(entity)
+        now = self.clock()
+        entity.advance(now)
+        entity.dest_x, entity.dest_y, entity.dest_z = destination.x, destination.y, destination.z
+        entity.moving = (entity.dest_x, entity.dest_y) != (entity.x, entity.y)
+        entity.move_started = now
+        target = self._map(entity.map_id).objects.get(target_object_id)
+        entity.target_object_id = target_object_id if target is not None else 0
+        distance = math.hypot(entity.dest_x - entity.x, entity.dest_y - entity.y)
+        self.send(
+            [entity, *entity.seen],
+            world_pb2.WorldEvent(
+                moved=world_pb2.Moved(
+                    object_id=entity.object_id,
+                    target_object_id=entity.target_object_id,
+                    distance=min(MAX_OBJECT_ID, round(distance)),
+                    destination=destination,
+                ),
+            ),
+        )
+
+    def stop(self, entity: Entity, position: world_pb2.Position) -> None:
+        """Stand at ``position``; the others that see it are told."""
+        self._require_ready(entity)
+        entity.moving = False
+        entity.x, entity.y, entity.z = position.x, position.y, position.z
+        self._map(entity.map_id).place(entity)
+        self.send(
+            entity.seen,
+            world_pb2.WorldEvent(
+                stopped=world_pb2.Stopped(object_id=entity.object_id, position=position),
+            ),
+        )
+        self.update_visibility(entity)
+
+    def teleport(self, entity: Entity, map_id: int, position: world_pb2.Position) -> None:
+        """Jump to a point; another map means a new object id and waiting for ``ready``."""
+        entity.moving = False
+        entity.target_object_id = 0
+        entity.x, entity.y, entity.z = position.x, position.y, position.z
+        if map_id == entity.map_id:
+            if entity.ready:
+                still_seeing = set(entity.seen)
+                self._map(map_id).place(entity)
+                self.update_visibility(entity)
+                # Those who saw it before and still do must learn where it landed.
+                self.send(
+                    still_seeing & entity.seen,
+                    world_pb2.WorldEvent(
+                        stopped=world_pb2.Stopped(object_id=entity.object_id, position=position),
+                    ),
+                )
+            return
+        self._hide(entity)
+        old_map = self._map(entity.map_id)
+        old_map.release(entity.object_id)
+        entity.map_id = map_id
+        entity.object_id = self._map(map_id).allocate(entity)
+
+    def leave(self, entity: Entity) -> None:
+        """Take a character off its map."""
+        self._remove(entity)
+
+    def say(self, entity: Entity, message: str) -> None:
+        """Normal chat to the characters around, the speaker included."""
+        self._require_ready(entity)
+        self.send(
+            [entity, *entity.seen],
+            world_pb2.WorldEvent(
+                said=world_pb2.ChatSaid(object_id=entity.object_id, message=message),
+            ),
+        )
+
+    def act(self, entity: Entity, packet_name: str, payload: bytes) -> None:
+        """Run the handler of a routed game action."""
+        handler = self.action_handlers.get(packet_name)
+        if handler is None:
+            raise WorldError(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"the world service does not handle {packet_name}",
+            )
+        self._require_ready(entity)
+        handler(self, entity, payload)
+
+    def tick(self) -> None:
+        """Advance every walker and let visibility follow."""
+        now = self.clock()
+        for entity in [e for e in self.characters.values() if e.moving]:
+            entity.advance(now)
+            if entity.ready:
+                self._map(entity.map_id).place(entity)
+                self.update_visibility(entity)
+        self.flush_drops()
+
+    # -- visibility ------------------------------------------------------------------------
+
+    def _require_ready(self, entity: Entity) -> None:
+        if not entity.ready:
+            raise WorldError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"character {entity.character_id} has not loaded map {entity.map_id} (ready)",
+            )
+
+    def _nearby(self, entity: Entity) -> set[Entity]:
+        now = self.clock()
+        limit = self.view_radius * self.view_radius
+        found: set[Entity] = set()
+        for other in self._map(entity.map_id).around(entity.x, entity.y):
+            if other is entity:
+                continue
+            other.advance(now)
+            dx, dy = other.x - entity.x, other.y - entity.y
+            if dx * dx + dy * dy <= limit:
+                found.add(other)
+        return found
+
+    def update_visibility(self, entity: Entity) -> None:
+        """Recompute who ``entity`` sees; spawn and remove both ways for the differences."""
+        if not entity.ready:
+            return
+        now_seen = self._nearby(entity)
+        appeared = now_seen - entity.seen
+        vanished = entity.seen - now_seen
+        for other in vanished:
+            entity.seen.discard(other)
+            other.seen.discard(entity)
+            self.send(
+                [entity],
+                world_pb2.WorldEvent(removed=world_pb2.ObjectRemoved(object_id=other.object_id)),
+            )
+        if vanished:
+            self.send(
+                vanished,
+                world_pb2.WorldEvent(removed=world_pb2.ObjectRemoved(object_id=entity.object_id)),
+            )
+        for other in appeared:
+            entity.seen.add(other)
+            other.seen.add(entity)
+            self.send([entity], world_pb2.WorldEvent(spawn=other.spawn()))
+        if appeared:
+            self.send(appeared, world_pb2.WorldEvent(spawn=entity.spawn()))
+
+    def _hide(self, entity: Entity) -> None:
+        """Make ``entity`` invisible: the others that saw it get a removal, it leaves the grid."""
+        if entity.seen:
+            self.send(
+                entity.seen,
+                world_pb2.WorldEvent(removed=world_pb2.ObjectRemoved(object_id=entity.object_id)),
+            )
+        for other in entity.seen:
+            other.seen.discard(entity)
+        entity.seen.clear()
+        self._map(entity.map_id).unplace(entity)
+        entity.ready = False
+
+    def _remove(self, entity: Entity) -> None:
+        self._hide(entity)
+        self._map(entity.map_id).release(entity.object_id)
+        if self.characters.get(entity.character_id) is entity:
+            del self.characters[entity.character_id]
+        entity.gateway.characters.discard(entity.character_id)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def presence(self, character_id: int) -> world_pb2.Presence:
+        """Where a character is, or NOT_FOUND."""
+        entity = self.characters.get(character_id)
+        if entity is None:
+            raise WorldError(
+                grpc.StatusCode.NOT_FOUND, f"character {character_id} is not on any map"
+            )
+        entity.advance(self.clock())
+        return world_pb2.Presence(
+            character_id=character_id,
+            gateway_id=entity.gateway.gateway_id,
+            map_id=entity.map_id,
+            object_id=entity.object_id,
+            position=entity.position(),
+            ready=entity.ready,
+            moving=entity.moving,
+        )
+
+    def stats(self) -> world_pb2.WorldStats:
+        """The service counters."""
+        return world_pb2.WorldStats(
+            gateways=len(self.gateways),
+            characters=len(self.characters),
+            events=self.events,
+            dropped_gateways=self.dropped_gateways,
+            replaced_gateways=self.replaced_gateways,
+            rejected_requests=self.rejected_requests,
+        )

@@ -1,8 +1,31 @@
-"""Per-connection session state and the connection service."""
+"""Per-connection session state and the connection service.
+
+Strategy: a :class:`Session` is the per-connection record every plugin shares (identity,
+character, position, a typed per-plugin store); it talks to its socket only through a small
+:class:`Outbox` (the server's connection), so sessions can be built and tested without one.
+The :class:`ConnectionService` indexes live sessions by connection id, user id, character
+name (case-insensitive) and world object id; the indexed fields are properties whose setters
+keep the indexes current, so lookups stay O(1) whoever writes the field. State changes go
+through :meth:`Session.set_state`, the single place that fires
+``gateway_session_state_changed``.
+"""
 
 from __future__ import annotations
 
 import enum
+import itertools
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar, cast
+
+if TYPE_CHECKING:
+    from gateway_core.protocol.connection import RawFrame
+    from gateway_core.protocol.packets import Packet
+
+    OutPacket: TypeAlias = Packet | RawFrame
+
+T = TypeVar("T")
 
 
 class SessionState(enum.Enum):
@@ -17,3 +40,394 @@ class SessionState(enum.Enum):
     CHARACTER_SELECT = "character_select"  # character leg: joined with a session id
     IN_WORLD = "in_world"  # world leg: joined for a selected character
     CLOSING = "closing"  # being torn down; nothing more is dispatched
+
+
+#: States in which the connection counts as authenticated (a login or a join succeeded); the
+#: router applies POLICY_AFTER_AUTH there and POLICY_BEFORE_AUTH elsewhere.
+AUTHENTICATED_STATES = frozenset(
+    {SessionState.LOGGED_IN, SessionState.CHARACTER_SELECT, SessionState.IN_WORLD}
+)
+
+
+class Outbox(Protocol):
+    """What a session needs from its connection (implemented by the server)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def send_packet(self, packet: OutPacket) -> None:
+        """Encode ``packet`` for this connection and queue it (never waits)."""
+
+    def send_encoded(self, data: bytes, type_name: str) -> None:
+        """Queue already encoded bytes of one packet of ``type_name`` (never waits)."""
+
+    def close(self, reason: str) -> None:
+        """Flush what is queued and close the connection."""
+
+
+class Key(Generic[T]):
+    """A typed key into :attr:`Session.plugin_data`.
+
+    Declare one at module level in the plugin (``LAST_WHISPER = Key[str]("chat.last_whisper")``)
+    so that ``session.plugin_data.get(LAST_WHISPER)`` is typed ``str | None``. Keys compare by
+    identity, so two plugins can never collide even with equal names; the name is for
+    debugging and the admin view.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Key({self.name!r})"
+
+
+class PluginData:
+    """Typed per-session storage for plugins, addressed by :class:`Key` objects."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[Key[Any], object] = {}
+
+    def get(self, key: Key[T]) -> T | None:
+        """The value stored under ``key``, or ``None``."""
+        return cast("T | None", self._values.get(key))
+
+    def require(self, key: Key[T]) -> T:
+        """The value stored under ``key``; ``KeyError`` when it is absent."""
+        return cast(T, self._values[key])
+
+    def set(self, key: Key[T], value: T) -> None:
+        """Store ``value`` under ``key``."""
+        self._values[key] = value
+
+    def setdefault(self, key: Key[T], factory: Callable[[], T]) -> T:
+        """The value under ``key``, storing ``factory()`` first when absent."""
+        try:
+            return cast(T, self._values[key])
+        except KeyError:
+            value = factory()
+            self._values[key] = value
+            return value
+
+    def pop(self, key: Key[T]) -> T | None:
+        """Remove and return the value under ``key`` (``None`` when absent)."""
+        return cast("T | None", self._values.pop(key, None))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def names(self) -> list[str]:
+        """Names of the keys present (for the admin view)."""
+        return [k.name for k in self._values]
+
+
+@dataclass(slots=True)
+class Position:
+    """A position on a map (game units)."""
+
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CharacterSummary:
+    """One entry of the character list a character-select leg was shown (index = ``char_id``
+    in the client's select/delete requests)."""
+
+    character_id: int
+    name: str
+    level: int = 0
+    job: int = 0
+
+
+class Session:
+    """The state of one client connection, shared by every plugin.
+
+    ``user_id``, ``character_name`` and ``world_object_id`` are indexed by the
+    :class:`ConnectionService`; set them like plain attributes. ``state`` is read-only: change
+    it with :meth:`set_state`.
+    """
+
+    __slots__ = (
+        "_character_name",
+        "_outbox",
+        "_service",
+        "_state",
+        "_user_id",
+        "_world_object_id",
+        "access_level",
+        "character_id",
+        "characters",
+        "connection_id",
+        "created_at",
+        "last_activity",
+        "local_address",
+        "map_id",
+        "peer_address",
+        "plugin_data",
+        "position",
+        "session_id",
+        "username",
+    )
+
+    def __init__(
+        self,
+        connection_id: int,
+        *,
+        peer_address: tuple[str, int] = ("", 0),
+        local_address: tuple[str, int] = ("", 0),
+        outbox: Outbox | None = None,
+    ) -> None:
+        self.connection_id = connection_id
+        self.peer_address = peer_address
+        self.local_address = local_address
+        self._outbox = outbox
+        self._service: ConnectionService | None = None
+        self._state = SessionState.CONNECTED
+        self._user_id: int | None = None
+        self._character_name: str | None = None
+        self._world_object_id: int | None = None
+        self.username: str | None = None
+        self.access_level = 0
+        self.session_id: int | None = None
+        self.character_id: int | None = None
+        self.characters: list[CharacterSummary] = []
+        self.map_id: int | None = None
+        self.position = Position()
+        self.plugin_data = PluginData()
+        #: Wall-clock time of the accept (seconds since the epoch), for display.
+        self.created_at = time.time()
+        #: Monotonic time (``time.monotonic()``) of the last received packet; drives the
+        #: idle timeout.
+        self.last_activity = time.monotonic()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Session #{self.connection_id} {self._state.value} peer={self.peer_address} "
+            f"user={self._user_id} char={self._character_name!r}>"
+        )
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> SessionState:
+        """Where the connection is in the flow; change it with :meth:`set_state`."""
+        return self._state
+
+    @property
+    def authenticated(self) -> bool:
+        """True once a login or join succeeded on this connection."""
+        return self._state in AUTHENTICATED_STATES
+
+    async def set_state(self, new: SessionState) -> None:
+        """Move to ``new`` and run every ``gateway_session_state_changed`` hook (awaited,
+        exceptions isolated per plugin). No hook runs when the state does not change."""
+        old = self._state
+        if old is new:
+            return
+        self._state = new
+        if self._service is not None:
+            await self._service._state_changed(self, old, new)
+
+    # -- indexed fields ----------------------------------------------------------------------
+
+    @property
+    def user_id(self) -> int | None:
+        """The authenticated account id (indexed)."""
+        return self._user_id
+
+    @user_id.setter
+    def user_id(self, value: int | None) -> None:
+        if self._service is not None:
+            self._service._move(self._service._by_user, self, self._user_id, value)
+        self._user_id = value
+
+    @property
+    def character_name(self) -> str | None:
+        """The selected character's name (indexed case-insensitively)."""
+        return self._character_name
+
+    @character_name.setter
+    def character_name(self, value: str | None) -> None:
+        if self._service is not None:
+            self._service._move(
+                self._service._by_name,
+                self,
+                _fold(self._character_name),
+                _fold(value),
+            )
+        self._character_name = value
+
+    @property
+    def world_object_id(self) -> int | None:
+        """The object id of the character on its map (indexed)."""
+        return self._world_object_id
+
+    @world_object_id.setter
+    def world_object_id(self, value: int | None) -> None:
+        if self._service is not None:
+            self._service._move(self._service._by_object, self, self._world_object_id, value)
+        self._world_object_id = value
+
+    # -- output ----------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closing or gone."""
+        return self._outbox is None or self._outbox.closed
+
+    def send(self, packet: OutPacket) -> None:
+        """Queue ``packet`` to this client (never waits; a no-op once closed)."""
+        if self._outbox is not None:
+            self._outbox.send_packet(packet)
+
+    def close(self, reason: str) -> None:
+        """Flush what is queued and close this client's connection."""
+        if self._outbox is not None:
+            self._outbox.close(reason)
+
+
+def _fold(name: str | None) -> str | None:
+    return None if name is None else name.casefold()
+
+
+class ConnectionService:
+    """The live sessions of one gateway: lookups and sending to one or many.
+
+    ``encode`` turns a packet into wire bytes for the gateway's role, cipher and profile
+    (``gateway_core.protocol.connection.encode_packet`` bound to those settings);
+    ``on_state_changed`` runs the lifecycle hooks.
+    """
+
+    def __init__(
+        self,
+        *,
+        encode: Callable[[OutPacket], bytes],
+        on_state_changed: Callable[[Session, SessionState, SessionState], Awaitable[None]]
+        | None = None,
+    ) -> None:
+        self._encode = encode
+        self._on_state_changed = on_state_changed
+        self._ids = itertools.count(1)
+        self._by_id: dict[int, Session] = {}
+        self._by_user: dict[object, list[Session]] = {}
+        self._by_name: dict[object, list[Session]] = {}
+        self._by_object: dict[object, list[Session]] = {}
+
+    def next_connection_id(self) -> int:
+        """A fresh connection id (unique within this gateway process)."""
+        return next(self._ids)
+
+    def add(self, session: Session) -> None:
+        """Start tracking ``session`` (the server calls this on accept)."""
+        if session._service is not None:
+            raise ValueError("session already belongs to a connection service")
+        session._service = self
+        self._by_id[session.connection_id] = session
+        for index, value in (
+            (self._by_user, session.user_id),
+            (self._by_name, _fold(session.character_name)),
+            (self._by_object, session.world_object_id),
+        ):
+            self._move(index, session, None, value)
+
+    def remove(self, session: Session) -> None:
+        """Stop tracking ``session`` (the server calls this when the connection is gone)."""
+        if self._by_id.pop(session.connection_id, None) is None:
+            return
+        self._move(self._by_user, session, session.user_id, None)
+        self._move(self._by_name, session, _fold(session.character_name), None)
+        self._move(self._by_object, session, session.world_object_id, None)
+        session._service = None
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __iter__(self) -> Iterator[Session]:
+        return iter(list(self._by_id.values()))
+
+    def get(self, connection_id: int) -> Session | None:
+        """The session of connection ``connection_id``."""
+        return self._by_id.get(connection_id)
+
+    def by_user_id(self, user_id: int) -> list[Session]:
+        """Every live connection of account ``user_id`` (one per leg), oldest first."""
+        return list(self._by_user.get(user_id, ()))
+
+    def by_character_name(self, name: str) -> Session | None:
+        """The connection of the character called ``name`` (case-insensitive); when the
+        character has several legs open, the one in the world wins, then the newest."""
+        return _pick(self._by_name.get(name.casefold()))
+
+    def by_world_object_id(self, object_id: int) -> Session | None:
+        """The connection whose character has world object id ``object_id``."""
+        return _pick(self._by_object.get(object_id))
+
+    def in_state(self, state: SessionState) -> list[Session]:
+        """Every session currently in ``state``."""
+        return [s for s in self._by_id.values() if s.state is state]
+
+    def send(self, session: Session, packet: OutPacket) -> None:
+        """Queue ``packet`` to ``session`` (never waits)."""
+        session.send(packet)
+
+    def broadcast(self, sessions: Iterable[Session], packet: OutPacket) -> int:
+        """Encode ``packet`` once and queue the same bytes to every open session; returns how
+        many sessions it was queued to."""
+        data: bytes | None = None
+        name = _type_name(packet)
+        sent = 0
+        for session in sessions:
+            outbox = session._outbox
+            if outbox is None or outbox.closed:
+                continue
+            if data is None:
+                data = self._encode(packet)
+            outbox.send_encoded(data, name)
+            sent += 1
+        return sent
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _state_changed(self, session: Session, old: SessionState, new: SessionState) -> None:
+        if self._on_state_changed is not None:
+            await self._on_state_changed(session, old, new)
+
+    @staticmethod
+    def _move(
+        index: dict[object, list[Session]], session: Session, old: object, new: object
+    ) -> None:
+        if old == new:
+            return
+        if old is not None:
+            bucket = index.get(old)
+            if bucket is not None:
+                try:
+                    bucket.remove(session)
+                except ValueError:
+                    pass
+                if not bucket:
+                    del index[old]
+        if new is not None:
+            index.setdefault(new, []).append(session)
+
+
+def _pick(bucket: list[Session] | None) -> Session | None:
+    if not bucket:
+        return None
+    for session in reversed(bucket):
+        if session.state is SessionState.IN_WORLD:
+            return session
+    return bucket[-1]
+
+
+def _type_name(packet: OutPacket) -> str:
+    name = getattr(packet, "NAME", None)
+    if isinstance(name, str):
+        return name
+    type_name = getattr(packet, "type_name", None)
+    return type_name if isinstance(type_name, str) else f"0x{getattr(packet, 'type_value', 0):x}"

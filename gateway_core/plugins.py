@@ -1,0 +1,394 @@
+"""The plugin manager: discovery, selection, scoped registrars and lifecycle calls.
+
+Strategy: pluggy is used where it shines (hookspec validation, entry points, introspection)
+and bypassed where the gateway needs more than it offers. ``gateway_register_*`` hooks are
+called one implementation at a time with a registrar bound to that implementation's plugin,
+so every registration carries its owner and a duplicate names both owners. Lifecycle hooks
+(session opened/changed/closed, startup, shutdown) are also called one implementation at a
+time: each may return an awaitable, which is awaited, and an exception in one plugin is
+logged and counted without stopping the others. Per-packet dispatch never touches pluggy: the
+router reads :attr:`GatewayPluginManager.packet_handlers` once at start-up.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from gateway_core import hookspecs
+from gateway_core.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME
+from gateway_core.session import SessionState
+
+if TYPE_CHECKING:
+    from gateway_core.router import Handler
+
+log = logging.getLogger("gateway.plugins")
+
+#: Name under which the core's own packets (accept, alive, screenshot time) are registered.
+BUILTIN_PLUGIN_NAME = "core"
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or registered something invalid: start-up fails."""
+
+
+@dataclass(frozen=True, slots=True)
+class PacketRegistration:
+    """``plugin`` handles packets named ``name`` with ``handler`` while the session is in one
+    of ``states``."""
+
+    plugin: str
+    name: str
+    handler: Handler
+    states: frozenset[SessionState]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRegistration:
+    """``plugin`` needs a gRPC client ``stub_class`` for backend ``service``."""
+
+    plugin: str
+    service: str
+    stub_class: Any
+    deadline: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRegistration:
+    """``plugin`` provides the reference implementation of backend ``service``."""
+
+    plugin: str
+    service: str
+    factory: Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SettingRegistration:
+    """``plugin`` declares setting ``name`` (upper-case) with a default and validator."""
+
+    plugin: str
+    name: str
+    default: Any
+    validate: Callable[[Any], str | None] | None
+    doc: str
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """What ``gateway plugins`` prints for one registered plugin."""
+
+    name: str
+    version: str | None
+    dist_name: str | None
+    hooks: tuple[str, ...]
+
+
+class _Registrar:
+    """Base of the scoped registrars: knows the manager and the owning plugin."""
+
+    __slots__ = ("_pm", "plugin")
+
+    def __init__(self, pm: GatewayPluginManager, plugin: str) -> None:
+        self._pm = pm
+        self.plugin = plugin
+
+
+class PacketRegistrar(_Registrar):
+    """``register(packet_name, handler, *, states)`` for ``gateway_register_packets``."""
+
+    __slots__ = ()
+
+    def __call__(
+        self, packet_name: str, handler: Handler, *, states: Iterable[SessionState]
+    ) -> None:
+        """Claim ``packet_name`` (protocol name, e.g. ``"PAKCS_LOGIN_REQ"``) for ``handler``,
+        accepted while the session is in one of ``states``."""
+        if not isinstance(packet_name, str) or not packet_name:
+            raise PluginError(f"plugin {self.plugin!r} registered a packet with a bad name")
+        if not callable(handler):
+            raise PluginError(f"plugin {self.plugin!r}: handler for {packet_name} is not callable")
+        state_set = frozenset(states)
+        if not state_set or not all(isinstance(s, SessionState) for s in state_set):
+            raise PluginError(
+                f"plugin {self.plugin!r}: {packet_name} needs a non-empty set of SessionState"
+            )
+        existing = self._pm.packet_handlers.get(packet_name)
+        if existing is not None:
+            raise PluginError(
+                f"packet type {packet_name} is claimed by two plugins: "
+                f"{existing.plugin!r} and {self.plugin!r}"
+            )
+        self._pm.packet_handlers[packet_name] = PacketRegistration(
+            self.plugin, packet_name, handler, state_set
+        )
+
+
+class GrpcClientRegistrar(_Registrar):
+    """``register(service, stub_class, *, deadline=None)`` for ``gateway_register_grpc_clients``."""
+
+    __slots__ = ()
+
+    def __call__(self, service: str, stub_class: Any, *, deadline: float | None = None) -> None:
+        """Ask for a ``stub_class`` client of backend ``service`` (``"auth"``)."""
+        if not isinstance(service, str) or not service.isidentifier():
+            raise PluginError(f"plugin {self.plugin!r} asked for a client of a bad service name")
+        if deadline is not None and not deadline > 0:
+            raise PluginError(f"plugin {self.plugin!r}: deadline for {service} must be > 0")
+        self._pm.grpc_clients.append(
+            ClientRegistration(self.plugin, service.lower(), stub_class, deadline)
+        )
+
+
+class ServiceRegistrar(_Registrar):
+    """``register(service, factory)`` for ``gateway_register_services``."""
+
+    __slots__ = ()
+
+    def __call__(self, service: str, factory: Callable[..., Any]) -> None:
+        """Provide the reference implementation of ``service``: ``factory(config)``."""
+        if not isinstance(service, str) or not service.isidentifier():
+            raise PluginError(f"plugin {self.plugin!r} provided a service with a bad name")
+        key = service.lower()
+        existing = self._pm.services.get(key)
+        if existing is not None:
+            raise PluginError(
+                f"service {key!r} is provided by two plugins: "
+                f"{existing.plugin!r} and {self.plugin!r}"
+            )
+        self._pm.services[key] = ServiceRegistration(self.plugin, key, factory)
+
+
+class SettingsRegistrar(_Registrar):
+    """``register(name, default, *, validate=None, doc="")`` for ``gateway_register_settings``."""
+
+    __slots__ = ()
+
+    def __call__(
+        self,
+        name: str,
+        default: Any,
+        *,
+        validate: Callable[[Any], str | None] | None = None,
+        doc: str = "",
+    ) -> None:
+        """Declare setting ``name`` (upper-case, read like the core settings)."""
+        if not isinstance(name, str) or not name.isidentifier() or name != name.upper():
+            raise PluginError(f"plugin {self.plugin!r}: setting name {name!r} must be upper-case")
+        for existing in self._pm.plugin_settings:
+            if existing.name == name:
+                raise PluginError(
+                    f"setting {name} is declared by two plugins: "
+                    f"{existing.plugin!r} and {self.plugin!r}"
+                )
+        self._pm.plugin_settings.append(SettingRegistration(self.plugin, name, default, validate,
+                                                            doc))
+
+
+_REGISTER_HOOKS: tuple[tuple[str, type[_Registrar]], ...] = (
+    ("gateway_register_settings", SettingsRegistrar),
+    ("gateway_register_packets", PacketRegistrar),
+    ("gateway_register_grpc_clients", GrpcClientRegistrar),
+    ("gateway_register_services", ServiceRegistrar),
+)
+
+_Impl = tuple[str, Callable[..., Any], tuple[str, ...]]
+
+
+def parse_plugin_list(value: object) -> list[str] | None:
+    """A GATEWAY_LOAD_PLUGINS-style value (comma string, list or None) as a list of names;
+    ``None`` for unset. An empty string means "no plugins"."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [p.strip() for p in value.split(",") if p.strip()]
+    if isinstance(value, Iterable):
+        return [str(p).strip() for p in value if str(p).strip()]
+    raise PluginError(f"cannot read a plugin list from {value!r}")
+
+
+class GatewayPluginManager(pluggy.PluginManager):
+    """pluggy's manager with the gateway's hookspecs, discovery and registrations.
+
+    Call :meth:`load_plugins` (discovery and selection), then :meth:`collect_registrations`;
+    read :attr:`packet_handlers`, :attr:`grpc_clients`, :attr:`services` and
+    :attr:`plugin_settings` afterwards.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(PROJECT_NAME)
+        self.add_hookspecs(hookspecs)
+        self.packet_handlers: dict[str, PacketRegistration] = {}
+        self.grpc_clients: list[ClientRegistration] = []
+        self.services: dict[str, ServiceRegistration] = {}
+        self.plugin_settings: list[SettingRegistration] = []
+        #: Called as ``on_hook_error(plugin, hook_name)`` when a lifecycle hook raised.
+        self.on_hook_error: Callable[[str, str], None] | None = None
+        self._dists: dict[str, tuple[str | None, str | None]] = {}
+        self._impl_cache: dict[str, list[_Impl]] = {}
+        self._done: set[str] = set()
+
+    # pluggy's register/unregister invalidate the lifecycle call cache.
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        self._impl_cache.clear()
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        self._impl_cache.clear()
+        return super().unregister(plugin, name)
+
+    # -- discovery -----------------------------------------------------------------------------
+
+    def load_plugins(
+        self,
+        *,
+        load: Collection[str] | None = None,
+        disable: Collection[str] = (),
+        builtins: bool = True,
+    ) -> list[str]:
+        """Register the core built-ins and every installed plugin of the ``gateway.plugins``
+        entry point group, restricted to ``load`` (entry point or distribution names; ``None``
+        = all installed) and without ``disable``. Returns the names registered."""
+        disabled = {d.lower() for d in disable}
+        wanted = None if load is None else {n.lower() for n in load}
+        names: list[str] = []
+        if builtins and BUILTIN_PLUGIN_NAME not in disabled:
+            from gateway_core import builtins as core_builtins
+
+            if self.get_plugin(BUILTIN_PLUGIN_NAME) is None:
+                self.register(core_builtins, BUILTIN_PLUGIN_NAME)
+                self._dists[BUILTIN_PLUGIN_NAME] = ("rose-gateway", _version("rose-gateway"))
+            names.append(BUILTIN_PLUGIN_NAME)
+        seen: set[str] = set()
+        installed: set[str] = set()
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist_name = ep.dist.name if ep.dist is not None else None
+            aliases = {ep.name.lower()}
+            if dist_name:
+                aliases.add(dist_name.lower())
+            installed |= aliases
+            if wanted is not None and not aliases & wanted:
+                continue
+            if aliases & disabled or ep.name in seen:
+                continue
+            seen.add(ep.name)
+            if self.get_plugin(ep.name) is not None:
+                names.append(ep.name)
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+            self.register(plugin, ep.name)
+            version = ep.dist.version if ep.dist is not None else None
+            self._dists[ep.name] = (dist_name, version)
+            names.append(ep.name)
+        if wanted is not None:
+            missing = wanted - installed
+            if missing:
+                raise PluginError(
+                    f"GATEWAY_LOAD_PLUGINS names plugins that are not installed: "
+                    f"{', '.join(sorted(missing))}"
+                )
+        return names
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        """Name, version, distribution and implemented hooks of every registered plugin."""
+        infos = []
+        for name, plugin in self.list_name_plugin():
+            if plugin is None:
+                continue
+            dist_name, version = self._dists.get(name, (None, None))
+            hooks = tuple(sorted(
+                caller.name for caller in self.get_hookcallers(plugin) or ()
+            ))
+            infos.append(PluginInfo(name, version, dist_name, hooks))
+        return sorted(infos, key=lambda i: i.name)
+
+    # -- registrations -------------------------------------------------------------------------
+
+    def collect_settings(self) -> list[SettingRegistration]:
+        """Run ``gateway_register_settings`` (once) and return the declared settings."""
+        if not self._collected("gateway_register_settings"):
+            self._run_register("gateway_register_settings", SettingsRegistrar)
+        return self.plugin_settings
+
+    def collect_registrations(self) -> None:
+        """Run every ``gateway_register_*`` hook not run yet, one plugin at a time with its
+        own registrar. A duplicate or an exception fails with :class:`PluginError`."""
+        for hook_name, registrar in _REGISTER_HOOKS:
+            if not self._collected(hook_name):
+                self._run_register(hook_name, registrar)
+
+    def _collected(self, hook_name: str) -> bool:
+        return hook_name in self._done
+
+    def _run_register(self, hook_name: str, registrar: type[_Registrar]) -> None:
+        self._done.add(hook_name)
+        for plugin, function, argnames in self._impls(hook_name):
+            try:
+                function(**dict.fromkeys(argnames, registrar(self, plugin)))
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(f"plugin {plugin!r} failed in {hook_name}: {exc!r}") from exc
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def _impls(self, hook_name: str) -> list[_Impl]:
+        impls = self._impl_cache.get(hook_name)
+        if impls is None:
+            caller = getattr(self.hook, hook_name)
+            # pluggy calls the most recently registered implementation first; so do we.
+            impls = [
+                (impl.plugin_name, impl.function, tuple(impl.argnames))
+                for impl in reversed(caller.get_hookimpls())
+                if not (impl.hookwrapper or impl.wrapper)
+            ]
+            self._impl_cache[hook_name] = impls
+        return impls
+
+    def has_impls(self, hook_name: str) -> bool:
+        """True when any plugin implements ``hook_name``."""
+        return bool(self._impls(hook_name))
+
+    async def call_lifecycle(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every implementation of lifecycle hook ``hook_name``, awaiting what each
+        returns. An exception is logged with the plugin, counted through
+        :attr:`on_hook_error`, and does not stop the other plugins."""
+        for plugin, function, argnames in self._impls(hook_name):
+            try:
+                result = function(**{k: kwargs[k] for k in argnames})
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("plugin %s raised in %s", plugin, hook_name)
+                if self.on_hook_error is not None:
+                    self.on_hook_error(plugin, hook_name)
+
+    async def session_state_changed(
+        self, session: Any, old: SessionState, new: SessionState
+    ) -> None:
+        """Fire ``gateway_session_state_changed`` (bound into the connection service)."""
+        await self.call_lifecycle("gateway_session_state_changed", session=session, old=old,
+                                  new=new)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def handlers_by_plugin(pm: GatewayPluginManager) -> Mapping[str, list[str]]:
+    """Packet names per owning plugin (for ``gateway plugins`` and docs)."""
+    out: dict[str, list[str]] = {}
+    for reg in pm.packet_handlers.values():
+        out.setdefault(reg.plugin, []).append(reg.name)
+    return out

@@ -1,0 +1,47 @@
+"""The auth plugin: the reference auth service, its settings, its gRPC client and the
+``gateway account`` command. Packet handlers are registered here too (``gateway_auth.handlers``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gateway_protos.v1 import auth_pb2_grpc
+
+from gateway_auth.commands import register_account_command
+from gateway_auth.service import AuthReferenceService
+from gateway_auth.service.options import SETTINGS
+from gateway_core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from gateway_core.cli import CommandRegistrar
+
+    from gateway_core.plugins import GrpcClientRegistrar, ServiceRegistrar, SettingsRegistrar
+
+#: Backend service name of the auth contract.
+SERVICE = "auth"
+
+
+@hookimpl
+def gateway_register_settings(register: SettingsRegistrar) -> None:
+    """AUTH_* settings of the reference service (see gateway_auth.service.options)."""
+    for name, default, validate, doc in SETTINGS:
+        register(name, default, validate=validate, doc=doc)
+
+
+@hookimpl
+def gateway_register_services(register: ServiceRegistrar) -> None:
+    """Provide the reference auth service."""
+    register(SERVICE, AuthReferenceService.from_config)
+
+
+@hookimpl
+def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
+    """The auth client used by the login/join handlers (``ctx.clients["auth"]``)."""
+    register(SERVICE, auth_pb2_grpc.AuthStub)
+
+
+@hookimpl
+def gateway_register_commands(register: CommandRegistrar) -> None:
+    """``gateway account ...``."""
+    register_account_command(register)

@@ -1,0 +1,149 @@
+"""Settings of the reference auth service and their validation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway_auth.service.passwords import Argon2Params
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    """A channel of a world, as offered in the channel list."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorldConfig:
+    """A world (server list entry) and its channels."""
+
+    id: int
+    name: str
+    test: bool
+    channels: tuple[ChannelConfig, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthOptions:
+    """Everything the auth service is configured with (see :data:`SETTINGS`)."""
+
+    session_ttl: float = 600.0
+    create_account_on_fail: bool = False
+    default_access_level: int = 1
+    worlds: tuple[WorldConfig, ...] = (
+        WorldConfig(1, "rose-gateway", False, (ChannelConfig(1, "channel-1"),)),
+    )
+    argon2: Argon2Params = field(default_factory=Argon2Params)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> AuthOptions:
+        """Build from validated settings (attribute access by upper-case name)."""
+        channel_names = _names(settings.AUTH_CHANNEL_NAMES)
+        world = WorldConfig(
+            id=1,
+            name=str(settings.AUTH_WORLD_NAME),
+            test=bool(settings.AUTH_WORLD_TEST),
+            channels=tuple(ChannelConfig(i, n) for i, n in enumerate(channel_names, start=1)),
+        )
+        return cls(
+            session_ttl=float(settings.AUTH_SESSION_TTL),
+            create_account_on_fail=bool(settings.AUTH_CREATE_ACCOUNT_ON_FAIL),
+            default_access_level=int(settings.AUTH_DEFAULT_ACCESS_LEVEL),
+            worlds=(world,),
+            argon2=Argon2Params(
+                time_cost=int(settings.AUTH_ARGON2_TIME_COST),
+                memory_kib=int(settings.AUTH_ARGON2_MEMORY_KIB),
+                parallelism=int(settings.AUTH_ARGON2_PARALLELISM),
+            ),
+        )
+
+
+def _names(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, Sequence):
+        return [str(part).strip() for part in value if str(part).strip()]
+    return []
+
+
+def _positive_number(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    if not math.isfinite(value) or value <= 0:
+        return "must be a positive number"
+    return None
+
+
+def _int_range(low: int, high: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"must be an integer from {low} to {high}"
+        return None
+
+    return check
+
+
+def _world_name(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip() or len(value) > 32:
+        return "must be a non-empty name of at most 32 characters"
+    return None
+
+
+def _channel_names(value: Any) -> str | None:
+    names = _names(value)
+    if not 1 <= len(names) <= 255:
+        return "must list 1 to 255 channel names (comma-separated)"
+    if any(len(name) > 32 for name in names):
+        return "channel names must be at most 32 characters"
+    return None
+
+
+#: (name, default, validator, doc) of every auth setting, registered by the plugin.
+SETTINGS: tuple[tuple[str, object, Callable[[Any], str | None] | None, str], ...] = (
+    (
+        "AUTH_DATABASE_URL",
+        None,
+        None,
+        "SQLAlchemy async URL of the auth database (unset: DATABASE_URL, else "
+        "DATA_DIR/auth.sqlite3).",
+    ),
+    (
+        "AUTH_CREATE_ACCOUNT_ON_FAIL",
+        False,
+        None,
+        "Create an unknown account on its first login with the password given (then log in).",
+    ),
+    (
+        "AUTH_DEFAULT_ACCESS_LEVEL",
+        1,
+        _int_range(0, 65535),
+        "Access level of accounts created on login.",
+    ),
+    (
+        "AUTH_SESSION_TTL",
+        600.0,
+        _positive_number,
+        "Seconds a session lives without being touched (join, phase change, keep-alive).",
+    ),
+    ("AUTH_WORLD_NAME", "rose-gateway", _world_name, "Name of the world in the server list."),
+    ("AUTH_WORLD_TEST", False, None, "Mark the world as a test server ('@') in the list."),
+    (
+        "AUTH_CHANNEL_NAMES",
+        ("channel-1",),
+        _channel_names,
+        "Channels of the world, comma-separated; ids are 1, 2, ... in this order.",
+    ),
+    ("AUTH_ARGON2_TIME_COST", 3, _int_range(1, 100), "argon2id iterations."),
+    (
+        "AUTH_ARGON2_MEMORY_KIB",
+        65536,
+        _int_range(64, 4 * 1024 * 1024),
+        "argon2id memory in KiB (at least 8 x parallelism).",
+    ),
+    ("AUTH_ARGON2_PARALLELISM", 4, _int_range(1, 8), "argon2id lanes."),
+)

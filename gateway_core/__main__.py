@@ -1,0 +1,10 @@
+"""``python -m gateway_core``: the same as the ``gateway`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from gateway_core.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

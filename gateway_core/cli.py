@@ -1,0 +1,439 @@
+"""The ``gateway`` command line: serve, plugins, service, console, bot and plugin commands.
+
+Strategy: the parser is built after a tolerant first look at the settings and plugins, so
+plugin commands (``gateway_register_commands``) appear in ``--help``; a broken configuration
+does not hide the built-in commands, it is reported (exit code 2, one line naming the setting
+and the value) when a command that needs it runs. Commands that need a backend get
+:meth:`CommandContext.service_channel`: the remote service when ``<NAME>_SERVICE_ADDR`` is set,
+else the plugin's reference service on loopback for the duration of the command - the same
+client code path either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import json
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+import anyio
+
+from gateway_core import __version__
+from gateway_core.config import ConfigError, Settings, load_settings, service_addr_setting
+from gateway_core.grpc import ServiceHost, build_services, open_channel
+
+if TYPE_CHECKING:
+    import grpc.aio
+
+    from gateway_core.plugins import GatewayPluginManager
+
+__all__ = ["CommandContext", "CommandRegistrar", "CommandSpec", "main"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2  # bad settings or plugins (argparse uses 2 for bad usage too)
+BUILTIN_COMMANDS = ("serve", "plugins", "service", "console", "bot")
+
+
+class CommandError(Exception):
+    """A command cannot run as asked; the message is printed and the exit code returned."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A subcommand: ``configure(parser)`` adds arguments, ``run(args, ctx)`` returns the exit
+    code (``run`` may be ``async def``; it is then run on anyio's asyncio backend)."""
+
+    plugin: str
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, CommandContext], Any]
+
+
+class CommandRegistrar:
+    """``register(name, *, help, configure, run)`` for ``gateway_register_commands``.
+
+    Scoped to one plugin; a name used by a built-in command or by another plugin is a
+    start-up error naming both owners.
+    """
+
+    __slots__ = ("_commands", "plugin")
+
+    def __init__(self, commands: dict[str, CommandSpec], plugin: str) -> None:
+        self._commands = commands
+        self.plugin = plugin
+
+    def __call__(
+        self,
+        name: str,
+        *,
+        help: str,
+        configure: Callable[[argparse.ArgumentParser], None],
+        run: Callable[[argparse.Namespace, CommandContext], Any],
+    ) -> None:
+        """Add ``gateway <name>``."""
+        from gateway_core.plugins import PluginError
+
+        if not name or not name.replace("-", "").isalnum() or name != name.lower():
+            raise PluginError(f"plugin {self.plugin!r}: command name {name!r} must be lower-case")
+        if name in BUILTIN_COMMANDS:
+            raise PluginError(f"plugin {self.plugin!r}: command {name!r} is a built-in command")
+        existing = self._commands.get(name)
+        if existing is not None:
+            raise PluginError(f"command {name!r} is registered by two plugins: "
+                              f"{existing.plugin!r} and {self.plugin!r}")
+        self._commands[name] = CommandSpec(self.plugin, name, help, configure, run)
+
+
+@dataclass
+class CommandContext:
+    """What a command gets besides its arguments: validated settings, the plugin manager
+    (with every registration collected) and access to backend services."""
+
+    settings: Settings
+    pm: GatewayPluginManager
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+
+    @contextlib.asynccontextmanager
+    async def service_channel(self, name: str) -> AsyncIterator[grpc.aio.Channel]:
+        """A gRPC channel to backend ``name`` for the duration of the ``async with``.
+
+        Remote when ``<NAME>_SERVICE_ADDR`` is set; otherwise the reference service of the
+        plugin that provides it runs in-process on loopback (:class:`ServiceHost`) until the
+        block exits. Calls carry the gateway's metadata and GRPC_DEADLINE by default.
+        """
+        deadline = float(self.settings.GRPC_DEADLINE)
+        address = self.settings.service_addr(name)
+        if address is not None:
+            channel = open_channel(address, service=name, deadline=deadline)
+            try:
+                yield channel
+            finally:
+                await channel.close()
+            return
+        if name not in self.pm.services:
+            raise ConfigError(service_addr_setting(name), None,
+                              f"no address set and no installed plugin provides {name!r}")
+        services = build_services(self.pm.services, self.settings, [name])
+        async with ServiceHost(services) as host:
+            channel = open_channel(host.address, service=name, deadline=deadline)
+            try:
+                yield channel
+            finally:
+                await channel.close()
+
+
+class _Bootstrap:
+    """Loads settings and plugins once, in the same two passes as the gateway."""
+
+    def __init__(self, settings_file: str | None) -> None:
+        self.settings_file = settings_file
+        self._loaded: tuple[Settings, GatewayPluginManager] | None = None
+
+    def load(self) -> tuple[Settings, GatewayPluginManager]:
+        if self._loaded is None:
+            from gateway_core.plugins import GatewayPluginManager
+
+            first = load_settings(settings_file=self.settings_file)
+            pm = GatewayPluginManager()
+            pm.load_plugins(load=first.GATEWAY_LOAD_PLUGINS,
+                            disable=first.GATEWAY_DISABLE_PLUGINS)
+            settings = load_settings(settings_file=self.settings_file,
+                                     plugin_settings=pm.collect_settings())
+            pm.collect_registrations()
+            self._loaded = settings, pm
+        return self._loaded
+
+    def context(self) -> CommandContext:
+        settings, pm = self.load()
+        from gateway_core.logging import configure_logging
+
+        configure_logging(settings.LOG_LEVEL)
+        return CommandContext(settings, pm)
+
+
+def _collect_commands(pm: GatewayPluginManager) -> dict[str, CommandSpec]:
+    commands: dict[str, CommandSpec] = {}
+    for impl in reversed(pm.hook.gateway_register_commands.get_hookimpls()):
+        registrar = CommandRegistrar(commands, impl.plugin_name)
+        impl.function(**dict.fromkeys(impl.argnames, registrar))
+    return commands
+
+
+def _bot_module() -> Any | None:
+    # The load generator lives in gateway_core.bot.cli when that module is installed.
+    try:
+        if importlib.util.find_spec("gateway_core.bot.cli") is None:
+            return None
+        module = importlib.import_module("gateway_core.bot.cli")
+    except ImportError:
+        return None
+    if not (hasattr(module, "configure") and hasattr(module, "run")):
+        return None
+    return module
+
+
+def _run_async(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn(*args)`` on anyio's asyncio backend, with uvloop when installed."""
+    use_uvloop = importlib.util.find_spec("uvloop") is not None
+    return anyio.run(fn, *args, backend="asyncio", backend_options={"use_uvloop": use_uvloop})
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    # Task groups wrap failures in exception groups; report the single root cause if any.
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+# --- built-in commands ----------------------------------------------------------------------
+
+
+def _cmd_serve(args: argparse.Namespace, boot: _Bootstrap) -> int:
+    from gateway_core.app import Gateway
+
+    ctx = boot.context()
+    gateway = Gateway(ctx.settings, pm=ctx.pm)
+
+    async def serve() -> None:
+        async with anyio.create_task_group() as tg:
+            host, port = await tg.start(gateway.run)
+            print(f"gateway {gateway.gateway_id} listening on {host}:{port}", flush=True)
+            if gateway.metrics_server is not None:
+                print(f"metrics on {gateway.metrics_server.url}/metrics", flush=True)
+            if gateway.service_host is not None:
+                names = ", ".join(gateway.service_host.services)
+                print(f"embedded services ({names}) on {gateway.service_host.address}",
+                      flush=True)
+            for service, address in ctx.settings.service_addrs().items():
+                print(f"remote service {service} at {address}", flush=True)
+
+    _run_async(serve)
+    print("gateway stopped", flush=True)
+    return EXIT_OK
+
+
+def _plugin_rows(pm: GatewayPluginManager, commands: dict[str, CommandSpec]) -> list[dict[str,
+                                                                                         Any]]:
+    rows = []
+    for info in pm.plugin_infos():
+        packets = sorted(
+            ({"type": reg.name, "states": sorted(state.name for state in reg.states)}
+             for reg in pm.packet_handlers.values() if reg.plugin == info.name),
+            key=lambda row: str(row["type"]),
+        )
+        clients = [
+            {"service": reg.service,
+             "stub": f"{reg.stub_class.__module__}.{reg.stub_class.__qualname__}",
+             "deadline": reg.deadline}
+            for reg in pm.grpc_clients if reg.plugin == info.name
+        ]
+        rows.append({
+            "name": info.name,
+            "version": info.version,
+            "distribution": info.dist_name,
+            "hooks": list(info.hooks),
+            "packets": packets,
+            "grpc_clients": clients,
+            "services": sorted(s for s, reg in pm.services.items() if reg.plugin == info.name),
+            "settings": [{"name": s.name, "default": s.default, "doc": s.doc}
+                         for s in pm.plugin_settings if s.plugin == info.name],
+            "commands": sorted(c.name for c in commands.values() if c.plugin == info.name),
+        })
+    return rows
+
+
+def _cmd_plugins(args: argparse.Namespace, boot: _Bootstrap,
+                 commands: dict[str, CommandSpec]) -> int:
+    _, pm = boot.load()
+    rows = _plugin_rows(pm, commands)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return EXIT_OK
+    for row in rows:
+        print(f"{row['name']} {row['version'] or '?'} ({row['distribution'] or 'unregistered'})")
+        for packet in row["packets"]:
+            print(f"  packet  {packet['type']}  [{', '.join(packet['states'])}]")
+        for client in row["grpc_clients"]:
+            deadline = f", deadline {client['deadline']}s" if client["deadline"] else ""
+            print(f"  client  {client['service']}: {client['stub']}{deadline}")
+        for service in row["services"]:
+            print(f"  service {service}")
+        for setting in row["settings"]:
+            print(f"  setting {setting['name']} = {setting['default']!r}")
+        for command in row["commands"]:
+            print(f"  command gateway {command}")
+    return EXIT_OK
+
+
+def default_service_listen(name: str, settings: Settings) -> str:
+    """Where ``gateway service <name>`` listens without ``--listen``: LISTEN_ADDR at the port
+    of ``<NAME>_SERVICE_ADDR`` (a ``unix:`` address as is), else LISTEN_ADDR on a free port."""
+    host = str(settings.LISTEN_ADDR)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    address = settings.service_addr(name)
+    if address is None:
+        return f"{host}:0"
+    if address.startswith("unix:"):
+        return address
+    port = address.rpartition(":")[2]
+    return f"{host}:{port}" if port.isdigit() else f"{host}:0"
+
+
+def _cmd_service(args: argparse.Namespace, boot: _Bootstrap) -> int:
+    ctx = boot.context()
+    name = args.name.lower()
+    if name not in ctx.pm.services:
+        available = ", ".join(sorted(ctx.pm.services)) or "none"
+        raise CommandError(f"no installed plugin provides a service named {name!r} "
+                           f"(available: {available})", EXIT_CONFIG)
+    listen = args.listen or default_service_listen(name, ctx.settings)
+    services = build_services(ctx.pm.services, ctx.settings, [name])
+
+    async def run() -> None:
+        host = ServiceHost(services, listen)
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            await host.start()
+            try:
+                print(f"service {name} listening on {host.address}", flush=True)
+                async for _ in signals:
+                    break
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await host.stop()
+
+    _run_async(run)
+    print(f"service {name} stopped", flush=True)
+    return EXIT_OK
+
+
+def _cmd_console(args: argparse.Namespace, boot: _Bootstrap) -> int:
+    from gateway_core.console import run as run_console
+
+    return run_console(args)
+
+
+def _run_command(spec: CommandSpec, args: argparse.Namespace, boot: _Bootstrap) -> int:
+    ctx = boot.context()
+    if inspect.iscoroutinefunction(spec.run):
+        result = _run_async(spec.run, args, ctx)
+    else:
+        result = spec.run(args, ctx)
+    return int(result or 0)
+
+
+# --- parser and entry point -----------------------------------------------------------------
+
+
+def build_parser(
+    commands: dict[str, CommandSpec] | None = None, bot: Any | None = None
+) -> argparse.ArgumentParser:
+    """The ``gateway`` argument parser (built-ins, the bot when installed, plugin commands)."""
+    from gateway_core.console import configure as configure_console
+
+    parser = argparse.ArgumentParser(
+        prog="gateway",
+        description="rose-gateway: a plugin-based packet gateway for ROSE Online clients.",
+        epilog="Settings come from defaults < settings file < environment variables; "
+               "see docs/configuration.md.",
+    )
+    parser.add_argument("--version", action="version", version=f"rose-gateway {__version__}")
+    parser.add_argument("--settings", metavar="FILE",
+                        help="TOML or YAML settings file (default: $SETTINGS_FILE)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub.add_parser("serve", help="run the gateway (and the embedded reference services)",
+                   description="Run the gateway until SIGTERM/SIGINT. Reference services run "
+                               "in-process unless <SERVICE>_SERVICE_ADDR points elsewhere.")
+    plugins = sub.add_parser("plugins", help="list installed plugins and what they register",
+                             description="List the loaded plugins: version, distribution, "
+                                         "packet types with states, gRPC clients, services.")
+    plugins.add_argument("--json", action="store_true", help="print JSON")
+    service = sub.add_parser("service", help="run one reference backend service",
+                             description="Run one plugin-provided reference service as its own "
+                                         "process until SIGTERM/SIGINT.")
+    service.add_argument("name", help="service name, e.g. auth")
+    service.add_argument("--listen", metavar="ADDR",
+                         help="host:port to bind (default: LISTEN_ADDR at the port of "
+                              "<NAME>_SERVICE_ADDR, else a free port)")
+    configure_console(sub.add_parser("console", help="live view of a running gateway",
+                                     description="Render a running gateway's connections and "
+                                                 "totals from its metrics/admin HTTP port."))
+    if bot is not None:
+        bot_parser = sub.add_parser("bot", help="scripted game clients (load and smoke tests)",
+                                    description=(bot.__doc__ or "").strip() or None)
+        bot.configure(bot_parser)
+    for spec in (commands or {}).values():
+        command_parser = sub.add_parser(spec.name, help=f"{spec.help} [{spec.plugin}]",
+                                        description=spec.help)
+        spec.configure(command_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gateway`` console script; returns the exit code."""
+    from gateway_core.plugins import PluginError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--settings")
+    known, _ = pre.parse_known_args(argv)
+    boot = _Bootstrap(known.settings)
+
+    commands: dict[str, CommandSpec] = {}
+    boot_error: Exception | None = None
+    try:
+        commands = _collect_commands(boot.load()[1])
+    except (ConfigError, PluginError) as exc:
+        boot_error = exc  # built-in commands still parse; the error is reported when needed
+    bot = _bot_module()
+    parser = build_parser(commands, bot)
+
+    positional = [arg for arg in argv if not arg.startswith("-")]
+    if boot_error is not None and positional and positional[0] not in BUILTIN_COMMANDS \
+            and positional[0] != known.settings:
+        print(f"gateway: {boot_error}", file=sys.stderr)
+        return EXIT_CONFIG
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "serve":
+            return _cmd_serve(args, boot)
+        if args.command == "plugins":
+            return _cmd_plugins(args, boot, commands)
+        if args.command == "service":
+            return _cmd_service(args, boot)
+        if args.command == "console":
+            return _cmd_console(args, boot)
+        if args.command == "bot" and bot is not None:
+            return int(bot.run(args, boot.context()) or 0)
+        return _run_command(commands[args.command], args, boot)
+    except KeyboardInterrupt:
+        return 130
+    except BaseException as exc:
+        root = _leaf(exc)
+        if isinstance(root, ConfigError | PluginError):
+            print(f"gateway: {root}", file=sys.stderr)
+            return EXIT_CONFIG
+        if isinstance(root, CommandError):
+            print(f"gateway: {root}", file=sys.stderr)
+            return root.code
+        if isinstance(root, OSError):
+            print(f"gateway: {root}", file=sys.stderr)
+            return EXIT_FAILURE
+        if isinstance(root, KeyboardInterrupt):
+            return 130
+        raise

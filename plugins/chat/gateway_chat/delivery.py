@@ -22,6 +22,17 @@ import anyio
 import grpc
 from gateway_protos.v1 import chat_pb2
 
+from gateway_core.protocol.packets import (
+    TEXT_ENCODING,
+    Packet,
+    SrvAlliedChat,
+    SrvAnnounceChat,
+    SrvClanChat,
+    SrvPartyChat,
+    SrvShoutChat,
+    SrvWhisperChat,
+)
+
 if TYPE_CHECKING:
     from gateway_protos.v1.chat_pb2_grpc import ChatAsyncStub
 
@@ -196,3 +207,36 @@ class ChatDelivery:
             except grpc.aio.AioRpcError as exc:
                 # A lost stream unhosts everything anyway.
                 log.info("chat: unhost %d failed: %s", character_id, exc.details())
+
+
+def delivery_packet(delivery: chat_pb2.Delivery) -> Packet:
+    """The packet a delivery becomes (texts encoded as the protocol layer's TEXT_ENCODING;
+    characters it cannot carry become ``?``)."""
+    sender = delivery.sender_name.encode(TEXT_ENCODING, "replace")
+    message = delivery.message.encode(TEXT_ENCODING, "replace")
+    kind = delivery.kind
+    if kind == chat_pb2.CHAT_KIND_WHISPER:
+        return SrvWhisperChat(sender=sender, message=message)
+    if kind == chat_pb2.CHAT_KIND_SHOUT:
+        return SrvShoutChat(sender=sender, message=message)
+    if kind == chat_pb2.CHAT_KIND_PARTY:
+        return SrvPartyChat(char_id=delivery.sender_object_id & 0xFFFF, message=message)
+    if kind == chat_pb2.CHAT_KIND_CLAN:
+        return SrvClanChat(sender=sender, message=message)
+    if kind == chat_pb2.CHAT_KIND_ALLIED:
+        return SrvAlliedChat(team=delivery.sender_team_id, message=message)
+    if kind == chat_pb2.CHAT_KIND_ANNOUNCE:
+        return SrvAnnounceChat(message=message, name=sender)
+    raise ValueError(f"unknown chat kind {kind}")
+
+
+#: Sender name of the whisper a gateway sends back when a whisper target is offline.
+SERVER_SENDER = "server msg"
+
+
+def not_found_packet(target_name: str) -> Packet:
+    """The whisper telling a sender that ``target_name`` is unknown or offline (DESIGN.md)."""
+    return SrvWhisperChat(
+        sender=SERVER_SENDER.encode(TEXT_ENCODING),
+        message=f"{target_name} is not online.".encode(TEXT_ENCODING, "replace"),
+    )

@@ -25,6 +25,20 @@ import anyio
 import grpc
 from gateway_protos.v1 import world_pb2
 
+from gateway_core.protocol.connection import RawFrame
+from gateway_core.protocol.packets import (
+    TEXT_ENCODING,
+    EquippedItem,
+    ItemHeader,
+    Packet,
+    SrvMouseCmd,
+    SrvNormalChat,
+    SrvPlayerChar,
+    SrvRemoveObject,
+    SrvStopMoving,
+)
+from gateway_core.protocol.types import NumberingProfile
+
 if TYPE_CHECKING:
     from gateway_protos.v1.world_pb2_grpc import WorldAsyncStub
 
@@ -371,3 +385,85 @@ class WorldLink:
                 )
             )
         )
+
+
+def _spawn_packet(spawn: world_pb2.PlayerSpawn) -> SrvPlayerChar:
+    look = spawn.look
+    equipment = [*look.equipment, *([0] * (8 - len(look.equipment)))][:8]
+    bullets = [*look.bullets, *([0] * (3 - len(look.bullets)))][:3]
+    riding = [*look.riding_items, *([0] * (5 - len(look.riding_items)))][:5]
+    return SrvPlayerChar(
+        id=spawn.object_id,
+        x=spawn.position.x,
+        y=spawn.position.y,
+        dest_x=spawn.destination.x,
+        dest_y=spawn.destination.y,
+        command=COMMAND_MOVE if spawn.moving else COMMAND_STOP,
+        target_id=spawn.target_object_id,
+        move_mode=look.move_mode,
+        hp=look.hp,
+        team_id=look.team_id,
+        status_flag=look.status_flag,
+        race=look.race,
+        run_speed=look.run_speed,
+        atk_speed=look.atk_speed,
+        weight_rate=look.weight_rate,
+        face=look.face,
+        hair=look.hair,
+        inventory=tuple(EquippedItem(data=value) for value in equipment),
+        bullets=tuple(ItemHeader(header=value) for value in bullets),
+        job=look.job,
+        level=look.level,
+        riding_items=tuple(EquippedItem(data=value) for value in riding),
+        # The spawn's height is signed on the wire; the client sends it unsigned.
+        z=spawn.position.z - 0x10000 if spawn.position.z > 0x7FFF else spawn.position.z,
+        sub_flag=look.sub_flag,
+        name=spawn.name.encode(TEXT_ENCODING, "replace"),
+        other_name=look.other_name.encode(TEXT_ENCODING, "replace"),
+    )
+
+
+#: PAKWC_PLAYER_CHAR ``command`` values: standing, walking.
+COMMAND_STOP = 0
+COMMAND_MOVE = 1
+
+
+def event_packet(
+    event: world_pb2.WorldEvent, profile: NumberingProfile
+) -> Packet | RawFrame | None:
+    """The packet a delivery event becomes; None for the gateway's own events (welcome, ack,
+    rejected). A game action whose packet name the numbering ``profile`` does not know raises
+    ``KeyError``."""
+    kind = event.WhichOneof("event")
+    if kind == "spawn":
+        return _spawn_packet(event.spawn)
+    if kind == "removed":
+        return SrvRemoveObject(id=event.removed.object_id)
+    if kind == "moved":
+        moved = event.moved
+        return SrvMouseCmd(
+            id=moved.object_id,
+            target_id=moved.target_object_id,
+            distance=moved.distance,
+            x=moved.destination.x,
+            y=moved.destination.y,
+            z=moved.destination.z,
+        )
+    if kind == "stopped":
+        stopped = event.stopped
+        z = stopped.position.z
+        return SrvStopMoving(
+            char_id=stopped.object_id,
+            x=stopped.position.x,
+            y=stopped.position.y,
+            z=z - 0x10000 if z > 0x7FFF else z,
+        )
+    if kind == "said":
+        return SrvNormalChat(
+            char_id=event.said.object_id,
+            message=event.said.message.encode(TEXT_ENCODING, "replace"),
+        )
+    if kind == "action":
+        info = profile.by_name(event.action.packet_name)
+        return RawFrame(info.value, info.name, bytes(event.action.payload))
+    return None

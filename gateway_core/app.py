@@ -10,12 +10,13 @@ hooks, close gRPC channels, stop embedded services, stop the metrics server.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import signal
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
@@ -221,13 +222,18 @@ def _known(profile: Any, name: str) -> bool:
         return False
 
 
-def run_gateway(gateway: Gateway) -> int:
-    """Run ``gateway`` to completion on asyncio (with uvloop when installed); exit code 0."""
-    try:
-        import uvloop  # noqa: F401
+def run_gateway(
+    gateway: Gateway, on_listening: Callable[[tuple[str, int]], None] | None = None
+) -> int:
+    """Run ``gateway`` until SIGINT/SIGTERM on asyncio (with uvloop when installed) and return
+    the exit code 0; ``on_listening(address)`` is called once the listener is bound."""
 
-        use_uvloop = True
-    except ImportError:
-        use_uvloop = False
-    anyio.run(gateway.run, backend="asyncio", backend_options={"use_uvloop": use_uvloop})
+    async def serve() -> None:
+        async with anyio.create_task_group() as tg:
+            address = await tg.start(gateway.run)
+            if on_listening is not None:
+                on_listening(address)
+
+    use_uvloop = importlib.util.find_spec("uvloop") is not None
+    anyio.run(serve, backend="asyncio", backend_options={"use_uvloop": use_uvloop})
     return 0

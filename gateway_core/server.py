@@ -220,12 +220,11 @@ class ClientConnection(asyncio.BufferedProtocol):
                     event = proto.next_event()
                     if event is NEED_DATA:
                         break
-                    if type(event) is RawFrame:
-                        frame = cast(RawFrame, event)
-                        name = frame.type_name or "UNKNOWN"
+                    if isinstance(event, RawFrame):
+                        name = event.type_name or "UNKNOWN"
                     else:
-                        name = cast("Packet", event).NAME
-                    await router.dispatch(session, name, cast("Packet", event), contexts)
+                        name = event.NAME
+                    await router.dispatch(session, name, event, contexts)
                 if self._eof and not self._filled:
                     break
         except RemoteProtocolError as exc:
@@ -286,8 +285,7 @@ class ClientConnection(asyncio.BufferedProtocol):
             log.exception("cannot encode %r for connection #%d", packet,
                           self.session.connection_id if self.session else 0)
             raise
-        name = packet.NAME if type(packet) is not RawFrame else (
-            cast(RawFrame, packet).type_name or "raw")
+        name = (packet.type_name or "raw") if isinstance(packet, RawFrame) else packet.NAME
         self.send_encoded(data, name)
 
     def send_encoded(self, data: bytes, type_name: str) -> None:
@@ -395,7 +393,7 @@ class Server:
         """The sans-IO protocol state of a new connection."""
         return ProtocolConnection(
             Role.SERVER,
-            cipher=self._cipher,  # type: ignore[arg-type]
+            cipher=self._cipher,
             profile=self._profile,
             max_buffer=self._max_buffer,
             on_warning=self._on_warning,

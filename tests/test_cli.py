@@ -1,0 +1,379 @@
+"""The ``gateway`` command line, run as real subprocesses.
+
+A third-party plugin ("echo") is installed for these tests the way pip would leave it: a module
+and a ``*.dist-info`` with a ``gateway.plugins`` entry point, on PYTHONPATH. It provides a
+reference service, a setting and a command, so ``service``, ``plugins`` and plugin commands run
+end to end without depending on the built-in plugins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import grpc.aio
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway_core.cli import CommandContext, CommandRegistrar, build_parser
+from gateway_core.config import load_settings
+from gateway_core.grpc import ServiceHost, check_health
+from gateway_core.hookspecs import hookimpl
+from gateway_core.plugins import GatewayPluginManager, PluginError
+from gateway_core.protocol.connection import NEED_DATA, ProtocolConnection, Role
+from gateway_core.protocol.packets import CliAcceptReq, SrvAcceptReply
+
+pytestmark = pytest.mark.slow
+
+ECHO_PLUGIN = textwrap.dedent('''
+    """A third-party gateway plugin used by the CLI tests."""
+    from __future__ import annotations
+
+    import grpc
+
+    from gateway_core.hookspecs import hookimpl
+
+
+    class EchoService:
+        def __init__(self, config):
+            self.config = config
+
+        def add_to_server(self, server):
+            async def echo(request, context):
+                return b"echo:" + request
+
+            handler = grpc.method_handlers_generic_handler(
+                "test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)})
+            server.add_generic_rpc_handlers((handler,))
+
+        async def start(self):
+            (self.config.data_dir / "echo-started").write_text(self.config.database_url)
+
+        async def stop(self):
+            pass
+
+
+    @hookimpl
+    def gateway_register_services(register):
+        register("echo", EchoService)
+
+
+    @hookimpl
+    def gateway_register_settings(register):
+        register("ECHO_TIMES", 1, validate=lambda v: None if v > 0 else "must be positive",
+                 doc="How often echo-ping pings.")
+
+
+    def _configure(parser):
+        parser.add_argument("text")
+
+
+    async def _run(args, cli):
+        async with cli.service_channel("echo") as channel:
+            for _ in range(cli.settings.ECHO_TIMES):
+                reply = await channel.unary_unary("/test.Echo/Echo")(args.text.encode())
+                print(reply.decode(), flush=True)
+        return 0
+
+
+    @hookimpl
+    def gateway_register_commands(register):
+        register("echo-ping", help="ping the echo service", configure=_configure, run=_run)
+''')
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """Environment of a gateway subprocess: the echo plugin installed, data in tmp_path."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "gateway_echo_test.py").write_text(ECHO_PLUGIN)
+    dist = site / "gateway_echo_test-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: gateway-echo-test\n"
+                                   "Version: 0.1\n")
+    (dist / "entry_points.txt").write_text("[gateway.plugins]\necho = gateway_echo_test\n")
+    environ = {k: v for k, v in os.environ.items()
+               if not k.endswith("_SERVICE_ADDR") and k not in ("SERVICE_PORT", "SETTINGS_FILE")}
+    environ.update({
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+        "DATA_DIR": str(tmp_path / "data"),
+        "GATEWAY_LOAD_PLUGINS": "echo",
+        "LISTEN_ADDR": "127.0.0.1",
+        "LOG_LEVEL": "warning",
+    })
+    return environ
+
+
+def _gateway(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[
+        str]:
+    return subprocess.run([sys.executable, "-m", "gateway_core", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _running(*args: str, env: dict[str, str], ready_line: str) -> Iterator[
+        tuple[subprocess.Popen[str], str]]:
+    """Start ``gateway <args>``, wait for a stdout line containing ``ready_line``, yield
+    (process, that line); SIGTERM and reap it in any case."""
+    proc = subprocess.Popen([sys.executable, "-m", "gateway_core", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = ""
+        deadline = time.monotonic() + 30
+        while ready_line not in line:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                raise AssertionError(f"exited {proc.returncode}: {proc.stderr.read()}")  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "no ready line within 30 s"
+        yield proc, line.strip()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+# --- help and errors ------------------------------------------------------------------------
+
+
+def test_help_lists_builtin_and_plugin_commands(env: dict[str, str]) -> None:
+    result = _gateway("--help", env=env)
+    assert result.returncode == 0
+    for command in ("serve", "plugins", "service", "console", "echo-ping"):
+        assert command in result.stdout
+    for command in ("serve", "plugins", "service", "console", "echo-ping"):
+        assert _gateway(command, "--help", env=env).returncode == 0
+
+
+def test_console_script_is_installed(env: dict[str, str]) -> None:
+    import shutil
+
+    script = shutil.which("gateway")
+    assert script is not None
+    result = subprocess.run([script, "--version"], env=env, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0 and "rose-gateway" in result.stdout
+
+
+def test_serve_with_bad_port_exits_2_naming_setting_and_value(env: dict[str, str]) -> None:
+    result = _gateway("serve", env={**env, "SERVICE_PORT": "abc"})
+    assert result.returncode == 2
+    assert "SERVICE_PORT" in result.stderr and "'abc'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_plugin_setting_fails_its_command_with_exit_2(env: dict[str, str]) -> None:
+    result = _gateway("echo-ping", "x", env={**env, "ECHO_TIMES": "0"})
+    assert result.returncode == 2
+    assert "ECHO_TIMES" in result.stderr and "'0'" in result.stderr
+
+
+def test_bad_settings_file_is_reported(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('CIPHER = "rot13"\n')
+    result = _gateway("--settings", str(bad), "plugins", env=env)
+    assert result.returncode == 2
+    assert "CIPHER" in result.stderr and "rot13" in result.stderr
+
+
+# --- plugins --------------------------------------------------------------------------------
+
+
+def test_plugins_json_describes_each_plugin(env: dict[str, str]) -> None:
+    result = _gateway("plugins", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    plugins = {row["name"]: row for row in json.loads(result.stdout)}
+    assert set(plugins) == {"core", "echo"}
+    echo = plugins["echo"]
+    assert echo["version"] == "0.1" and echo["distribution"] == "gateway-echo-test"
+    assert echo["services"] == ["echo"]
+    assert echo["commands"] == ["echo-ping"]
+    assert echo["settings"] == [{"name": "ECHO_TIMES", "default": 1,
+                                 "doc": "How often echo-ping pings."}]
+    accept = next(p for p in plugins["core"]["packets"] if p["type"] == "PAKCS_ACCEPT_REQ")
+    assert "CONNECTED" in accept["states"] and "CLOSING" not in accept["states"]
+    text = _gateway("plugins", env=env)
+    assert text.returncode == 0 and "service echo" in text.stdout
+
+
+def test_plugins_json_lists_every_installed_plugin(env: dict[str, str]) -> None:
+    from importlib.metadata import entry_points
+
+    installed = {ep.name for ep in entry_points(group="gateway.plugins")} | {"echo"}
+    environ = {k: v for k, v in env.items() if k != "GATEWAY_LOAD_PLUGINS"}
+    result = _gateway("plugins", "--json", env=environ)
+    assert result.returncode == 0, result.stderr
+    assert {row["name"] for row in json.loads(result.stdout)} == installed | {"core"}
+
+
+# --- plugin commands and services ---------------------------------------------------------
+
+
+def test_plugin_command_uses_embedded_reference_service(env: dict[str, str],
+                                                        tmp_path: Path) -> None:
+    result = _gateway("echo-ping", "hello", env={**env, "ECHO_TIMES": "2"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["echo:hello", "echo:hello"]
+    started = (tmp_path / "data" / "echo-started").read_text()
+    assert started == f"sqlite+aiosqlite:///{(tmp_path / 'data').resolve()}/echo.sqlite3"
+
+
+def test_service_command_serves_until_sigterm_and_commands_use_it(env: dict[str, str],
+                                                                  tmp_path: Path) -> None:
+    with _running("service", "echo", "--listen", "127.0.0.1:0", env=env,
+                  ready_line="listening on") as (proc, line):
+        address = line.rsplit(" ", 1)[1]
+        assert address.startswith("127.0.0.1:")
+
+        async def health() -> str:
+            async with grpc.aio.insecure_channel(address) as channel:
+                return await check_health(channel, "echo")
+
+        import anyio
+
+        assert anyio.run(health) == "SERVING"
+        (tmp_path / "data" / "echo-started").unlink()
+        # The command goes to the remote service: no reference service starts in-process.
+        result = _gateway("echo-ping", "remote", env={**env, "ECHO_SERVICE_ADDR": address})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "echo:remote"
+        assert not (tmp_path / "data" / "echo-started").exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_service_command_unknown_service_exits_2(env: dict[str, str]) -> None:
+    result = _gateway("service", "nope", env=env)
+    assert result.returncode == 2 and "nope" in result.stderr and "echo" in result.stderr
+
+
+# --- serve ----------------------------------------------------------------------------------
+
+
+def test_serve_answers_accept_req_counts_it_and_exits_0_on_sigterm(env: dict[str, str]) -> None:
+    game_port, metrics_port = _free_port(), _free_port()
+    environ = {**env, "SERVICE_PORT": str(game_port), "PACKET_METRICS_PORT": str(metrics_port)}
+    with _running("serve", env=environ, ready_line="listening on") as (proc, line):
+        assert f"127.0.0.1:{game_port}" in line
+        client = ProtocolConnection(Role.CLIENT)
+        with socket.create_connection(("127.0.0.1", game_port), timeout=10) as sock:
+            sock.sendall(client.send(CliAcceptReq()))
+            event: Any = NEED_DATA
+            while event is NEED_DATA:
+                client.receive_data(sock.recv(4096))
+                event = client.next_event()
+            assert isinstance(event, SrvAcceptReply)
+            metrics = _scrape(metrics_port)
+            assert metrics[("gateway_active_connections", ())] == 1
+            assert metrics[("gateway_packets_received_total",
+                            (("type", "PAKCS_ACCEPT_REQ"),))] == 1
+            assert metrics[("gateway_packets_sent_total", (("type", "PAKSS_ACCEPT_REPLY"),))] == 1
+            assert metrics[("gateway_received_bytes_total", ())] == 6
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz", timeout=5) as r:
+            assert r.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert proc.stdout is not None and "gateway stopped" in proc.stdout.read()
+
+
+# --- in-process: registrar and context --------------------------------------------------------
+
+
+def test_command_registrar_rejects_builtin_and_duplicate_names() -> None:
+    commands: dict[str, Any] = {}
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--flag")
+
+    CommandRegistrar(commands, "one")("thing", help="h", configure=configure,
+                                      run=lambda a, c: 0)
+    with pytest.raises(PluginError, match="'one' and 'two'"):
+        CommandRegistrar(commands, "two")("thing", help="h", configure=configure,
+                                          run=lambda a, c: 0)
+    with pytest.raises(PluginError, match="built-in"):
+        CommandRegistrar(commands, "two")("serve", help="h", configure=configure,
+                                          run=lambda a, c: 0)
+    args = build_parser(commands).parse_args(["thing", "--flag", "x"])
+    assert args.command == "thing" and args.flag == "x"
+
+
+class _EchoServicer:
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def add_to_server(self, server: grpc.aio.Server) -> None:
+        async def echo(request: bytes, context: Any) -> bytes:
+            return dict(context.invocation_metadata())["x-request-id"].encode()
+
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+            "test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}),))
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+class _EchoProvider:
+    @hookimpl
+    def gateway_register_services(self, register: Any) -> None:
+        register("echo", _EchoServicer)
+
+
+@pytest.mark.anyio
+async def test_service_channel_embedded_and_remote_share_the_client_path(
+    tmp_path: Path,
+) -> None:
+    pm = GatewayPluginManager()
+    pm.register(_EchoProvider(), "echo-provider")
+    try:
+        pm.collect_registrations()
+        ctx = CommandContext(load_settings({"DATA_DIR": str(tmp_path)}, environ={}), pm)
+        async with ctx.service_channel("echo") as channel:
+            request_id = await channel.unary_unary("/test.Echo/Echo")(b"")
+            assert len(request_id) == 32  # the interceptor chain is on the embedded path too
+        async with ServiceHost({"echo": _EchoServicer(None)}) as host:
+            remote = CommandContext(load_settings({"DATA_DIR": str(tmp_path),
+                                                   "ECHO_SERVICE_ADDR": host.address},
+                                                  environ={}), GatewayPluginManager())
+            async with remote.service_channel("echo") as channel:
+                assert len(await channel.unary_unary("/test.Echo/Echo")(b"")) == 32
+    finally:
+        pm.unregister(name="echo-provider")

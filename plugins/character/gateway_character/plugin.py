@@ -1,0 +1,39 @@
+"""The character plugin: the reference character service, its settings and the gRPC clients
+its packet handlers use. Packet handlers are registered here too (``gateway_character.handlers``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gateway_protos.v1 import auth_pb2_grpc, character_pb2_grpc
+
+from gateway_character.service import CharacterReferenceService
+from gateway_character.service.options import SETTINGS
+from gateway_core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from gateway_core.plugins import GrpcClientRegistrar, ServiceRegistrar, SettingsRegistrar
+
+#: Backend service name of the character contract.
+SERVICE = "character"
+
+
+@hookimpl
+def gateway_register_settings(register: SettingsRegistrar) -> None:
+    """CHARACTER_* settings of the reference service (see gateway_character.service.options)."""
+    for name, default, validate, doc in SETTINGS:
+        register(name, default, validate=validate, doc=doc)
+
+
+@hookimpl
+def gateway_register_services(register: ServiceRegistrar) -> None:
+    """Provide the reference character service."""
+    register(SERVICE, CharacterReferenceService.from_config)
+
+
+@hookimpl
+def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
+    """The character client, and the auth client (session phase on character select)."""
+    register(SERVICE, character_pb2_grpc.CharacterStub)
+    register("auth", auth_pb2_grpc.AuthStub)

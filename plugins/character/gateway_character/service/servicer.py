@@ -1,0 +1,510 @@
+"""The gRPC servicer of the reference character service (contract: .../character.proto).
+
+Strategy: every RPC validates its arguments first (a bad argument is answered with a gRPC status
+and a message), then runs one short transaction that commits before the reply. A pending
+deletion is a timestamp; characters whose timestamp has passed are purged whenever the service
+touches characters, so they vanish from lists and free their names exactly when the delay runs
+out. Creates run under one asyncio lock so that the per-account limit cannot be raced past (a
+database file belongs to one service process); name uniqueness is the database's unique index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import time
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeAlias
+
+import grpc
+from gateway_protos.v1 import character_pb2, character_pb2_grpc, common_pb2
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway_character.service.db import CharacterRow
+from gateway_character.service.items import (
+    HOTBAR_SLOTS,
+    INVENTORY_SLOTS,
+    SKILL_SLOTS,
+    visible_items,
+)
+from gateway_character.service.options import MAX_NAME_CHARS, CharacterOptions
+
+log = logging.getLogger("gateway.service.character")
+
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+
+U8 = 0xFF
+U16 = 0xFFFF
+U32 = 0xFFFFFFFF
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+I64_MAX = 2**63 - 1
+
+# Starting values of a new character (level 1 novice).
+_START_STATS = {"str_": 15, "dex": 15, "int_": 15, "con": 15, "charm": 10, "sense": 10}
+_START_HP, _START_MP, _START_STAMINA = 100, 50, 5000
+
+_R = character_pb2
+
+
+class _Abort(Exception):
+    """Raised inside a transaction to answer with a gRPC status after rolling back."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _name_error(value: str, what: str = "name") -> str | None:
+    if not value:
+        return f"{what} is empty"
+    if len(value) > MAX_NAME_CHARS:
+        return f"{what} is longer than {MAX_NAME_CHARS} characters"
+    if not value.isprintable():
+        return f"{what} contains control characters"
+    return None
+
+
+class CharacterServicer(character_pb2_grpc.CharacterServicer):
+    """grpc.aio implementation of the Character service over an async session factory."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        options: CharacterOptions,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = sessionmaker
+        self._options = options
+        self._clock = clock
+        self._name_re = re.compile(options.name_pattern)
+        self._blocked = {name.casefold() for name in options.blocked_names}
+        self._create_lock = asyncio.Lock()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _abort(self, context: Context, code: grpc.StatusCode, message: str) -> NoReturn:
+        await context.abort(code, message)
+
+    async def _internal(self, context: Context, rpc: str, exc: Exception) -> NoReturn:
+        log.error("character %s failed: %s", rpc, exc, exc_info=exc)
+        await context.abort(grpc.StatusCode.INTERNAL, f"character backend error in {rpc}")
+
+    async def _purge(self, db: AsyncSession) -> None:
+        """Delete every character whose deletion delay has run out."""
+        await db.execute(
+            delete(CharacterRow).where(
+                CharacterRow.delete_at.is_not(None), CharacterRow.delete_at <= self._clock()
+            )
+        )
+
+    async def _owned(self, db: AsyncSession, account_id: int) -> list[CharacterRow]:
+        result = await db.execute(
+            select(CharacterRow)
+            .where(CharacterRow.account_id == account_id)
+            .order_by(CharacterRow.id)
+        )
+        return list(result.scalars())
+
+    async def _check_ref(self, context: Context, ref: character_pb2.CharacterRef) -> None:
+        which = ref.WhichOneof("target")
+        if which is None:
+            await self._abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "character: give an index or a name"
+            )
+        if which == "name":
+            error = _name_error(ref.name)
+            if error is not None:
+                await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, error)
+
+    async def _resolve(
+        self, db: AsyncSession, account_id: int, ref: character_pb2.CharacterRef
+    ) -> CharacterRow:
+        """The account's character ``ref`` points at (purged ones excluded), or _Abort."""
+        owned = await self._owned(db, account_id)
+        if ref.WhichOneof("target") == "index":
+            if ref.index < len(owned):
+                return owned[ref.index]
+            raise _Abort(grpc.StatusCode.NOT_FOUND, f"no character at index {ref.index}")
+        key = ref.name.casefold()
+        for row in owned:
+            if row.name_key == key:
+                return row
+        raise _Abort(grpc.StatusCode.NOT_FOUND, f"the account has no character {ref.name!r}")
+
+    def _remaining(self, row: CharacterRow) -> int:
+        if row.delete_at is None:
+            return 0
+        return max(1, math.ceil(row.delete_at - self._clock()))
+
+    def _summary(self, row: CharacterRow) -> character_pb2.CharacterSummary:
+        return character_pb2.CharacterSummary(
+            id=row.id,
+            name=row.name,
+            race=row.race,
+            level=row.level,
+            job=row.job,
+            remaining_delete_seconds=self._remaining(row),
+            face=row.face,
+            hair=row.hair,
+            equipped_items=visible_items(row.inventory),
+        )
+
+    def _state(self, row: CharacterRow) -> character_pb2.CharacterState:
+        return character_pb2.CharacterState(
+            id=row.id,
+            account_id=row.account_id,
+            name=row.name,
+            race=row.race,
+            stone=row.stone,
+            face=row.face,
+            hair=row.hair,
+            level=row.level,
+            job=row.job,
+            stats=character_pb2.BaseStats(
+                str=row.str_,
+                dex=row.dex,
+                int_=row.int_,
+                con=row.con,
+                charm=row.charm,
+                sense=row.sense,
+            ),
+            hp=row.hp,
+            mp=row.mp,
+            xp=row.xp,
+            stat_points=row.stat_points,
+            skill_points=row.skill_points,
+            penalty_xp=row.penalty_xp,
+            stamina=row.stamina,
+            money=row.money,
+            map_id=row.map_id,
+            x=row.x,
+            y=row.y,
+            spawn=row.spawn,
+            equipped_items=visible_items(row.inventory),
+            inventory=[common_pb2.Item(header=h, data=d) for h, d in row.inventory],
+            hotbar=row.hotbar,
+            skills=row.skills,
+            remaining_delete_seconds=self._remaining(row),
+        )
+
+    def _refuse(self, result: int, reason: int, message: str) -> character_pb2.CreateCharacterReply:
+        return character_pb2.CreateCharacterReply(
+            result=result,  # type: ignore[arg-type]
+            reason=reason,  # type: ignore[arg-type]
+            message=message,
+        )
+
+    # -- RPCs ------------------------------------------------------------------------------
+
+    async def ListCharacters(
+        self, request: character_pb2.ListCharactersRequest, context: Context
+    ) -> character_pb2.ListCharactersReply:
+        """The account's characters in creation order."""
+        try:
+            async with self._db() as db, db.begin():
+                await self._purge(db)
+                rows = await self._owned(db, request.account_id)
+                reply = character_pb2.ListCharactersReply(
+                    characters=[self._summary(row) for row in rows]
+                )
+        except SQLAlchemyError as exc:
+            await self._internal(context, "ListCharacters", exc)
+        return reply
+
+    async def CreateCharacter(
+        self, request: character_pb2.CreateCharacterRequest, context: Context
+    ) -> character_pb2.CreateCharacterReply:
+        """Create a character; each broken rule gives its own result and reason."""
+        error = _name_error(request.name)
+        if error is None and request.account_id == 0:
+            error = "account_id is required"
+        for field in ("race", "stone", "hair", "face", "weapon"):
+            if getattr(request, field) > U8:
+                error = f"{field} is above 255"
+        if request.zone > U16:
+            error = "zone is above 65535"
+        if error is not None:
+            await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, error)
+        refusal = self._check_new_name(request.name)
+        if refusal is not None:
+            return refusal
+        if request.race not in self._options.races:
+            return self._refuse(
+                _R.CREATE_CHAR_RESULT_INVALID_VALUE,
+                _R.CREATE_CHAR_REASON_BAD_RACE,
+                f"race {request.race} is not playable",
+            )
+        try:
+            async with self._create_lock:
+                return await self._create(request)
+        except SQLAlchemyError as exc:
+            log.error("character CreateCharacter failed: %s", exc, exc_info=exc)
+            return self._refuse(
+                _R.CREATE_CHAR_RESULT_FAILED,
+                _R.CREATE_CHAR_REASON_UNSPECIFIED,
+                "backend error",
+            )
+
+    def _check_new_name(self, name: str) -> character_pb2.CreateCharacterReply | None:
+        options = self._options
+        if len(name) < options.name_min_length:
+            return self._refuse(
+                _R.CREATE_CHAR_RESULT_INVALID_VALUE,
+                _R.CREATE_CHAR_REASON_NAME_TOO_SHORT,
+                f"names have at least {options.name_min_length} characters",
+            )
+        if len(name) > options.name_max_length:
+            return self._refuse(
+                _R.CREATE_CHAR_RESULT_INVALID_VALUE,
+                _R.CREATE_CHAR_REASON_NAME_TOO_LONG,
+                f"names have at most {options.name_max_length} characters",
+            )
+        if self._name_re.fullmatch(name) is None:
+            return self._refuse(
+                _R.CREATE_CHAR_RESULT_INVALID_VALUE,
+                _R.CREATE_CHAR_REASON_NAME_BAD_CHARACTERS,
+                "the name has characters that are not allowed",
+            )
+        if name.casefold() in self._blocked:
+            return self._refuse(
+                _R.CREATE_CHAR_RESULT_BLOCKED,
+                _R.CREATE_CHAR_REASON_NAME_BLOCKED,
+                "this name is reserved",
+            )
+        return None
+
+    async def _create(
+        self, request: character_pb2.CreateCharacterRequest
+    ) -> character_pb2.CreateCharacterReply:
+        options = self._options
+        async with self._db() as db, db.begin():
+            await self._purge(db)
+            count = (
+                await db.execute(
+                    select(func.count())
+                    .select_from(CharacterRow)
+                    .where(CharacterRow.account_id == request.account_id)
+                )
+            ).scalar_one()
+            if count >= options.max_per_account:
+                return self._refuse(
+                    _R.CREATE_CHAR_RESULT_TOO_MANY_CHARS,
+                    _R.CREATE_CHAR_REASON_TOO_MANY_CHARS,
+                    f"an account has at most {options.max_per_account} characters",
+                )
+            taken = await db.execute(
+                select(CharacterRow.id).where(CharacterRow.name_key == request.name.casefold())
+            )
+            if taken.first() is not None:
+                return self._refuse(
+                    _R.CREATE_CHAR_RESULT_NAME_TAKEN,
+                    _R.CREATE_CHAR_REASON_NAME_TAKEN,
+                    "the name is taken",
+                )
+            row = CharacterRow(
+                account_id=request.account_id,
+                name=request.name,
+                name_key=request.name.casefold(),
+                race=request.race,
+                stone=request.stone,
+                face=request.face,
+                hair=request.hair,
+                level=1,
+                job=0,
+                **_START_STATS,
+                hp=_START_HP,
+                mp=_START_MP,
+                xp=0,
+                stat_points=0,
+                skill_points=0,
+                penalty_xp=0,
+                stamina=_START_STAMINA,
+                money=0,
+                map_id=options.start_map,
+                x=options.start_x,
+                y=options.start_y,
+                spawn=0,
+                inventory=[[0, 0]] * INVENTORY_SLOTS,
+                hotbar=[0] * HOTBAR_SLOTS,
+                skills=[0] * SKILL_SLOTS,
+                created_at=self._clock(),
+                delete_at=None,
+            )
+            db.add(row)
+            try:
+                await db.flush()
+            except IntegrityError:  # a concurrent create won the name
+                return self._refuse(
+                    _R.CREATE_CHAR_RESULT_NAME_TAKEN,
+                    _R.CREATE_CHAR_REASON_NAME_TAKEN,
+                    "the name is taken",
+                )
+            summary = self._summary(row)
+        log.info("character %d created for account %d", summary.id, request.account_id)
+        return character_pb2.CreateCharacterReply(
+            result=_R.CREATE_CHAR_RESULT_OK, character=summary
+        )
+
+    async def _delete_or_undelete(
+        self, request: character_pb2.DeleteCharacterRequest, context: Context, *, undo: bool
+    ) -> character_pb2.DeleteCharacterReply:
+        await self._check_ref(context, request.character)
+        rpc = "UndeleteCharacter" if undo else "DeleteCharacter"
+        try:
+            async with self._db() as db, db.begin():
+                await self._purge(db)
+                row = await self._resolve(db, request.account_id, request.character)
+                name = row.name
+                if undo:
+                    row.delete_at = None
+                    reply = character_pb2.DeleteCharacterReply(name=name)
+                elif self._options.delete_delay <= 0:
+                    await db.delete(row)
+                    reply = character_pb2.DeleteCharacterReply(name=name, deleted=True)
+                else:
+                    if row.delete_at is None:  # asking again keeps the first schedule
+                        row.delete_at = self._clock() + self._options.delete_delay
+                    reply = character_pb2.DeleteCharacterReply(
+                        name=name, remaining_seconds=self._remaining(row)
+                    )
+        except _Abort as abort:
+            await self._abort(context, abort.code, abort.message)
+        except SQLAlchemyError as exc:
+            await self._internal(context, rpc, exc)
+        log.info("character %r: %s", name, rpc)
+        return reply
+
+    async def DeleteCharacter(
+        self, request: character_pb2.DeleteCharacterRequest, context: Context
+    ) -> character_pb2.DeleteCharacterReply:
+        """Schedule a deletion (or delete at once with a delay of 0)."""
+        return await self._delete_or_undelete(request, context, undo=False)
+
+    async def UndeleteCharacter(
+        self, request: character_pb2.DeleteCharacterRequest, context: Context
+    ) -> character_pb2.DeleteCharacterReply:
+        """Cancel a pending deletion."""
+        return await self._delete_or_undelete(request, context, undo=True)
+
+    async def SelectCharacter(
+        self, request: character_pb2.SelectCharacterRequest, context: Context
+    ) -> character_pb2.CharacterState:
+        """The full state of the account's character, unless its deletion is pending."""
+        await self._check_ref(context, request.character)
+        try:
+            async with self._db() as db, db.begin():
+                await self._purge(db)
+                row = await self._resolve(db, request.account_id, request.character)
+                if row.delete_at is not None:
+                    raise _Abort(
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        f"{row.name!r} is being deleted; undelete it first",
+                    )
+                state = self._state(row)
+        except _Abort as abort:
+            await self._abort(context, abort.code, abort.message)
+        except SQLAlchemyError as exc:
+            await self._internal(context, "SelectCharacter", exc)
+        return state
+
+    async def GetCharacter(
+        self, request: character_pb2.GetCharacterRequest, context: Context
+    ) -> character_pb2.CharacterState:
+        """A character's state by id."""
+        try:
+            async with self._db() as db, db.begin():
+                await self._purge(db)
+                row = await db.get(CharacterRow, request.character_id)
+                if row is None:
+                    raise _Abort(grpc.StatusCode.NOT_FOUND, f"no character {request.character_id}")
+                state = self._state(row)
+        except _Abort as abort:
+            await self._abort(context, abort.code, abort.message)
+        except SQLAlchemyError as exc:
+            await self._internal(context, "GetCharacter", exc)
+        return state
+
+    async def SaveCharacter(
+        self, request: character_pb2.SaveCharacterRequest, context: Context
+    ) -> character_pb2.SaveCharacterReply:
+        """Store the world's view of a character (see the contract for what is replaced)."""
+        state = request.state
+        error = _save_error(state)
+        if error is not None:
+            await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, error)
+        inventory = [[item.header, item.data] for item in state.inventory]
+        inventory += [[0, 0]] * (INVENTORY_SLOTS - len(inventory))
+        try:
+            async with self._db() as db, db.begin():
+                row = await db.get(CharacterRow, state.id)
+                if row is None:
+                    raise _Abort(grpc.StatusCode.NOT_FOUND, f"no character {state.id}")
+                row.level = state.level
+                row.job = state.job
+                row.str_ = state.stats.str
+                row.dex = state.stats.dex
+                row.int_ = state.stats.int_
+                row.con = state.stats.con
+                row.charm = state.stats.charm
+                row.sense = state.stats.sense
+                row.hp = state.hp
+                row.mp = state.mp
+                row.xp = state.xp
+                row.stat_points = state.stat_points
+                row.skill_points = state.skill_points
+                row.penalty_xp = state.penalty_xp
+                row.stamina = state.stamina
+                row.money = state.money
+                row.map_id = state.map_id
+                row.x = state.x
+                row.y = state.y
+                row.spawn = state.spawn
+                row.inventory = inventory
+                row.hotbar = list(state.hotbar) + [0] * (HOTBAR_SLOTS - len(state.hotbar))
+                row.skills = list(state.skills) + [0] * (SKILL_SLOTS - len(state.skills))
+        except _Abort as abort:
+            await self._abort(context, abort.code, abort.message)
+        except SQLAlchemyError as exc:
+            await self._internal(context, "SaveCharacter", exc)
+        return character_pb2.SaveCharacterReply()
+
+
+def _save_error(state: character_pb2.CharacterState) -> str | None:
+    """Why ``state`` cannot be stored (values outside their wire ranges), or None."""
+    if state.id == 0:
+        return "state.id is required"
+    u16_fields: dict[str, int] = {
+        "level": state.level,
+        "job": state.job,
+        "stamina": state.stamina,
+        "map_id": state.map_id,
+        "spawn": state.spawn,
+        "stats.str": state.stats.str,
+        "stats.dex": state.stats.dex,
+        "stats.int_": state.stats.int_,
+        "stats.con": state.stats.con,
+        "stats.charm": state.stats.charm,
+        "stats.sense": state.stats.sense,
+    }
+    for name, value in u16_fields.items():
+        if value > U16:
+            return f"{name} is above 65535"
+    if state.money < 0:
+        return "money is negative"
+    if not (math.isfinite(state.x) and math.isfinite(state.y)):
+        return "position is not finite"
+    if len(state.inventory) > INVENTORY_SLOTS:
+        return f"inventory has more than {INVENTORY_SLOTS} slots"
+    if any(item.header > U16 for item in state.inventory):
+        return "an item header is above 65535"
+    if len(state.hotbar) > HOTBAR_SLOTS or any(v > U16 for v in state.hotbar):
+        return f"hotbar has more than {HOTBAR_SLOTS} slots or a value above 65535"
+    if len(state.skills) > SKILL_SLOTS or any(v > U16 for v in state.skills):
+        return f"skills has more than {SKILL_SLOTS} slots or a value above 65535"
+    return None

@@ -1,0 +1,97 @@
+"""Headless ROSE game client: a library and the ``gateway bot`` command.
+
+It runs the whole client journey (login, character select, world, optional chat and
+movement, logout) against any gateway, with the ``plain`` or ``rosecrypt`` cipher and either
+packet numbering profile; end-to-end tests, benchmarks and operators' smoke tests use it.
+
+* :mod:`gateway_core.bot.client`: :class:`GameClient`, one connection (send, receive,
+  ``expect`` a packet class with a timeout, unexpected packets collected);
+* :mod:`gateway_core.bot.flow`: one building block per step (:func:`connect`, :func:`login`,
+  :func:`join`, :func:`select_character`, :func:`enter_world`, :func:`logout`, ...) and
+  :func:`run_flow` / :func:`run_clients` for whole runs;
+* :mod:`gateway_core.bot.results`: the typed per-step and per-client results;
+* :mod:`gateway_core.bot.cli`: ``configure(parser)`` and ``run(args, ctx)`` for ``gateway bot``.
+"""
+
+from __future__ import annotations
+
+from gateway_core.bot.client import (
+    BadServerData,
+    BotError,
+    ConnectFailed,
+    ConnectionClosed,
+    GameClient,
+    StepTimeout,
+    UnexpectedPacket,
+)
+from gateway_core.bot.flow import (
+    CharacterTemplate,
+    FlowFailed,
+    FlowOptions,
+    InitialData,
+    Refused,
+    WorldEntry,
+    accept,
+    change_map,
+    channel_list,
+    char_list,
+    chat,
+    connect,
+    create_character,
+    enter_world,
+    find_character,
+    hash_password,
+    join,
+    login,
+    logout,
+    move,
+    receive_initial_data,
+    require_ok,
+    run_clients,
+    run_flow,
+    select_character,
+    select_server,
+    whisper,
+)
+from gateway_core.bot.results import FlowResult, RunSummary, StepResult, StepTimings
+
+__all__ = [
+    "BadServerData",
+    "BotError",
+    "CharacterTemplate",
+    "ConnectFailed",
+    "ConnectionClosed",
+    "FlowFailed",
+    "FlowOptions",
+    "FlowResult",
+    "GameClient",
+    "InitialData",
+    "Refused",
+    "RunSummary",
+    "StepResult",
+    "StepTimeout",
+    "StepTimings",
+    "UnexpectedPacket",
+    "WorldEntry",
+    "accept",
+    "change_map",
+    "channel_list",
+    "char_list",
+    "chat",
+    "connect",
+    "create_character",
+    "enter_world",
+    "find_character",
+    "hash_password",
+    "join",
+    "login",
+    "logout",
+    "move",
+    "receive_initial_data",
+    "require_ok",
+    "run_clients",
+    "run_flow",
+    "select_character",
+    "select_server",
+    "whisper",
+]

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from gateway_protos.v1 import character_pb2_grpc
-
 from gateway_character.service import CharacterOptions, CharacterReferenceService
+from gateway_protos.v1 import character_pb2_grpc
 
 DELETE_DELAY = 1000.0
 

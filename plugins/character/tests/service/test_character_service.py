@@ -8,11 +8,10 @@ from typing import Any
 
 import grpc
 import pytest
-from gateway_protos.v1 import character_pb2 as c
-from gateway_protos.v1 import common_pb2
-
 from gateway_character.service import CharacterOptions
 from gateway_character.service.items import equipped_item, visible_items
+from gateway_protos.v1 import character_pb2 as c
+from gateway_protos.v1 import common_pb2
 
 from ..conftest import DELETE_DELAY, CharacterHarness
 

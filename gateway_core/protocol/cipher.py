@@ -303,9 +303,7 @@ def key_tables() -> KeyTables:
     table = build_key_table(DEFAULT_SEED)
     low = [bytes(v & 0xFF for v in row) for row in table]
     header_keys = tuple(tuple(low[i]) for i in range(5))
-    diagonals = tuple(
-        bytes(low[(c - d) & 15][c & 0x7FF] for c in range(4096)) for d in range(16)
-    )
+    diagonals = tuple(bytes(low[(c - d) & 15][c & 0x7FF] for c in range(4096)) for d in range(16))
     key_at_tav = [low[i][_TAV] for i in range(5)]
     return KeyTables(
         table=table,

@@ -20,7 +20,6 @@ connection, and ``send`` still works after a receive error (to say goodbye).
 from __future__ import annotations
 
 import enum
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -95,15 +94,11 @@ _DecodeEntry: TypeAlias = "tuple[str, type[Packet] | None]"
 
 
 def _packet_classes() -> Mapping[str, type[Packet]]:
-    """The packet classes by protocol name, or an empty mapping if the package is absent."""
-    try:
-        module = importlib.import_module("gateway_core.protocol.packets")
-    except ModuleNotFoundError as exc:
-        if exc.name != "gateway_core.protocol.packets":
-            raise
-        return {}
-    classes: Mapping[str, type[Packet]] = getattr(module, "PACKETS_BY_NAME", {})
-    return classes
+    # Imported on first use, not at module import: the connection module stays cheap to import
+    # and the 204 packet declarations are compiled only when a connection is built.
+    from gateway_core.protocol.packets import PACKETS_BY_NAME
+
+    return PACKETS_BY_NAME
 
 
 @cache
@@ -222,6 +217,11 @@ class ProtocolConnection:
     def buffered_bytes(self) -> int:
         """Received bytes not yet returned as events (at most ``max_buffer``)."""
         return self._frames.buffered_bytes
+
+    @property
+    def max_buffer(self) -> int:
+        """The cap on undecoded buffered bytes."""
+        return self._frames.max_buffer
 
     @property
     def peer_closed(self) -> bool:

@@ -281,6 +281,13 @@ def test_item_header_union_reads_its_parts_back() -> None:
     assert int(header) == header.header == 0x80A3
 
 
+def test_item_constructors_build_the_c2_encoding_from_parts() -> None:
+    assert Item.stack(3, 5, 7, is_created=1) == Item(ItemHeader(0x80A3), ItemData(count=7))
+    equipment = Item.equipment(1, 0x3FF, gem_opt=0x101, durability=80, life=1000, refine=9)
+    assert equipment.data == ItemData(0x93E8A101)
+    assert (equipment.data.life, equipment.data.has_socket) == (1000, 0)
+
+
 def test_hotbar_item_bitfield_sits_at_offset_702_of_select_char_reply() -> None:
     # HotbarItem: type bits 0-4, slotId bits 5-15: {type=2, slot_id=0x123} = 0x2462.
     item = HotbarItem.of(type=2, slot_id=0x123)

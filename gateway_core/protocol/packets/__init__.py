@@ -1,7 +1,23 @@
 """Every packet type of the ROSE protocol that has a payload definition (204 of them).
 
-One frozen, slotted dataclass per packet, grouped by category; see
-:mod:`gateway_core.protocol.fields` for the declaration API.
+One frozen, slotted dataclass per packet, grouped by category (``auth``, ``character``,
+``chat``, ``movement``, ``combat``, ``items``, ``party``, ``trade``, ``shop``, ``other``;
+shared types in ``common``). Class names follow the protocol name: ``PAKCS_*`` -> ``Cli*``,
+``ISC_*`` -> ``Isc*``, every other prefix -> ``Srv*`` (``PAKLC_LOGIN_REPLY`` ->
+:class:`SrvLoginReply`); field names are the XML names in snake_case.
+
+Usage::
+
+    pkt = CliMouseCmd(target_id=7, x=5200.0, y=5300.0, z=0)
+    payload = pkt.encode_payload()                 # bytes, without the 6-byte header
+    decoded = CliMouseCmd.decode_payload(payload)  # Decoded(packet, missing, extra)
+    chat = SrvNormalChat.from_text(char_id=7, message="hi")   # str -> bytes (latin-1)
+    chat.text("message")                                     # bytes -> str
+    item = Item.stack(type=10, id=5, count=20)               # or Item.equipment(...)
+
+Strings are ``bytes``; enums are ``IntEnum`` (unknown values decode as ``int``); unions and
+bit-fields (items, equipment, hotbar) are :class:`UnionValue` subclasses built with
+``.of(**parts)``. See :mod:`gateway_core.protocol.fields` for the wire rules.
 """
 
 from __future__ import annotations

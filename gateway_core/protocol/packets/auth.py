@@ -110,6 +110,7 @@ class ChannelInfo(Record):
 class ServerInfo(Record):
     """``ServerInfo`` (srv_login_reply.xml)."""
 
+    #: XML type ``char``: one byte, exposed as its unsigned value.
     test: int = field(u8)
     name: bytes = field(cstr)
     id: int = field(u32)
@@ -149,7 +150,12 @@ class SrvLogoutReply(Packet):
 
 @packet("PAKCS_LOGIN_REQ")
 class CliLoginReq(Packet):
-    """``PAKCS_LOGIN_REQ``: client -> server (cli_login_req.xml)."""
+    """``PAKCS_LOGIN_REQ``: client -> server (cli_login_req.xml).
+
+    ``password`` is a fixed 64-byte field carrying the lowercase hex SHA-256 of the password
+    (PROTOCOL.md §5.11, §9.2), e.g.
+    ``CliLoginReq.from_text(password=hashlib.sha256(b"admin").hexdigest(), username="admin")``.
+    """
 
     password: bytes = field(fixed_str(64))
     username: bytes = field(cstr)
@@ -164,7 +170,10 @@ class CliLoginTokenReq(Packet):
 
 @packet("PAKLC_LOGIN_REPLY")
 class SrvLoginReply(Packet):
-    """``PAKLC_LOGIN_REPLY``: server -> client (srv_login_reply.xml)."""
+    """``PAKLC_LOGIN_REPLY``: server -> client (srv_login_reply.xml).
+
+    ``servers_info`` has no count: its entries run to the end of the payload.
+    """
 
     result: LoginResult | int = field(u8.enum(LoginResult))
     right: int = field(u16)

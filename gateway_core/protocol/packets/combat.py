@@ -144,6 +144,7 @@ class CliDamage(Packet):
     """``PAKCS_DAMAGE``: client -> server (cli_damage.xml)."""
 
     target_id: int = field(u16)
+    #: XML name ``_randomId`` (leading underscore dropped).
     random_id: int = field(u16)
 
 

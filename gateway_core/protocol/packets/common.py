@@ -148,7 +148,12 @@ class RidingItem(IntEnum):
 
 @union(u32)
 class ItemData(UnionValue):
-    """``Data``: one u32 on the wire (item.xml)."""
+    """C1 ``ItemData`` (XML ``Data``, item.xml): one u32 on the wire.
+
+    Either a stack count (``ItemData(count=20)``) for stackable items, or the equipment
+    overlay: ``ItemData.of(gem_opt=.., durability=.., life=.., has_socket=.., is_appraised=..,
+    refine=..)`` (bits 0-8, 9-15, 16-25, 26, 27, 28-31).
+    """
 
     count: int = 0
     gem_opt = bit_field(0, 9)
@@ -161,7 +166,11 @@ class ItemData(UnionValue):
 
 @union(u16)
 class ItemHeader(UnionValue):
-    """``Header``: one u16 on the wire (item.xml)."""
+    """C1 ``ItemHeader`` (XML ``Header``, item.xml): one u16 on the wire.
+
+    Bits 0-4 ``type``, 5-14 ``id``, 15 ``is_created``:
+    ``ItemHeader.of(type=3, id=5, is_created=1) == ItemHeader(0x80A3)``.
+    """
 
     header: int = 0
     type = bit_field(0, 5)
@@ -171,15 +180,49 @@ class ItemHeader(UnionValue):
 
 @record
 class Item(Record):
-    """``Item`` (item.xml)."""
+    """C2 ``Item`` (item.xml): ``ItemHeader`` (u16) + ``ItemData`` (u32), 6 bytes."""
 
     header: ItemHeader = field(ItemHeader)
     data: ItemData = field(ItemData)
 
+    @classmethod
+    def stack(cls, type: int, id: int, count: int, *, is_created: int = 0) -> Item:
+        """A stackable item: the data word is the count."""
+        return cls(ItemHeader.of(type=type, id=id, is_created=is_created), ItemData(count=count))
+
+    @classmethod
+    def equipment(
+        cls,
+        type: int,
+        id: int,
+        *,
+        is_created: int = 0,
+        gem_opt: int = 0,
+        durability: int = 0,
+        life: int = 0,
+        has_socket: int = 0,
+        is_appraised: int = 0,
+        refine: int = 0,
+    ) -> Item:
+        """An equipment item: the data word is the gem/durability/life/refine overlay."""
+        data = ItemData.of(
+            gem_opt=gem_opt,
+            durability=durability,
+            life=life,
+            has_socket=has_socket,
+            is_appraised=is_appraised,
+            refine=refine,
+        )
+        return cls(ItemHeader.of(type=type, id=id, is_created=is_created), data)
+
 
 @union(u32)
 class EquippedItem(UnionValue):
-    """``EquippedItem``: one u32 on the wire (equipped_item.xml)."""
+    """C3 ``EquippedItem`` (equipped_item.xml): one u32 on the wire.
+
+    Bits 0-9 ``id``, 10-18 ``gem_opt``, 19 ``socket``, 20-23 ``grade``, 24-31 unused:
+    ``EquippedItem.of(id=.., gem_opt=.., socket=.., grade=..)``.
+    """
 
     data: int = 0
     id = bit_field(0, 10)
@@ -190,7 +233,12 @@ class EquippedItem(UnionValue):
 
 @union(u16)
 class HotbarItem(UnionValue):
-    """``HotbarItem``: one u16 on the wire (hotbar_item.xml)."""
+    """``HotbarItem`` (hotbar_item.xml): one u16 on the wire.
+
+    In the XML these are bit-fields of a plain sequence (not a union); the wire form is the
+    same: bits 0-4 ``type``, 5-15 ``slot_id``. ``data`` is the whole 16-bit value (a name
+    chosen here: the XML has no whole-value member). ``HotbarItem.of(type=.., slot_id=..)``.
+    """
 
     data: int = 0
     type = bit_field(0, 5)

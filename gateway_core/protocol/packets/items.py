@@ -109,7 +109,10 @@ class BankListRequest(IntEnum):
 
 
 class BankMoveMode(IntEnum):
-    """``BankMoveMode``: u8 on the wire (cli_bank_move_item.xml)."""
+    """``BankMoveMode``: u8 on the wire (cli_bank_move_item.xml).
+
+    These are the 2026 values; the 2021 packet set used 0 and 1 (PROTOCOL.md §9.1).
+    """
 
     INVENTORY_TO_BANK = 16
     BANK_TO_INVENTORY = 17
@@ -345,7 +348,11 @@ class SrvPickupItemReply(Packet):
 
 @packet("PAKCS_EQUIP_PROJECTILE")
 class CliEquipProjectile(Packet):
-    """``PAKCS_EQUIP_PROJECTILE``: client -> server (cli_equip_projectile.xml)."""
+    """``PAKCS_EQUIP_PROJECTILE``: client -> server (cli_equip_projectile.xml).
+
+    The XML comment claims the type sits in the high nibble (0x1000 = bullet), but the
+    declared bit-fields put it in bits 0-1; this follows the declaration (PROTOCOL.md §9.2).
+    """
 
     projectile: ProjectileTypeAndIndex = field(ProjectileTypeAndIndex)
 
@@ -448,7 +455,11 @@ class CliCraftEnhanceReq(Packet):
 
 @packet("PAKWC_CRAFT_ENHANCE_REPLY")
 class SrvCraftEnhanceReply(Packet):
-    """``PAKWC_CRAFT_ENHANCE_REPLY``: server -> client (srv_craft_enhance_reply.xml)."""
+    """``PAKWC_CRAFT_ENHANCE_REPLY``: server -> client (srv_craft_enhance_reply.xml).
+
+    The XML spells the count attribute ``occurSize``, which the generator ignores, so
+    ``items`` has **no** count and runs to the end of the payload (PROTOCOL.md §5.7).
+    """
 
     result: CraftEnhancementResult | int = field(u8.enum(CraftEnhancementResult))
     items: tuple[IndexAndItem, ...] = field(until_end(IndexAndItem))

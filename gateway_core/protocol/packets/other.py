@@ -255,7 +255,10 @@ class SrvGlobalVars(Packet):
     update_time: int = field(i32)
     world_rate: int = field(i16, default=100)
     town_rate: int = field(u8, default=100)
-    item_rate: tuple[int, ...] = field(array(u8, MAX_SELL_TYPE), default=(50,) + (0,) * 10)
+    # The XML default "{50}" is a C++ aggregate initialiser: only the first element is 50.
+    item_rate: tuple[int, ...] = field(
+        array(u8, MAX_SELL_TYPE), default=(50,) + (0,) * (MAX_SELL_TYPE - 1)
+    )
     flags: int = field(u32)
 
 

@@ -131,7 +131,14 @@ class ShopSellItem(Record):
 
 @packet("PAKCS_STORE_TRADE_REQ")
 class CliStoreTradeReq(Packet):
-    """``PAKCS_STORE_TRADE_REQ``: client -> server (cli_store_trade_req.xml)."""
+    """``PAKCS_STORE_TRADE_REQ``: client -> server (cli_store_trade_req.xml).
+
+    ``is_buy`` / ``is_sell`` (0 or 1) say which overlay of ``item`` applies:
+    ``BuySellItem.of(buy_tab_id=.., buy_col_id=.., buy_amount=..)`` or
+    ``BuySellItem.of(sell_inventory_idx=.., sell_amount=..)``. srv_trade_store_reply.xml also
+    declares this type but holds the 1-byte layout of ``PAKWC_STORE_TRADE_REPLY``; it is
+    ignored, as in the C++ build list.
+    """
 
     npc_id: int = field(u16)
     is_buy: int = field(u8)

@@ -1,0 +1,199 @@
+"""Fixtures of the world plugin tests: the reference world service on a real loopback grpc.aio
+server with a hand-moved clock, and raw gateway streams."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import grpc
+import pytest
+from gateway_protos.v1 import world_pb2, world_pb2_grpc
+from gateway_world.service import WorldReferenceService
+
+VIEW_RADIUS = 1000.0
+QUEUE_LIMIT = 16
+EVENT_TIMEOUT = 5.0
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    """asyncio (grpc.aio); module scope keeps one event loop per module, so no grpc callback
+    of a finished test ever targets a closed loop."""
+    return "asyncio"
+
+
+class FakeClock:
+    """The service's time source (the boundary these tests replace): moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def pos(x: float, y: float, z: int = 0) -> world_pb2.Position:
+    return world_pb2.Position(x=x, y=y, z=z)
+
+
+@dataclass
+class RawGateway:
+    """One gateway's Connect stream, driven request by request."""
+
+    call: grpc.aio.StreamStreamCall[world_pb2.WorldRequest, world_pb2.WorldEvent]
+    outbox: asyncio.Queue[world_pb2.WorldRequest | None]
+    events: asyncio.Queue[world_pb2.WorldEvent] = field(default_factory=asyncio.Queue)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def _pump(self) -> None:
+        try:
+            while True:
+                event = await self.call.read()
+                if event is grpc.aio.EOF:
+                    return
+                assert isinstance(event, world_pb2.WorldEvent)
+                self.events.put_nowait(event)
+        except grpc.aio.AioRpcError:
+            return
+        finally:
+            self.ended.set()
+
+    async def next(self) -> world_pb2.WorldEvent:
+        return await asyncio.wait_for(self.events.get(), EVENT_TIMEOUT)
+
+    async def request(self, **body: object) -> world_pb2.WorldEvent:
+        """Send one request with a fresh id and return its ack or rejected event; events
+        before it are kept for :meth:`next`."""
+        request_id = next(self.ids)
+        self.outbox.put_nowait(world_pb2.WorldRequest(request_id=request_id, **body))  # type: ignore[arg-type]
+        skipped: list[world_pb2.WorldEvent] = []
+        while True:
+            event = await self.next()
+            answer = event.ack if event.HasField("ack") else event.rejected
+            if event.WhichOneof("event") in ("ack", "rejected") and answer.request_id == request_id:
+                for other in reversed(skipped):
+                    _push_front(self.events, other)
+                return event
+            skipped.append(event)
+
+    async def ok(self, **body: object) -> world_pb2.Ack:
+        event = await self.request(**body)
+        assert event.HasField("ack"), event
+        return event.ack
+
+    async def rejected(self, **body: object) -> world_pb2.Rejected:
+        event = await self.request(**body)
+        assert event.HasField("rejected"), event
+        return event.rejected
+
+    async def enter(
+        self, character_id: int, x: float, y: float, *, map_id: int = 1, ready: bool = True
+    ) -> int:
+        ack = await self.ok(
+            enter=world_pb2.EnterMap(
+                character_id=character_id,
+                name=f"char{character_id}",
+                map_id=map_id,
+                position=pos(x, y),
+                look=world_pb2.PlayerLook(level=10, run_speed=500),
+            )
+        )
+        if ready:
+            await self.ok(ready=world_pb2.Ready(character_id=character_id))
+        return ack.object_id
+
+    async def expect(self, kind: str) -> world_pb2.WorldEvent:
+        event = await self.next()
+        assert event.WhichOneof("event") == kind, event
+        return event
+
+    async def marker(self, character_id: int) -> None:
+        """Proves nothing else is queued for this gateway: the character's own chat line is
+        the very next event."""
+        self.outbox.put_nowait(
+            world_pb2.WorldRequest(
+                chat=world_pb2.NormalChat(character_id=character_id, message="marker")
+            )
+        )
+        event = await self.next()
+        assert event.WhichOneof("event") == "said" and event.said.message == "marker", event
+
+
+def _push_front(queue: asyncio.Queue[world_pb2.WorldEvent], event: world_pb2.WorldEvent) -> None:
+    items = [event]
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    for item in items:
+        queue.put_nowait(item)
+
+
+@dataclass
+class WorldHarness:
+    stub: world_pb2_grpc.WorldAsyncStub
+    service: WorldReferenceService
+    clock: FakeClock
+    address: str
+    gateways: list[RawGateway] = field(default_factory=list)
+
+    def open(self, first: world_pb2.WorldRequest | None) -> RawGateway:
+        outbox: asyncio.Queue[world_pb2.WorldRequest | None] = asyncio.Queue()
+        if first is not None:
+            outbox.put_nowait(first)
+
+        async def requests() -> AsyncIterator[world_pb2.WorldRequest]:
+            while (item := await outbox.get()) is not None:
+                yield item
+
+        gateway = RawGateway(self.stub.Connect(requests()), outbox)
+        gateway.task = asyncio.get_running_loop().create_task(gateway._pump())
+        self.gateways.append(gateway)
+        return gateway
+
+    async def connect(self, gateway_id: str) -> RawGateway:
+        gateway = self.open(world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id=gateway_id)))
+        welcome = await gateway.expect("welcome")
+        assert welcome.welcome.gateway_id == gateway_id
+        return gateway
+
+    def tick(self, seconds: float) -> None:
+        self.clock.now += seconds
+        self.service.state.tick()
+
+
+async def start_world(
+    clock: Callable[[], float], queue_limit: int = QUEUE_LIMIT
+) -> tuple[WorldReferenceService, grpc.aio.Server, str]:
+    # A tick interval of an hour: the tests tick by hand with the fake clock.
+    service = WorldReferenceService(
+        view_radius=VIEW_RADIUS, queue_limit=queue_limit, tick_interval=3600.0, clock=clock
+    )
+    await service.start()
+    server = grpc.aio.server()
+    service.add_to_server(server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return service, server, f"127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[WorldHarness]:
+    clock = FakeClock()
+    service, server, address = await start_world(clock)
+    channel = grpc.aio.insecure_channel(address)
+    harness = WorldHarness(world_pb2_grpc.WorldStub(channel), service, clock, address)  # type: ignore[arg-type]
+    try:
+        yield harness
+    finally:
+        for gateway in harness.gateways:
+            gateway.outbox.put_nowait(None)
+            gateway.call.cancel()
+        tasks = [g.task for g in harness.gateways if g.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await channel.close()
+        await service.stop()
+        await server.stop(None)

@@ -1,0 +1,391 @@
+"""Every request and RPC of the reference world service over a real loopback grpc.aio server."""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import grpc
+import pytest
+from gateway_protos.v1 import world_pb2
+
+from ..conftest import VIEW_RADIUS, WorldHarness, pos
+
+pytestmark = pytest.mark.anyio
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
+NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]
+PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION.value[0]
+UNIMPLEMENTED = grpc.StatusCode.UNIMPLEMENTED.value[0]
+
+
+# -- the stream -----------------------------------------------------------------------------
+
+
+async def test_connect_welcomes_with_view_radius(world: WorldHarness) -> None:
+    gateway = world.open(world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id="gw-a")))
+    welcome = (await gateway.expect("welcome")).welcome
+    assert (welcome.gateway_id, welcome.view_radius, welcome.queue_limit) == ("gw-a", 1000.0, 16)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        world_pb2.WorldRequest(ready=world_pb2.Ready(character_id=1)),
+        world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id="")),
+        world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id="g" * 65)),
+    ],
+)
+async def test_connect_requires_valid_hello_first(
+    world: WorldHarness, first: world_pb2.WorldRequest
+) -> None:
+    gateway = world.open(first)
+    await gateway.ended.wait()
+    assert await gateway.call.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_second_hello_is_rejected_and_stream_stays(world: WorldHarness) -> None:
+    gateway = await world.connect("gw-a")
+    rejected = await gateway.rejected(hello=world_pb2.Hello(gateway_id="gw-a"))
+    assert rejected.code == PRECONDITION
+    await gateway.enter(1, 0, 0)
+
+
+async def test_empty_request_is_rejected(world: WorldHarness) -> None:
+    gateway = await world.connect("gw-a")
+    assert (await gateway.rejected()).code == INVALID
+
+
+async def test_same_gateway_id_replaces_old_stream(world: WorldHarness) -> None:
+    old = await world.connect("gw-a")
+    await old.enter(1, 0, 0)
+    await world.connect("gw-a")
+    await old.ended.wait()
+    assert await old.call.code() == grpc.StatusCode.ABORTED
+    stats = await world.stub.GetStats(world_pb2.WorldStatsRequest())
+    assert (stats.gateways, stats.characters, stats.replaced_gateways) == (1, 0, 1)
+
+
+async def test_stream_end_takes_characters_off_map(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    a_id = await a.enter(1, 0, 0)
+    await b.enter(2, 10, 10)
+    await b.expect("spawn")
+    a.outbox.put_nowait(None)  # gateway A closes its side
+    removed = await b.expect("removed")
+    assert removed.removed.object_id == a_id
+    assert list(removed.recipient_character_ids) == [2]
+    await a.ended.wait()
+    assert await a.call.code() == grpc.StatusCode.OK
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await world.stub.GetPresence(world_pb2.GetPresenceRequest(character_id=1))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+# -- enter / ready / object ids -------------------------------------------------------------
+
+
+async def test_enter_allocates_distinct_object_ids_per_map(world: WorldHarness) -> None:
+    gateway = await world.connect("gw-a")
+    first = await gateway.enter(1, 0, 0, ready=False)
+    second = await gateway.enter(2, 0, 0, ready=False)
+    other_map = await gateway.enter(3, 0, 0, map_id=2, ready=False)
+    assert 0 < first != second
+    assert other_map > 0
+
+
+async def test_released_object_id_is_not_reused_while_live(world: WorldHarness) -> None:
+    gateway = await world.connect("gw-a")
+    first = await gateway.enter(1, 0, 0, ready=False)
+    second = await gateway.enter(2, 0, 0, ready=False)
+    await gateway.ok(leave=world_pb2.LeaveMap(character_id=1))
+    third = await gateway.enter(3, 0, 0, ready=False)
+    assert third not in (second,)
+    assert third != first  # round robin: a just-released id is not handed out at once
+    # A requested id is honoured when free, ignored when taken.
+    ack = await gateway.ok(
+        enter=world_pb2.EnterMap(character_id=4, name="d", map_id=1, requested_object_id=first)
+    )
+    assert ack.object_id == first
+    ack = await gateway.ok(
+        enter=world_pb2.EnterMap(character_id=5, name="e", map_id=1, requested_object_id=second)
+    )
+    assert ack.object_id not in (first, second, third)
+
+
+async def test_enter_again_replaces_presence(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    await a.enter(1, 0, 0)
+    await b.enter(1, 0, 0, ready=False)
+    presence = await world.stub.GetPresence(world_pb2.GetPresenceRequest(character_id=1))
+    assert presence.gateway_id == "gw-b" and presence.ready is False
+    assert (await a.rejected(ready=world_pb2.Ready(character_id=1))).code == PRECONDITION
+
+
+@pytest.mark.parametrize(
+    ("enter", "field"),
+    [
+        (world_pb2.EnterMap(character_id=0, name="a"), "character_id"),
+        (world_pb2.EnterMap(character_id=1, name=""), "name"),
+        (world_pb2.EnterMap(character_id=1, name="n" * 33), "name"),
+        (world_pb2.EnterMap(character_id=1, name="a", map_id=65536), "map_id"),
+        (world_pb2.EnterMap(character_id=1, name="a", position=pos(math.nan, 0)), "position.x"),
+        (world_pb2.EnterMap(character_id=1, name="a", position=pos(0, 1e9)), "position.y"),
+        (world_pb2.EnterMap(character_id=1, name="a", position=pos(0, 0, 70000)), "position.z"),
+        (
+            world_pb2.EnterMap(character_id=1, name="a", look=world_pb2.PlayerLook(level=256)),
+            "look.level",
+        ),
+        (
+            world_pb2.EnterMap(
+                character_id=1, name="a", look=world_pb2.PlayerLook(equipment=[1] * 9)
+            ),
+            "look.equipment",
+        ),
+        (
+            world_pb2.EnterMap(
+                character_id=1, name="a", look=world_pb2.PlayerLook(run_speed=40000)
+            ),
+            "look.run_speed",
+        ),
+        (
+            world_pb2.EnterMap(character_id=1, name="a", requested_object_id=65536),
+            "requested_object_id",
+        ),
+    ],
+)
+async def test_enter_rejects_bad_arguments(
+    world: WorldHarness, enter: world_pb2.EnterMap, field: str
+) -> None:
+    gateway = await world.connect("gw-a")
+    rejected = await gateway.rejected(enter=enter)
+    assert rejected.code == INVALID and field in rejected.message
+
+
+async def test_requests_for_unknown_or_foreign_characters_are_rejected(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    await a.enter(1, 0, 0)
+    assert (await b.rejected(ready=world_pb2.Ready(character_id=9))).code == NOT_FOUND
+    assert (await b.rejected(leave=world_pb2.LeaveMap(character_id=1))).code == PRECONDITION
+    assert (await b.rejected(ready=world_pb2.Ready(character_id=0))).code == INVALID
+
+
+async def test_ready_exchanges_spawns_within_view_radius_only(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    a_id = await a.enter(1, 5000, 5000)
+    b_id = await b.enter(2, 5000 + VIEW_RADIUS * 0.6, 5000 + VIEW_RADIUS * 0.6, ready=False)
+    await b.ok(ready=world_pb2.Ready(character_id=2))
+    seen_by_b = await b.expect("spawn")
+    assert seen_by_b.spawn.object_id == a_id and seen_by_b.spawn.name == "char1"
+    assert seen_by_b.spawn.look.level == 10
+    seen_by_a = await a.expect("spawn")
+    assert seen_by_a.spawn.object_id == b_id
+    assert list(seen_by_a.recipient_character_ids) == [1]
+    # A third one, far away on the same map, sees nobody and is seen by nobody.
+    await b.enter(3, 5000 + VIEW_RADIUS * 3, 5000)
+    await a.marker(1)
+    await b.marker(2)
+
+
+# -- movement -------------------------------------------------------------------------------
+
+
+async def test_move_reaches_mover_and_viewers_not_others(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    a_id = await a.enter(1, 0, 0)
+    await b.enter(2, 100, 0)
+    await b.enter(3, VIEW_RADIUS * 5, 0)  # out of view
+    await a.expect("spawn")
+    await b.expect("spawn")
+    a.outbox.put_nowait(
+        world_pb2.WorldRequest(
+            move=world_pb2.MoveTo(character_id=1, target_object_id=0, destination=pos(0, 300, 7))
+        )
+    )
+    for gateway, expected in ((a, [1]), (b, [2])):
+        moved = await gateway.expect("moved")
+        assert list(moved.recipient_character_ids) == expected
+        assert moved.moved.object_id == a_id
+        assert (moved.moved.destination.y, moved.moved.destination.z, moved.moved.distance) == (
+            300,
+            7,
+            300,
+        )
+    await b.marker(3)  # character 3's gateway got nothing before its own marker
+
+
+async def test_walking_into_view_spawns_both_ways(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    await a.enter(1, 0, 0)
+    b_id = await b.enter(2, 3000, 0)
+    # run_speed 500: 4 s of walking cover 2000 units, ending 1000 - 0 = within radius.
+    await a.ok(move=world_pb2.MoveTo(character_id=1, destination=pos(2000, 0)))
+    await a.expect("moved")
+    world.tick(2.0)  # at x=1000: 2000 away, still out of view
+    await a.marker(1)
+    world.tick(2.0)  # arrived at x=2000: 1000 away, in view
+    assert (await a.expect("spawn")).spawn.object_id == b_id
+    assert (await b.expect("spawn")).spawn.position.x == 2000
+    presence = await world.stub.GetPresence(world_pb2.GetPresenceRequest(character_id=1))
+    assert (presence.position.x, presence.moving) == (2000, False)
+
+
+async def test_stop_tells_viewers_not_self(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    a_id = await a.enter(1, 0, 0)
+    await b.enter(2, 100, 0)
+    await a.expect("spawn")
+    await b.expect("spawn")
+    ack = await a.ok(stop=world_pb2.StopMoving(character_id=1, position=pos(50, 0, 3)))
+    assert (ack.position.x, ack.position.z) == (50, 3)
+    stopped = await b.expect("stopped")
+    assert stopped.stopped.object_id == a_id and stopped.stopped.position.x == 50
+    await a.marker(1)
+
+
+async def test_movement_requires_ready_and_valid_arguments(world: WorldHarness) -> None:
+    gateway = await world.connect("gw-a")
+    await gateway.enter(1, 0, 0, ready=False)
+    move = world_pb2.MoveTo(character_id=1, destination=pos(1, 1))
+    assert (await gateway.rejected(move=move)).code == PRECONDITION
+    await gateway.ok(ready=world_pb2.Ready(character_id=1))
+    bad = world_pb2.MoveTo(character_id=1, destination=pos(math.inf, 1))
+    assert (await gateway.rejected(move=bad)).code == INVALID
+    bad = world_pb2.MoveTo(character_id=1, target_object_id=70000, destination=pos(1, 1))
+    assert (await gateway.rejected(move=bad)).code == INVALID
+    bad_stop = world_pb2.StopMoving(character_id=1, position=pos(1, 1, 65536))
+    assert (await gateway.rejected(stop=bad_stop)).code == INVALID
+
+
+# -- teleport / leave -----------------------------------------------------------------------
+
+
+async def test_teleport_to_other_map_removes_and_needs_ready(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    a_id = await a.enter(1, 0, 0)
+    await b.enter(2, 100, 0)
+    await b.enter(3, 0, 0, map_id=2)
+    await a.expect("spawn")
+    await b.expect("spawn")
+    ack = await a.ok(teleport=world_pb2.Teleport(character_id=1, map_id=2, position=pos(10, 0)))
+    assert ack.map_id == 2 and ack.object_id > 0
+    removed = await b.expect("removed")
+    assert removed.removed.object_id == a_id and list(removed.recipient_character_ids) == [2]
+    await b.marker(3)  # not visible on map 2 before ready
+    await a.ok(ready=world_pb2.Ready(character_id=1))
+    assert (await b.expect("spawn")).spawn.object_id == ack.object_id
+
+
+async def test_teleport_on_same_map_updates_visibility(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    a_id = await a.enter(1, 0, 0)
+    await b.enter(2, 100, 0)
+    await a.expect("spawn")
+    await b.expect("spawn")
+    ack = await a.ok(teleport=world_pb2.Teleport(character_id=1, map_id=1, position=pos(9000, 0)))
+    assert ack.object_id == a_id
+    assert (await b.expect("removed")).removed.object_id == a_id
+    bad = world_pb2.Teleport(character_id=1, map_id=70000, position=pos(0, 0))
+    assert (await a.rejected(teleport=bad)).code == INVALID
+
+
+async def test_leave_removes_from_viewers(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    a_id = await a.enter(1, 0, 0)
+    await b.enter(2, 100, 0)
+    await a.expect("spawn")
+    await b.expect("spawn")
+    ack = await a.ok(leave=world_pb2.LeaveMap(character_id=1))
+    assert (ack.map_id, ack.object_id) == (0, 0)
+    assert (await b.expect("removed")).removed.object_id == a_id
+    assert (await a.rejected(leave=world_pb2.LeaveMap(character_id=1))).code == NOT_FOUND
+
+
+# -- chat and game actions ------------------------------------------------------------------
+
+
+async def test_normal_chat_reaches_speaker_and_viewers(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    a_id = await a.enter(1, 0, 0)
+    await b.enter(2, 100, 0)
+    await b.enter(3, 0, VIEW_RADIUS * 2)
+    await a.expect("spawn")
+    await b.expect("spawn")
+    await a.ok(chat=world_pb2.NormalChat(character_id=1, message="hello"))
+    said = await b.expect("said")
+    assert (said.said.object_id, said.said.message) == (a_id, "hello")
+    assert list(said.recipient_character_ids) == [2]
+    assert list((await a.expect("said")).recipient_character_ids) == [1]
+
+
+@pytest.mark.parametrize("message", ["", "x" * 1901, "a\x00b"])
+async def test_normal_chat_rejects_bad_message(world: WorldHarness, message: str) -> None:
+    gateway = await world.connect("gw-a")
+    await gateway.enter(1, 0, 0)
+    chat = world_pb2.NormalChat(character_id=1, message=message)
+    assert (await gateway.rejected(chat=chat)).code == INVALID
+
+
+async def test_set_animation_action_is_relayed_nearby(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    a_id = await a.enter(1, 0, 0)
+    await b.enter(2, 100, 0)
+    await a.expect("spawn")
+    await b.expect("spawn")
+    await a.ok(
+        action=world_pb2.GameAction(
+            character_id=1, packet_name="PAKCS_SET_ANIMATION", payload=struct.pack("<HH", 4, 1)
+        )
+    )
+    for gateway in (a, b):
+        action = (await gateway.expect("action")).action
+        assert action.packet_name == "PACWC_SET_ANIMATION"
+        assert action.payload == struct.pack("<HHH", 4, 1, a_id)
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "code"),
+    [
+        ("PAKCS_ATTACK", b"\x01\x00", UNIMPLEMENTED),
+        ("PAKCS_SET_ANIMATION", b"\x01", INVALID),
+        ("", b"", INVALID),
+        ("PAKCS_SET_ANIMATION", b"\x00" * 2042, INVALID),
+    ],
+)
+async def test_game_action_errors(
+    world: WorldHarness, name: str, payload: bytes, code: int
+) -> None:
+    gateway = await world.connect("gw-a")
+    await gateway.enter(1, 0, 0)
+    action = world_pb2.GameAction(character_id=1, packet_name=name, payload=payload)
+    assert (await gateway.rejected(action=action)).code == code
+
+
+# -- unary queries --------------------------------------------------------------------------
+
+
+async def test_get_presence_and_stats(world: WorldHarness) -> None:
+    gateway = await world.connect("gw-a")
+    object_id = await gateway.enter(1, 10, 20)
+    presence = await world.stub.GetPresence(world_pb2.GetPresenceRequest(character_id=1))
+    assert (presence.gateway_id, presence.map_id, presence.object_id) == ("gw-a", 1, object_id)
+    assert (presence.position.x, presence.position.y, presence.ready) == (10, 20, True)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await world.stub.GetPresence(world_pb2.GetPresenceRequest(character_id=0))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    await gateway.rejected(ready=world_pb2.Ready(character_id=5))
+    stats = await world.stub.GetStats(world_pb2.WorldStatsRequest())
+    assert (stats.gateways, stats.characters, stats.rejected_requests) == (1, 1, 1)
+    assert stats.events >= 3

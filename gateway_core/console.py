@@ -27,20 +27,20 @@ DEFAULT_PORT = 9102
 
 # Totals shown above the table: label -> metric sample name (summed over labels).
 TOTALS: tuple[tuple[str, str], ...] = (
-    ("active connections", "gateway_active_connections"),
+    ("connections", "gateway_active_connections"),
     ("accepted", "gateway_connections_accepted_total"),
+    ("limit rejects", "gateway_connection_limit_rejections_total"),
     ("packets in", "gateway_packets_received_total"),
     ("packets out", "gateway_packets_sent_total"),
+    ("idle timeouts", "gateway_idle_timeouts_total"),
     ("bytes in", "gateway_received_bytes_total"),
     ("bytes out", "gateway_sent_bytes_total"),
-    ("protocol errors", "gateway_protocol_errors_total"),
+    ("slow clients", "gateway_slow_client_disconnects_total"),
+    ("proto errors", "gateway_protocol_errors_total"),
     ("router drops", "gateway_router_drops_total"),
     ("handler errors", "gateway_handler_errors_total"),
-    ("slow clients", "gateway_slow_client_disconnects_total"),
-    ("idle timeouts", "gateway_idle_timeouts_total"),
-    ("limit rejections", "gateway_connection_limit_rejections_total"),
-    ("buffers in use", "gateway_buffer_pool_in_use"),
-    ("buffer capacity", "gateway_buffer_pool_capacity"),
+    ("buffers used", "gateway_buffer_pool_in_use"),
+    ("buffers total", "gateway_buffer_pool_capacity"),
     ("gRPC calls", "gateway_grpc_client_seconds_count"),
 )
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -115,12 +115,14 @@ def render(snapshot: Snapshot, limit: int = 50) -> RenderableType:
     stamp = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
     if snapshot.error is not None:
         return Panel(snapshot.error, title=f"gateway console - {stamp}", border_style="red")
-    totals = Table.grid(padding=(0, 3))
-    cells = [f"[bold]{label}[/] {_number(snapshot.totals.get(name, 0.0))}"
-             for label, name in TOTALS]
-    cells.append(f"[bold]gRPC errors[/] {_number(snapshot.grpc_errors)}")
-    for start in range(0, len(cells), 4):
-        totals.add_row(*cells[start:start + 4])
+    totals = Table.grid(padding=(0, 1))
+    for _ in range(3):
+        totals.add_column(style="bold")
+        totals.add_column(justify="right", min_width=9)
+    cells = [(label, _number(snapshot.totals.get(name, 0.0))) for label, name in TOTALS]
+    cells.append(("gRPC errors", _number(snapshot.grpc_errors)))
+    for start in range(0, len(cells), 3):
+        totals.add_row(*(text for cell in cells[start:start + 3] for text in cell))
 
     table = Table(expand=True)
     for header, _ in COLUMNS:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,9 +176,10 @@ def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_help_lists_builtin_and_plugin_commands(env: dict[str, str]) -> None:
     result = _gateway("--help", env=env)
     assert result.returncode == 0
-    for command in ("serve", "plugins", "service", "console", "echo-ping"):
+    commands = ("serve", "plugins", "service", "console", "bot", "echo-ping")
+    for command in commands:
         assert command in result.stdout
-    for command in ("serve", "plugins", "service", "console", "echo-ping"):
+    for command in commands:
         assert _gateway(command, "--help", env=env).returncode == 0
 
 
@@ -377,3 +379,55 @@ async def test_service_channel_embedded_and_remote_share_the_client_path(
                 assert len(await channel.unary_unary("/test.Echo/Echo")(b"")) == 32
     finally:
         pm.unregister(name="echo-provider")
+
+
+def test_serve_with_every_installed_plugin_starts_embedded_services_and_is_ready(
+    env: dict[str, str],
+) -> None:
+    from importlib.metadata import entry_points
+
+    provided = {ep.name for ep in entry_points(group="gateway.plugins")}
+    metrics_port = _free_port()
+    environ = {k: v for k, v in env.items() if k != "GATEWAY_LOAD_PLUGINS"}
+    environ.update({"SERVICE_PORT": "0", "PACKET_METRICS_PORT": str(metrics_port)})
+    with _running("serve", env=environ, ready_line="listening on") as (proc, _):
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(2)]
+        embedded = next(line for line in lines if line.startswith("embedded services"))
+        assert "echo" in embedded
+        assert all(name in embedded for name in provided & {"auth", "character", "chat",
+                                                             "world"})
+        deadline = time.monotonic() + 10
+        while True:  # readiness follows the backends' health checks
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz",
+                                            timeout=5) as response:
+                    assert response.status == 200
+                    break
+            except urllib.error.HTTPError:
+                assert time.monotonic() < deadline, "never ready"
+                time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_logging_is_logfmt_at_the_configured_level() -> None:
+    import io
+    import logging
+
+    from gateway_core.logging import configure_logging
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        configure_logging("warning", stream)
+        logging.getLogger("gateway.test").info("hidden")
+        logging.getLogger("gateway.test").warning("peer %s closed", "1.2.3.4:5",
+                                                  extra={"connection": 7})
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    (line,) = stream.getvalue().splitlines()
+    assert " level=warning logger=gateway.test msg=\"peer 1.2.3.4:5 closed\" connection=7" in line
+    assert line.startswith("ts=")

@@ -23,7 +23,8 @@ from gateway_auth.service.passwords import client_password_hash
 if TYPE_CHECKING:
     from gateway_core.cli import CommandContext, CommandRegistrar
 
-_Action = Callable[[auth_pb2_grpc.AuthAsyncStub, argparse.Namespace], Awaitable[int]]
+# AuthAsyncStub exists only for type checkers.
+_Action = Callable[["auth_pb2_grpc.AuthAsyncStub", argparse.Namespace], Awaitable[int]]
 
 
 def register_account_command(register: CommandRegistrar) -> None:
@@ -66,8 +67,10 @@ async def run(args: argparse.Namespace, cli: CommandContext) -> int:
 
 
 def _read_password() -> str | None:
+    if not sys.stdin.isatty():  # piped: one line, no prompt
+        return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("Password: ")
-    if sys.stdin.isatty() and getpass.getpass("Repeat password: ") != first:
+    if getpass.getpass("Repeat password: ") != first:
         print("error: the passwords differ", file=sys.stderr)
         return None
     return first

@@ -431,3 +431,15 @@ def test_logging_is_logfmt_at_the_configured_level() -> None:
     (line,) = stream.getvalue().splitlines()
     assert " level=warning logger=gateway.test msg=\"peer 1.2.3.4:5 closed\" connection=7" in line
     assert line.startswith("ts=")
+
+
+def test_service_listen_address_defaults_to_listen_addr_at_the_service_port() -> None:
+    from gateway_core.cli import default_service_listen
+
+    def listen(**environ: str) -> str:
+        return default_service_listen("auth", load_settings(environ=environ))
+
+    assert listen() == "0.0.0.0:0"
+    assert listen(AUTH_SERVICE_ADDR="auth.internal:50051") == "0.0.0.0:50051"
+    assert listen(AUTH_SERVICE_ADDR="10.0.0.5:50051", LISTEN_ADDR="::") == "[::]:50051"
+    assert listen(AUTH_SERVICE_ADDR="unix:/run/auth.sock") == "unix:/run/auth.sock"

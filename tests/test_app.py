@@ -129,8 +129,8 @@ def test_duplicate_packet_type_fails_start_up_naming_both_plugins() -> None:
 
     pm = GatewayPluginManager()
     pm.register(Claims(), "usurper")
-    with pytest.raises(PluginError, match="PAKCS_ACCEPT_REQ.*'core'.*'usurper'|"
-                                          "PAKCS_ACCEPT_REQ.*'usurper'.*'core'"):
+    with pytest.raises(PluginError, match=r"PAKCS_ACCEPT_REQ is claimed by two plugins: "
+                                          r"'usurper' and 'core'|'core' and 'usurper'"):
         Gateway(overrides=TEST_SETTINGS, environ={}, pm=pm)
 
 

@@ -165,7 +165,12 @@ class GameClient:
         return self._closed or self._eof
 
     async def send(self, *packets: Packet | RawFrame, step: str = "send") -> None:
-        """Encode ``packets`` and write them to the socket in one write."""
+        """Encode ``packets`` and write them to the socket in one write.
+
+        Raises :class:`ConnectionClosed` naming ``step`` once the connection is closed.
+        """
+        if self._eof or self._closed:
+            raise ConnectionClosed(step, None)
         data = b"".join(self._conn.send(packet) for packet in packets)
         try:
             await self._stream.send(data)

@@ -178,7 +178,9 @@ def failure_reason(result: FlowResult) -> str:
     step = result.failed_step or "?"
     if result.code is not None:
         return f"{step}: {result.code}"
-    return f"{step}: {result.error or 'failed'}"
+    error = result.error or "failed"
+    prefix = f"step {step!r}: "  # errors name their step; the label already does
+    return f"{step}: {error.removeprefix(prefix)}"
 
 
 def _timings(name: str, values: list[float]) -> StepTimings:

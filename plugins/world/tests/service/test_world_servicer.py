@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import struct
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from gateway_protos.v1 import world_pb2
+from gateway_protos.v1 import world_pb2, world_pb2_grpc
 
 from ..conftest import VIEW_RADIUS, WorldHarness, pos
 
@@ -389,3 +391,49 @@ async def test_get_presence_and_stats(world: WorldHarness) -> None:
     stats = await world.stub.GetStats(world_pb2.WorldStatsRequest())
     assert (stats.gateways, stats.characters, stats.rejected_requests) == (1, 1, 1)
     assert stats.events >= 3
+
+
+# -- backpressure ---------------------------------------------------------------------------
+
+
+async def test_slow_gateway_is_dropped_without_delaying_others(world: WorldHarness) -> None:
+    # The slow gateway stops reading; a small HTTP/2 window makes its backlog reach the
+    # service's queue after a few events instead of megabytes.
+    slow_channel = grpc.aio.insecure_channel(
+        world.address, options=[("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 1024)]
+    )
+    try:
+        slow_stub: world_pb2_grpc.WorldAsyncStub = world_pb2_grpc.WorldStub(slow_channel)  # type: ignore[assignment]
+        outbox: asyncio.Queue[world_pb2.WorldRequest] = asyncio.Queue()
+        outbox.put_nowait(world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id="gw-slow")))
+        for request in (
+            world_pb2.WorldRequest(enter=world_pb2.EnterMap(character_id=1, name="slow", map_id=1)),
+            world_pb2.WorldRequest(ready=world_pb2.Ready(character_id=1)),
+        ):
+            outbox.put_nowait(request)
+
+        async def requests() -> AsyncIterator[world_pb2.WorldRequest]:
+            while True:
+                yield await outbox.get()
+
+        slow_call = slow_stub.Connect(requests())
+        await slow_call.read()  # welcome; never read again
+        fast = await world.connect("gw-fast")
+        await fast.enter(2, 10, 0)
+        await fast.expect("spawn")
+        sent = 0
+        dropped = False
+        while sent < 2000 and not dropped:  # bounded; the drop comes after a few dozen
+            sent += 1
+            await fast.ok(chat=world_pb2.NormalChat(character_id=2, message="x" * 1900))
+            assert (await fast.expect("said")).said.message == "x" * 1900
+            dropped = (
+                await world.stub.GetStats(world_pb2.WorldStatsRequest())
+            ).dropped_gateways == 1
+        assert dropped and sent > 16
+        # The slow gateway's character left the map; the fast one was told and goes on.
+        assert (await fast.expect("removed")).removed.object_id > 0
+        await fast.marker(2)
+        slow_call.cancel()
+    finally:
+        await slow_channel.close()

@@ -110,7 +110,7 @@ async def start_chat(
 async def chat() -> AsyncIterator[ChatHarness]:
     service, server, address = await start_chat()
     channel = grpc.aio.insecure_channel(address)
-    harness = ChatHarness(chat_pb2_grpc.ChatStub(channel), service, address)  # type: ignore[arg-type]
+    harness = ChatHarness(chat_pb2_grpc.ChatStub(channel), service, address)
     try:
         yield harness
     finally:

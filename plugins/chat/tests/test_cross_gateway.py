@@ -53,7 +53,7 @@ class Gateway:
 
     def __init__(self, address: str, gateway_id: str) -> None:
         self.channel = grpc.aio.insecure_channel(address)
-        self.stub: chat_pb2_grpc.ChatAsyncStub = chat_pb2_grpc.ChatStub(self.channel)  # type: ignore[assignment]
+        self.stub: chat_pb2_grpc.ChatAsyncStub = chat_pb2_grpc.ChatStub(self.channel)
         self.received: asyncio.Queue[chat_pb2.Delivery] = asyncio.Queue()
         self.delivery = ChatDelivery(
             self.stub, gateway_id, self.received.put_nowait, initial_backoff=0.05, max_backoff=0.2

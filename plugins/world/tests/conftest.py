@@ -185,7 +185,7 @@ async def world() -> AsyncIterator[WorldHarness]:
     clock = FakeClock()
     service, server, address = await start_world(clock)
     channel = grpc.aio.insecure_channel(address)
-    harness = WorldHarness(world_pb2_grpc.WorldStub(channel), service, clock, address)  # type: ignore[arg-type]
+    harness = WorldHarness(world_pb2_grpc.WorldStub(channel), service, clock, address)
     try:
         yield harness
     finally:

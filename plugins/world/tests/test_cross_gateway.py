@@ -58,7 +58,7 @@ class Gateway:
 
     def __init__(self, address: str, gateway_id: str) -> None:
         self.channel = grpc.aio.insecure_channel(address)
-        stub: world_pb2_grpc.WorldAsyncStub = world_pb2_grpc.WorldStub(self.channel)  # type: ignore[assignment]
+        stub: world_pb2_grpc.WorldAsyncStub = world_pb2_grpc.WorldStub(self.channel)
         self.stub = stub
         self.received: asyncio.Queue[world_pb2.WorldEvent] = asyncio.Queue()
         self.link = WorldLink(stub, gateway_id, self.received.put_nowait, initial_backoff=0.05)

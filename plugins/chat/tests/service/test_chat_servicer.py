@@ -268,7 +268,7 @@ async def test_shout_rejects_bad_arguments(chat: ChatHarness) -> None:
     ],
 )
 async def test_group_chat_reaches_group_members(
-    chat: ChatHarness, kind: chat_pb2.ChatKind.ValueType, field: str
+    chat: ChatHarness, kind: chat_pb2.ChatKind, field: str
 ) -> None:
     a = await chat.subscribe("gw-a")
     b = await chat.subscribe("gw-b")
@@ -303,7 +303,7 @@ async def test_group_chat_without_group_reaches_nobody(chat: ChatHarness) -> Non
     "kind", [chat_pb2.CHAT_KIND_UNSPECIFIED, chat_pb2.CHAT_KIND_WHISPER, chat_pb2.CHAT_KIND_SHOUT]
 )
 async def test_group_chat_rejects_non_group_kind(
-    chat: ChatHarness, kind: chat_pb2.ChatKind.ValueType
+    chat: ChatHarness, kind: chat_pb2.ChatKind
 ) -> None:
     await chat.subscribe("gw-a")
     await chat.host("gw-a", 1, "Alice")
@@ -381,4 +381,4 @@ async def test_slow_subscriber_is_dropped_without_delaying_others(chat: ChatHarn
 
 
 def chat_pb2_grpc_stub(channel: grpc.aio.Channel) -> chat_pb2_grpc.ChatAsyncStub:
-    return chat_pb2_grpc.ChatStub(channel)  # type: ignore[return-value]
+    return chat_pb2_grpc.ChatStub(channel)

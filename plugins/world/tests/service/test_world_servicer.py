@@ -403,7 +403,7 @@ async def test_slow_gateway_is_dropped_without_delaying_others(world: WorldHarne
         world.address, options=[("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 1024)]
     )
     try:
-        slow_stub: world_pb2_grpc.WorldAsyncStub = world_pb2_grpc.WorldStub(slow_channel)  # type: ignore[assignment]
+        slow_stub: world_pb2_grpc.WorldAsyncStub = world_pb2_grpc.WorldStub(slow_channel)
         outbox: asyncio.Queue[world_pb2.WorldRequest] = asyncio.Queue()
         outbox.put_nowait(world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id="gw-slow")))
         for request in (

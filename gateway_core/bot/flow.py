@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -38,6 +39,7 @@ from gateway_core.protocol.packets import (
     AcceptReplyResult,
     CharInfo,
     CliAcceptReq,
+    CliAlive,
     CliChangeMapReq,
     CliChannelListReq,
     CliCharListReq,
@@ -81,6 +83,7 @@ __all__ = [
     "Refused",
     "WorldEntry",
     "accept",
+    "alive",
     "change_map",
     "channel_list",
     "char_list",
@@ -428,6 +431,11 @@ async def move(
     )
 
 
+async def alive(client: GameClient, *, step: str = "alive") -> None:
+    """Send ``PAKCS_ALIVE`` (keep-alive; the server never answers it, PROTOCOL.md §7.9)."""
+    await client.send(CliAlive(), step=step)
+
+
 async def logout(client: GameClient, *, step: str = "logout") -> SrvLogoutReply:
     """Send ``PAKCS_LOGOUT_REQ``; return ``PAKWC_LOGOUT_REPLY``."""
     await client.send(CliLogoutReq(), step=step)
@@ -497,18 +505,18 @@ class _Recorder:
     def step(self, name: str) -> Iterator[StepResult]:
         record = StepResult(name=name, ok=False, elapsed=0.0)
         self.current = name
-        started = anyio.current_time()
+        started = time.perf_counter()
         try:
             yield record
         except BaseException as exc:
-            record.elapsed = anyio.current_time() - started
+            record.elapsed = time.perf_counter() - started
             if isinstance(exc, Refused):
                 record.codes.setdefault(exc.field, exc.value)
                 record.names.setdefault(exc.field, exc.code)
             record.detail = record.detail or str(exc) or type(exc).__name__
             self.result.steps.append(record)
             raise
-        record.elapsed = anyio.current_time() - started
+        record.elapsed = time.perf_counter() - started
         record.ok = True
         self.result.steps.append(record)
         self.current = None
@@ -537,7 +545,7 @@ async def run_flow(options: FlowOptions, *, deadline: float | None = None) -> Fl
     """
     result = FlowResult(client=options.username)
     recorder = _Recorder(result)
-    started = anyio.current_time()
+    started = time.perf_counter()
     clients: list[GameClient] = []
     scope = anyio.CancelScope(deadline=deadline if deadline is not None else float("inf"))
     try:
@@ -554,15 +562,22 @@ async def run_flow(options: FlowOptions, *, deadline: float | None = None) -> Fl
             except LocalProtocolError as exc:  # e.g. a name the wire cannot carry
                 result.failed_step = recorder.current or "?"
                 result.error = f"step {result.failed_step!r}: cannot send: {exc}"
+            except Exception as exc:
+                # One client's surprise must not take the other clients of a run down with it;
+                # the repr keeps the cause visible in the result.
+                result.failed_step = recorder.current or "?"
+                result.error = f"step {result.failed_step!r}: internal error: {exc!r}"
         if scope.cancelled_caught:
             result.failed_step = recorder.current or "?"
             result.error = f"step {result.failed_step!r}: total timeout reached"
+            if result.steps and result.steps[-1].name == result.failed_step:
+                result.steps[-1].detail = "total timeout reached"
     finally:
         with anyio.CancelScope(shield=True):
             for client in clients:
                 result.unexpected.update(client.unexpected_counts)
                 await client.aclose()
-        result.elapsed = anyio.current_time() - started
+        result.elapsed = time.perf_counter() - started
     return result
 
 
@@ -613,12 +628,12 @@ async def _journey(
     with recorder.step("char_list") as record:
         listing = await char_list(char_leg)
         record.detail = f"{len(listing.characters)} character(s)"
-    name, found = _choose(options, listing)
-    if found is None:
-        if not options.create:
+        name, found = _choose(options, listing)
+        if found is None and not options.create:
             have = ", ".join(text(info.name) for info in listing.characters) or "none"
             raise FlowFailed("char_list", f"step 'char_list': character {name!r} not found "
                              f"(have: {have}); use --create to create it")
+    if found is None:
         with recorder.step("create_character") as record:
             created = await create_character(char_leg, name, options.template)
             _note(record, "result", created.result)

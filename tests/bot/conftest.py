@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +112,8 @@ class ScriptedServer:
 
     ``accounts`` maps usernames to plain passwords; ``characters`` usernames to their
     character names. ``mute`` holds request names the server never answers (to make a step
-    time out); ``initial_order`` overrides the order of the four initial world packets.
+    time out); ``initial_order`` overrides the order of the four initial world packets;
+    ``handout`` replaces the address handed out for the next leg.
     """
 
     cipher: str = "plain"
@@ -120,6 +122,8 @@ class ScriptedServer:
     characters: dict[str, list[str]] = field(default_factory=dict)
     mute: set[str] = field(default_factory=set)
     initial_order: tuple[int, ...] = (0, 1, 2, 3)
+    #: The (ip, port) handed out for the next leg; None = this server's own address.
+    handout: tuple[bytes, int] | None = None
     port: int = 0
     sessions: dict[int, ScriptedSession] = field(default_factory=dict)
     connections: list[PeerConnection] = field(default_factory=list)
@@ -155,6 +159,9 @@ class ScriptedServer:
         finally:
             self.connections.remove(peer)
 
+    def next_leg(self) -> tuple[bytes, int]:
+        return self.handout if self.handout is not None else (b"127.0.0.1", self.port)
+
     def world_peers(self) -> list[PeerConnection]:
         return [peer for peer in self.connections if peer.on_map]
 
@@ -172,9 +179,10 @@ class ScriptedServer:
                 assert peer.username is not None
                 session = ScriptedSession(next(self._ids), peer.username)
                 self.sessions[session.session_id] = session
+                ip, port = self.next_leg()
                 await peer.send(SrvSrvSelectReply(
                     result=ServerSelectResult.OK, session_id=session.session_id,
-                    ip=b"127.0.0.1", port=self.port))
+                    ip=ip, port=port))
             case CliJoinServerReq(session_id=session_id, password=password):
                 await self.on_join(peer, session_id, password)
             case CliCharListReq():
@@ -193,9 +201,9 @@ class ScriptedServer:
                 assert peer.session is not None
                 peer.session.phase = "world"
                 peer.session.character = name.decode()
-                await peer.send(SrvSwitchServer(port=self.port,
-                                                session_id=peer.session.session_id,
-                                                ip=b"127.0.0.1"))
+                ip, port = self.next_leg()
+                await peer.send(SrvSwitchServer(port=port, session_id=peer.session.session_id,
+                                                ip=ip))
             case CliChangeMapReq():
                 peer.on_map = True
                 await peer.send(
@@ -284,3 +292,12 @@ def scripted_server() -> ServerFactory:
         return running(ScriptedServer(**kwargs))
 
     return factory
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A loopback port nothing listens on (it was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

@@ -8,7 +8,6 @@ in place of the gateway's handlers.
 from __future__ import annotations
 
 import contextlib
-import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -241,11 +240,8 @@ async def test_send_writes_all_packets_in_order() -> None:
     assert seen == [CliAcceptReq(), CliNormalChat(message=b"one"), CliNormalChat(message=b"two")]
 
 
-async def test_connect_failure_names_step_and_address() -> None:
-    # A port that was just free: nothing listens there.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+async def test_connect_failure_names_step_and_address(free_port: int) -> None:
+    port = free_port
     with pytest.raises(ConnectFailed) as caught:
         await GameClient.connect("127.0.0.1", port, timeout=1.0, step="login_connect")
     assert caught.value.step == "login_connect"

@@ -159,6 +159,29 @@ async def test_flow_timeout_names_step_and_expected_packet(
     assert not result.step("channel_list").ok
 
 
+async def test_flow_reaches_a_wildcard_handout_the_way_it_came(
+    scripted_server: ServerFactory,
+) -> None:
+    async with scripted_server(accounts={"alice": "secret"}, characters={"alice": ["A"]},
+                               handout=(b"0.0.0.0", 0)) as server:
+        result = await run_flow(options(server))
+    assert result.ok, result.error
+
+
+async def test_flow_unreachable_handout_fails_at_connect_unless_not_followed(
+    scripted_server: ServerFactory, free_port: int
+) -> None:
+    async with scripted_server(accounts={"alice": "secret"}, characters={"alice": ["A"]},
+                               handout=(b"127.0.0.1", free_port)) as server:
+        followed = await run_flow(options(server))
+        not_followed = await run_flow(options(server, follow_addresses=False))
+    assert followed.failed_step == "char_connect"
+    assert followed.error is not None
+    expected = f"step 'char_connect': cannot connect to 127.0.0.1:{free_port}"
+    assert followed.error.startswith(expected)
+    assert not_followed.ok, not_followed.error
+
+
 async def test_flow_total_deadline_fails_the_step_in_progress(
     scripted_server: ServerFactory,
 ) -> None:

@@ -18,7 +18,9 @@ use (:func:`key_tables`, about 20 ms):
   byte strings of twice the table width, so the key stream of any packet is one slice, and the
   payload is XORed in one go as two big integers (``int.from_bytes``), not byte by byte.
 * The scrambled 40-bit header is a bit permutation, done with one 256-entry table per wire
-  byte (5 lookups), in both directions.
+  byte (5 lookups), in both directions. The C++ encoders fix tav/eav/ev, so in practice a
+  header depends only on (size, type): decoded and encoded headers, with their share of the
+  checksum, are memoised in small bounded dicts.
 * The checksum (a reflected CRC-8) is the only per-byte loop: a bare ``for`` over the payload
   indexing a list (a 64K-entry two-bytes-at-a-time table was measured: under 10% faster, and
   only on the largest packets).
@@ -36,6 +38,7 @@ from gateway_core.protocol.errors import LocalProtocolError, RemoteProtocolError
 from gateway_core.protocol.framing import (
     HEADER_SIZE,
     MAX_PACKET_SIZE,
+    MAX_PAYLOAD_SIZE,
     FrameCodec,
     bad_size,
     pack_frame,
@@ -69,13 +72,14 @@ class PlainCodec:
     __slots__ = ()
 
     name: Final = "plain"
-    _unpack = struct.Struct("<HH").unpack_from
+    clear_body: Final = True
+    #: Return (size, type value) from the clear header: the C-level ``unpack_from`` itself, so
+    #: reading a header costs no Python call.
+    decode_header: Final = struct.Struct("<HH").unpack_from
 
-    def decode_header(self, buf: bytearray, offset: int) -> tuple[int, int]:
-        """Return (size, type value) from the clear header."""
-        return self._unpack(buf, offset)
-
-    def decode_body(self, buf: bytearray, offset: int, size: int, state: int) -> tuple[int, bytes]:
+    def decode_body(
+        self, buf: bytes | bytearray, offset: int, size: int, state: int
+    ) -> tuple[int, bytes]:
         """Return (type value, payload); the crc field is ignored."""
         return state, bytes(buf[offset + HEADER_SIZE : offset + size])
 
@@ -320,19 +324,30 @@ def _bad_checksum(type_value: int) -> RemoteProtocolError:
     )
 
 
+_FIRST_FIVE: Final = struct.Struct("<IB").unpack_from
+#: Entries per header cache before it is emptied. Honest peers use a small set of headers (the
+#: C++ encoders fix tav/eav/ev, so a header depends only on size and type); a peer sending
+#: random headers only makes us recompute, it cannot grow memory.
+_HEADER_CACHE_SIZE: Final = 4096
+
+
 class RoseCryptCodec:
     """The crosecrypt codec for one side of a connection.
 
     ``server_side=True`` (the gateway) decodes client->server packets and encodes
-    server->client ones; ``server_side=False`` (bots, tests) is the mirror.
+    server->client ones; ``server_side=False`` (bots, tests) is the mirror. Instances are
+    shared by every connection with the same settings (see :func:`get_codec`); their only
+    state is two bounded caches of decoded and encoded headers.
     """
 
     __slots__ = (
+        "_decode_cache",
         "_decode_is_client",
         "_diagonals",
         "_enc",
         "_enc_const",
         "_enc_keystream",
+        "_encode_cache",
         "_h_const",
         "_hk",
         "_in",
@@ -340,6 +355,7 @@ class RoseCryptCodec:
     )
 
     name: Final = "rosecrypt"
+    clear_body: Final = False
 
     def __init__(self, *, server_side: bool) -> None:
         tables = key_tables()
@@ -357,9 +373,19 @@ class RoseCryptCodec:
         self._enc_keystream = tables.diagonals[(_TAV - _EAV) & 15][
             _TAV + HEADER_SIZE : _TAV + MAX_PACKET_SIZE
         ]
+        # wire bytes 0-4 -> (size, state); (size | type << 11) -> (wire bytes 0-4, header ck)
+        self._decode_cache: dict[tuple[int, int], tuple[int, int]] = {}
+        self._encode_cache: dict[int, tuple[int, int]] = {}
 
-    def decode_header(self, buf: bytearray, offset: int) -> tuple[int, int]:
-        """Unscramble the header at ``offset``; return (wire length, plain 40-bit header)."""
+    def decode_header(self, buf: bytes | bytearray, offset: int) -> tuple[int, int]:
+        """Unscramble the header at ``offset``; return (wire length, state).
+
+        ``state`` is the plain 40-bit header with the header's checksum in bits 40-47.
+        """
+        key = _FIRST_FIVE(buf, offset)
+        cached = self._decode_cache.get(key)
+        if cached is not None:
+            return cached
         (d0, d1, d2, d3, d4), (t0, t1, t2, t3, t4) = self._in
         b0 = buf[offset]
         b1 = buf[offset + 1]
@@ -376,34 +402,54 @@ class RoseCryptCodec:
             | d4[b4 ^ k4[tav]]
             | tav << 22
         )
-        return h & 0x7FF, h
+        result = (h & 0x7FF, h | _header_checksum(h) << 40)
+        cache = self._decode_cache
+        if len(cache) >= _HEADER_CACHE_SIZE:
+            cache.clear()
+        cache[key] = result
+        return result
 
-    def decode_body(self, buf: bytearray, offset: int, size: int, state: int) -> tuple[int, bytes]:
+    def decode_body(
+        self, buf: bytes | bytearray, offset: int, size: int, state: int
+    ) -> tuple[int, bytes]:
         """Decrypt and verify the packet at ``offset``; return (type value, plain payload)."""
-        h = state
         if self._decode_is_client:
             # Client encoders may pad by ``ev`` bytes (always 0 from the C++ client).
-            n = (size - (h >> 37)) & 0xFFFF
+            n = (size - ((state >> 37) & 7)) & 0xFFFF
             if n < HEADER_SIZE or n > size:
                 raise bad_size(n)
         else:
             n = size
-        type_value = (h >> 11) & 0x7FF
-        tav = (h >> 22) & 0x7FF
+        type_value = (state >> 11) & 0x7FF
+        tav = (state >> 22) & 0x7FF
         start = tav + HEADER_SIZE
         length = n - HEADER_SIZE
-        keystream = self._diagonals[(tav - (h >> 33)) & 15][start : start + length]
+        keystream = self._diagonals[(tav - (state >> 33)) & 15][start : start + length]
         payload = (
             int.from_bytes(buf[offset + HEADER_SIZE : offset + n], "little")
             ^ int.from_bytes(keystream, "little")
         ).to_bytes(length, "little")
-        if checksum(payload, _header_checksum(h)) != buf[offset + 5]:
+        if checksum(payload, state >> 40) != buf[offset + 5]:
             raise _bad_checksum(type_value)
         return type_value, payload
 
     def encode(self, type_value: int, payload: bytes) -> bytes:
         """Encrypt one packet with the constants of the C++ encoders (tav 0x100, eav 4)."""
         length = len(payload)
+        lc = (HEADER_SIZE + length) | type_value << 11
+        # lc identifies (size, type) only while the size fits its 11 bits; cached entries all
+        # have a valid type, so an invalid type never hits and the slow path raises.
+        cached = self._encode_cache.get(lc) if length <= MAX_PAYLOAD_SIZE else None
+        if cached is None:
+            cached = self._encode_header(type_value, length)
+        wire, header_ck = cached
+        body = (
+            int.from_bytes(payload, "little")
+            ^ int.from_bytes(self._enc_keystream[:length], "little")
+        ).to_bytes(length, "little")
+        return (wire | checksum(payload, header_ck) << 40).to_bytes(HEADER_SIZE, "little") + body
+
+    def _encode_header(self, type_value: int, length: int) -> tuple[int, int]:
         n = HEADER_SIZE + length
         if n > MAX_PACKET_SIZE:
             raise LocalProtocolError(
@@ -417,12 +463,12 @@ class RoseCryptCodec:
         lc = n | type_value << 11
         e0, e1, e2 = self._enc
         wire = (e0[lc & 0xFF] | e1[(lc >> 8) & 0xFF] | e2[lc >> 16]) ^ self._enc_const
-        ck = checksum(payload, _header_checksum(lc | self._h_const))
-        body = (
-            int.from_bytes(payload, "little")
-            ^ int.from_bytes(self._enc_keystream[:length], "little")
-        ).to_bytes(length, "little")
-        return (wire | ck << 40).to_bytes(HEADER_SIZE, "little") + body
+        result = (wire, _header_checksum(lc | self._h_const))
+        cache = self._encode_cache
+        if len(cache) >= _HEADER_CACHE_SIZE:
+            cache.clear()
+        cache[lc] = result
+        return result
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """Packet framing: the 6-byte header and the receive buffer (PROTOCOL.md §2, §4).
 
-Strategy: bytes from the transport are appended to one ``bytearray``; a read offset walks over
-it and each complete packet is cut out with ``struct.unpack_from`` on the header, so a chunk
-holding a hundred packets costs a hundred header reads and slices, never a per-byte loop or a
-copy of the remaining buffer. The consumed prefix is dropped only when new data arrives (a
-``clear()`` when everything was consumed, the common case, else one ``del`` of the prefix), so
-the cost stays linear however the stream is split. The header itself is read by a
+Strategy: a read offset walks over the received bytes and each complete packet is cut out
+after one ``struct.unpack_from`` on its header, so a chunk holding a hundred packets costs a
+hundred header reads and slices, never a per-byte loop or a copy of the remaining buffer. When
+a chunk arrives on a packet boundary (the usual case) it is kept as ``bytes``, so each payload
+is a single slice; only a packet split across chunks moves the remainder into a ``bytearray``
+that later chunks are appended to, and the consumed prefix is dropped only when new data
+arrives, so the cost stays linear however the stream is split. The header itself is read by a
 :class:`FrameCodec` (see :mod:`gateway_core.protocol.cipher`): plain framing reads the clear
 ``size``, the cipher first unscrambles it. The buffer never holds more than ``max_buffer``
 undecoded bytes; beyond that the peer is flooding us and we stop accepting data.
@@ -57,11 +58,22 @@ class FrameCodec(Protocol):
         """The cipher name (``"plain"``, ``"rosecrypt"``)."""
         ...
 
-    def decode_header(self, buf: bytearray, offset: int) -> tuple[int, int]:
+    @property
+    def clear_body(self) -> bool:
+        """True if the payload travels in clear and ``state`` is the type value.
+
+        The framer then slices the payload itself instead of calling ``decode_body`` (the
+        plain codec's hot path saves a call per packet).
+        """
+        ...
+
+    def decode_header(self, buf: bytes | bytearray, offset: int) -> tuple[int, int]:
         """Read the 6 header bytes at ``offset``; return (wire size, state)."""
         ...
 
-    def decode_body(self, buf: bytearray, offset: int, size: int, state: int) -> tuple[int, bytes]:
+    def decode_body(
+        self, buf: bytes | bytearray, offset: int, size: int, state: int
+    ) -> tuple[int, bytes]:
         """Decode the ``size`` bytes at ``offset``; return (type value, payload).
 
         Raises RemoteProtocolError when the bytes are corrupt.
@@ -124,6 +136,7 @@ class FrameDecoder:
 
     __slots__ = (
         "_buf",
+        "_clear_body",
         "_codec",
         "_decode_body",
         "_decode_header",
@@ -139,8 +152,9 @@ class FrameDecoder:
         self._codec = codec
         self._decode_header = codec.decode_header
         self._decode_body = codec.decode_body
+        self._clear_body = codec.clear_body
         self._max_buffer = max_buffer
-        self._buf = bytearray()
+        self._buf: bytes | bytearray = b""
         self._off = 0
         self._eof = False
         self._overflow = False
@@ -184,15 +198,22 @@ class FrameDecoder:
             return
         buf = self._buf
         off = self._off
-        if off:
-            if off == len(buf):
-                buf.clear()
-            else:
-                del buf[:off]
-            self._off = 0
-        if len(buf) + n > self._max_buffer:
+        rest = len(buf) - off
+        if rest + n > self._max_buffer:
             self._overflow = True
             return
+        if not rest:
+            # The common case (the last chunk ended on a packet boundary): keep the chunk as
+            # immutable bytes, so payload slices are bytes with one copy instead of two.
+            self._buf = bytes(data)
+            self._off = 0
+            return
+        if isinstance(buf, bytes):
+            with memoryview(buf) as view:
+                buf = self._buf = bytearray(view[off:])
+        elif off:
+            del buf[:off]
+        self._off = 0
         buf += data
 
     def next_frame(self) -> tuple[int, bytes] | None:
@@ -205,8 +226,15 @@ class FrameDecoder:
             if size < HEADER_SIZE or size > MAX_PACKET_SIZE:
                 raise bad_size(size)
             if avail >= size:
+                end = off + size
+                if self._clear_body:
+                    payload = buf[off + HEADER_SIZE : end]
+                    if type(payload) is not bytes:
+                        payload = bytes(payload)
+                    self._off = end
+                    return state, payload
                 frame = self._decode_body(buf, off, size, state)
-                self._off = off + size
+                self._off = end
                 return frame
         if self._overflow:
             raise RemoteProtocolError(

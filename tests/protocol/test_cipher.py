@@ -187,6 +187,26 @@ def test_encoder_refuses_packets_over_2047_bytes() -> None:
     assert info.value.kind == "too_large"
 
 
+def test_encoder_header_cache_never_hides_an_oversized_packet() -> None:
+    codec = RoseCryptCodec(server_side=True)
+    codec.encode(0x0501, b"")  # caches the header of (size 6, type 0x501)
+    # size 2054 = 0x806 overflows the 11-bit size into the type: same bits as (6, 0x501)
+    with pytest.raises(LocalProtocolError) as info:
+        codec.encode(0x0500, bytes(2048))
+    assert info.value.kind == "too_large"
+    with pytest.raises(LocalProtocolError):
+        codec.encode(-1, b"")
+
+
+def test_decoder_header_cache_is_bounded() -> None:
+    codec = RoseCryptCodec(server_side=True)
+    sender = RoseCryptCodec(server_side=False)
+    for size in range(6000):
+        wire = sender.encode(0x0500 + (size // 40) % 300, bytes(size % 40))  # 6000 headers
+        assert codec.decode_header(wire, 0)[0] == len(wire)
+    assert len(codec._decode_cache) <= 4096
+
+
 def test_whole_packet_helpers_check_their_input() -> None:
     with pytest.raises(LocalProtocolError):
         encode_server_packet(bytes.fromhex("07 00 00 05 00 00"))  # size says 7, has 6

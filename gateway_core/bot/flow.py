@@ -513,7 +513,7 @@ class _Recorder:
             if isinstance(exc, Refused):
                 record.codes.setdefault(exc.field, exc.value)
                 record.names.setdefault(exc.field, exc.code)
-            record.detail = record.detail or str(exc) or type(exc).__name__
+            record.detail = str(exc) or type(exc).__name__
             self.result.steps.append(record)
             raise
         record.elapsed = time.perf_counter() - started

@@ -32,6 +32,7 @@ from gateway_core.bot.flow import (
     select_server,
 )
 from gateway_core.bot.results import RunSummary
+from gateway_core.config import load_settings
 from gateway_core.protocol.packets import (
     CreateCharResult,
     JoinResult,
@@ -332,6 +333,17 @@ def test_cli_parses_move_and_rejects_bad_values() -> None:
     for bad in (["--move", "1"], ["--count", "0"], ["--timeout", "-1"]):
         with pytest.raises(SystemExit):
             parse(*bad)
+
+
+def test_cli_defaults_come_from_the_gateway_settings() -> None:
+    settings = load_settings({"SERVICE_PORT": 29123, "CIPHER": "rosecrypt",
+                              "PACKET_PROFILE": "2021"}, environ={})
+    from_settings = bot_cli.options_from_args(parse(), settings)
+    assert (from_settings.port, from_settings.cipher, from_settings.profile) == (
+        29123, "rosecrypt", "2021")
+    explicit = bot_cli.options_from_args(
+        parse("--port", "1234", "--cipher", "plain", "--profile", "2026"), settings)
+    assert (explicit.port, explicit.cipher, explicit.profile) == (1234, "plain", "2026")
 
 
 @pytest.mark.parametrize("cipher", CIPHERS)

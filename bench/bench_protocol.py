@@ -58,9 +58,7 @@ def cases() -> list[Case]:
         name=b"Benchmarker",
     )
     return [
-        Case(
-            "CliMouseCmd", CliMouseCmd(target_id=0, x=5210.5, y=5290.25, z=0), Role.CLIENT
-        ),
+        Case("CliMouseCmd", CliMouseCmd(target_id=0, x=5210.5, y=5290.25, z=0), Role.CLIENT),
         Case("CliNormalChat", CliNormalChat(message=b"hello everyone, nice weather"), Role.CLIENT),
         Case(
             "SrvNormalChat",

@@ -21,7 +21,7 @@ import logging
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,12 +139,7 @@ def _method_name(details: grpc.aio.ClientCallDetails) -> str:
     return method.lstrip("/")
 
 
-class _MetadataInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
+class _MetadataInterceptor:
     """Adds x-request-id, x-gateway-id, x-session-id, x-user-id, x-character-id,
     x-connection-id, and the default deadline for single-response calls."""
 
@@ -208,12 +203,7 @@ class _MetadataInterceptor(
                                   request_iterator)
 
 
-class _ObservingInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
+class _ObservingInterceptor:
     """Records latency and final status of every call and logs backend failures."""
 
     def __init__(self, service: str, metrics: GatewayMetrics | None) -> None:
@@ -292,6 +282,57 @@ class _ObservingInterceptor(
         return call
 
 
+# grpc.aio files each interceptor under the FIRST of the four kinds it is an instance of, so
+# one object cannot serve all four: each behaviour above is bound to one class per kind.
+class _MetadataUnaryUnary(_MetadataInterceptor, grpc.aio.UnaryUnaryClientInterceptor):
+    pass
+
+
+class _MetadataUnaryStream(_MetadataInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+    pass
+
+
+class _MetadataStreamUnary(_MetadataInterceptor, grpc.aio.StreamUnaryClientInterceptor):
+    pass
+
+
+class _MetadataStreamStream(_MetadataInterceptor, grpc.aio.StreamStreamClientInterceptor):
+    pass
+
+
+class _ObservingUnaryUnary(_ObservingInterceptor, grpc.aio.UnaryUnaryClientInterceptor):
+    pass
+
+
+class _ObservingUnaryStream(_ObservingInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+    pass
+
+
+class _ObservingStreamUnary(_ObservingInterceptor, grpc.aio.StreamUnaryClientInterceptor):
+    pass
+
+
+class _ObservingStreamStream(_ObservingInterceptor, grpc.aio.StreamStreamClientInterceptor):
+    pass
+
+
+def _interceptor_chain(
+    deadline: float | None, gateway_id: str | None, service: str,
+    metrics: GatewayMetrics | None,
+) -> list[grpc.aio.ClientInterceptor]:
+    """Metadata + default deadline first, then observation, for each of the four call kinds."""
+    return [
+        _MetadataUnaryUnary(deadline, gateway_id),
+        _MetadataUnaryStream(deadline, gateway_id),
+        _MetadataStreamUnary(deadline, gateway_id),
+        _MetadataStreamStream(deadline, gateway_id),
+        _ObservingUnaryUnary(service, metrics),
+        _ObservingUnaryStream(service, metrics),
+        _ObservingStreamUnary(service, metrics),
+        _ObservingStreamStream(service, metrics),
+    ]
+
+
 def _channel_options(address: str) -> list[tuple[str, Any]]:
     options: list[tuple[str, Any]] = [("grpc.primary_user_agent", "rose-gateway")]
     if address.startswith(_LOOPBACK_PREFIXES):
@@ -312,12 +353,9 @@ def open_channel(
 
     Call it with the event loop running. ``deadline`` is the default for single-response calls.
     """
-    interceptors: Sequence[grpc.aio.ClientInterceptor] = (
-        _MetadataInterceptor(deadline, gateway_id),
-        _ObservingInterceptor(service, metrics),
-    )
     return grpc.aio.insecure_channel(
-        address, options=_channel_options(address), interceptors=interceptors
+        address, options=_channel_options(address),
+        interceptors=_interceptor_chain(deadline, gateway_id, service, metrics),
     )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import grpc
 import grpc.aio
 import pytest
@@ -46,10 +48,19 @@ class EchoService:
         await asyncio.sleep(float(request.decode()))
         return b"late"
 
+    async def _count(
+        self, request: bytes, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[bytes]:
+        self.metadata.append({k: str(v) for k, v in context.invocation_metadata() or ()})
+        for index in range(int(request.decode())):
+            await asyncio.sleep(0.1)
+            yield str(index).encode()
+
     def add_to_server(self, server: grpc.aio.Server) -> None:
         handler = grpc.method_handlers_generic_handler("test.Echo", {
             "Echo": grpc.unary_unary_rpc_method_handler(self._echo),
             "Slow": grpc.unary_unary_rpc_method_handler(self._slow),
+            "Count": grpc.unary_stream_rpc_method_handler(self._count),
         })
         server.add_generic_rpc_handlers((handler,))
         self.events.append("added")
@@ -67,6 +78,7 @@ class EchoStub:
     def __init__(self, channel: Any) -> None:
         self.Echo = channel.unary_unary("/test.Echo/Echo")
         self.Slow = channel.unary_unary("/test.Echo/Slow")
+        self.Count = channel.unary_stream("/test.Echo/Count")
 
 
 @dataclass(frozen=True)
@@ -226,3 +238,25 @@ async def test_service_host_bind_failure_is_an_oserror_and_stops_services() -> N
         with pytest.raises(OSError, match="cannot bind"):
             await ServiceHost({"echo": service}, first.address).start()
         assert service.events[-1] == "stopped"
+
+
+@pytest.mark.anyio
+async def test_response_streams_get_no_default_deadline_and_are_counted_when_done(
+    tmp_path: Path,
+) -> None:
+    metrics = GatewayMetrics(process_metrics=False)
+    service = EchoService()
+    async with ServiceHost({"echo": service}) as host:
+        clients = GrpcClients([Registration("p", "echo", EchoStub, deadline=0.15)],
+                              _settings(tmp_path, GRPC_DEADLINE=0.15),
+                              embedded={"echo": host.address}, metrics=metrics)
+        async with clients:
+            # Five items 0.1 s apart outlive both deadlines: a subscription must not expire.
+            with call_context(CallContext(session_id="s-7")):
+                items = [item async for item in clients["echo"].Count(b"5")]
+            assert items == [b"0", b"1", b"2", b"3", b"4"]
+            with anyio.fail_after(5):
+                while ("test.Echo/Count", "OK") not in _grpc_samples(metrics):
+                    await anyio.sleep(0.01)
+    (metadata,) = service.metadata
+    assert metadata["x-session-id"] == "s-7" and len(metadata["x-request-id"]) == 32

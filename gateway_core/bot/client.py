@@ -225,11 +225,17 @@ class GameClient:
             raise StepTimeout(step, expected, limit) from None
 
     async def drain(self, duration: float) -> list[Event]:
-        """Collect whatever arrives within ``duration`` seconds (also into ``unexpected``)."""
+        """Collect whatever arrives within ``duration`` seconds (also into ``unexpected``).
+
+        Stops early, without raising, when the server closes the connection.
+        """
         collected: list[Event] = []
         with anyio.move_on_after(duration):
             while True:
-                event = await self._next_event("drain", "any packet")
+                try:
+                    event = await self._next_event("drain", "any packet")
+                except ConnectionClosed:
+                    break
                 self._set_aside(event)
                 collected.append(event)
         return collected

@@ -224,6 +224,19 @@ async def test_drain_collects_what_arrives() -> None:
         b"a", b"b"]
 
 
+async def test_drain_stops_quietly_when_the_server_closes() -> None:
+    async def script(server: Peer) -> None:
+        await server.receive()
+        await server.send(SrvNormalChat(char_id=1, message=b"bye"))
+        await server.stream.aclose()
+
+    async with peer(script) as client:
+        await client.send(CliAcceptReq())
+        got = await client.drain(5.0)
+        assert client.closed
+    assert got == [SrvNormalChat(char_id=1, message=b"bye")]
+
+
 async def test_send_writes_all_packets_in_order() -> None:
     seen: list[Packet | RawFrame] = []
 

@@ -19,6 +19,7 @@ from gateway_core.bot.client import StepTimeout, UnexpectedPacket
 from gateway_core.bot.flow import (
     FlowOptions,
     Refused,
+    alive,
     char_list,
     connect,
     create_character,
@@ -265,6 +266,7 @@ async def test_blocks_return_refusals_for_the_caller_to_judge(
             assert created.result == CreateCharResult.OK
             listing = await char_list(leg)
             assert [info.name for info in listing.characters] == [b"Fresh"]
+            await alive(leg)  # never answered: the next reply is still the select's
             switch = await select_character(leg, 0, "Fresh")
             assert switch.session_id == selected.session_id
 
@@ -276,6 +278,7 @@ async def test_blocks_return_refusals_for_the_caller_to_judge(
                 assert entry.initial.billing.function_type == 0x1001
                 bye = await logout(world)
                 assert bye.wait_time == 0
+    assert "PAKCS_ALIVE" in server.received
 
 
 async def test_enter_world_raises_refused_for_a_bad_session(

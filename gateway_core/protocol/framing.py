@@ -27,6 +27,7 @@ __all__ = [
     "MAX_PAYLOAD_SIZE",
     "FrameCodec",
     "FrameDecoder",
+    "bad_size",
     "pack_frame",
     "unpack_frame",
 ]

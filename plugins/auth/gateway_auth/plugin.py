@@ -9,6 +9,13 @@ from typing import TYPE_CHECKING
 from gateway_protos.v1 import auth_pb2_grpc
 
 from gateway_auth.commands import register_account_command
+from gateway_auth.handlers import (  # noqa: F401  (hook implementations, found by pluggy)
+    gateway_register_packets,
+    gateway_session_closed,
+    gateway_session_state_changed,
+    gateway_shutdown,
+    gateway_startup,
+)
 from gateway_auth.service import AuthReferenceService
 from gateway_auth.service.options import SETTINGS
 from gateway_core.hookspecs import hookimpl

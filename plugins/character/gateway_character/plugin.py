@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING
 
 from gateway_protos.v1 import auth_pb2_grpc, character_pb2_grpc
 
+from gateway_character.handlers import (  # noqa: F401  (hook implementations, found by pluggy)
+    gateway_register_packets,
+    gateway_session_state_changed,
+)
 from gateway_character.service import CharacterReferenceService
 from gateway_character.service.options import SETTINGS
 from gateway_core.hookspecs import hookimpl

@@ -1,0 +1,308 @@
+"""Client-facing packet handlers of the auth plugin: the login leg and logout.
+
+The login leg (PROTOCOL.md §7.2): ``PAKCS_LOGIN_REQ`` -> ``PAKLC_LOGIN_REPLY`` (the server list
+on OK), ``PAKCS_CHANNEL_LIST_REQ`` -> ``PAKLC_CHANNEL_LIST_REPLY``, ``PAKCS_SRV_SELECT_REQ`` ->
+``PAKLC_SRV_SELECT_REPLY`` with the session id and the address of the character endpoint, which
+is this gateway (or PUBLIC_HOST/PUBLIC_PORT). ``PAKCS_LOGOUT_REQ`` (§7.8) saves and ends the
+session. The joins of the character and world legs are the character plugin's (it must load the
+character before it answers a world join). The end of sessions whose connections are gone is
+:mod:`gateway_auth.sessions`.
+
+Strategy: every backend call is guarded; a backend that is down, slow or failing gets the
+client the packet's FAILED result (never silence, never an exception out of the handler), and
+nothing is remembered on the connection, so the next attempt works once the backend is back.
+Requests before a login are refused by the router's state policy (they are registered for
+LOGGED_IN only), and a second login on a connection is ignored the same way (CONNECTED only).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import TYPE_CHECKING, Any, cast
+
+import grpc
+from gateway_protos.v1 import auth_pb2
+
+from gateway_auth.service.passwords import normalize_client_hash
+from gateway_auth.sessions import KEEPERS, LOGIN_PHASE, SessionKeeper, keeper_for
+from gateway_core.hookspecs import hookimpl
+from gateway_core.protocol.packets import (
+    TEXT_ENCODING,
+    ChannelInfo,
+    CliChannelListReq,
+    CliLoginReq,
+    CliLogoutReq,
+    CliSrvSelectReq,
+    LoginResult,
+    ServerInfo,
+    ServerSelectResult,
+    SrvChannelListReply,
+    SrvLoginReply,
+    SrvLogoutReply,
+    SrvSrvSelectReply,
+)
+from gateway_core.session import Key, Session, SessionState
+
+if TYPE_CHECKING:
+    from gateway_protos.v1.auth_pb2_grpc import AuthAsyncStub
+
+    from gateway_core.plugins import PacketRegistrar
+    from gateway_core.router import PacketContext
+
+log = logging.getLogger("gateway.auth")
+
+#: Set once a server select succeeded on a login connection; later list/select requests on it
+#: are ignored (osIROSE's "transferring" state, §7.2 step 7).
+TRANSFERRED = Key[bool]("auth.transferred")
+
+#: Longest username a login may carry (the service refuses longer ones as malformed).
+MAX_USERNAME = 64
+#: Largest value of PAKLC_LOGIN_REPLY.right (a u16).
+MAX_RIGHT = 0xFFFF
+#: Test-server mark of the server list, and the mark of a normal server.
+TEST_MARK = ord("@")
+NORMAL_MARK = ord(" ")
+#: Longest name in the server and channel lists (bytes; the client's own limit is unknown).
+MAX_LIST_NAME = 32
+
+_LOGIN_RESULTS = {int(r): r for r in LoginResult}
+_SELECT_RESULTS = {int(r): r for r in ServerSelectResult}
+
+_LEGS = frozenset({SessionState.LOGGED_IN, SessionState.CHARACTER_SELECT, SessionState.IN_WORLD})
+
+
+def _auth(ctx: PacketContext) -> AuthAsyncStub:
+    return cast("AuthAsyncStub", ctx.clients["auth"])
+
+
+def _failure(exc: grpc.aio.AioRpcError, what: str, session: Session) -> None:
+    log.warning("connection #%d: %s failed: auth service %s: %s", session.connection_id, what,
+                exc.code().name, exc.details())
+
+
+def _list_name(value: str) -> bytes:
+    # Backend text is untrusted too: what the wire cannot carry is replaced, never raised.
+    return value.encode(TEXT_ENCODING, "replace").replace(b"\0", b"?")[:MAX_LIST_NAME]
+
+
+def public_address(session: Session, settings: Any) -> tuple[bytes, int]:
+    """Where the client should connect for its next leg: PUBLIC_HOST/PUBLIC_PORT, by default
+    the local address of the client's own connection and SERVICE_PORT (or, when the gateway
+    listens on an ephemeral port, the port the client reached).
+
+    The client takes a dotted IPv4 string: an IPv4-mapped IPv6 address is unwrapped and the
+    IPv6 loopback becomes 127.0.0.1 (a dual-stack listener accepts both); any other IPv6
+    address is handed out as is, with a warning to set PUBLIC_HOST.
+    """
+    host = settings.PUBLIC_HOST
+    if not host:
+        host = session.local_address[0] or "127.0.0.1"
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            address = None
+        if isinstance(address, ipaddress.IPv6Address):
+            if address.ipv4_mapped is not None:
+                host = str(address.ipv4_mapped)
+            elif address.is_loopback:
+                host = "127.0.0.1"
+            else:
+                log.warning("handing out IPv6 address %s; set PUBLIC_HOST if the client cannot "
+                            "use it", host)
+        elif address is not None and address.is_unspecified:
+            host = "127.0.0.1"
+    port = settings.PUBLIC_PORT or int(settings.SERVICE_PORT) or session.local_address[1]
+    return str(host).encode("ascii", "replace"), int(port)
+
+
+# --- login leg ----------------------------------------------------------------------------------
+
+
+async def on_login_req(ctx: PacketContext, packet: CliLoginReq) -> None:
+    """Log in (§7.2 steps 1-3): the reply carries the server list on OK only;
+    NO_RIGHT_TO_CONNECT closes the connection after the reply."""
+    session = ctx.session
+    username = packet.text("username")
+    if not username or len(username) > MAX_USERNAME or not username.isprintable():
+        ctx.reply(SrvLoginReply(result=LoginResult.UNKNOWN_ACCOUNT))  # no such name can exist
+        return
+    password_hash = normalize_client_hash(packet.text("password"))
+    if password_hash is None:  # not a SHA-256 hex: cannot be anybody's password
+        ctx.reply(SrvLoginReply(result=LoginResult.INVALID_PASSWORD))
+        return
+    auth = _auth(ctx)
+    try:
+        reply = await auth.Login(
+            auth_pb2.LoginRequest(username=username, password_hash=password_hash)
+        )
+    except grpc.aio.AioRpcError as exc:
+        _failure(exc, "login", session)
+        ctx.reply(SrvLoginReply(result=LoginResult.FAILED))
+        return
+    result = _LOGIN_RESULTS.get(int(reply.result), LoginResult.FAILED)
+    if result is not LoginResult.OK:
+        log.info("connection #%d: login of %r refused: %s", session.connection_id, username,
+                 result.name)
+        ctx.reply(SrvLoginReply(result=result))
+        if result is LoginResult.NO_RIGHT_TO_CONNECT:
+            ctx.close("no right to connect")
+        return
+    try:
+        worlds = await auth.ListWorlds(auth_pb2.ListWorldsRequest())
+    except grpc.aio.AioRpcError as exc:
+        _failure(exc, "server list", session)
+        # The login opened a session: without it the account would stay online.
+        keeper = keeper_for(session)
+        if keeper is not None:
+            await keeper.end(reply.session_id)
+        ctx.reply(SrvLoginReply(result=LoginResult.FAILED))
+        return
+    session.user_id = reply.user_id
+    session.username = reply.username
+    session.access_level = reply.access_level
+    session.session_id = reply.session_id
+    session.plugin_data.set(LOGIN_PHASE, True)
+    servers = tuple(
+        ServerInfo(test=TEST_MARK if world.test else NORMAL_MARK, name=_list_name(world.name),
+                   id=world.id)
+        for world in worlds.worlds
+    )
+    ctx.reply(SrvLoginReply(result=LoginResult.OK, right=min(reply.access_level, MAX_RIGHT),
+                            type=0, servers_info=servers))
+    log.info("connection #%d: user %d (%s) logged in", session.connection_id, reply.user_id,
+             reply.username)
+    await session.set_state(SessionState.LOGGED_IN)
+
+
+async def on_channel_list_req(ctx: PacketContext, packet: CliChannelListReq) -> None:
+    """The channels of one world (§7.2 steps 4-5). The reply has no result field: an unknown
+    world, or a backend fault, gets an empty list."""
+    if TRANSFERRED in ctx.session.plugin_data:
+        return
+    channels: tuple[ChannelInfo, ...] = ()
+    try:
+        reply = await _auth(ctx).ListChannels(
+            auth_pb2.ListChannelsRequest(world_id=packet.server_id)
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() is not grpc.StatusCode.NOT_FOUND:
+            _failure(exc, "channel list", ctx.session)
+    else:
+        channels = tuple(
+            ChannelInfo(id=c.id & 0xFF, low_age=c.low_age & 0xFF, high_age=c.high_age & 0xFF,
+                        capacity=min(c.capacity, 0xFFFF), name=_list_name(c.name))
+            for c in reply.channels[:0xFF]
+        )
+    ctx.reply(SrvChannelListReply(id=packet.server_id, channels=channels))
+
+
+async def on_srv_select_req(ctx: PacketContext, packet: CliSrvSelectReq) -> None:
+    """Server select (§7.2 steps 6-7): the auth service moves the session to character select
+    under a new id, and the reply sends the client to the character endpoint."""
+    session = ctx.session
+    if TRANSFERRED in session.plugin_data or session.session_id is None:
+        return
+    try:
+        reply = await _auth(ctx).SelectServer(
+            auth_pb2.SelectServerRequest(session_id=session.session_id,
+                                         world_id=packet.server_id,
+                                         channel_id=packet.channel_id)
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            # An unknown world (osIROSE sends nothing; we say so) or a session that ended.
+            log.info("connection #%d: server select refused: %s", session.connection_id,
+                     exc.details())
+        else:
+            _failure(exc, "server select", session)
+        ctx.reply(SrvSrvSelectReply(result=ServerSelectResult.FAILED))
+        return
+    result = _SELECT_RESULTS.get(int(reply.result), ServerSelectResult.FAILED)
+    if result is not ServerSelectResult.OK:
+        ctx.reply(SrvSrvSelectReply(result=result))
+        return
+    session.session_id = reply.session_id
+    session.plugin_data.pop(LOGIN_PHASE)
+    session.plugin_data.set(TRANSFERRED, True)
+    ip, port = public_address(session, ctx.settings)
+    ctx.reply(SrvSrvSelectReply(result=ServerSelectResult.OK, session_id=reply.session_id,
+                                crypt_val=0, ip=ip, port=port))
+
+
+# --- logout -------------------------------------------------------------------------------------
+
+
+async def on_logout_req(ctx: PacketContext, packet: CliLogoutReq) -> None:
+    """Logout (§7.8): the character is saved (the character plugin does that when the
+    connection leaves the world), the session ends, then ``PAKWC_LOGOUT_REPLY { waitTime 0 }``
+    and every connection of the session on this gateway is closed.
+
+    When the auth service cannot end the session now, the reply is sent all the same and the
+    end is left to the grace period of the closed connections.
+    """
+    session = ctx.session
+    session_id = session.session_id
+    # Leaving the world through CLOSING runs the save (and the world's leave) before the
+    # session ends, so a quick new login loads what was saved.
+    await session.set_state(SessionState.CLOSING)
+    ended = False
+    keeper = keeper_for(session)
+    if session_id is not None and keeper is not None:
+        ended = await keeper.end(session_id)
+    ctx.reply(SrvLogoutReply(wait_time=0))
+    carriers = keeper.carriers(session_id) if keeper is not None and session_id else []
+    for other in [session, *carriers]:
+        if ended:
+            other.session_id = None  # nothing left for the grace period to end
+        other.close("logout")
+    log.info("connection #%d: user %s logged out", session.connection_id, session.user_id)
+
+
+# --- hooks --------------------------------------------------------------------------------------
+
+
+@hookimpl
+def gateway_register_packets(register: PacketRegistrar) -> None:
+    """The login leg and logout."""
+    register(CliLoginReq.NAME, on_login_req, states={SessionState.CONNECTED})
+    register(CliChannelListReq.NAME, on_channel_list_req, states={SessionState.LOGGED_IN})
+    register(CliSrvSelectReq.NAME, on_srv_select_req, states={SessionState.LOGGED_IN})
+    register(CliLogoutReq.NAME, on_logout_req, states=_LEGS)
+
+
+@hookimpl
+def gateway_startup(app: Any) -> None:
+    """Start this gateway's session keeper."""
+    keeper = SessionKeeper.for_app(app)
+    if keeper is None:
+        log.warning("auth: no auth client; sessions are not ended or kept alive")
+        return
+    KEEPERS.append(keeper)
+    keeper.start()
+
+
+@hookimpl
+async def gateway_shutdown(app: Any) -> None:
+    """Stop the keeper; sessions waiting for their grace period end now."""
+    for keeper in [k for k in KEEPERS if k.connections is app.connections]:
+        KEEPERS.remove(keeper)
+        await keeper.stop()
+
+
+@hookimpl
+def gateway_session_state_changed(session: Session, old: SessionState,
+                                  new: SessionState) -> None:
+    """A join picked a session up: its pending end is cancelled."""
+    if new in (SessionState.CHARACTER_SELECT, SessionState.IN_WORLD) and session.session_id:
+        keeper = keeper_for(session)
+        if keeper is not None:
+            keeper.picked_up(session.session_id)
+
+
+@hookimpl
+def gateway_session_closed(session: Session) -> None:
+    """A connection is gone: its session ends now (login phase) or after the grace period."""
+    keeper = keeper_for(session)
+    if keeper is not None:
+        keeper.connection_closed(session)

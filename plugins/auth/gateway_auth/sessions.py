@@ -1,0 +1,209 @@
+"""The gateway side of auth sessions: ending them when their connections are gone, keeping
+them alive while they are not.
+
+Strategy: a session (issued by the auth service) outlives the connection that carries it: the
+client reconnects between legs (login -> character select -> world) and keeps its character
+select connection open while it plays (DESIGN.md "Session end"). So the gateway ends a session
+only when no connection of this gateway carries it any more, and only after SESSION_GRACE
+seconds, re-checked when the timer fires; a join that picks the session up again cancels the
+timer. A login connection that closes before server select ends its session at once (its id
+was never handed to the client). While connections carry a session, a keeper task touches it
+every third of AUTH_SESSION_TTL so that a long game does not outlive the service's expiry; a
+session the service no longer knows (banned, ended elsewhere) closes its connections.
+
+One :class:`SessionKeeper` exists per running gateway (tests run several in one process); the
+lifecycle hooks find theirs by the session they are given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from gateway_protos.v1 import auth_pb2
+
+from gateway_core.session import AUTHENTICATED_STATES, Key, Session
+
+if TYPE_CHECKING:
+    from gateway_protos.v1.auth_pb2_grpc import AuthAsyncStub
+
+    from gateway_core.session import ConnectionService
+
+log = logging.getLogger("gateway.auth")
+
+#: Set on a connection whose login succeeded but which has not selected a server yet: its
+#: session id is the LOGIN-phase one, unknown to the client, so closing ends it at once.
+LOGIN_PHASE = Key[bool]("auth.login_phase")
+
+#: Longest pause between two touches of the live sessions, seconds.
+MAX_TOUCH_INTERVAL = 60.0
+#: Shortest pause between two touches (tests configure tiny TTLs).
+MIN_TOUCH_INTERVAL = 0.05
+
+
+class SessionKeeper:
+    """Ends and keeps alive the auth sessions of one gateway's connections."""
+
+    def __init__(
+        self,
+        connections: ConnectionService,
+        auth: AuthAsyncStub,
+        *,
+        grace: float,
+        session_ttl: float,
+        deadline: float,
+    ) -> None:
+        self.connections = connections
+        self.auth = auth
+        self.grace = grace
+        self.deadline = deadline
+        self.touch_interval = min(MAX_TOUCH_INTERVAL, max(MIN_TOUCH_INTERVAL, session_ttl / 3))
+        self._timers: dict[int, asyncio.Task[None]] = {}
+        self._touch_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_app(cls, app: Any) -> SessionKeeper | None:
+        """A keeper for :class:`gateway_core.app.Gateway` ``app`` (None without an auth
+        client)."""
+        clients = app.clients
+        if clients is None or "auth" not in clients:
+            return None
+        settings = app.settings
+        return cls(
+            app.connections,
+            clients["auth"],
+            grace=float(settings.SESSION_GRACE),
+            session_ttl=float(settings.get("AUTH_SESSION_TTL", 600.0)),
+            deadline=float(settings.GRPC_DEADLINE),
+        )
+
+    def owns(self, session: Session) -> bool:
+        """True when ``session`` is a connection of this keeper's gateway."""
+        return self.connections.get(session.connection_id) is session
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start touching live sessions."""
+        if self._touch_task is None:
+            self._touch_task = asyncio.get_running_loop().create_task(self._touch_loop())
+
+    async def stop(self) -> None:
+        """Stop touching and end at once every session whose grace period was running (the
+        gateway is going away with its connections)."""
+        if self._touch_task is not None:
+            self._touch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._touch_task
+            self._touch_task = None
+        pending = list(self._timers)
+        for task in self._timers.values():
+            task.cancel()
+        self._timers.clear()
+        if pending:
+            await asyncio.gather(*(self.end(session_id) for session_id in pending))
+
+    def connection_closed(self, session: Session) -> None:
+        """A connection is gone: end its session now (login phase) or after the grace period
+        when no other connection carries it by then."""
+        session_id = session.session_id
+        if session_id is None:
+            return
+        if session.plugin_data.pop(LOGIN_PHASE):
+            self._schedule(session_id, 0.0)
+        else:
+            self._schedule(session_id, self.grace)
+
+    def picked_up(self, session_id: int) -> None:
+        """A join carried ``session_id`` onto a new connection: no end is due any more."""
+        task = self._timers.pop(session_id, None)
+        if task is not None:
+            task.cancel()
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def carriers(self, session_id: int) -> list[Session]:
+        """The open connections of this gateway that carry ``session_id``."""
+        return [
+            s for s in self.connections
+            if s.session_id == session_id and not s.closed and s.state in AUTHENTICATED_STATES
+        ]
+
+    def _schedule(self, session_id: int, delay: float) -> None:
+        self.picked_up(session_id)
+        task = asyncio.get_running_loop().create_task(self._end_later(session_id, delay))
+        self._timers[session_id] = task
+
+    async def _end_later(self, session_id: int, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            if self._timers.get(session_id) is asyncio.current_task():
+                del self._timers[session_id]
+        if self.carriers(session_id):
+            return
+        await self.end(session_id)
+
+    async def end(self, session_id: int) -> bool:
+        """Ask the auth service to end ``session_id``; False (logged) when it could not."""
+        try:
+            await self.auth.EndSession(
+                auth_pb2.EndSessionRequest(session_id=session_id), timeout=self.deadline
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("could not end session %d: %s %s", session_id, exc.code().name,
+                        exc.details())
+            return False
+        except Exception as exc:  # e.g. the channel is already closed at shutdown
+            log.warning("could not end session %d: %r", session_id, exc)
+            return False
+        log.debug("session %d ended", session_id)
+        return True
+
+    # -- keeping alive --------------------------------------------------------------------------
+
+    async def _touch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.touch_interval)
+            try:
+                await self.touch_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never let the keeper die: the next round tries again
+                log.exception("touching sessions failed")
+
+    async def touch_all(self) -> None:
+        """Extend every session carried by an open connection; close the connections of a
+        session the service no longer knows."""
+        ids = {s.session_id for s in self.connections
+               if s.session_id is not None and s.state in AUTHENTICATED_STATES}
+        for session_id in ids:
+            try:
+                await self.auth.TouchSession(
+                    auth_pb2.TouchSessionRequest(session_id=session_id), timeout=self.deadline
+                )
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is grpc.StatusCode.NOT_FOUND:
+                    # A login-phase id disappears legitimately while its server select runs.
+                    for carrier in self.carriers(session_id):
+                        if LOGIN_PHASE in carrier.plugin_data:
+                            continue
+                        log.info("closing connection #%d: session ended by the auth service",
+                                 carrier.connection_id)
+                        carrier.session_id = None
+                        carrier.close("session ended")
+                else:
+                    log.warning("could not touch session %d: %s", session_id,
+                                exc.code().name)
+
+
+#: The keepers of the running gateways.
+KEEPERS: list[SessionKeeper] = []
+
+
+def keeper_for(session: Session) -> SessionKeeper | None:
+    """The keeper of the gateway that owns ``session``."""
+    return next((k for k in KEEPERS if k.owns(session)), None)

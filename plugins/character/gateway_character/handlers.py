@@ -1,0 +1,429 @@
+"""Client-facing packet handlers of the character plugin: the joins of the character and world
+legs, character selection (list, create, delete/undelete, select) and change of character.
+
+Flow (PROTOCOL.md §7.3, §7.4, §7.7; DESIGN.md "Which leg a join is for"): a
+``PAKCS_JOIN_SERVER_REQ`` is validated by the auth service and the connection takes the
+session's phase. In character select the join reply's ``id`` is a non-zero number of the
+gateway's choice. In the world phase the character is loaded first (a failure answers the join
+FAILED, §7.4 step 3), a world object id is allocated, and the join reply is followed by
+``PAKWC_SELECT_CHAR_REPLY``, ``PAKWC_INVENTORY_DATA``, ``PAKWC_QUEST_DATA`` and
+``PAKWC_BILLING_MESSAGE``, in that order. ``PAKCS_SELECT_CHAR_REQ`` moves the auth session to
+the world phase and answers ``PAKCC_SWITCH_SERVER`` with the world endpoint: this gateway, or
+PUBLIC_HOST/PUBLIC_PORT. ``PAKCS_CHANGE_CHAR_REQ`` moves it back without a new login. Whenever a
+connection leaves the world (change of character, logout, disconnect) the character is saved.
+
+Strategy: every backend call is guarded. Packets whose reply has a result code get FAILED on a
+backend fault; the rest (the list, select, delete and change of character, whose replies have
+no failure value) are answered when the answer is known: an empty list on a fault, and nothing
+for a select, delete or change that did not happen (logged), so the client stays where it was
+and may retry. Nothing half-done is remembered on the connection.
+
+World object ids are allocated by the gateway (16-bit, non-zero, unique among this gateway's
+connections): the world service allocates ids only on the world plugin's own stream, which
+another plugin cannot reach through the core.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, cast
+
+import grpc
+from gateway_protos.v1 import auth_pb2, character_pb2
+
+from gateway_character.convert import (
+    char_info,
+    clamp,
+    inventory_data,
+    select_char_reply,
+    wire_name,
+)
+from gateway_core.hookspecs import hookimpl
+from gateway_core.protocol.packets import (
+    CliChangeCharReq,
+    CliCharListReq,
+    CliCreateCharReq,
+    CliDeleteCharReq,
+    CliJoinServerReq,
+    CliSelectCharReq,
+    CreateCharResult,
+    JoinResult,
+    SrvBillingMessage,
+    SrvChanCharReply,
+    SrvCharListReply,
+    SrvCreateCharReply,
+    SrvDeleteCharReply,
+    SrvJoinServerReply,
+    SrvQuestData,
+    SrvSwitchServer,
+)
+from gateway_core.session import CharacterSummary, Key, Position, Session, SessionState
+
+if TYPE_CHECKING:
+    from gateway_protos.v1.auth_pb2_grpc import AuthAsyncStub
+    from gateway_protos.v1.character_pb2_grpc import CharacterAsyncStub
+
+    from gateway_core.plugins import PacketRegistrar
+    from gateway_core.router import PacketContext
+    from gateway_core.session import ConnectionService
+
+log = logging.getLogger("gateway.character")
+
+#: Largest world object id (16-bit, 0 is never used).
+MAX_OBJECT_ID: Final = 0xFFFF
+#: Most characters a list reply can carry (u8 count).
+MAX_LIST: Final = 0xFF
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_CREATE_RESULTS = {int(r): r for r in CreateCharResult}
+_object_ids = itertools.count()
+
+
+@dataclass(slots=True)
+class Playing:
+    """What a world connection keeps to save its character when it leaves the world."""
+
+    state: character_pb2.CharacterState
+    character: CharacterAsyncStub
+
+
+#: The character a world connection plays (set on the world join, popped by the save).
+PLAYING = Key[Playing]("character.playing")
+
+
+def _character(ctx: PacketContext) -> CharacterAsyncStub:
+    return cast("CharacterAsyncStub", ctx.clients["character"])
+
+
+def _auth(ctx: PacketContext) -> AuthAsyncStub:
+    return cast("AuthAsyncStub", ctx.clients["auth"])
+
+
+def _failure(exc: grpc.aio.AioRpcError, what: str, session: Session) -> None:
+    log.warning("connection #%d: %s failed: %s %s", session.connection_id, what,
+                exc.code().name, exc.details())
+
+
+def client_hash(value: str) -> str | None:
+    """The client's password field as lowercase SHA-256 hex, or None when it is not one."""
+    lowered = value.lower()
+    return lowered if _HEX64.fullmatch(lowered) else None
+
+
+def allocate_object_id(connections: ConnectionService) -> int | None:
+    """A world object id no connection of this gateway uses (None when all are taken)."""
+    for _ in range(MAX_OBJECT_ID):
+        candidate = next(_object_ids) % MAX_OBJECT_ID + 1
+        if connections.by_world_object_id(candidate) is None:
+            return candidate
+    return None
+
+
+def public_address(session: Session, settings: Any) -> tuple[bytes, int]:
+    """Where the client should connect for its next leg: PUBLIC_HOST/PUBLIC_PORT, by default
+    the local address of the client's own connection and SERVICE_PORT (or, when the gateway
+    listens on an ephemeral port, the port the client reached).
+
+    The client takes a dotted IPv4 string: an IPv4-mapped IPv6 address is unwrapped and the
+    IPv6 loopback becomes 127.0.0.1 (a dual-stack listener accepts both); any other IPv6
+    address is handed out as is, with a warning to set PUBLIC_HOST.
+    """
+    host = settings.PUBLIC_HOST
+    if not host:
+        host = session.local_address[0] or "127.0.0.1"
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            address = None
+        if isinstance(address, ipaddress.IPv6Address):
+            if address.ipv4_mapped is not None:
+                host = str(address.ipv4_mapped)
+            elif address.is_loopback:
+                host = "127.0.0.1"
+            else:
+                log.warning("handing out IPv6 address %s; set PUBLIC_HOST if the client cannot "
+                            "use it", host)
+        elif address is not None and address.is_unspecified:
+            host = "127.0.0.1"
+    port = settings.PUBLIC_PORT or int(settings.SERVICE_PORT) or session.local_address[1]
+    return str(host).encode("ascii", "replace"), int(port)
+
+
+def _ref(session: Session, char_id: int) -> character_pb2.CharacterRef:
+    """The character a request's ``charId`` means: the entry of the list this connection was
+    shown (by name, so a purge in between cannot shift it), else the service's list index."""
+    if 0 <= char_id < len(session.characters):
+        return character_pb2.CharacterRef(name=session.characters[char_id].name)
+    return character_pb2.CharacterRef(index=char_id)
+
+
+# --- joins --------------------------------------------------------------------------------------
+
+
+async def on_join_server_req(ctx: PacketContext, packet: CliJoinServerReq) -> None:
+    """Join the character or world leg with a session id (§7.3 steps 2-3, §7.4 steps 2-4).
+
+    INVALID_PASSWORD for an unknown, expired or forged session or a wrong password hash;
+    FAILED when a backend fails. A second join on a connection is ignored (the handler is
+    registered for CONNECTED only).
+    """
+    session = ctx.session
+    password_hash = client_hash(packet.text("password"))
+    if password_hash is None:
+        ctx.reply(SrvJoinServerReply(result=JoinResult.INVALID_PASSWORD))
+        return
+    try:
+        reply = await _auth(ctx).ValidateSession(
+            auth_pb2.ValidateSessionRequest(session_id=packet.session_id,
+                                            password_hash=password_hash)
+        )
+    except grpc.aio.AioRpcError as exc:
+        _failure(exc, "join", session)
+        ctx.reply(SrvJoinServerReply(result=JoinResult.FAILED))
+        return
+    info = reply.session
+    if reply.result != auth_pb2.JOIN_RESULT_OK or info.phase not in (
+        auth_pb2.SESSION_PHASE_CHARACTER_SELECT, auth_pb2.SESSION_PHASE_WORLD
+    ):
+        # An expired session (TIME_OUT) is refused like a forged one: osIROSE clients know
+        # only OK, FAILED and INVALID_PASSWORD here (§7.3 step 3).
+        failed = reply.result == auth_pb2.JOIN_RESULT_FAILED
+        log.info("connection #%d: join with session %d refused", session.connection_id,
+                 packet.session_id)
+        ctx.reply(SrvJoinServerReply(
+            result=JoinResult.FAILED if failed else JoinResult.INVALID_PASSWORD
+        ))
+        return
+    if info.phase == auth_pb2.SESSION_PHASE_CHARACTER_SELECT:
+        _bind(session, info)
+        ctx.reply(SrvJoinServerReply(result=JoinResult.OK,
+                                     id=clamp(session.connection_id, 32) or 1, pay_flag=0))
+        await session.set_state(SessionState.CHARACTER_SELECT)
+        return
+    await _join_world(ctx, info)
+
+
+def _bind(session: Session, info: auth_pb2.SessionInfo) -> None:
+    session.user_id = info.user_id
+    session.username = info.username
+    session.access_level = info.access_level
+    session.session_id = info.session_id
+
+
+async def _join_world(ctx: PacketContext, info: auth_pb2.SessionInfo) -> None:
+    session = ctx.session
+    character = _character(ctx)
+    try:
+        state = await character.GetCharacter(
+            character_pb2.GetCharacterRequest(character_id=info.character_id)
+        )
+    except grpc.aio.AioRpcError as exc:
+        _failure(exc, "loading the character", session)
+        ctx.reply(SrvJoinServerReply(result=JoinResult.FAILED))
+        return
+    if state.account_id != info.user_id:
+        log.error("character %d is not account %d's", state.id, info.user_id)
+        ctx.reply(SrvJoinServerReply(result=JoinResult.FAILED))
+        return
+    object_id = allocate_object_id(ctx.connections)
+    if object_id is None:
+        log.error("connection #%d: no free world object id", session.connection_id)
+        ctx.reply(SrvJoinServerReply(result=JoinResult.FAILED))
+        return
+    _bind(session, info)
+    session.character_id = state.id
+    session.character_name = state.name
+    session.world_object_id = object_id
+    session.map_id = state.map_id
+    session.position = Position(state.x, state.y, 0.0)
+    session.plugin_data.set(PLAYING, Playing(state, character))
+    ctx.reply(SrvJoinServerReply(result=JoinResult.OK, id=object_id, pay_flag=0))
+    ctx.reply(select_char_reply(state))
+    ctx.reply(inventory_data(state))
+    ctx.reply(SrvQuestData())  # quests are not kept: all zero, like osIROSE
+    ctx.reply(SrvBillingMessage())  # functionType 0x1001, payFlag 2
+    log.info("connection #%d: %s entered the world as object %d", session.connection_id,
+             state.name, object_id)
+    await session.set_state(SessionState.IN_WORLD)
+
+
+# --- character select ---------------------------------------------------------------------------
+
+
+async def on_char_list_req(ctx: PacketContext, packet: CliCharListReq) -> None:
+    """The account's characters (§7.3 step 4), remaining delete seconds included; a backend
+    fault gets an empty list (the reply has no result field)."""
+    session = ctx.session
+    summaries: list[character_pb2.CharacterSummary] = []
+    try:
+        reply = await _character(ctx).ListCharacters(
+            character_pb2.ListCharactersRequest(account_id=session.user_id or 0)
+        )
+        summaries = list(reply.characters[:MAX_LIST])
+    except grpc.aio.AioRpcError as exc:
+        _failure(exc, "character list", session)
+    session.characters = [
+        CharacterSummary(character_id=c.id, name=c.name, level=c.level, job=c.job)
+        for c in summaries
+    ]
+    ctx.reply(SrvCharListReply(characters=tuple(char_info(c) for c in summaries)))
+
+
+async def on_create_char_req(ctx: PacketContext, packet: CliCreateCharReq) -> None:
+    """Create a character (§7.3 step 5) with the service's result code: OK, NAME_TAKEN,
+    INVALID_VALUE, TOO_MANY_CHARS, BLOCKED, or FAILED on a backend fault."""
+    session = ctx.session
+    request = character_pb2.CreateCharacterRequest(
+        account_id=session.user_id or 0, name=packet.text("name"), race=packet.race,
+        stone=packet.stone, hair=packet.hair, face=packet.face, weapon=packet.weapon,
+        zone=packet.zone,
+    )
+    try:
+        reply = await _character(ctx).CreateCharacter(request)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() is grpc.StatusCode.INVALID_ARGUMENT:  # e.g. an empty name
+            result = CreateCharResult.INVALID_VALUE
+        else:
+            _failure(exc, "character creation", session)
+            result = CreateCharResult.FAILED
+    else:
+        result = _CREATE_RESULTS.get(int(reply.result), CreateCharResult.FAILED)
+        if result is not CreateCharResult.OK:
+            log.info("connection #%d: character %r refused: %s", session.connection_id,
+                     request.name, reply.message)
+    ctx.reply(SrvCreateCharReply(result=result, platininum=0))
+
+
+async def on_delete_char_req(ctx: PacketContext, packet: CliDeleteCharReq) -> None:
+    """Delete (``isDelete`` 1) or undelete (0) a character (§7.3 step 6); the reply carries
+    the seconds left before the deletion takes effect (0 after an undelete or an immediate
+    delete)."""
+    session = ctx.session
+    request = character_pb2.DeleteCharacterRequest(
+        account_id=session.user_id or 0, character=_ref(session, packet.char_id)
+    )
+    stub = _character(ctx)
+    rpc = stub.DeleteCharacter if packet.is_delete else stub.UndeleteCharacter
+    try:
+        reply = await rpc(request)
+    except grpc.aio.AioRpcError as exc:
+        _failure(exc, "character deletion", session)
+        return
+    if reply.deleted:  # gone at once: later list indexes move up, as in the client's list
+        session.characters = [c for c in session.characters if c.name != reply.name]
+    ctx.reply(SrvDeleteCharReply(remaining_time=clamp(reply.remaining_seconds, 32),
+                                 name=wire_name(reply.name)))
+
+
+async def on_select_char_req(ctx: PacketContext, packet: CliSelectCharReq) -> None:
+    """Pick the character to play (§7.3 steps 7-8): the auth session moves to the world phase
+    for it and ``PAKCC_SWITCH_SERVER`` names the world endpoint. This connection stays open
+    (the client keeps it while it plays). A character the account does not have closes the
+    connection, like osIROSE's index check."""
+    session = ctx.session
+    try:
+        state = await _character(ctx).SelectCharacter(
+            character_pb2.SelectCharacterRequest(account_id=session.user_id or 0,
+                                                 character=_ref(session, packet.char_id))
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            log.info("connection #%d: select of character %d refused: %s",
+                     session.connection_id, packet.char_id, exc.details())
+            ctx.close("selected a character that does not exist")
+        elif exc.code() is grpc.StatusCode.FAILED_PRECONDITION:
+            log.info("connection #%d: %s", session.connection_id, exc.details())
+        else:
+            _failure(exc, "character select", session)
+        return
+    if session.session_id is None:
+        return
+    try:
+        await _auth(ctx).SetSessionPhase(
+            auth_pb2.SetSessionPhaseRequest(session_id=session.session_id,
+                                            phase=auth_pb2.SESSION_PHASE_WORLD,
+                                            character_id=state.id, character_name=state.name)
+        )
+    except grpc.aio.AioRpcError as exc:
+        _failure(exc, "character select (session phase)", session)
+        if exc.code() is grpc.StatusCode.NOT_FOUND:
+            ctx.close("session ended")
+        return
+    ip, port = public_address(session, ctx.settings)
+    ctx.reply(SrvSwitchServer(port=port, session_id=session.session_id, session_seed=0, ip=ip))
+
+
+# --- world --------------------------------------------------------------------------------------
+
+
+async def on_change_char_req(ctx: PacketContext, packet: CliChangeCharReq) -> None:
+    """Back to character select without a new login (§7.7): the auth session returns to the
+    character select phase, the character is saved (on leaving the world), then
+    ``PAKCC_CHAN_CHAR_REPLY``. The client joins the character leg again with its session id."""
+    session = ctx.session
+    if session.session_id is None:
+        return
+    try:
+        await _auth(ctx).SetSessionPhase(
+            auth_pb2.SetSessionPhaseRequest(session_id=session.session_id,
+                                            phase=auth_pb2.SESSION_PHASE_CHARACTER_SELECT)
+        )
+    except grpc.aio.AioRpcError as exc:
+        _failure(exc, "change of character", session)
+        if exc.code() is grpc.StatusCode.NOT_FOUND:
+            ctx.close("session ended")
+        return
+    await session.set_state(SessionState.CHARACTER_SELECT)  # saves (see the hook below)
+    session.world_object_id = None
+    session.character_name = None
+    session.character_id = None
+    session.map_id = None
+    ctx.reply(SrvChanCharReply())
+
+
+async def save_character(session: Session) -> None:
+    """Store the character of a connection leaving the world (its map and position as the
+    session has them now); a failure is logged, never raised."""
+    playing = session.plugin_data.pop(PLAYING)
+    if playing is None:
+        return
+    state = character_pb2.CharacterState()
+    state.CopyFrom(playing.state)
+    if session.map_id is not None:
+        state.map_id = clamp(session.map_id, 16)
+    state.x = session.position.x
+    state.y = session.position.y
+    try:
+        await playing.character.SaveCharacter(character_pb2.SaveCharacterRequest(state=state))
+    except grpc.aio.AioRpcError as exc:
+        _failure(exc, f"saving character {state.id}", session)
+    except Exception:  # e.g. the channel is closed at shutdown: never break the close
+        log.exception("connection #%d: saving character %d failed", session.connection_id,
+                      state.id)
+
+
+# --- hooks --------------------------------------------------------------------------------------
+
+
+@hookimpl
+def gateway_register_packets(register: PacketRegistrar) -> None:
+    """Joins, character select and change of character."""
+    select = {SessionState.CHARACTER_SELECT}
+    register(CliJoinServerReq.NAME, on_join_server_req, states={SessionState.CONNECTED})
+    register(CliCharListReq.NAME, on_char_list_req, states=select)
+    register(CliCreateCharReq.NAME, on_create_char_req, states=select)
+    register(CliDeleteCharReq.NAME, on_delete_char_req, states=select)
+    register(CliSelectCharReq.NAME, on_select_char_req, states=select)
+    register(CliChangeCharReq.NAME, on_change_char_req, states={SessionState.IN_WORLD})
+
+
+@hookimpl
+async def gateway_session_state_changed(session: Session, old: SessionState,
+                                        new: SessionState) -> None:
+    """Save the character of a connection that leaves the world (change of character,
+    logout, disconnect)."""
+    if old is SessionState.IN_WORLD and new is not SessionState.IN_WORLD:
+        await save_character(session)

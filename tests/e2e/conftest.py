@@ -1,0 +1,169 @@
+"""End-to-end fixtures: real gateways (all built-in plugins, embedded or remote reference
+services, SQLite under a tmp dir) driven over real TCP by the bot's building blocks.
+
+``start_gateway(**settings)`` runs an in-process :class:`Gateway` on an ephemeral loopback port
+and yields a :class:`Running` handle: ``running.account(name, password)`` creates an account
+through the auth service, ``running.connect()`` opens a client connection (closed at the end),
+and ``running.character_select(...)`` / ``running.enter_world(...)`` walk the legs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from gateway_protos.v1 import auth_pb2
+
+from gateway_core.app import Gateway
+from gateway_core.bot import GameClient, flow
+from gateway_core.protocol.packets import (
+    CreateCharResult,
+    JoinResult,
+    LoginResult,
+    ServerSelectResult,
+    SrvJoinServerReply,
+    SrvSrvSelectReply,
+    SrvSwitchServer,
+)
+
+#: Settings of every end-to-end gateway: loopback, ephemeral port, no metrics port, cheap
+#: argon2 (the production cost is the auth service tests' business), short timeouts.
+E2E_SETTINGS: dict[str, object] = {
+    "LISTEN_ADDR": "127.0.0.1",
+    "SERVICE_PORT": 0,
+    "PACKET_METRICS_PORT": 0,
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
+    "SHUTDOWN_DEADLINE": 3.0,
+    "GRPC_DEADLINE": 2.0,
+    "AUTH_ARGON2_TIME_COST": 1,
+    "AUTH_ARGON2_MEMORY_KIB": 64,
+    "AUTH_ARGON2_PARALLELISM": 1,
+}
+
+#: The same as environment variables, for subprocesses (`gateway serve`, `gateway service`).
+E2E_ENV: dict[str, str] = {
+    "LISTEN_ADDR": "127.0.0.1",
+    "PACKET_METRICS_PORT": "0",
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
+    "GRPC_DEADLINE": "2.0",
+    "AUTH_ARGON2_TIME_COST": "1",
+    "AUTH_ARGON2_MEMORY_KIB": "64",
+    "AUTH_ARGON2_PARALLELISM": "1",
+}
+
+#: Bound on every single wait of a client.
+TIMEOUT = 5.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass
+class Running:
+    """A started gateway and the clients a test opened on it."""
+
+    gateway: Gateway
+    host: str
+    port: int
+    cipher: str = "plain"
+    clients: list[GameClient] = field(default_factory=list)
+
+    @property
+    def auth(self) -> Any:
+        """The gateway's auth stub (embedded or remote service)."""
+        assert self.gateway.clients is not None
+        return self.gateway.clients["auth"]
+
+    async def account(self, username: str, password: str, access_level: int = 1) -> None:
+        """Create an account through the auth service."""
+        await self.auth.CreateAccount(auth_pb2.CreateAccountRequest(
+            username=username, password_hash=flow.hash_password(password),
+            access_level=access_level,
+        ))
+
+    async def connect(self, host: str | None = None, port: int | None = None) -> GameClient:
+        """A new connection (accept exchange done), closed when the test ends."""
+        client = await flow.connect(host or self.host, port or self.port, cipher=self.cipher,
+                                    timeout=TIMEOUT)
+        self.clients.append(client)
+        return client
+
+    async def select_server(self, username: str, password: str) -> SrvSrvSelectReply:
+        """Login leg: login, channel list, server select; the login connection is closed."""
+        client = await self.connect()
+        reply = await flow.login(client, username, password)
+        assert reply.result is LoginResult.OK, reply
+        server_id = reply.servers_info[0].id
+        channels = await flow.channel_list(client, server_id)
+        selected = await flow.select_server(client, server_id, channels.channels[0].id)
+        assert selected.result is ServerSelectResult.OK, selected
+        await client.aclose()
+        return selected
+
+    async def character_select(
+        self, username: str, password: str
+    ) -> tuple[GameClient, int]:
+        """Login leg then character leg: the joined character connection and session id."""
+        selected = await self.select_server(username, password)
+        client = await self.connect(selected.ip.decode(), selected.port)
+        joined = await flow.join(client, selected.session_id, password)
+        assert joined.result is JoinResult.OK and joined.id != 0, joined
+        return client, selected.session_id
+
+    async def create(self, client: GameClient, name: str) -> None:
+        """Create a character, which must succeed."""
+        reply = await flow.create_character(client, name)
+        assert reply.result is CreateCharResult.OK, reply
+
+    async def select(self, client: GameClient, name: str) -> SrvSwitchServer:
+        """List, then select ``name``; returns the switch to the world endpoint."""
+        listing = await flow.char_list(client)
+        found = flow.find_character(listing, name)
+        assert found is not None, listing
+        return await flow.select_character(client, found[0], name)
+
+    async def enter_world(
+        self, switch: SrvSwitchServer, password: str
+    ) -> tuple[GameClient, SrvJoinServerReply, flow.InitialData]:
+        """World leg: join and the initial character data, in protocol order."""
+        client = await self.connect(switch.ip.decode(), switch.port)
+        joined = await flow.join(client, switch.session_id, password)
+        assert joined.result is JoinResult.OK, joined
+        initial = await flow.receive_initial_data(client)
+        return client, joined, initial
+
+
+StartGateway = Callable[..., contextlib.AbstractAsyncContextManager[Running]]
+
+
+@pytest.fixture
+def start_gateway(tmp_path: Path) -> StartGateway:
+    """``async with start_gateway(SETTING=value, ...) as running:`` a gateway with the
+    built-in plugins and its data under ``tmp_path`` (shared by every gateway of the test, so a
+    second one started later sees what the first stored)."""
+
+    @contextlib.asynccontextmanager
+    async def factory(*, cipher: str = "plain", **overrides: object) -> AsyncIterator[Running]:
+        settings = {**E2E_SETTINGS, "DATA_DIR": str(tmp_path / "data"), "CIPHER": cipher,
+                    **overrides}
+        gateway = Gateway(overrides=settings, environ={})
+        async with anyio.create_task_group() as tg:
+            host, port = await tg.start(functools.partial(gateway.run, handle_signals=False))
+            running = Running(gateway, host, port, cipher)
+            try:
+                yield running
+            finally:
+                with anyio.CancelScope(shield=True):
+                    for client in running.clients:
+                        await client.aclose()
+                gateway.stop()
+
+    return factory

@@ -93,6 +93,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="say TEXT in normal chat and whisper it to oneself (both awaited)")
     play.add_argument("--move", metavar="X,Y", type=_point, default=None,
                       help="click-to-move to X,Y (awaited)")
+    play.add_argument("--no-enter-map", dest="enter_map", action="store_false",
+                      help="stop after the world join's initial data and log out (no "
+                           "PAKCS_CHANGE_MAP_REQ, chat or move)")
     run_group = parser.add_argument_group("run")
     run_group.add_argument("--count", type=_positive_int, default=1,
                            help="number of concurrent clients (default %(default)s)")
@@ -126,6 +129,7 @@ def options_from_args(args: argparse.Namespace, settings: Any | None = None) -> 
         server_id=args.server_id,
         channel_id=args.channel_id,
         follow_addresses=args.follow,
+        enter_map=getattr(args, "enter_map", True),
     )
 
 

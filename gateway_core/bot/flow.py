@@ -464,7 +464,9 @@ class FlowOptions:
     oneself, each awaited; ``move`` a click-to-move to (x, y), awaited. ``server_id`` /
     ``channel_id`` None pick the first offered. With ``follow_addresses`` false the handed-out
     addresses are ignored and every leg uses ``host:port`` (a gateway behind a NAT that hands
-    out an address the tester cannot reach). ``timeout`` bounds each single wait.
+    out an address the tester cannot reach). With ``enter_map`` false the client stops after
+    the world join's initial data (no ``PAKCS_CHANGE_MAP_REQ``, no chat or move) and logs out:
+    a smoke test of a gateway without map handlers. ``timeout`` bounds each single wait.
     """
 
     host: str = "127.0.0.1"
@@ -482,6 +484,7 @@ class FlowOptions:
     server_id: int | None = None
     channel_id: int | None = None
     follow_addresses: bool = True
+    enter_map: bool = True
 
     def for_client(self, index: int) -> FlowOptions:
         """These options for client number ``index`` (placeholders replaced)."""
@@ -667,22 +670,23 @@ async def _journey(
         result.map_id = initial.character.map
         record.detail = (f"map {initial.character.map} at "
                          f"({initial.character.x:.0f}, {initial.character.y:.0f})")
-    with recorder.step("change_map") as record:
-        on_map = await change_map(world_leg)
-        record.detail = f"object {on_map.object_index}"
+    if options.enter_map:
+        with recorder.step("change_map") as record:
+            on_map = await change_map(world_leg)
+            record.detail = f"object {on_map.object_index}"
 
-    # Optional play.
-    if options.chat is not None:
-        with recorder.step("chat"):
-            await chat(world_leg, object_id, options.chat)
-        with recorder.step("whisper"):
-            await whisper(world_leg, result.character, options.chat,
-                          expect_from=result.character)
-    if options.move is not None:
-        x, y = options.move
-        with recorder.step("move") as record:
-            moved = await move(world_leg, object_id, x, y)
-            record.detail = f"to ({moved.x:.0f}, {moved.y:.0f})"
+        # Optional play.
+        if options.chat is not None:
+            with recorder.step("chat"):
+                await chat(world_leg, object_id, options.chat)
+            with recorder.step("whisper"):
+                await whisper(world_leg, result.character, options.chat,
+                              expect_from=result.character)
+        if options.move is not None:
+            x, y = options.move
+            with recorder.step("move") as record:
+                moved = await move(world_leg, object_id, x, y)
+                record.detail = f"to ({moved.x:.0f}, {moved.y:.0f})"
 
     with recorder.step("logout") as record:
         bye = await logout(world_leg)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -105,3 +106,17 @@ async def test_selecting_a_character_that_does_not_exist_closes_the_connection(
         await client.send(CliSelectCharReq(char_id=5, run_mode=0, ride_mode=0, name=b"Ghost"))
         with pytest.raises(ConnectionClosed):
             await client.receive(timeout=2.0)
+
+
+async def test_a_character_service_that_is_down_gets_an_empty_list_and_failed_create(
+    start_gateway: StartGateway,
+) -> None:
+    with socket.socket() as sock:  # a port where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{sock.getsockname()[1]}"
+    async with start_gateway(CHARACTER_SERVICE_ADDR=dead) as gw:
+        await gw.account("rita", "pw")
+        client, _ = await gw.character_select("rita", "pw")
+        assert (await flow.char_list(client)).characters == ()
+        assert (await flow.create_character(client, "Rita")).result is CreateCharResult.FAILED
+        assert (await flow.create_character(client, "Rita")).result is CreateCharResult.FAILED

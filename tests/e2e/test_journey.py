@@ -87,7 +87,7 @@ async def test_change_character_returns_to_character_select_without_a_new_login(
         char_leg, session_id = await gw.character_select("bob", "pw")
         await gw.create(char_leg, "Bobby")
         await gw.create(char_leg, "Roberta")
-        world_leg, first_join, initial = await gw.enter_world(
+        world_leg, _, initial = await gw.enter_world(
             await gw.select(char_leg, "Bobby"), "pw"
         )
         assert initial.character.name == b"Bobby"

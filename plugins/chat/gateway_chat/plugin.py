@@ -3,7 +3,8 @@
 At start-up each gateway subscribes to the chat service (:class:`ChatDelivery`); a session
 that enters the world is announced with its character, map and object id, and retracted when it
 leaves the world or closes. Deliveries become packets sent to the hosted sessions. The packet
-handlers (whisper, shout, ...) come with a later issue.
+handlers (whisper, shout, party/clan/allied chat) are :mod:`gateway_chat.handlers`; they reach
+this gateway's runtime through :func:`runtime_for`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from gateway_protos.v1 import chat_pb2, chat_pb2_grpc
+from prometheus_client import Counter
 
 from gateway_chat.delivery import ChatDelivery, delivery_packet
 from gateway_chat.service import DEFAULT_QUEUE_LIMIT, ChatReferenceService
@@ -20,7 +22,12 @@ from gateway_core.session import Session, SessionState
 
 if TYPE_CHECKING:
     from gateway_core.grpc import ServiceConfig
-    from gateway_core.plugins import GrpcClientRegistrar, ServiceRegistrar, SettingsRegistrar
+    from gateway_core.plugins import (
+        GrpcClientRegistrar,
+        PacketRegistrar,
+        ServiceRegistrar,
+        SettingsRegistrar,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +82,30 @@ def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
 
 
 class ChatRuntime:
-    """One gateway's chat glue: its delivery stream and its hosted sessions."""
+    """One gateway's chat glue: its delivery stream and its hosted sessions.
+
+    ``drops`` counts (by reason) the chat requests that were not carried out:
+    ``gateway_chat_drops_total{reason}`` on the gateway's metrics registry.
+    """
 
     def __init__(self, app: Any, delivery: ChatDelivery) -> None:
         self.app = app
         self.delivery = delivery
         self.sessions: dict[int, Session] = {}
+        registry = getattr(getattr(app, "metrics", None), "registry", None)
+        self.drops = Counter(
+            "gateway_chat_drops",
+            "Chat requests the chat plugin dropped, by reason (backend unavailable, no group, "
+            "bad message).",
+            ["reason"],
+            registry=registry,
+        )
+
+    def drop(self, session: Session, reason: str, detail: str = "") -> None:
+        """Count (and log) a chat request that was not carried out."""
+        self.drops.labels(reason).inc()
+        log.info("chat: dropped a request of connection #%d (%s)%s", session.connection_id,
+                 reason, f": {detail}" if detail else "")
 
     def deliver(self, message: chat_pb2.Delivery) -> None:
         """Send a delivery to the hosted sessions it lists (encoded once)."""
@@ -99,18 +124,34 @@ class ChatRuntime:
         return bool(self.app.connections.get(session.connection_id) is session)
 
     async def hosted(self, session: Session) -> None:
-        """Announce a session that entered the world."""
+        """Announce a session that entered the world (again: its group ids are kept)."""
         if session.character_id is None or not session.character_name:
             return
         self.sessions[session.character_id] = session
-        await self.delivery.host(
-            chat_pb2.HostedCharacter(
-                character_id=session.character_id,
-                name=session.character_name,
-                map_id=session.map_id or 0,
-                object_id=session.world_object_id or 0,
-            )
-        )
+        character = chat_pb2.HostedCharacter()
+        known = self.delivery.hosted.get(session.character_id)
+        if known is not None:
+            character.CopyFrom(known)
+        character.character_id = session.character_id
+        character.name = session.character_name
+        character.map_id = session.map_id or 0
+        character.object_id = session.world_object_id or 0
+        await self.delivery.host(character)
+
+    async def refresh(self, session: Session) -> chat_pb2.HostedCharacter | None:
+        """The hosted record of ``session``, announced again first when its map or world
+        object id changed since (a teleport, or an object id the world service reassigned);
+        None when the session is not hosted here."""
+        character_id = session.character_id
+        if character_id is None or self.sessions.get(character_id) is not session:
+            return None
+        known = self.delivery.hosted.get(character_id)
+        if known is None or (known.map_id, known.object_id) != (
+            session.map_id or 0, session.world_object_id or 0
+        ):
+            await self.hosted(session)
+            known = self.delivery.hosted.get(character_id)
+        return known
 
     async def unhosted(self, session: Session) -> None:
         """Retract a session that left the world."""
@@ -127,6 +168,15 @@ _RUNTIMES: list[ChatRuntime] = []
 def runtime_for(session: Session) -> ChatRuntime | None:
     """The runtime of the gateway owning ``session`` (for the packet handlers)."""
     return next((r for r in _RUNTIMES if r.owns(session)), None)
+
+
+@hookimpl
+def gateway_register_packets(register: PacketRegistrar) -> None:
+    """Whisper, shout and group chat (:mod:`.handlers`)."""
+    # Imported here: the handlers import this module for the runtime.
+    from gateway_chat.handlers import register_packets
+
+    register_packets(register)
 
 
 @hookimpl

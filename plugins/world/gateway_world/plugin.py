@@ -1,22 +1,27 @@
 """The world plugin: the reference world service, its settings and client, and the link glue.
 
 At start-up each gateway opens its one ``Connect`` stream to the world service
-(:class:`WorldLink`). Events for its characters become packets sent to their sessions; a
-session that leaves the world or closes is taken off its map. Entering maps, movement and chat
-requests come from the packet handlers (a later issue), through :func:`runtime_for`.
+(:class:`WorldLink`). Events for its characters become packets sent to their sessions. A
+session entering the world is put on its map (:meth:`WorldRuntime.entered`); one that leaves
+the world or closes is taken off it. Movement and chat requests come from the packet handlers
+(:mod:`gateway_world.handlers`), which reach this gateway's runtime through :func:`runtime_for`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
-from gateway_protos.v1 import world_pb2, world_pb2_grpc
+import grpc
+from gateway_protos.v1 import character_pb2, world_pb2, world_pb2_grpc
+from prometheus_client import Counter
 
 from gateway_core.hookspecs import hookimpl
 from gateway_core.protocol.types import NumberingProfile, get_profile
-from gateway_core.session import Session, SessionState
-from gateway_world.delivery import WorldLink, event_packet
+from gateway_core.session import Key, Session, SessionState
+from gateway_world.delivery import WorldLink, WorldRequestError, event_packet
 from gateway_world.service import (
     DEFAULT_QUEUE_LIMIT,
     DEFAULT_TICK_INTERVAL,
@@ -26,7 +31,12 @@ from gateway_world.service import (
 
 if TYPE_CHECKING:
     from gateway_core.grpc import ServiceConfig
-    from gateway_core.plugins import GrpcClientRegistrar, ServiceRegistrar, SettingsRegistrar
+    from gateway_core.plugins import (
+        GrpcClientRegistrar,
+        PacketRegistrar,
+        ServiceRegistrar,
+        SettingsRegistrar,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +108,95 @@ def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
     register(SERVICE, world_pb2_grpc.WorldStub)
 
 
+#: osIROSE's base run and attack speeds, shown to others when the character data has none.
+BASE_RUN_SPEED: Final = 425
+BASE_ATTACK_SPEED: Final = 100
+_MAX_U8, _MAX_U16 = 0xFF, 0xFFFF
+_I16 = (-0x8000, 0x7FFF)
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return min(max(int(value), low), high)
+
+
+@dataclass(slots=True)
+class WorldPresence:
+    """What the world plugin keeps per world connection (``session.plugin_data[PRESENCE]``).
+
+    ``entered``: the world service has the character on its map; ``ready``: the client loaded
+    the map (PAKCS_CHANGE_MAP_REQ) and the world exchanged spawns. The vitals feed
+    PAKWC_CHANGE_MAP_REPLY (0 where the character data is unknown).
+    """
+
+    look: world_pb2.PlayerLook
+    hp: int = 0
+    mp: int = 0
+    xp: int = 0
+    penalty_xp: int = 0
+    team: int = 0
+    entered: bool = False
+    ready: bool = False
+
+
+#: The world state of a session in the world.
+PRESENCE = Key[WorldPresence]("world.presence")
+
+
+def presence_from_character(state: character_pb2.CharacterState | None) -> WorldPresence:
+    """The look others see and the vitals of a character (untrusted backend data, clamped into
+    the fields of PAKWC_PLAYER_CHAR); defaults when the character data is unavailable."""
+    if state is None:
+        return WorldPresence(
+            world_pb2.PlayerLook(run_speed=BASE_RUN_SPEED, atk_speed=BASE_ATTACK_SPEED)
+        )
+    look = world_pb2.PlayerLook(
+        hp=_clamp(state.hp, -(2**31), 2**31 - 1),
+        race=_clamp(state.race, 0, _MAX_U8),
+        run_speed=BASE_RUN_SPEED,
+        atk_speed=BASE_ATTACK_SPEED,
+        face=state.face,
+        hair=state.hair,
+        equipment=list(state.equipped_items[:8]),
+        job=_clamp(state.job, *_I16),
+        level=_clamp(state.level, 0, _MAX_U8),
+    )
+    return WorldPresence(look, hp=state.hp, mp=state.mp, xp=state.xp,
+                         penalty_xp=state.penalty_xp)
+
+
+def wire_position(x: float, y: float, z: float | int = 0) -> world_pb2.Position | None:
+    """A map point for the world service, or None when it is not one (NaN, infinite)."""
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return None
+    return world_pb2.Position(x=x, y=y, z=_clamp(int(z), 0, _MAX_U16))
+
+
 class WorldRuntime:
-    """One gateway's world glue: its stream and the sessions of its characters."""
+    """One gateway's world glue: its stream and the sessions of its characters.
+
+    ``drops`` counts (by reason) the client requests the world plugin could not carry out:
+    ``gateway_world_drops_total{reason}`` on the gateway's metrics registry.
+    """
 
     def __init__(self, app: Any, profile: NumberingProfile) -> None:
         self.app = app
         self.profile = profile
         self.sessions: dict[int, Session] = {}
         self.link: WorldLink | None = None
+        registry = getattr(getattr(app, "metrics", None), "registry", None)
+        self.drops = Counter(
+            "gateway_world_drops",
+            "Client requests the world plugin dropped, by reason (backend unavailable, not on "
+            "the map yet, bad values).",
+            ["reason"],
+            registry=registry,
+        )
+
+    def drop(self, session: Session, reason: str, detail: str = "") -> None:
+        """Count (and log) a client request that was not carried out."""
+        self.drops.labels(reason).inc()
+        log.info("world: dropped a request of connection #%d (%s)%s", session.connection_id,
+                 reason, f": {detail}" if detail else "")
 
     def deliver(self, event: world_pb2.WorldEvent) -> None:
         """Send an event's packet to the sessions it lists (encoded once)."""
@@ -127,9 +218,77 @@ class WorldRuntime:
             return True
         return bool(self.app.connections.get(session.connection_id) is session)
 
+    async def _character(self, session: Session) -> character_pb2.CharacterState | None:
+        # The character data comes from whichever plugin declared a character client (the core
+        # shares one channel per service); without one, spawns show a default look.
+        clients = getattr(self.app, "clients", None)
+        stub = clients.get("character") if clients is not None else None
+        if stub is None or session.character_id is None:
+            return None
+        try:
+            state: character_pb2.CharacterState = await stub.GetCharacter(
+                character_pb2.GetCharacterRequest(character_id=session.character_id)
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("world: character %d not loaded (%s); default look", session.character_id,
+                        exc.code().name)
+            return None
+        return state
+
+    async def entered(self, session: Session) -> None:
+        """Track a session that entered the world and put its character on its map.
+
+        Asks for the object id the join handed out (``session.world_object_id``); when the
+        world gives another one (taken on that map by another gateway's player), the session
+        takes the world's, which PAKWC_CHANGE_MAP_REPLY then tells the client. A world that is
+        unavailable is logged and counted; PAKCS_CHANGE_MAP_REQ tries again.
+        """
+        if session.character_id is None:
+            return
+        self.sessions[session.character_id] = session
+        presence = session.plugin_data.get(PRESENCE)
+        if presence is None:
+            presence = presence_from_character(await self._character(session))
+            session.plugin_data.set(PRESENCE, presence)
+        await self.enter(session, presence)
+
+    async def enter(self, session: Session, presence: WorldPresence) -> bool:
+        """Put the character of ``session`` on its map (``presence.entered`` on success)."""
+        character_id = session.character_id
+        if self.link is None or character_id is None:
+            return False
+        position = wire_position(session.position.x, session.position.y, session.position.z)
+        enter = world_pb2.EnterMap(
+            character_id=character_id,
+            name=session.character_name or "",
+            map_id=_clamp(session.map_id or 0, 0, _MAX_U16),
+            position=position if position is not None else world_pb2.Position(),
+            look=presence.look,
+            requested_object_id=_clamp(session.world_object_id or 0, 0, _MAX_U16),
+        )
+        try:
+            ack = await self.link.enter(enter)
+        except WorldRequestError as exc:
+            self.drop(session, "world_unavailable", f"enter: {exc}")
+            return False
+        if self.sessions.get(character_id) is not session:
+            # The connection left the world while the enter was on its way.
+            await self.link.leave(character_id)
+            return False
+        if ack.object_id != session.world_object_id:
+            log.info("world: connection #%d is object %d on map %d (asked for %s)",
+                     session.connection_id, ack.object_id, ack.map_id, session.world_object_id)
+            session.world_object_id = ack.object_id
+        presence.entered = True
+        presence.ready = False
+        return True
+
     async def left(self, session: Session) -> None:
         """Take the character of a session that left the world off its map."""
         character_id = session.character_id
+        presence = session.plugin_data.pop(PRESENCE)
+        if presence is not None:
+            presence.entered = presence.ready = False
         if character_id is not None and self.sessions.get(character_id) is session:
             del self.sessions[character_id]
             if self.link is not None:
@@ -143,6 +302,15 @@ _RUNTIMES: list[WorldRuntime] = []
 def runtime_for(session: Session) -> WorldRuntime | None:
     """The runtime of the gateway owning ``session`` (for the packet handlers)."""
     return next((r for r in _RUNTIMES if r.owns(session)), None)
+
+
+@hookimpl
+def gateway_register_packets(register: PacketRegistrar) -> None:
+    """Map entry, movement, normal chat, animations and teleports (:mod:`.handlers`)."""
+    # Imported here: the handlers import this module for the runtime.
+    from gateway_world.handlers import register_packets
+
+    register_packets(register)
 
 
 @hookimpl
@@ -176,12 +344,12 @@ async def gateway_shutdown(app: Any) -> None:
 async def gateway_session_state_changed(
     session: Session, old: SessionState, new: SessionState
 ) -> None:
-    """Track sessions entering the world; take those leaving it off their map."""
+    """Put characters entering the world on their map; take those leaving it off."""
     runtime = runtime_for(session)
     if runtime is None:
         return
-    if new is SessionState.IN_WORLD and session.character_id is not None:
-        runtime.sessions[session.character_id] = session
+    if new is SessionState.IN_WORLD:
+        await runtime.entered(session)
     elif old is SessionState.IN_WORLD:
         await runtime.left(session)
 

@@ -1,0 +1,275 @@
+"""Client-facing packet handlers of the world plugin: entering the map, movement, normal chat,
+animations and teleports (PROTOCOL.md §7.4 steps 5-7, §7.5, §7.6, §7.7).
+
+The character is put on its map when its connection enters the world (the plugin's state
+hook, :meth:`gateway_world.plugin.WorldRuntime.entered`). ``PAKCS_CHANGE_MAP_REQ`` (the client
+loaded the map) is answered with ``PAKWC_CHANGE_MAP_REPLY`` and then marks the character ready,
+upon which the world service exchanges the spawns with the players around. Movement, normal
+chat and animations go to the world service, which sends them to the players within the view
+radius (the actor included) on whichever gateway hosts them; this gateway turns the events
+for its own players into packets (:mod:`gateway_world.delivery`).
+
+Strategy: every handler checks that its connection is on the map through this gateway's world
+link and that the client's values are usable (finite coordinates, a message that fits a
+packet) before sending anything. What cannot be carried out is dropped and counted
+(``gateway_world_drops_total{reason}``), never raised; a normal-chat line the world service
+cannot take gets a whisper from the server saying so. Movement and chat are fire-and-forget on
+the world stream, so a slow world service never holds a client's packets up; entering the map
+and teleports wait for the world's answer (at most GRPC_DEADLINE).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from gateway_core.protocol.packets import (
+    TEXT_ENCODING,
+    CliChangeMapReq,
+    CliMouseCmd,
+    CliNormalChat,
+    CliSetAnimation,
+    CliStopMoving,
+    CliTeleportReq,
+    SrvChangeMapReply,
+    SrvTeleportReply,
+    SrvWhisperChat,
+)
+from gateway_core.session import Position, Session, SessionState
+from gateway_world.delivery import WorldLink, WorldRequestError
+from gateway_world.plugin import PRESENCE, WorldPresence, WorldRuntime, runtime_for, wire_position
+from gateway_world.service.limits import MAX_MESSAGE_BYTES
+
+if TYPE_CHECKING:
+    from gateway_core.plugins import PacketRegistrar
+    from gateway_core.router import PacketContext
+
+log = logging.getLogger("gateway.world")
+
+#: Sender name of the whispers the gateway itself sends (DESIGN.md, "Whisper").
+SERVER_SENDER: Final = "server msg"
+#: What a client whose normal chat could not be carried is told.
+CHAT_UNAVAILABLE: Final = "Chat is unavailable right now; please try again later."
+#: What a client whose map entry failed is told.
+WORLD_UNAVAILABLE: Final = "The world is unavailable right now; other players may not be shown."
+
+_MAX_U16: Final = 0xFFFF
+
+
+def server_message(text: str) -> SrvWhisperChat:
+    """A whisper from the server (sender ``server msg``) carrying ``text``."""
+    return SrvWhisperChat(
+        sender=SERVER_SENDER.encode(TEXT_ENCODING),
+        message=text.encode(TEXT_ENCODING, "replace"),
+    )
+
+
+def chat_message(raw: bytes) -> str | None:
+    """The text of a client's chat line, or None when it is empty or longer than any chat
+    packet can carry back (:data:`MAX_MESSAGE_BYTES` UTF-8 bytes, the service's limit)."""
+    text = raw.decode(TEXT_ENCODING, "replace")
+    if not text or len(text.encode("utf-8")) > MAX_MESSAGE_BYTES:
+        return None
+    return text
+
+
+def _u16(value: float) -> int:
+    return min(max(int(value), 0), _MAX_U16)
+
+
+@dataclass(frozen=True, slots=True)
+class _OnMap:
+    """A connection whose character is on its map through this gateway's world link."""
+
+    runtime: WorldRuntime
+    link: WorldLink
+    character_id: int
+    presence: WorldPresence
+
+
+def _on_map(ctx: PacketContext, what: str, *, ready: bool = True) -> _OnMap | None:
+    """The world context of the connection, or None (counted) when the request cannot go to
+    the world: no world link, not on the map yet, or (with ``ready``) the map not loaded."""
+    session = ctx.session
+    runtime = runtime_for(session)
+    if runtime is None or runtime.link is None:
+        log.info("world: %s of connection #%d dropped: no world link", what,
+                 session.connection_id)
+        return None
+    presence = session.plugin_data.get(PRESENCE)
+    character_id = session.character_id
+    if presence is None or character_id is None or not presence.entered:
+        runtime.drop(session, "not_on_map", what)
+        return None
+    if ready and not presence.ready:
+        runtime.drop(session, "map_not_loaded", what)
+        return None
+    return _OnMap(runtime, runtime.link, character_id, presence)
+
+
+def change_map_reply(session: Session, presence: WorldPresence | None) -> SrvChangeMapReply:
+    """PAKWC_CHANGE_MAP_REPLY for ``session`` (§7.4 step 6): its object id and vitals (each
+    clamped to the u16 field; 0 where unknown), every rate, flag and the world time 0."""
+    if presence is None:
+        return SrvChangeMapReply(object_index=_u16(session.world_object_id or 0))
+    return SrvChangeMapReply(
+        object_index=_u16(session.world_object_id or 0),
+        hp=_u16(presence.hp),
+        mp=_u16(presence.mp),
+        xp=_u16(presence.xp),
+        penalize_xp=_u16(presence.penalty_xp),
+        team_number=_u16(presence.team),
+    )
+
+
+# --- map entry ----------------------------------------------------------------------------------
+
+
+async def on_change_map_req(ctx: PacketContext, packet: CliChangeMapReq) -> None:
+    """The client loaded the map (§7.4 steps 5-7): ``PAKWC_CHANGE_MAP_REPLY``, then the world
+    service exchanges spawns (``PAKWC_PLAYER_CHAR``) with the players around.
+
+    A character the world could not take on entering is entered again first. When the world
+    is unavailable the client still gets its reply (it would otherwise wait on the loading
+    screen) and a server whisper saying the world is unavailable; the failure is counted.
+    Sent again after a teleport, it makes the character visible again.
+    """
+    session = ctx.session
+    runtime = runtime_for(session)
+    presence = session.plugin_data.get(PRESENCE)
+    character_id = session.character_id
+    if runtime is None or runtime.link is None or presence is None or character_id is None:
+        log.warning("world: connection #%d loaded its map without a world link",
+                    session.connection_id)
+        ctx.reply(change_map_reply(session, presence))
+        return
+    if not presence.entered and not await runtime.enter(session, presence):
+        ctx.reply(change_map_reply(session, presence))
+        ctx.reply(server_message(WORLD_UNAVAILABLE))
+        return
+    # The reply goes first: the spawns the `ready` triggers arrive on the world stream later.
+    ctx.reply(change_map_reply(session, presence))
+    try:
+        await runtime.link.ready(character_id)
+    except WorldRequestError as exc:
+        runtime.drop(session, "world_unavailable", f"ready: {exc}")
+        ctx.reply(server_message(WORLD_UNAVAILABLE))
+        return
+    presence.ready = True
+
+
+# --- movement -----------------------------------------------------------------------------------
+
+
+async def on_mouse_cmd(ctx: PacketContext, packet: CliMouseCmd) -> None:
+    """Click to move (§7.6): the world service sends ``PAKWC_MOUSE_CMD`` to the players that
+    see the mover, the mover included. A target that is no object of the map is ignored by
+    the world (walk to the point)."""
+    on_map = _on_map(ctx, "mouse_cmd")
+    if on_map is None:
+        return
+    destination = wire_position(packet.x, packet.y, packet.z)
+    if destination is None:
+        on_map.runtime.drop(ctx.session, "bad_position", "mouse_cmd")
+        return
+    if not on_map.link.move(on_map.character_id, packet.target_id, destination):
+        on_map.runtime.drop(ctx.session, "world_unavailable", "mouse_cmd")
+        return
+    # Kept as where the character will be: the position saved when it leaves the world.
+    ctx.session.position = Position(destination.x, destination.y, float(destination.z))
+
+
+async def on_stop_moving(ctx: PacketContext, packet: CliStopMoving) -> None:
+    """The client stopped at a point (§7.6): the world sets the position there; the players
+    that see it get ``PAKWC_STOP_MOVING``."""
+    on_map = _on_map(ctx, "stop_moving")
+    if on_map is None:
+        return
+    position = wire_position(packet.x, packet.y, packet.z)
+    if position is None:
+        on_map.runtime.drop(ctx.session, "bad_position", "stop_moving")
+        return
+    if not on_map.link.stop(on_map.character_id, position):
+        on_map.runtime.drop(ctx.session, "world_unavailable", "stop_moving")
+        return
+    ctx.session.position = Position(position.x, position.y, float(position.z))
+
+
+async def on_teleport_req(ctx: PacketContext, packet: CliTeleportReq) -> None:
+    """The client walked into a warp gate (§7.7), handled on the same map.
+
+    The reference world has no warp-gate table, so the gate's destination is unknown: the
+    character is re-entered at the point the client reports, on its current map, and gets
+    ``PAKWC_TELEPORT_REPLY``; it is hidden until the client's next ``PAKCS_CHANGE_MAP_REQ``,
+    which brings the spawns back (the client reloads the map after a teleport). A point
+    farther than the view radius from the character's last known position is refused
+    (counted): a gate is where the character stands.
+    """
+    on_map = _on_map(ctx, "teleport", ready=False)
+    if on_map is None:
+        return
+    session = ctx.session
+    point = wire_position(packet.x, packet.y, session.position.z)
+    if point is None:
+        on_map.runtime.drop(session, "bad_position", "teleport")
+        return
+    radius = on_map.link.view_radius
+    distance = math.hypot(point.x - session.position.x, point.y - session.position.y)
+    if radius > 0 and distance > radius:
+        on_map.runtime.drop(session, "teleport_too_far", f"{distance:.0f} units")
+        return
+    session.position = Position(point.x, point.y, float(point.z))
+    if not await on_map.runtime.enter(session, on_map.presence):
+        ctx.reply(server_message(WORLD_UNAVAILABLE))
+        return
+    ctx.reply(SrvTeleportReply(
+        id=_u16(session.world_object_id or 0),
+        map=_u16(session.map_id or 0),
+        x=point.x,
+        y=point.y,
+        move_mode=0,
+        ride_mode=0,
+    ))
+
+
+# --- chat and actions ---------------------------------------------------------------------------
+
+
+async def on_normal_chat(ctx: PacketContext, packet: CliNormalChat) -> None:
+    """Say something nearby (§7.5): ``PAKWC_NORMAL_CHAT`` to the players within the view
+    radius, the speaker included, on any gateway. An empty or oversize line is dropped
+    (counted); a line the world cannot take gets a server whisper saying chat is unavailable.
+    """
+    on_map = _on_map(ctx, "normal_chat")
+    if on_map is None:
+        return
+    text = chat_message(packet.message)
+    if text is None:
+        on_map.runtime.drop(ctx.session, "bad_message", f"{len(packet.message)} bytes")
+        return
+    if not on_map.link.say(on_map.character_id, text):
+        on_map.runtime.drop(ctx.session, "world_unavailable", "normal_chat")
+        ctx.reply(server_message(CHAT_UNAVAILABLE))
+
+
+async def on_set_animation(ctx: PacketContext, packet: CliSetAnimation) -> None:
+    """Emotes and sitting (§7.6): routed to the world as a game action, which relays
+    ``PACWC_SET_ANIMATION`` to the players around, the actor included."""
+    on_map = _on_map(ctx, "set_animation")
+    if on_map is None:
+        return
+    if not on_map.link.act(on_map.character_id, CliSetAnimation.NAME, packet.encode_payload()):
+        on_map.runtime.drop(ctx.session, "world_unavailable", "set_animation")
+
+
+def register_packets(register: PacketRegistrar) -> None:
+    """Claim the world packets, each accepted in the world only."""
+    world = {SessionState.IN_WORLD}
+    register(CliChangeMapReq.NAME, on_change_map_req, states=world)
+    register(CliMouseCmd.NAME, on_mouse_cmd, states=world)
+    register(CliStopMoving.NAME, on_stop_moving, states=world)
+    register(CliTeleportReq.NAME, on_teleport_req, states=world)
+    register(CliNormalChat.NAME, on_normal_chat, states=world)
+    register(CliSetAnimation.NAME, on_set_animation, states=world)

@@ -1,0 +1,393 @@
+"""The world plugin's packet handlers, through a real gateway (embedded reference services,
+SQLite under a tmp dir) driven over TCP by the bot: entering the map and the spawns, normal
+chat within the view radius, movement, animations, teleports, bad values and a world service
+that goes away."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import grpc
+import pytest
+from gateway_protos.v1 import auth_pb2
+from gateway_world.handlers import CHAT_UNAVAILABLE, SERVER_SENDER, WORLD_UNAVAILABLE
+from gateway_world.plugin import BASE_RUN_SPEED, PRESENCE
+from gateway_world.service import WorldReferenceService
+
+from gateway_core.app import Gateway
+from gateway_core.bot import GameClient, flow
+from gateway_core.protocol.packets import (
+    CliMouseCmd,
+    CliNormalChat,
+    CliSetAnimation,
+    CliStopMoving,
+    CliTeleportReq,
+    CreateCharResult,
+    JoinResult,
+    LoginResult,
+    SrvChangeMapReply,
+    SrvMouseCmd,
+    SrvNormalChat,
+    SrvPlayerChar,
+    SrvRemoveObject,
+    SrvSetAnimation,
+    SrvTeleportReply,
+    SrvWhisperChat,
+)
+
+pytestmark = pytest.mark.anyio
+
+#: Small view radius and fast ticks so visibility is cheap to change in a test.
+VIEW_RADIUS = 300.0
+TIMEOUT = 5.0
+#: Where every new character starts (the character service's default map start point).
+START = (520000.0, 520000.0)
+
+SETTINGS: dict[str, object] = {
+    "LISTEN_ADDR": "127.0.0.1",
+    "SERVICE_PORT": 0,
+    "PACKET_METRICS_PORT": 0,
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
+    "SHUTDOWN_DEADLINE": 3.0,
+    "GRPC_DEADLINE": 2.0,
+    "AUTH_ARGON2_TIME_COST": 1,
+    "AUTH_ARGON2_MEMORY_KIB": 64,
+    "AUTH_ARGON2_PARALLELISM": 1,
+    "WORLD_VIEW_RADIUS": VIEW_RADIUS,
+    "WORLD_TICK_INTERVAL": 0.05,
+    "WORLD_RECONNECT_MAX_DELAY": 0.2,
+}
+
+
+@dataclass
+class Player:
+    """A bot in the world: its world-leg connection and what the world told it."""
+
+    name: str
+    client: GameClient
+    change_map: SrvChangeMapReply
+
+    @property
+    def object_id(self) -> int:
+        return self.change_map.object_index
+
+    async def send(self, *packets: Any) -> None:
+        await self.client.send(*packets)
+
+    async def expect_chat(self, speaker: Player, text: str) -> SrvNormalChat:
+        wire = text.encode()
+        return await self.client.expect(
+            SrvNormalChat, step="chat", timeout=TIMEOUT,
+            match=lambda p: p.char_id == speaker.object_id and p.message == wire,
+        )
+
+    async def say(self, text: str) -> None:
+        """Normal chat, returning once the line came back (so the world has processed it)."""
+        await self.send(CliNormalChat(message=text.encode()))
+        await self.expect_chat(self, text)
+
+    def heard(self, text: str) -> bool:
+        return any(isinstance(e, SrvNormalChat) and e.message == text.encode()
+                   for e in self.client.unexpected)
+
+
+@dataclass
+class World:
+    """A running gateway and the players a test put in it."""
+
+    gateway: Gateway
+    host: str
+    port: int
+    tmp: Path
+    clients: list[GameClient] = field(default_factory=list)
+
+    async def connect(self, host: str | None = None, port: int | None = None) -> GameClient:
+        client = await flow.connect(host or self.host, port or self.port, timeout=TIMEOUT)
+        self.clients.append(client)
+        return client
+
+    async def join_world(self, name: str) -> tuple[GameClient, int]:
+        """Account, login, character select and world join of a new character ``name``; the
+        world connection after the initial data, and the join's object id."""
+        assert self.gateway.clients is not None
+        await self.gateway.clients["auth"].CreateAccount(auth_pb2.CreateAccountRequest(
+            username=name.lower(), password_hash=flow.hash_password("pw"), access_level=1,
+        ))
+        login = await self.connect()
+        assert (await flow.login(login, name.lower(), "pw")).result is LoginResult.OK
+        selected = await flow.select_server(login, 1, 1)
+        await login.aclose()
+        char_leg = await self.connect(selected.ip.decode(), selected.port)
+        assert (await flow.join(char_leg, selected.session_id, "pw")).result is JoinResult.OK
+        created = await flow.create_character(char_leg, name)
+        assert created.result is CreateCharResult.OK
+        switch = await flow.select_character(char_leg, 0, name)
+        world_leg = await self.connect(switch.ip.decode(), switch.port)
+        joined = await flow.join(world_leg, switch.session_id, "pw")
+        assert joined.result is JoinResult.OK
+        await flow.receive_initial_data(world_leg)
+        return world_leg, joined.id
+
+    async def player(self, name: str) -> Player:
+        """A new character that entered the world and loaded its map."""
+        client, _ = await self.join_world(name)
+        return Player(name, client, await flow.change_map(client))
+
+    def drops(self, reason: str) -> float:
+        value = self.gateway.metrics.registry.get_sample_value(
+            "gateway_world_drops_total", {"reason": reason}
+        )
+        return value or 0.0
+
+
+StartWorld = Callable[..., contextlib.AbstractAsyncContextManager[World]]
+
+
+@pytest.fixture
+def start_world(tmp_path: Path) -> StartWorld:
+    @contextlib.asynccontextmanager
+    async def factory(**overrides: object) -> AsyncIterator[World]:
+        settings = {**SETTINGS, "DATA_DIR": str(tmp_path / "data"), **overrides}
+        gateway = Gateway(overrides=settings, environ={})
+        async with anyio.create_task_group() as tg:
+            host, port = await tg.start(functools.partial(gateway.run, handle_signals=False))
+            world = World(gateway, host, port, tmp_path)
+            try:
+                yield world
+            finally:
+                with anyio.CancelScope(shield=True):
+                    for client in world.clients:
+                        await client.aclose()
+                gateway.stop()
+
+    return factory
+
+
+@pytest.fixture
+async def world(start_world: StartWorld) -> AsyncIterator[World]:
+    async with start_world() as running:
+        yield running
+
+
+def spawn_of(player: Player) -> Callable[[SrvPlayerChar], bool]:
+    return lambda p: p.id == player.object_id and p.name == player.name.encode()
+
+
+# --- entering the map -------------------------------------------------------------------------
+
+
+async def test_change_map_reply_carries_the_object_id_and_vitals_then_spawns_go_both_ways(
+    world: World,
+) -> None:
+    alice = await world.player("Alice")
+    session = world.gateway.connections.by_character_name("alice")
+    assert session is not None
+    assert alice.object_id == session.world_object_id != 0
+    presence = session.plugin_data.get(PRESENCE)
+    assert presence is not None and presence.entered
+    with anyio.fail_after(TIMEOUT):  # the reply goes out before the world's ready answer
+        while not presence.ready:
+            await anyio.sleep(0.01)
+    assert alice.change_map.hp == min(presence.hp, 0xFFFF) and alice.change_map.hp > 0
+    assert alice.change_map.item_rate == (0,) * 11 and alice.change_map.world_time == 0
+
+    bob = await world.player("Bob")
+    assert bob.object_id not in (0, alice.object_id)
+    # The newcomer gets the players around; they get the newcomer.
+    seen_by_bob = await bob.client.expect(SrvPlayerChar, step="spawn", timeout=TIMEOUT,
+                                          match=spawn_of(alice))
+    seen_by_alice = await alice.client.expect(SrvPlayerChar, step="spawn", timeout=TIMEOUT,
+                                              match=spawn_of(bob))
+    assert (seen_by_bob.x, seen_by_bob.y) == START
+    assert seen_by_bob.level == 1 and seen_by_bob.run_speed == BASE_RUN_SPEED
+    assert seen_by_alice.hp > 0
+
+
+async def test_nothing_reaches_the_world_before_the_client_loaded_its_map(world: World) -> None:
+    alice = await world.player("Alice")
+    bob_client, _ = await world.join_world("Bob")
+    await bob_client.send(CliNormalChat(message=b"too early"),
+                          CliMouseCmd(target_id=0, x=START[0] + 5, y=START[1], z=0))
+    await bob_client.send(CliNormalChat(message=b"too early"))
+    change = await flow.change_map(bob_client)  # handled in order, after the two above
+    assert world.drops("map_not_loaded") == 3
+    bob = Player("Bob", bob_client, change)
+    await bob.say("now")
+    await alice.expect_chat(bob, "now")
+    assert not alice.heard("too early") and not bob.heard("too early")
+
+
+# --- chat ---------------------------------------------------------------------------------------
+
+
+async def test_normal_chat_reaches_the_players_within_the_view_radius_and_the_speaker(
+    world: World,
+) -> None:
+    alice = await world.player("Alice")
+    bob = await world.player("Bob")
+    carol = await world.player("Carol")
+    # Carol steps out of view: stopping sets the position at once.
+    await carol.send(CliStopMoving(x=START[0] + 5 * VIEW_RADIUS, y=START[1], z=0))
+    await alice.client.expect(SrvRemoveObject, step="out of view", timeout=TIMEOUT,
+                              match=lambda p: p.id == carol.object_id)
+
+    await alice.say("hello there")
+    await bob.expect_chat(alice, "hello there")
+    # Carol's own line comes back after Alice's was processed: Alice's never reached her.
+    await carol.say("anyone?")
+    assert not carol.heard("hello there")
+    assert not alice.heard("anyone?") and not bob.heard("anyone?")
+
+
+async def test_empty_and_oversize_chat_lines_are_dropped_and_counted(world: World) -> None:
+    alice = await world.player("Alice")
+    await alice.send(CliNormalChat(message=b""), CliNormalChat(message=b"x" * 1901))
+    await alice.say("fine")  # the next line still works
+    assert world.drops("bad_message") == 2
+    assert not any(isinstance(e, SrvNormalChat) and e.message != b"fine"
+                   for e in alice.client.unexpected)
+
+
+async def test_a_latin1_line_that_fits_the_wire_but_not_the_service_is_refused(
+    world: World,
+) -> None:
+    alice = await world.player("Alice")
+    # 1000 bytes on the wire, 2000 UTF-8 bytes: more than any chat packet carries back.
+    await alice.send(CliNormalChat(message=b"\xe9" * 1000))
+    await alice.say("ok")
+    assert world.drops("bad_message") == 1
+
+
+# --- movement and actions -----------------------------------------------------------------------
+
+
+async def test_mouse_cmd_is_broadcast_to_the_viewers_and_the_mover(world: World) -> None:
+    alice = await world.player("Alice")
+    bob = await world.player("Bob")
+    await alice.send(CliMouseCmd(target_id=bob.object_id, x=START[0] + 100, y=START[1] + 20, z=7))
+    for viewer in (alice, bob):
+        moved = await viewer.client.expect(SrvMouseCmd, step="move", timeout=TIMEOUT,
+                                           match=lambda p: p.id == alice.object_id)
+        assert (moved.target_id, moved.x, moved.y, moved.z) == (
+            bob.object_id, START[0] + 100, START[1] + 20, 7
+        )
+        assert moved.distance == round(math.hypot(100, 20))
+    session = world.gateway.connections.by_character_name("Alice")
+    assert session is not None and (session.position.x, session.position.y) == (
+        START[0] + 100, START[1] + 20
+    )
+
+
+async def test_a_non_finite_destination_is_dropped_and_counted(world: World) -> None:
+    alice = await world.player("Alice")
+    await alice.send(CliMouseCmd(target_id=0, x=math.nan, y=START[1], z=0),
+                     CliStopMoving(x=math.inf, y=START[1], z=0))
+    await alice.say("still here")
+    assert world.drops("bad_position") == 2
+    assert not any(isinstance(e, SrvMouseCmd) for e in alice.client.unexpected)
+
+
+async def test_set_animation_is_relayed_to_the_players_around(world: World) -> None:
+    alice = await world.player("Alice")
+    bob = await world.player("Bob")
+    await alice.send(CliSetAnimation(id=12, value=1))
+    for viewer in (alice, bob):
+        relayed = await viewer.client.expect(SrvSetAnimation, step="animation", timeout=TIMEOUT)
+        assert (relayed.id, relayed.value, relayed.object_id) == (12, 1, alice.object_id)
+
+
+async def test_teleport_on_the_same_map_reloads_and_spawns_again(world: World) -> None:
+    alice = await world.player("Alice")
+    bob = await world.player("Bob")
+    await alice.client.expect(SrvPlayerChar, step="spawn", timeout=TIMEOUT, match=spawn_of(bob))
+    await alice.send(CliTeleportReq(id=1, x=START[0] + 50, y=START[1]))
+    reply = await alice.client.expect(SrvTeleportReply, step="teleport", timeout=TIMEOUT)
+    assert (reply.id, reply.map, reply.x, reply.y) == (alice.object_id, 20, START[0] + 50,
+                                                       START[1])
+    # Hidden until the map is loaded again; then the spawns are exchanged afresh.
+    await bob.client.expect(SrvRemoveObject, step="hidden", timeout=TIMEOUT,
+                            match=lambda p: p.id == alice.object_id)
+    again = await flow.change_map(alice.client)
+    assert again.object_index == alice.object_id
+    await alice.client.expect(SrvPlayerChar, step="respawn", timeout=TIMEOUT, match=spawn_of(bob))
+    spawn = await bob.client.expect(SrvPlayerChar, step="respawn", timeout=TIMEOUT,
+                                    match=spawn_of(alice))
+    assert (spawn.x, spawn.y) == (START[0] + 50, START[1])
+
+
+async def test_a_teleport_beyond_the_view_radius_is_refused(world: World) -> None:
+    alice = await world.player("Alice")
+    await alice.send(CliTeleportReq(id=1, x=START[0] + 10 * VIEW_RADIUS, y=START[1]))
+    await alice.say("not moved")
+    assert world.drops("teleport_too_far") == 1
+    assert not any(isinstance(e, SrvTeleportReply) for e in alice.client.unexpected)
+
+
+async def test_a_player_leaving_the_world_is_removed_for_the_others(world: World) -> None:
+    alice = await world.player("Alice")
+    bob = await world.player("Bob")
+    await alice.client.expect(SrvPlayerChar, step="spawn", timeout=TIMEOUT, match=spawn_of(bob))
+    await bob.client.aclose()
+    await alice.client.expect(SrvRemoveObject, step="left", timeout=TIMEOUT,
+                              match=lambda p: p.id == bob.object_id)
+
+
+# --- the world service goes away ----------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def remote_world() -> AsyncIterator[tuple[str, grpc.aio.Server]]:
+    """The reference world service on its own loopback gRPC server (stopped by the test)."""
+    service = WorldReferenceService(view_radius=VIEW_RADIUS, tick_interval=0.05)
+    await service.start()
+    server = grpc.aio.server()
+    service.add_to_server(server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield f"127.0.0.1:{port}", server
+    finally:
+        await service.stop()
+        await server.stop(None)
+
+
+async def test_world_service_down_gets_chat_a_server_whisper_and_movement_a_counted_drop(
+    start_world: StartWorld,
+) -> None:
+    async with remote_world() as (address, server), start_world(WORLD_SERVICE_ADDR=address) as w:
+        alice = await w.player("Alice")
+        await alice.say("before")
+        await server.stop(None)
+        runtime_link = _link(w)
+        with anyio.fail_after(TIMEOUT):
+            while runtime_link.connected:
+                await anyio.sleep(0.01)
+        await alice.send(CliNormalChat(message=b"into the void"))
+        notice = await alice.client.expect(SrvWhisperChat, step="down", timeout=TIMEOUT)
+        assert (notice.sender, notice.message) == (SERVER_SENDER.encode(),
+                                                   CHAT_UNAVAILABLE.encode())
+        await alice.send(CliMouseCmd(target_id=0, x=START[0] + 1, y=START[1], z=0))
+        await alice.send(CliNormalChat(message=b"again"))
+        await alice.client.expect(SrvWhisperChat, step="down", timeout=TIMEOUT)
+        assert w.drops("world_unavailable") == 3
+        # A new player still gets onto the map (told the world is unavailable).
+        bob_client, _ = await w.join_world("Bob")
+        change = await flow.change_map(bob_client)
+        assert change.object_index != 0
+        notice = await bob_client.expect(SrvWhisperChat, step="down", timeout=TIMEOUT)
+        assert notice.message == WORLD_UNAVAILABLE.encode()
+
+
+def _link(world: World) -> Any:
+    from gateway_world.plugin import _RUNTIMES
+
+    [runtime] = [r for r in _RUNTIMES if r.app is world.gateway]
+    assert runtime.link is not None
+    return runtime.link

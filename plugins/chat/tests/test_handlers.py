@@ -1,0 +1,287 @@
+"""The chat plugin's packet handlers, through a real gateway (embedded reference services,
+SQLite under a tmp dir) driven over TCP by the bot: whispers by name, the server's answer for
+an unknown name, shouts, group chat, refused lines and a chat service that goes away."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import grpc
+import pytest
+from gateway_chat.delivery import SERVER_SENDER
+from gateway_chat.handlers import CHAT_UNAVAILABLE
+from gateway_chat.plugin import _RUNTIMES, ChatRuntime
+from gateway_chat.service import ChatReferenceService
+from gateway_protos.v1 import auth_pb2, chat_pb2
+
+from gateway_core.app import Gateway
+from gateway_core.bot import GameClient, flow
+from gateway_core.protocol.packets import (
+    CliAlliedChat,
+    CliClanChat,
+    CliPartyChat,
+    CliShoutChat,
+    CliWhisperChat,
+    CreateCharResult,
+    JoinResult,
+    LoginResult,
+    SrvChangeMapReply,
+    SrvPartyChat,
+    SrvShoutChat,
+    SrvWhisperChat,
+)
+
+pytestmark = pytest.mark.anyio
+
+TIMEOUT = 5.0
+SETTINGS: dict[str, object] = {
+    "LISTEN_ADDR": "127.0.0.1",
+    "SERVICE_PORT": 0,
+    "PACKET_METRICS_PORT": 0,
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
+    "SHUTDOWN_DEADLINE": 3.0,
+    "GRPC_DEADLINE": 2.0,
+    "AUTH_ARGON2_TIME_COST": 1,
+    "AUTH_ARGON2_MEMORY_KIB": 64,
+    "AUTH_ARGON2_PARALLELISM": 1,
+    "CHAT_RECONNECT_MAX_DELAY": 0.2,
+}
+
+
+@dataclass
+class Player:
+    """A bot in the world (map loaded)."""
+
+    name: str
+    client: GameClient
+    change_map: SrvChangeMapReply
+
+    async def send(self, *packets: object) -> None:
+        await self.client.send(*packets)  # type: ignore[arg-type]
+
+    async def whisper_from(self, sender: str, text: str) -> SrvWhisperChat:
+        wire_sender, wire = sender.encode(), text.encode()
+        return await self.client.expect(
+            SrvWhisperChat, step="whisper", timeout=TIMEOUT,
+            match=lambda p: p.sender == wire_sender and p.message == wire,
+        )
+
+    async def marker(self, text: str) -> None:
+        """Whisper to oneself and wait for it: every earlier line of this player has been
+        handled (one connection's packets are handled in order)."""
+        await self.send(CliWhisperChat(target=self.name.encode(), message=text.encode()))
+        await self.whisper_from(self.name, text)
+
+    def received(self, cls: type[object]) -> list[object]:
+        return [e for e in self.client.unexpected if isinstance(e, cls)]
+
+
+@dataclass
+class Running:
+    """A running gateway and the connections a test opened."""
+
+    gateway: Gateway
+    host: str
+    port: int
+    clients: list[GameClient] = field(default_factory=list)
+
+    async def connect(self, host: str | None = None, port: int | None = None) -> GameClient:
+        client = await flow.connect(host or self.host, port or self.port, timeout=TIMEOUT)
+        self.clients.append(client)
+        return client
+
+    async def player(self, name: str) -> Player:
+        """A new account and character ``name`` that entered the world and loaded its map."""
+        assert self.gateway.clients is not None
+        await self.gateway.clients["auth"].CreateAccount(auth_pb2.CreateAccountRequest(
+            username=name.lower(), password_hash=flow.hash_password("pw"), access_level=1,
+        ))
+        login = await self.connect()
+        assert (await flow.login(login, name.lower(), "pw")).result is LoginResult.OK
+        selected = await flow.select_server(login, 1, 1)
+        await login.aclose()
+        char_leg = await self.connect(selected.ip.decode(), selected.port)
+        assert (await flow.join(char_leg, selected.session_id, "pw")).result is JoinResult.OK
+        assert (await flow.create_character(char_leg, name)).result is CreateCharResult.OK
+        switch = await flow.select_character(char_leg, 0, name)
+        entry = await flow.enter_world(await self.connect(switch.ip.decode(), switch.port),
+                                       switch.session_id, "pw")
+        return Player(name, self.clients[-1], entry.change_map)
+
+    @property
+    def runtime(self) -> ChatRuntime:
+        [runtime] = [r for r in _RUNTIMES if r.app is self.gateway]
+        return runtime
+
+    def drops(self, reason: str) -> float:
+        value = self.gateway.metrics.registry.get_sample_value(
+            "gateway_chat_drops_total", {"reason": reason}
+        )
+        return value or 0.0
+
+
+StartGateway = Callable[..., contextlib.AbstractAsyncContextManager[Running]]
+
+
+@pytest.fixture
+def start_gateway(tmp_path: Path) -> StartGateway:
+    @contextlib.asynccontextmanager
+    async def factory(**overrides: object) -> AsyncIterator[Running]:
+        settings = {**SETTINGS, "DATA_DIR": str(tmp_path / "data"), **overrides}
+        gateway = Gateway(overrides=settings, environ={})
+        async with anyio.create_task_group() as tg:
+            host, port = await tg.start(functools.partial(gateway.run, handle_signals=False))
+            running = Running(gateway, host, port)
+            try:
+                yield running
+            finally:
+                with anyio.CancelScope(shield=True):
+                    for client in running.clients:
+                        await client.aclose()
+                gateway.stop()
+
+    return factory
+
+
+@pytest.fixture
+async def gw(start_gateway: StartGateway) -> AsyncIterator[Running]:
+    async with start_gateway() as running:
+        yield running
+
+
+# --- whisper ------------------------------------------------------------------------------------
+
+
+async def test_whisper_by_name_reaches_only_the_target(gw: Running) -> None:
+    alice = await gw.player("Alice")
+    bob = await gw.player("Bob")
+    await alice.send(CliWhisperChat(target=b"bob", message=b"psst"))  # names match any case
+    got = await bob.whisper_from("Alice", "psst")
+    assert got.sender == b"Alice"
+    await alice.marker("done")
+    assert all(e.message != b"psst" for e in alice.received(SrvWhisperChat))  # type: ignore[attr-defined]
+
+
+async def test_whisper_to_an_unknown_name_gets_a_server_message(gw: Running) -> None:
+    alice = await gw.player("Alice")
+    await alice.send(CliWhisperChat(target=b"Nobody", message=b"hello?"))
+    notice = await alice.client.expect(SrvWhisperChat, step="unknown", timeout=TIMEOUT)
+    assert notice.sender == SERVER_SENDER.encode()
+    assert notice.message == b"Nobody is not online."
+    # A name no character can have gets the same answer, without asking the service.
+    await alice.send(CliWhisperChat(target=b"N" * 40, message=b"hello?"))
+    notice = await alice.client.expect(SrvWhisperChat, step="bad name", timeout=TIMEOUT)
+    assert notice.sender == SERVER_SENDER.encode() and notice.message.endswith(b"is not online.")
+
+
+async def test_whisper_to_a_player_who_left_gets_a_server_message(gw: Running) -> None:
+    alice = await gw.player("Alice")
+    bob = await gw.player("Bob")
+    await bob.client.aclose()
+    with anyio.fail_after(TIMEOUT):  # the chat service learns Bob is gone
+        while "Bob" in [c.name for c in gw.runtime.delivery.hosted.values()]:
+            await anyio.sleep(0.01)
+    await alice.send(CliWhisperChat(target=b"Bob", message=b"still there?"))
+    notice = await alice.client.expect(SrvWhisperChat, step="gone", timeout=TIMEOUT)
+    assert (notice.sender, notice.message) == (SERVER_SENDER.encode(), b"Bob is not online.")
+
+
+async def test_empty_and_oversize_lines_are_refused_and_counted(gw: Running) -> None:
+    alice = await gw.player("Alice")
+    bob = await gw.player("Bob")
+    await alice.send(
+        CliWhisperChat(target=b"Bob", message=b""),
+        CliWhisperChat(target=b"Bob", message=b"y" * 1901),
+        CliShoutChat(message=b""),
+        CliPartyChat(message=b"z" * 2000),
+    )
+    await alice.marker("after")
+    assert gw.drops("bad_message") == 4
+    await bob.marker("mine")
+    assert not bob.received(SrvWhisperChat) and not bob.received(SrvShoutChat)
+
+
+# --- shout and group chat -----------------------------------------------------------------------
+
+
+async def test_shout_reaches_everyone_on_the_map_including_the_sender(gw: Running) -> None:
+    alice = await gw.player("Alice")
+    bob = await gw.player("Bob")
+    await alice.send(CliShoutChat(message=b"hear ye"))
+    for player in (alice, bob):
+        shout = await player.client.expect(SrvShoutChat, step="shout", timeout=TIMEOUT)
+        assert (shout.sender, shout.message) == (b"Alice", b"hear ye")
+
+
+async def test_group_chat_without_a_group_is_dropped_and_counted(gw: Running) -> None:
+    alice = await gw.player("Alice")
+    await alice.send(CliPartyChat(message=b"party?"), CliClanChat(message=b"clan?"),
+                     CliAlliedChat(message=b"team?"))
+    await alice.marker("after")
+    assert (gw.drops("no_party"), gw.drops("no_clan"), gw.drops("no_team")) == (1, 1, 1)
+
+
+async def test_party_chat_reaches_the_party_when_the_characters_are_announced_with_one(
+    gw: Running,
+) -> None:
+    alice = await gw.player("Alice")
+    bob = await gw.player("Bob")
+    carol = await gw.player("Carol")
+    # The boundary a party plugin would use: announce party membership to the chat service.
+    delivery = gw.runtime.delivery
+    for name in ("Alice", "Bob"):
+        [record] = [c for c in delivery.hosted.values() if c.name == name]
+        updated = chat_pb2.HostedCharacter()
+        updated.CopyFrom(record)
+        updated.party_id = 77
+        await delivery.host(updated)
+    await alice.send(CliPartyChat(message=b"party time"))
+    for player in (alice, bob):
+        line = await player.client.expect(SrvPartyChat, step="party", timeout=TIMEOUT)
+        assert (line.char_id, line.message) == (alice.change_map.object_index, b"party time")
+    await carol.marker("after")
+    assert not carol.received(SrvPartyChat)
+
+
+# --- the chat service goes away -----------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def remote_chat() -> AsyncIterator[tuple[str, grpc.aio.Server]]:
+    """The reference chat service on its own loopback gRPC server (stopped by the test)."""
+    service = ChatReferenceService()
+    server = grpc.aio.server()
+    service.add_to_server(server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield f"127.0.0.1:{port}", server
+    finally:
+        await service.stop()
+        await server.stop(None)
+
+
+async def test_chat_service_down_gets_the_sender_a_server_whisper(
+    start_gateway: StartGateway,
+) -> None:
+    async with remote_chat() as (address, server), start_gateway(
+        CHAT_SERVICE_ADDR=address, GRPC_DEADLINE=0.5
+    ) as running:
+        alice = await running.player("Alice")
+        await alice.marker("before")
+        await server.stop(None)
+        with anyio.fail_after(TIMEOUT):
+            while running.runtime.delivery.connected:
+                await anyio.sleep(0.01)
+        await alice.send(CliWhisperChat(target=b"Alice", message=b"anyone?"),
+                         CliShoutChat(message=b"anyone?"))
+        for _ in range(2):
+            notice = await alice.client.expect(SrvWhisperChat, step="down", timeout=TIMEOUT)
+            assert (notice.sender, notice.message) == (SERVER_SENDER.encode(),
+                                                       CHAT_UNAVAILABLE.encode())
+        assert running.drops("chat_unavailable") == 2

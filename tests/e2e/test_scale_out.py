@@ -1,0 +1,280 @@
+"""Scale-out: two gateway processes sharing one set of backend services, each its own process.
+
+The four reference services run as ``gateway service <name>``; two ``gateway serve`` processes
+point every ``<SERVICE>_SERVICE_ADDR`` at them. One player enters the world through each
+gateway, and what one does reaches the other across the gateways: a whisper by name, the
+spawn of the other's character, movement and normal chat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import pytest
+
+from gateway_core.bot import GameClient, flow
+from gateway_core.protocol.packets import (
+    CliMouseCmd,
+    CliNormalChat,
+    CliWhisperChat,
+    CreateCharResult,
+    JoinResult,
+    LoginResult,
+    ServerSelectResult,
+    SrvMouseCmd,
+    SrvNormalChat,
+    SrvPlayerChar,
+    SrvWhisperChat,
+)
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+GATEWAY = [sys.executable, "-m", "gateway_core"]
+SERVICES = ("auth", "character", "chat", "world")
+#: Bound on each single wait of a client, and on the whole scenario.
+TIMEOUT = 5.0
+SCENARIO_TIMEOUT = 30.0
+
+#: Every process: loopback only, cheap argon2, short deadlines and reconnect delays.
+ENV: dict[str, str] = {
+    "LISTEN_ADDR": "127.0.0.1",
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
+    "GRPC_DEADLINE": "2.0",
+    "SHUTDOWN_DEADLINE": "3.0",
+    "LOG_LEVEL": "info",
+    "AUTH_ARGON2_TIME_COST": "1",
+    "AUTH_ARGON2_MEMORY_KIB": "64",
+    "AUTH_ARGON2_PARALLELISM": "1",
+    "CHAT_RECONNECT_MAX_DELAY": "0.5",
+    "WORLD_RECONNECT_MAX_DELAY": "0.5",
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    """A started process and the file its output goes to."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def check_alive(self) -> None:
+        assert self.popen.poll() is None, f"{self.name} exited:\n{self.output()}"
+
+
+class Processes:
+    """Processes started by the test; every one is ended by its PID on exit."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.started: list[Proc] = []
+
+    def start(self, name: str, args: list[str], env: Mapping[str, str]) -> Proc:
+        log = self.logs / f"{name}.log"
+        with log.open("wb") as out:  # the child keeps its own descriptor
+            popen = subprocess.Popen(args, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+        proc = Proc(name, popen, log)
+        self.started.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.started):
+            if proc.popen.poll() is None:
+                proc.popen.terminate()
+        for proc in reversed(self.started):
+            try:
+                proc.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+
+
+@contextlib.contextmanager
+def processes(logs: Path) -> Iterator[Processes]:
+    running = Processes(logs)
+    try:
+        yield running
+    finally:
+        running.stop_all()
+
+
+async def http_status(port: int, path: str) -> int | None:
+    """The status code of ``GET path`` on the loopback ``port``; None when nothing answers."""
+    try:
+        stream = await anyio.connect_tcp("127.0.0.1", port)
+    except OSError:
+        return None
+    data = b""
+    async with stream:
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        await stream.send(request.encode())
+        with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+            while len(data) < 64:
+                data += await stream.receive()
+    parts = data.split(maxsplit=2)
+    return int(parts[1]) if len(parts) > 1 and parts[0].startswith(b"HTTP/") else None
+
+
+async def wait_listening(proc: Proc, address: str) -> None:
+    """Wait until a service accepts connections on ``address`` (host:port)."""
+    host, port = address.rsplit(":", 1)
+    while True:
+        proc.check_alive()
+        try:
+            stream = await anyio.connect_tcp(host, int(port))
+        except OSError:
+            await anyio.sleep(0.05)
+            continue
+        await stream.aclose()
+        return
+
+
+async def wait_ready(proc: Proc, metrics_port: int) -> None:
+    """Wait until the gateway's ``/readyz`` says ready (listener up, every backend serving)."""
+    while await http_status(metrics_port, "/readyz") != 200:
+        proc.check_alive()
+        await anyio.sleep(0.05)
+
+
+async def run_command(args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, env=dict(env), capture_output=True, text=True,
+                              timeout=SCENARIO_TIMEOUT, check=False)
+
+    return await anyio.to_thread.run_sync(run)
+
+
+@dataclass
+class Player:
+    """A bot that entered the world through one gateway."""
+
+    name: str
+    gateway_port: int
+    world: GameClient
+    object_id: int
+
+
+async def enter_world(port: int, username: str, name: str, opened: list[GameClient]) -> Player:
+    """Login, character select and world legs through the gateway on ``port``, creating the
+    character ``name``; every leg must stay on that gateway."""
+
+    async def connect(host: str, leg_port: int) -> GameClient:
+        client = await flow.connect(host, leg_port, timeout=TIMEOUT, label=username)
+        opened.append(client)
+        return client
+
+    login = await connect("127.0.0.1", port)
+    assert (await flow.login(login, username, "pw")).result is LoginResult.OK
+    selected = await flow.select_server(login, 1, 1)
+    assert selected.result is ServerSelectResult.OK
+    assert (selected.ip.decode(), selected.port) == ("127.0.0.1", port)
+    await login.aclose()
+    char_leg = await connect("127.0.0.1", selected.port)
+    assert (await flow.join(char_leg, selected.session_id, "pw")).result is JoinResult.OK
+    assert (await flow.create_character(char_leg, name)).result is CreateCharResult.OK
+    switch = await flow.select_character(char_leg, 0, name)
+    assert switch.port == port
+    world = await connect(switch.ip.decode(), switch.port)
+    entry = await flow.enter_world(world, switch.session_id, "pw")
+    assert entry.change_map.object_index != 0
+    return Player(name, port, world, entry.change_map.object_index)
+
+
+async def test_whisper_and_world_events_cross_two_gateway_processes(tmp_path: Path) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.endswith("_SERVICE_ADDR")}
+    env = {**base, **ENV, "DATA_DIR": str(tmp_path / "data"), "PACKET_METRICS_PORT": "0"}
+    addresses = {service: f"127.0.0.1:{free_port()}" for service in SERVICES}
+    backends = {f"{service.upper()}_SERVICE_ADDR": addr for service, addr in addresses.items()}
+    opened: list[GameClient] = []
+    with processes(tmp_path) as procs:
+        try:
+            with anyio.fail_after(SCENARIO_TIMEOUT):
+                services = [
+                    (procs.start(service, [*GATEWAY, "service", service, "--listen", addr], env),
+                     addr)
+                    for service, addr in addresses.items()
+                ]
+                for proc, address in services:
+                    await wait_listening(proc, address)
+                gateways: list[tuple[Proc, int]] = []
+                for label in ("gateway-a", "gateway-b"):
+                    port, metrics = free_port(), free_port()
+                    proc = procs.start(label, [*GATEWAY, "serve"], {
+                        **env, **backends, "SERVICE_PORT": str(port),
+                        "PACKET_METRICS_PORT": str(metrics), "GATEWAY_ID": label,
+                    })
+                    gateways.append((proc, port))
+                    await wait_ready(proc, metrics)
+                (_, port_a), (_, port_b) = gateways
+
+                for username in ("alice", "bob"):
+                    created = await run_command(
+                        [*GATEWAY, "account", "create", username, "--password", "pw"],
+                        {**env, **backends},
+                    )
+                    assert created.returncode == 0, created.stdout + created.stderr
+
+                alice = await enter_world(port_a, "alice", "Alice", opened)
+                bob = await enter_world(port_b, "bob", "Bob", opened)
+                # Both gateways allocated object ids on their own; the world keeps them apart.
+                assert alice.object_id != bob.object_id
+
+                # World event across gateways: each sees the other's character appear.
+                spawn = await bob.world.expect(SrvPlayerChar, step="spawn of Alice on B",
+                                               timeout=TIMEOUT,
+                                               match=lambda p: p.id == alice.object_id)
+                assert spawn.name == b"Alice"
+                await alice.world.expect(SrvPlayerChar, step="spawn of Bob on A", timeout=TIMEOUT,
+                                         match=lambda p: p.id == bob.object_id)
+
+                # A whisper by name from gateway A reaches the player on gateway B.
+                await alice.world.send(CliWhisperChat(target=b"Bob", message=b"hello from A"))
+                whisper = await bob.world.expect(SrvWhisperChat, step="whisper on B",
+                                                 timeout=TIMEOUT)
+                assert (whisper.sender, whisper.message) == (b"Alice", b"hello from A")
+
+                # Movement and normal chat of A's character reach B's player.
+                await alice.world.send(CliMouseCmd(target_id=0, x=520100.0, y=520000.0, z=0))
+                moved = await bob.world.expect(SrvMouseCmd, step="movement on B", timeout=TIMEOUT,
+                                               match=lambda p: p.id == alice.object_id)
+                assert (moved.x, moved.y) == (520100.0, 520000.0)
+                await alice.world.send(CliNormalChat(message=b"hi nearby"))
+                said = await bob.world.expect(SrvNormalChat, step="chat on B", timeout=TIMEOUT)
+                assert (said.char_id, said.message) == (alice.object_id, b"hi nearby")
+
+                # And the way back: B's whisper reaches A.
+                await bob.world.send(CliWhisperChat(target=b"alice", message=b"hello from B"))
+                back = await alice.world.expect(SrvWhisperChat, step="whisper on A",
+                                                timeout=TIMEOUT)
+                assert (back.sender, back.message) == (b"Bob", b"hello from B")
+        except BaseException:
+            for proc in procs.started:
+                print(f"--- {proc.name} ---\n{proc.output()}")
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                for client in opened:
+                    await client.aclose()

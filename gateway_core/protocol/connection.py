@@ -278,6 +278,10 @@ class ProtocolConnection:
         if cls is None:
             return RawFrame(type_value, name, payload)
         try:
+            # The well-formed case: the payload is exactly one packet (no warning to give).
+            packet = cls._DECODE_EXACT(payload)
+            if packet is not None:
+                return packet  # type: ignore[no-any-return]
             decoded = cls.decode_payload(payload)
         except Exception as exc:  # the lenient decoder must not raise; if it does, the peer
             # still only ever sees RemoteProtocolError (and the cause stays chained for logs)
@@ -305,7 +309,13 @@ class ProtocolConnection:
         Raises LocalProtocolError if it cannot be sent (over 2047 bytes, a field out of range,
         a type the profile or the cipher cannot carry); the connection is unaffected.
         """
-        return _encode(packet, self._encode, self._values, self._profile.name)
+        # _encode inlined: this runs for every reply.
+        if isinstance(packet, RawFrame):
+            return self._encode(packet.type_value, packet.payload)
+        value = self._values.get(packet.NAME)
+        if value is None:
+            return _encode(packet, self._encode, self._values, self._profile.name)  # raises
+        return self._encode(value, packet.encode_payload())
 
     def __repr__(self) -> str:
         state = "failed" if self._error else "closed" if self.peer_closed else "open"

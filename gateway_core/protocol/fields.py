@@ -694,6 +694,127 @@ class _Layout:
 
 
 # --------------------------------------------------------------------------------------------
+# Compiled fast paths: straight-line decode/encode functions generated from a packet's layout
+
+
+def _gen_decoder(cls: type[Any], layout: _Layout) -> Callable[[bytes], Any]:
+    """Generate ``decode_exact(buf) -> packet | None`` for ``cls``.
+
+    The function is the generic decoder unrolled for this one layout: one ``unpack_from`` per
+    run, ``find`` for null-terminated strings, the codec's own ``read`` for other variable
+    fields, and the object built with ``object.__new__`` plus the slot descriptors (the frozen
+    dataclass ``__init__`` costs twice as much). It returns ``None`` whenever the payload is
+    not exactly one well-formed instance (a field missing, or trailing bytes): the generic
+    path then decodes it and reports what is wrong, so results are always the generic ones.
+    """
+    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_Short": _Short}
+    lines = ["def decode_exact(buf):", "    n = len(buf)", "    off = 0"]
+    names: list[str] = []
+    for k, step in enumerate(layout.steps):
+        if isinstance(step, _Run):
+            ns[f"_unpack{k}"] = step.struct.unpack_from
+            lines.append(f"    if off + {step.size} > n:")
+            lines.append("        return None")
+            if step.identity:
+                targets = [f"v_{name}" for name in step.names]
+                lines.append(f"    {', '.join(targets)}, = _unpack{k}(buf, off)")
+            else:
+                lines.append(f"    _r{k} = _unpack{k}(buf, off)")
+                i = 0
+                for name, codec in zip(step.names, step.codecs, strict=True):
+                    if codec.identity:
+                        lines.append(f"    v_{name} = _r{k}[{i}]")
+                    elif isinstance(codec, EnumCodec):
+                        ns[f"_lookup_{name}"] = codec._lookup
+                        lines.append(f"    v_{name} = _lookup_{name}.get(_r{k}[{i}], _r{k}[{i}])")
+                    elif isinstance(codec, FixedStrCodec):
+                        lines.append(f"    v_{name} = _r{k}[{i}].rstrip(b'\\x00')")
+                    else:
+                        ns[f"_from_{name}"] = codec.from_flat
+                        lines.append(f"    v_{name} = _from_{name}(_r{k}, {i})")
+                    i += codec.nvals
+            lines.append(f"    off += {step.size}")
+        else:
+            name = step.name
+            if isinstance(step.codec, CStrCodec):
+                lines.append("    end = buf.find(b'\\x00', off)")
+                lines.append("    if end < 0:")
+                lines.append("        return None")
+                lines.append(f"    v_{name} = buf[off:end]")
+                lines.append("    off = end + 1")
+            else:
+                ns[f"_read_{name}"] = step.codec.read
+                lines.append("    try:")
+                lines.append(f"        v_{name}, off = _read_{name}(buf, off)")
+                lines.append("    except _Short:")
+                lines.append("        return None")
+        names.extend(step.names if isinstance(step, _Run) else (step.name,))
+    lines.append("    if off != n:")
+    lines.append("        return None")
+    if hasattr(cls, "__post_init__"):
+        # A class with its own initialisation logic must go through its constructor.
+        args = ", ".join(f"v_{name}" for name in names)
+        lines.append(f"    return _cls({args})")
+    else:
+        lines.append("    obj = _new(_cls)")
+        for name in names:
+            ns[f"_set_{name}"] = cls.__dict__[name].__set__
+            lines.append(f"    _set_{name}(obj, v_{name})")
+        lines.append("    return obj")
+    exec(compile("\n".join(lines), f"<decode {cls.__name__}>", "exec"), ns)
+    return cast("Callable[[bytes], Any]", ns["decode_exact"])
+
+
+def _gen_encoder(cls: type[Any], layout: _Layout) -> Callable[[Any], bytes]:
+    """Generate ``encode(obj) -> bytes`` for ``cls``: the generic encoder unrolled.
+
+    Raises what the generic encoder raises for a bad value (LocalProtocolError, struct.error,
+    OverflowError, TypeError, AttributeError); the caller turns that into the field error.
+    """
+    ns: dict[str, Any] = {}
+    lines = ["def encode(obj):"]
+    parts: list[str] = []
+    for k, step in enumerate(layout.steps):
+        if isinstance(step, _Run):
+            ns[f"_pack{k}"] = step.struct.pack
+            if step.identity:
+                args = ", ".join(f"obj.{name}" for name in step.names)
+                parts.append(f"_pack{k}({args})")
+            else:
+                lines.append(f"    _f{k} = []")
+                for name, codec in zip(step.names, step.codecs, strict=True):
+                    if codec.identity or isinstance(codec, EnumCodec):
+                        lines.append(f"    _f{k}.append(obj.{name})")
+                    else:
+                        ns[f"_to_{name}"] = codec.to_flat
+                        lines.append(f"    _to_{name}(obj.{name}, _f{k})")
+                parts.append(f"_pack{k}(*_f{k})")
+        else:
+            name = step.name
+            ns[f"_write_{name}"] = step.codec.write
+            if isinstance(step.codec, CStrCodec):
+                lines.append(f"    v_{name} = obj.{name}")
+                lines.append(f"    if b'\\x00' in v_{name}:")
+                lines.append(f"        _write_{name}(v_{name}, [])  # raises the field error")
+                lines.append(f"    if type(v_{name}) is not bytes:")
+                lines.append(f"        v_{name} = bytes(v_{name})")
+                parts.append(f"v_{name}")
+                parts.append("b'\\x00'")
+            else:
+                lines.append(f"    _o{k} = []")
+                lines.append(f"    _write_{name}(obj.{name}, _o{k})")
+                parts.append(f"b''.join(_o{k})")
+    if not parts:
+        lines.append("    return b''")
+    elif len(parts) <= 3:
+        lines.append(f"    return {' + '.join(parts)}")
+    else:
+        lines.append(f"    return b''.join(({', '.join(parts)}))")
+    exec(compile("\n".join(lines), f"<encode {cls.__name__}>", "exec"), ns)
+    return cast("Callable[[Any], bytes]", ns["encode"])
+
+
+# --------------------------------------------------------------------------------------------
 # Base classes and decorators
 
 
@@ -760,6 +881,9 @@ class Packet(_Fields):
 
     __slots__ = ()
     NAME: ClassVar[str]
+    #: Generated by :func:`packet` from the layout (see :func:`_gen_decoder`/`_gen_encoder`).
+    _DECODE_EXACT: ClassVar[Callable[[bytes], Any]]
+    _ENCODE: ClassVar[Callable[[Any], bytes]]
 
     def encode_payload(self) -> bytes:
         """The payload bytes (without the 6-byte header).
@@ -767,15 +891,8 @@ class Packet(_Fields):
         Raises :class:`LocalProtocolError` (kind ``bad_field``) when a field value cannot be
         encoded and (kind ``too_large``) when the payload exceeds :data:`MAX_PAYLOAD` bytes.
         """
-        layout = self._LAYOUT
         try:
-            fast = layout.fast
-            if fast is not None:
-                data = fast.struct.pack(*fast.getter(self))
-            else:
-                parts: list[bytes] = []
-                layout.encode(self, parts)
-                data = b"".join(parts)
+            data = type(self)._ENCODE(self)
         except (LocalProtocolError, struct.error, OverflowError, TypeError, AttributeError) as e:
             raise self._field_error(e) from e
         if len(data) > MAX_PAYLOAD:
@@ -803,6 +920,9 @@ class Packet(_Fields):
     def decode_payload(cls, payload: bytes | bytearray | memoryview) -> Decoded[Self]:
         """Decode a payload leniently (PROTOCOL.md §4). Never raises for any input bytes."""
         buf = payload if type(payload) is bytes else bytes(payload)
+        exact = cls._DECODE_EXACT(buf)
+        if exact is not None:
+            return Decoded(exact, None, 0)
         layout = cls._LAYOUT
         fast = layout.fast
         if fast is not None and len(buf) >= fast.size:
@@ -927,6 +1047,8 @@ def packet(name: str) -> Callable[[type[P]], type[P]]:
             raise TypeError(f"packet {name} declared twice ({_REGISTRY[name].__name__})")
         new = _compile(cls)
         new.NAME = name
+        new._DECODE_EXACT = staticmethod(_gen_decoder(new, new._LAYOUT))
+        new._ENCODE = staticmethod(_gen_encoder(new, new._LAYOUT))
         _REGISTRY[name] = new
         return new
 

@@ -308,15 +308,21 @@ def test_end_of_stream_inside_a_packet_is_truncation() -> None:
     assert info.value.kind == "truncated"
 
 
-def test_decoder_failure_is_reported_as_the_peers_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Boundary: the packet class's decode_payload (owned by the packet definitions) is replaced
-    # by one that raises, to check no foreign exception ever escapes next_event.
-    def broken(cls: type[Packet], payload: bytes) -> object:
+@pytest.mark.parametrize("wire", ["06 00 00 05 00 00", "07 00 00 05 00 00 ff"],
+                         ids=["exact-fast-path", "generic-path"])
+def test_decoder_failure_is_reported_as_the_peers_error(
+    monkeypatch: pytest.MonkeyPatch, wire: str
+) -> None:
+    # Boundary: the packet class's decoders (owned by the packet definitions: the generated
+    # exact decoder, used for a well-formed payload, and decode_payload, used for the rest) are
+    # replaced by ones that raise, to check no foreign exception ever escapes next_event.
+    def broken(payload: bytes) -> object:
         raise IndexError("decoder bug")
 
-    monkeypatch.setattr(CliAlive, "decode_payload", classmethod(broken))
+    monkeypatch.setattr(CliAlive, "_DECODE_EXACT", staticmethod(broken))
+    monkeypatch.setattr(CliAlive, "decode_payload", staticmethod(broken))
     server = ProtocolConnection()
-    server.receive_data(bytes.fromhex("06 00 00 05 00 00"))
+    server.receive_data(bytes.fromhex(wire))
     with pytest.raises(RemoteProtocolError) as info:
         server.next_event()
     assert info.value.kind == "undecodable"

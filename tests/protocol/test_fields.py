@@ -335,3 +335,37 @@ def test_decoding_arbitrary_bytes_never_raises(data: bytes) -> None:
 def test_round_trip_property(a: int, b: int, name: bytes, low: int, high: int) -> None:
     pkt = Mixed(pair=Pair.of(low=low, high=high), name=name, fixed=(Fixed(a, b), Fixed(a, b)))
     assert Mixed.decode_payload(pkt.encode_payload()) == Decoded(pkt, None, 0)
+
+
+def test_fast_paths_agree_with_the_generic_layout_on_a_mixed_declaration() -> None:
+    pkt = _mixed()
+    parts: list[bytes] = []
+    Mixed._LAYOUT.encode(pkt, parts)
+    payload = Mixed._ENCODE(pkt)
+    assert payload == b"".join(parts)
+    decoded = Mixed._DECODE_EXACT(payload)
+    assert decoded == pkt and repr(decoded) == repr(pkt)
+    assert type(decoded.colour) is Colour and type(decoded.pair) is Pair
+    # Anything but exactly one packet is left to the generic decoder, which reports it.
+    assert Mixed._DECODE_EXACT(payload + b"\x00") is None
+    assert Mixed._DECODE_EXACT(payload[:5]) is None
+
+
+def test_fast_encoder_accepts_bytes_like_strings_and_names_the_bad_field() -> None:
+    assert Chat(message=bytearray(b"hi")).encode_payload() == b"hi\x00"  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError, match="'message'"):
+        Chat(message=b"a\x00b").encode_payload()
+    with pytest.raises(LocalProtocolError, match="'message'"):
+        Chat(message="text").encode_payload()  # type: ignore[arg-type]
+
+
+@packet("TEST_POST_INIT")
+class Normalised(Packet):
+    level: int = field(u8)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "level", min(self.level, 99))
+
+
+def test_fast_decoder_runs_a_declared_post_init() -> None:
+    assert Normalised.decode_payload(b"\xff").packet.level == 99

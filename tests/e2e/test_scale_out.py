@@ -161,8 +161,14 @@ async def wait_ready(proc: Proc, metrics_port: int) -> None:
 
 async def run_command(args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     def run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(args, env=dict(env), capture_output=True, text=True,
-                              timeout=SCENARIO_TIMEOUT, check=False)
+        return subprocess.run(
+            args,
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=SCENARIO_TIMEOUT,
+            check=False,
+        )
 
     return await anyio.to_thread.run_sync(run)
 
@@ -213,8 +219,10 @@ async def test_whisper_and_world_events_cross_two_gateway_processes(tmp_path: Pa
         try:
             with anyio.fail_after(SCENARIO_TIMEOUT):
                 services = [
-                    (procs.start(service, [*GATEWAY, "service", service, "--listen", addr], env),
-                     addr)
+                    (
+                        procs.start(service, [*GATEWAY, "service", service, "--listen", addr], env),
+                        addr,
+                    )
                     for service, addr in addresses.items()
                 ]
                 for proc, address in services:
@@ -222,10 +230,17 @@ async def test_whisper_and_world_events_cross_two_gateway_processes(tmp_path: Pa
                 gateways: list[tuple[Proc, int]] = []
                 for label in ("gateway-a", "gateway-b"):
                     port, metrics = free_port(), free_port()
-                    proc = procs.start(label, [*GATEWAY, "serve"], {
-                        **env, **backends, "SERVICE_PORT": str(port),
-                        "PACKET_METRICS_PORT": str(metrics), "GATEWAY_ID": label,
-                    })
+                    proc = procs.start(
+                        label,
+                        [*GATEWAY, "serve"],
+                        {
+                            **env,
+                            **backends,
+                            "SERVICE_PORT": str(port),
+                            "PACKET_METRICS_PORT": str(metrics),
+                            "GATEWAY_ID": label,
+                        },
+                    )
                     gateways.append((proc, port))
                     await wait_ready(proc, metrics)
                 (_, port_a), (_, port_b) = gateways
@@ -243,23 +258,35 @@ async def test_whisper_and_world_events_cross_two_gateway_processes(tmp_path: Pa
                 assert alice.object_id != bob.object_id
 
                 # World event across gateways: each sees the other's character appear.
-                spawn = await bob.world.expect(SrvPlayerChar, step="spawn of Alice on B",
-                                               timeout=TIMEOUT,
-                                               match=lambda p: p.id == alice.object_id)
+                spawn = await bob.world.expect(
+                    SrvPlayerChar,
+                    step="spawn of Alice on B",
+                    timeout=TIMEOUT,
+                    match=lambda p: p.id == alice.object_id,
+                )
                 assert spawn.name == b"Alice"
-                await alice.world.expect(SrvPlayerChar, step="spawn of Bob on A", timeout=TIMEOUT,
-                                         match=lambda p: p.id == bob.object_id)
+                await alice.world.expect(
+                    SrvPlayerChar,
+                    step="spawn of Bob on A",
+                    timeout=TIMEOUT,
+                    match=lambda p: p.id == bob.object_id,
+                )
 
                 # A whisper by name from gateway A reaches the player on gateway B.
                 await alice.world.send(CliWhisperChat(target=b"Bob", message=b"hello from A"))
-                whisper = await bob.world.expect(SrvWhisperChat, step="whisper on B",
-                                                 timeout=TIMEOUT)
+                whisper = await bob.world.expect(
+                    SrvWhisperChat, step="whisper on B", timeout=TIMEOUT
+                )
                 assert (whisper.sender, whisper.message) == (b"Alice", b"hello from A")
 
                 # Movement and normal chat of A's character reach B's player.
                 await alice.world.send(CliMouseCmd(target_id=0, x=520100.0, y=520000.0, z=0))
-                moved = await bob.world.expect(SrvMouseCmd, step="movement on B", timeout=TIMEOUT,
-                                               match=lambda p: p.id == alice.object_id)
+                moved = await bob.world.expect(
+                    SrvMouseCmd,
+                    step="movement on B",
+                    timeout=TIMEOUT,
+                    match=lambda p: p.id == alice.object_id,
+                )
                 assert (moved.x, moved.y) == (520100.0, 520000.0)
                 await alice.world.send(CliNormalChat(message=b"hi nearby"))
                 said = await bob.world.expect(SrvNormalChat, step="chat on B", timeout=TIMEOUT)
@@ -267,8 +294,9 @@ async def test_whisper_and_world_events_cross_two_gateway_processes(tmp_path: Pa
 
                 # And the way back: B's whisper reaches A.
                 await bob.world.send(CliWhisperChat(target=b"alice", message=b"hello from B"))
-                back = await alice.world.expect(SrvWhisperChat, step="whisper on A",
-                                                timeout=TIMEOUT)
+                back = await alice.world.expect(
+                    SrvWhisperChat, step="whisper on A", timeout=TIMEOUT
+                )
                 assert (back.sender, back.message) == (b"Bob", b"hello from B")
         except BaseException:
             for proc in procs.started:

@@ -113,8 +113,9 @@ async def _sender(
         try:
             hosted = await runtime.refresh(session)
         except grpc.aio.AioRpcError as exc:
-            log.warning("chat: announcing connection #%d failed: %s", session.connection_id,
-                        exc.details())
+            log.warning(
+                "chat: announcing connection #%d failed: %s", session.connection_id, exc.details()
+            )
     if hosted is None:
         runtime.drop(session, "chat_unavailable", what)
         ctx.reply(server_message(CHAT_UNAVAILABLE))
@@ -157,9 +158,11 @@ async def on_whisper_chat(ctx: PacketContext, packet: CliWhisperChat) -> None:
         return
     runtime, stub, hosted = sender
     try:
-        reply = await stub.Whisper(chat_pb2.WhisperRequest(
-            sender_character_id=hosted.character_id, target_name=target, message=message
-        ))
+        reply = await stub.Whisper(
+            chat_pb2.WhisperRequest(
+                sender_character_id=hosted.character_id, target_name=target, message=message
+            )
+        )
     except grpc.aio.AioRpcError as exc:
         _failed(ctx, runtime, exc, "whisper")
         return
@@ -179,9 +182,9 @@ async def on_shout_chat(ctx: PacketContext, packet: CliShoutChat) -> None:
         return
     runtime, stub, hosted = sender
     try:
-        await stub.Shout(chat_pb2.ShoutRequest(
-            sender_character_id=hosted.character_id, message=message
-        ))
+        await stub.Shout(
+            chat_pb2.ShoutRequest(sender_character_id=hosted.character_id, message=message)
+        )
     except grpc.aio.AioRpcError as exc:
         _failed(ctx, runtime, exc, "shout")
 
@@ -201,9 +204,11 @@ async def _group_chat(ctx: PacketContext, raw: bytes, kind: chat_pb2.ChatKind) -
         runtime.drop(ctx.session, reason, f"{what} of {hosted.name!r} without {field}")
         return
     try:
-        await stub.GroupChat(chat_pb2.GroupChatRequest(
-            sender_character_id=hosted.character_id, kind=kind, message=message
-        ))
+        await stub.GroupChat(
+            chat_pb2.GroupChatRequest(
+                sender_character_id=hosted.character_id, kind=kind, message=message
+            )
+        )
     except grpc.aio.AioRpcError as exc:
         _failed(ctx, runtime, exc, what)
 

@@ -104,8 +104,12 @@ class ChatRuntime:
     def drop(self, session: Session, reason: str, detail: str = "") -> None:
         """Count (and log) a chat request that was not carried out."""
         self.drops.labels(reason).inc()
-        log.info("chat: dropped a request of connection #%d (%s)%s", session.connection_id,
-                 reason, f": {detail}" if detail else "")
+        log.info(
+            "chat: dropped a request of connection #%d (%s)%s",
+            session.connection_id,
+            reason,
+            f": {detail}" if detail else "",
+        )
 
     def deliver(self, message: chat_pb2.Delivery) -> None:
         """Send a delivery to the hosted sessions it lists (encoded once)."""
@@ -147,7 +151,8 @@ class ChatRuntime:
             return None
         known = self.delivery.hosted.get(character_id)
         if known is None or (known.map_id, known.object_id) != (
-            session.map_id or 0, session.world_object_id or 0
+            session.map_id or 0,
+            session.world_object_id or 0,
         ):
             await self.hosted(session)
             known = self.delivery.hosted.get(character_id)

@@ -67,7 +67,9 @@ class Player:
     async def whisper_from(self, sender: str, text: str) -> SrvWhisperChat:
         wire_sender, wire = sender.encode(), text.encode()
         return await self.client.expect(
-            SrvWhisperChat, step="whisper", timeout=TIMEOUT,
+            SrvWhisperChat,
+            step="whisper",
+            timeout=TIMEOUT,
             match=lambda p: p.sender == wire_sender and p.message == wire,
         )
 
@@ -98,9 +100,13 @@ class Running:
     async def player(self, name: str) -> Player:
         """A new account and character ``name`` that entered the world and loaded its map."""
         assert self.gateway.clients is not None
-        await self.gateway.clients["auth"].CreateAccount(auth_pb2.CreateAccountRequest(
-            username=name.lower(), password_hash=flow.hash_password("pw"), access_level=1,
-        ))
+        await self.gateway.clients["auth"].CreateAccount(
+            auth_pb2.CreateAccountRequest(
+                username=name.lower(),
+                password_hash=flow.hash_password("pw"),
+                access_level=1,
+            )
+        )
         login = await self.connect()
         assert (await flow.login(login, name.lower(), "pw")).result is LoginResult.OK
         selected = await flow.select_server(login, 1, 1)
@@ -109,8 +115,9 @@ class Running:
         assert (await flow.join(char_leg, selected.session_id, "pw")).result is JoinResult.OK
         assert (await flow.create_character(char_leg, name)).result is CreateCharResult.OK
         switch = await flow.select_character(char_leg, 0, name)
-        entry = await flow.enter_world(await self.connect(switch.ip.decode(), switch.port),
-                                       switch.session_id, "pw")
+        entry = await flow.enter_world(
+            await self.connect(switch.ip.decode(), switch.port), switch.session_id, "pw"
+        )
         return Player(name, self.clients[-1], entry.change_map)
 
     @property
@@ -220,8 +227,11 @@ async def test_shout_reaches_everyone_on_the_map_including_the_sender(gw: Runnin
 
 async def test_group_chat_without_a_group_is_dropped_and_counted(gw: Running) -> None:
     alice = await gw.player("Alice")
-    await alice.send(CliPartyChat(message=b"party?"), CliClanChat(message=b"clan?"),
-                     CliAlliedChat(message=b"team?"))
+    await alice.send(
+        CliPartyChat(message=b"party?"),
+        CliClanChat(message=b"clan?"),
+        CliAlliedChat(message=b"team?"),
+    )
     await alice.marker("after")
     assert (gw.drops("no_party"), gw.drops("no_clan"), gw.drops("no_team")) == (1, 1, 1)
 
@@ -269,19 +279,23 @@ async def remote_chat() -> AsyncIterator[tuple[str, grpc.aio.Server]]:
 async def test_chat_service_down_gets_the_sender_a_server_whisper(
     start_gateway: StartGateway,
 ) -> None:
-    async with remote_chat() as (address, server), start_gateway(
-        CHAT_SERVICE_ADDR=address, GRPC_DEADLINE=0.5
-    ) as running:
+    async with (
+        remote_chat() as (address, server),
+        start_gateway(CHAT_SERVICE_ADDR=address, GRPC_DEADLINE=0.5) as running,
+    ):
         alice = await running.player("Alice")
         await alice.marker("before")
         await server.stop(None)
         with anyio.fail_after(TIMEOUT):
             while running.runtime.delivery.connected:
                 await anyio.sleep(0.01)
-        await alice.send(CliWhisperChat(target=b"Alice", message=b"anyone?"),
-                         CliShoutChat(message=b"anyone?"))
+        await alice.send(
+            CliWhisperChat(target=b"Alice", message=b"anyone?"), CliShoutChat(message=b"anyone?")
+        )
         for _ in range(2):
             notice = await alice.client.expect(SrvWhisperChat, step="down", timeout=TIMEOUT)
-            assert (notice.sender, notice.message) == (SERVER_SENDER.encode(),
-                                                       CHAT_UNAVAILABLE.encode())
+            assert (notice.sender, notice.message) == (
+                SERVER_SENDER.encode(),
+                CHAT_UNAVAILABLE.encode(),
+            )
         assert running.drops("chat_unavailable") == 2

@@ -95,8 +95,7 @@ def _on_map(ctx: PacketContext, what: str, *, ready: bool = True) -> _OnMap | No
     session = ctx.session
     runtime = runtime_for(session)
     if runtime is None or runtime.link is None:
-        log.info("world: %s of connection #%d dropped: no world link", what,
-                 session.connection_id)
+        log.info("world: %s of connection #%d dropped: no world link", what, session.connection_id)
         return None
     presence = session.plugin_data.get(PRESENCE)
     character_id = session.character_id
@@ -141,8 +140,9 @@ async def on_change_map_req(ctx: PacketContext, packet: CliChangeMapReq) -> None
     presence = session.plugin_data.get(PRESENCE)
     character_id = session.character_id
     if runtime is None or runtime.link is None or presence is None or character_id is None:
-        log.warning("world: connection #%d loaded its map without a world link",
-                    session.connection_id)
+        log.warning(
+            "world: connection #%d loaded its map without a world link", session.connection_id
+        )
         ctx.reply(change_map_reply(session, presence))
         return
     if not presence.entered and not await runtime.enter(session, presence):
@@ -224,14 +224,16 @@ async def on_teleport_req(ctx: PacketContext, packet: CliTeleportReq) -> None:
     if not await on_map.runtime.enter(session, on_map.presence):
         ctx.reply(server_message(WORLD_UNAVAILABLE))
         return
-    ctx.reply(SrvTeleportReply(
-        id=_u16(session.world_object_id or 0),
-        map=_u16(session.map_id or 0),
-        x=point.x,
-        y=point.y,
-        move_mode=0,
-        ride_mode=0,
-    ))
+    ctx.reply(
+        SrvTeleportReply(
+            id=_u16(session.world_object_id or 0),
+            map=_u16(session.map_id or 0),
+            x=point.x,
+            y=point.y,
+            move_mode=0,
+            ride_mode=0,
+        )
+    )
 
 
 # --- chat and actions ---------------------------------------------------------------------------

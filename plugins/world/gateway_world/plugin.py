@@ -160,8 +160,7 @@ def presence_from_character(state: character_pb2.CharacterState | None) -> World
         job=_clamp(state.job, *_I16),
         level=_clamp(state.level, 0, _MAX_U8),
     )
-    return WorldPresence(look, hp=state.hp, mp=state.mp, xp=state.xp,
-                         penalty_xp=state.penalty_xp)
+    return WorldPresence(look, hp=state.hp, mp=state.mp, xp=state.xp, penalty_xp=state.penalty_xp)
 
 
 def wire_position(x: float, y: float, z: float | int = 0) -> world_pb2.Position | None:
@@ -195,8 +194,12 @@ class WorldRuntime:
     def drop(self, session: Session, reason: str, detail: str = "") -> None:
         """Count (and log) a client request that was not carried out."""
         self.drops.labels(reason).inc()
-        log.info("world: dropped a request of connection #%d (%s)%s", session.connection_id,
-                 reason, f": {detail}" if detail else "")
+        log.info(
+            "world: dropped a request of connection #%d (%s)%s",
+            session.connection_id,
+            reason,
+            f": {detail}" if detail else "",
+        )
 
     def deliver(self, event: world_pb2.WorldEvent) -> None:
         """Send an event's packet to the sessions it lists (encoded once)."""
@@ -230,8 +233,11 @@ class WorldRuntime:
                 character_pb2.GetCharacterRequest(character_id=session.character_id)
             )
         except grpc.aio.AioRpcError as exc:
-            log.warning("world: character %d not loaded (%s); default look", session.character_id,
-                        exc.code().name)
+            log.warning(
+                "world: character %d not loaded (%s); default look",
+                session.character_id,
+                exc.code().name,
+            )
             return None
         return state
 
@@ -276,8 +282,13 @@ class WorldRuntime:
             await self.link.leave(character_id)
             return False
         if ack.object_id != session.world_object_id:
-            log.info("world: connection #%d is object %d on map %d (asked for %s)",
-                     session.connection_id, ack.object_id, ack.map_id, session.world_object_id)
+            log.info(
+                "world: connection #%d is object %d on map %d (asked for %s)",
+                session.connection_id,
+                ack.object_id,
+                ack.map_id,
+                session.world_object_id,
+            )
             session.world_object_id = ack.object_id
         presence.entered = True
         presence.ready = False

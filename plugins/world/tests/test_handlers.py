@@ -84,7 +84,9 @@ class Player:
     async def expect_chat(self, speaker: Player, text: str) -> SrvNormalChat:
         wire = text.encode()
         return await self.client.expect(
-            SrvNormalChat, step="chat", timeout=TIMEOUT,
+            SrvNormalChat,
+            step="chat",
+            timeout=TIMEOUT,
             match=lambda p: p.char_id == speaker.object_id and p.message == wire,
         )
 
@@ -94,8 +96,10 @@ class Player:
         await self.expect_chat(self, text)
 
     def heard(self, text: str) -> bool:
-        return any(isinstance(e, SrvNormalChat) and e.message == text.encode()
-                   for e in self.client.unexpected)
+        return any(
+            isinstance(e, SrvNormalChat) and e.message == text.encode()
+            for e in self.client.unexpected
+        )
 
 
 @dataclass
@@ -117,9 +121,13 @@ class World:
         """Account, login, character select and world join of a new character ``name``; the
         world connection after the initial data, and the join's object id."""
         assert self.gateway.clients is not None
-        await self.gateway.clients["auth"].CreateAccount(auth_pb2.CreateAccountRequest(
-            username=name.lower(), password_hash=flow.hash_password("pw"), access_level=1,
-        ))
+        await self.gateway.clients["auth"].CreateAccount(
+            auth_pb2.CreateAccountRequest(
+                username=name.lower(),
+                password_hash=flow.hash_password("pw"),
+                access_level=1,
+            )
+        )
         login = await self.connect()
         assert (await flow.login(login, name.lower(), "pw")).result is LoginResult.OK
         selected = await flow.select_server(login, 1, 1)
@@ -201,10 +209,12 @@ async def test_change_map_reply_carries_the_object_id_and_vitals_then_spawns_go_
     bob = await world.player("Bob")
     assert bob.object_id not in (0, alice.object_id)
     # The newcomer gets the players around; they get the newcomer.
-    seen_by_bob = await bob.client.expect(SrvPlayerChar, step="spawn", timeout=TIMEOUT,
-                                          match=spawn_of(alice))
-    seen_by_alice = await alice.client.expect(SrvPlayerChar, step="spawn", timeout=TIMEOUT,
-                                              match=spawn_of(bob))
+    seen_by_bob = await bob.client.expect(
+        SrvPlayerChar, step="spawn", timeout=TIMEOUT, match=spawn_of(alice)
+    )
+    seen_by_alice = await alice.client.expect(
+        SrvPlayerChar, step="spawn", timeout=TIMEOUT, match=spawn_of(bob)
+    )
     assert (seen_by_bob.x, seen_by_bob.y) == START
     assert seen_by_bob.level == 1 and seen_by_bob.run_speed == BASE_RUN_SPEED
     assert seen_by_alice.hp > 0
@@ -213,8 +223,10 @@ async def test_change_map_reply_carries_the_object_id_and_vitals_then_spawns_go_
 async def test_nothing_reaches_the_world_before_the_client_loaded_its_map(world: World) -> None:
     alice = await world.player("Alice")
     bob_client, _ = await world.join_world("Bob")
-    await bob_client.send(CliNormalChat(message=b"too early"),
-                          CliMouseCmd(target_id=0, x=START[0] + 5, y=START[1], z=0))
+    await bob_client.send(
+        CliNormalChat(message=b"too early"),
+        CliMouseCmd(target_id=0, x=START[0] + 5, y=START[1], z=0),
+    )
     await bob_client.send(CliNormalChat(message=b"too early"))
     change = await flow.change_map(bob_client)  # handled in order, after the two above
     assert world.drops("map_not_loaded") == 3
@@ -235,8 +247,12 @@ async def test_normal_chat_reaches_the_players_within_the_view_radius_and_the_sp
     carol = await world.player("Carol")
     # Carol steps out of view: stopping sets the position at once.
     await carol.send(CliStopMoving(x=START[0] + 5 * VIEW_RADIUS, y=START[1], z=0))
-    await alice.client.expect(SrvRemoveObject, step="out of view", timeout=TIMEOUT,
-                              match=lambda p: p.id == carol.object_id)
+    await alice.client.expect(
+        SrvRemoveObject,
+        step="out of view",
+        timeout=TIMEOUT,
+        match=lambda p: p.id == carol.object_id,
+    )
 
     await alice.say("hello there")
     await bob.expect_chat(alice, "hello there")
@@ -251,8 +267,9 @@ async def test_empty_and_oversize_chat_lines_are_dropped_and_counted(world: Worl
     await alice.send(CliNormalChat(message=b""), CliNormalChat(message=b"x" * 1901))
     await alice.say("fine")  # the next line still works
     assert world.drops("bad_message") == 2
-    assert not any(isinstance(e, SrvNormalChat) and e.message != b"fine"
-                   for e in alice.client.unexpected)
+    assert not any(
+        isinstance(e, SrvNormalChat) and e.message != b"fine" for e in alice.client.unexpected
+    )
 
 
 async def test_a_latin1_line_that_fits_the_wire_but_not_the_service_is_refused(
@@ -273,22 +290,29 @@ async def test_mouse_cmd_is_broadcast_to_the_viewers_and_the_mover(world: World)
     bob = await world.player("Bob")
     await alice.send(CliMouseCmd(target_id=bob.object_id, x=START[0] + 100, y=START[1] + 20, z=7))
     for viewer in (alice, bob):
-        moved = await viewer.client.expect(SrvMouseCmd, step="move", timeout=TIMEOUT,
-                                           match=lambda p: p.id == alice.object_id)
+        moved = await viewer.client.expect(
+            SrvMouseCmd, step="move", timeout=TIMEOUT, match=lambda p: p.id == alice.object_id
+        )
         assert (moved.target_id, moved.x, moved.y, moved.z) == (
-            bob.object_id, START[0] + 100, START[1] + 20, 7
+            bob.object_id,
+            START[0] + 100,
+            START[1] + 20,
+            7,
         )
         assert moved.distance == round(math.hypot(100, 20))
     session = world.gateway.connections.by_character_name("Alice")
     assert session is not None and (session.position.x, session.position.y) == (
-        START[0] + 100, START[1] + 20
+        START[0] + 100,
+        START[1] + 20,
     )
 
 
 async def test_a_non_finite_destination_is_dropped_and_counted(world: World) -> None:
     alice = await world.player("Alice")
-    await alice.send(CliMouseCmd(target_id=0, x=math.nan, y=START[1], z=0),
-                     CliStopMoving(x=math.inf, y=START[1], z=0))
+    await alice.send(
+        CliMouseCmd(target_id=0, x=math.nan, y=START[1], z=0),
+        CliStopMoving(x=math.inf, y=START[1], z=0),
+    )
     await alice.say("still here")
     assert world.drops("bad_position") == 2
     assert not any(isinstance(e, SrvMouseCmd) for e in alice.client.unexpected)
@@ -309,16 +333,17 @@ async def test_teleport_on_the_same_map_reloads_and_spawns_again(world: World) -
     await alice.client.expect(SrvPlayerChar, step="spawn", timeout=TIMEOUT, match=spawn_of(bob))
     await alice.send(CliTeleportReq(id=1, x=START[0] + 50, y=START[1]))
     reply = await alice.client.expect(SrvTeleportReply, step="teleport", timeout=TIMEOUT)
-    assert (reply.id, reply.map, reply.x, reply.y) == (alice.object_id, 20, START[0] + 50,
-                                                       START[1])
+    assert (reply.id, reply.map, reply.x, reply.y) == (alice.object_id, 20, START[0] + 50, START[1])
     # Hidden until the map is loaded again; then the spawns are exchanged afresh.
-    await bob.client.expect(SrvRemoveObject, step="hidden", timeout=TIMEOUT,
-                            match=lambda p: p.id == alice.object_id)
+    await bob.client.expect(
+        SrvRemoveObject, step="hidden", timeout=TIMEOUT, match=lambda p: p.id == alice.object_id
+    )
     again = await flow.change_map(alice.client)
     assert again.object_index == alice.object_id
     await alice.client.expect(SrvPlayerChar, step="respawn", timeout=TIMEOUT, match=spawn_of(bob))
-    spawn = await bob.client.expect(SrvPlayerChar, step="respawn", timeout=TIMEOUT,
-                                    match=spawn_of(alice))
+    spawn = await bob.client.expect(
+        SrvPlayerChar, step="respawn", timeout=TIMEOUT, match=spawn_of(alice)
+    )
     assert (spawn.x, spawn.y) == (START[0] + 50, START[1])
 
 
@@ -335,8 +360,9 @@ async def test_a_player_leaving_the_world_is_removed_for_the_others(world: World
     bob = await world.player("Bob")
     await alice.client.expect(SrvPlayerChar, step="spawn", timeout=TIMEOUT, match=spawn_of(bob))
     await bob.client.aclose()
-    await alice.client.expect(SrvRemoveObject, step="left", timeout=TIMEOUT,
-                              match=lambda p: p.id == bob.object_id)
+    await alice.client.expect(
+        SrvRemoveObject, step="left", timeout=TIMEOUT, match=lambda p: p.id == bob.object_id
+    )
 
 
 # --- the world service goes away ----------------------------------------------------------------
@@ -371,8 +397,10 @@ async def test_world_service_down_gets_chat_a_server_whisper_and_movement_a_coun
                 await anyio.sleep(0.01)
         await alice.send(CliNormalChat(message=b"into the void"))
         notice = await alice.client.expect(SrvWhisperChat, step="down", timeout=TIMEOUT)
-        assert (notice.sender, notice.message) == (SERVER_SENDER.encode(),
-                                                   CHAT_UNAVAILABLE.encode())
+        assert (notice.sender, notice.message) == (
+            SERVER_SENDER.encode(),
+            CHAT_UNAVAILABLE.encode(),
+        )
         await alice.send(CliMouseCmd(target_id=0, x=START[0] + 1, y=START[1], z=0))
         await alice.send(CliNormalChat(message=b"again"))
         await alice.client.expect(SrvWhisperChat, step="down", timeout=TIMEOUT)

@@ -6,6 +6,13 @@ packet on the hot path is a dict lookup plus ``inc()``. Label values coming from
 type names, error kinds) are capped per metric: past the cap, new values are counted as "other"
 so a hostile client cannot grow the registry without bound.
 
+The per-packet metrics (packets received and sent by type, processing time by type, bytes) are
+updated several times per packet, where a prometheus-client ``inc()`` (a lock and a few calls)
+cost more than decoding the packet. They are collectors of their own (:class:`_HotCounter`,
+:class:`_HotHistogram`): plain Python lists updated in place on the hot path, turned into the
+same exposition as a ``Counter`` / ``Histogram`` when the registry is collected, so a scrape
+always sees every packet counted so far. They are only updated from the event loop's thread.
+
 The HTTP server runs on anyio in the gateway's own event loop (not in a thread) so the admin and
 readiness callbacks read the session table without locks. It speaks just enough HTTP/1.1 for
 Prometheus, probes and the console: one GET/HEAD per connection, ``Connection: close``.
@@ -16,7 +23,9 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import time
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, TypedDict
 
@@ -32,6 +41,10 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client import metrics as _prometheus_metrics
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 __all__ = [
     "AdminConnection",
@@ -100,6 +113,122 @@ class _Children(dict[str, Any]):
         return child
 
 
+def _created_series() -> bool:
+    # prometheus_client.disable_created_metrics() turns the *_created samples off globally.
+    return bool(getattr(_prometheus_metrics, "_use_created", True))
+
+
+class _Cells(dict[str, list[float]]):
+    """label value -> mutable cell, created on first use; past ``limit`` values, "other"."""
+
+    __slots__ = ("_limit", "_make")
+
+    def __init__(self, make: Callable[[], list[float]], limit: int) -> None:
+        super().__init__()
+        self._make = make
+        self._limit = limit
+
+    def __missing__(self, label: str) -> list[float]:
+        if len(self) >= self._limit:
+            label = OTHER_LABEL
+            if label in self:
+                return dict.__getitem__(self, label)
+        cell = self[label] = self._make()
+        return cell
+
+
+class _HotCounter:
+    """A counter with one label (or none) kept in plain lists: ``cells[label][0] += n``.
+
+    Exposed exactly like a prometheus-client ``Counter`` of the same name (``<name>_total`` and
+    ``<name>_created`` per label value). Cells are ``[value, created]``.
+    """
+
+    def __init__(self, name: str, documentation: str, label: str | None,
+                 registry: CollectorRegistry, limit: int = MAX_LABEL_VALUES) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.label = label
+        self.cells = _Cells(lambda: [0, time.time()], limit)
+        #: The cell of the unlabelled form.
+        self.total = self.cells[""] if label is None else [0.0, time.time()]
+        registry.register(self)
+
+    def inc(self, amount: float = 1, label: str = "") -> None:
+        """Add ``amount`` (>= 0) to the value of ``label`` (the unlabelled form: no label)."""
+        if amount < 0:
+            raise ValueError("counters can only be incremented by non-negative amounts")
+        self.cells[label][0] += amount
+
+    def value(self, label: str = "") -> float:
+        """The current value of ``label`` (0 when never counted)."""
+        cell = self.cells.get(label)
+        return 0.0 if cell is None else cell[0]
+
+    def describe(self) -> list[Metric]:
+        return [CounterMetricFamily(self.name, self.documentation,
+                                    labels=[self.label] if self.label else None)]
+
+    def collect(self) -> Iterator[Metric]:
+        created = _created_series()
+        if self.label is None:
+            value, ts = self.total
+            yield CounterMetricFamily(self.name, self.documentation, value=value,
+                                      created=ts if created else None)
+            return
+        family = CounterMetricFamily(self.name, self.documentation, labels=[self.label])
+        for label, (value, ts) in list(self.cells.items()):
+            family.add_metric([label], value, created=ts if created else None)
+        yield family
+
+
+class _HotHistogram:
+    """A histogram with one label kept in plain lists, exposed like a prometheus-client
+    ``Histogram``. A cell is ``[count in bucket 0, ..., count in +Inf, sum, created]``: an
+    observation adds 1 to the first bucket whose bound is >= the value (not cumulative; the
+    exposition sums them up)."""
+
+    def __init__(self, name: str, documentation: str, label: str,
+                 buckets: Sequence[float], registry: CollectorRegistry,
+                 limit: int = MAX_LABEL_VALUES) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.label = label
+        self.bounds = tuple(float(b) for b in buckets)
+        if list(self.bounds) != sorted(self.bounds):
+            raise ValueError("histogram buckets must be in increasing order")
+        self._les = [floatToGoString(b) for b in self.bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
+        n = len(self.bounds) + 1
+        self.sum_index = n
+        self.cells = _Cells(lambda: [0] * n + [0.0, time.time()], limit)
+        registry.register(self)
+
+    def observe(self, amount: float, label: str) -> None:
+        """Record one observation of ``amount`` for ``label``."""
+        cell = self.cells[label]
+        cell[bisect_left(self.bounds, amount)] += 1
+        cell[self.sum_index] += amount
+
+    def describe(self) -> list[Metric]:
+        return [HistogramMetricFamily(self.name, self.documentation, labels=[self.label])]
+
+    def collect(self) -> Iterator[Metric]:
+        created = _created_series()
+        family = HistogramMetricFamily(self.name, self.documentation, labels=[self.label])
+        les = self._les
+        for label, cell in list(self.cells.items()):
+            cumulative = 0.0
+            buckets = []
+            for le, count in zip(les, cell, strict=False):
+                cumulative += count
+                buckets.append((le, cumulative))
+            family.add_metric([label], buckets, cell[self.sum_index])
+            if created:
+                family.samples.append(
+                    Sample(self.name + "_created", {self.label: label}, cell[-1]))
+        yield family
+
+
 class GatewayMetrics:
     """The gateway's Prometheus metrics (all named ``gateway_*``) and cheap recording methods.
 
@@ -119,19 +248,18 @@ class GatewayMetrics:
             "gateway_active_connections", "Client connections currently open.", registry=r)
         self.connections_accepted = Counter(
             "gateway_connections_accepted", "Client connections accepted.", registry=r)
-        self.packets_received = Counter(
+        self.packets_received = _HotCounter(
             "gateway_packets_received", "Packets received from clients, by packet type.",
-            ["type"], registry=r)
-        self.packets_sent = Counter(
-            "gateway_packets_sent", "Packets sent to clients, by packet type.",
-            ["type"], registry=r)
-        self.packet_processing = Histogram(
+            "type", r)
+        self.packets_sent = _HotCounter(
+            "gateway_packets_sent", "Packets sent to clients, by packet type.", "type", r)
+        self.packet_processing = _HotHistogram(
             "gateway_packet_processing_seconds",
             "Time from a decoded packet to its handler's return, by packet type.",
-            ["type"], buckets=PROCESSING_BUCKETS, registry=r)
-        self.bytes_received = Counter(
-            "gateway_received_bytes", "Bytes received from clients.", registry=r)
-        self.bytes_sent = Counter("gateway_sent_bytes", "Bytes sent to clients.", registry=r)
+            "type", PROCESSING_BUCKETS, r)
+        self.bytes_received = _HotCounter(
+            "gateway_received_bytes", "Bytes received from clients.", None, r)
+        self.bytes_sent = _HotCounter("gateway_sent_bytes", "Bytes sent to clients.", None, r)
         self.protocol_errors = Counter(
             "gateway_protocol_errors", "Connections closed for a protocol error, by kind.",
             ["kind"], registry=r)
@@ -165,9 +293,13 @@ class GatewayMetrics:
             "Backend gRPC call latency, by method and final status code.",
             ["method", "status"], buckets=GRPC_BUCKETS, registry=r)
 
-        self._rx = _Children(self.packets_received)
-        self._tx = _Children(self.packets_sent)
-        self._processing = _Children(self.packet_processing)
+        self._rx = self.packets_received.cells
+        self._tx = self.packets_sent.cells
+        self._processing = self.packet_processing.cells
+        self._processing_bounds = self.packet_processing.bounds
+        self._processing_sum = self.packet_processing.sum_index
+        self._bytes_in = self.bytes_received.total
+        self._bytes_out = self.bytes_sent.total
         self._protocol_errors = _Children(self.protocol_errors)
         self._protocol_warnings = _Children(self.protocol_warnings)
         self._router_drops = _Children(self.router_drops)
@@ -204,27 +336,29 @@ class GatewayMetrics:
 
         Pass ``nbytes=0`` when bytes are counted per socket read with :meth:`received_bytes`.
         """
-        self._rx[type_name].inc()
+        self._rx[type_name][0] += 1
         if nbytes:
-            self.bytes_received.inc(nbytes)
+            self._bytes_in[0] += nbytes
 
     def sent(self, type_name: str, nbytes: int = 0, count: int = 1) -> None:
         """``count`` packets of ``type_name`` went out (``nbytes`` wire bytes each)."""
-        self._tx[type_name].inc(count)
+        self._tx[type_name][0] += count
         if nbytes:
-            self.bytes_sent.inc(nbytes * count)
+            self._bytes_out[0] += nbytes * count
 
     def received_bytes(self, nbytes: int) -> None:
         """``nbytes`` were read from a client socket."""
-        self.bytes_received.inc(nbytes)
+        self._bytes_in[0] += nbytes
 
     def sent_bytes(self, nbytes: int) -> None:
         """``nbytes`` were written to a client socket."""
-        self.bytes_sent.inc(nbytes)
+        self._bytes_out[0] += nbytes
 
     def processed(self, type_name: str, seconds: float) -> None:
         """A packet of ``type_name`` took ``seconds`` from decode to handler return."""
-        self._processing[type_name].observe(seconds)
+        cell = self._processing[type_name]
+        cell[bisect_left(self._processing_bounds, seconds)] += 1
+        cell[self._processing_sum] += seconds
 
     # -- errors ------------------------------------------------------------------------------
 

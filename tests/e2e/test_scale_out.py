@@ -206,6 +206,8 @@ async def enter_world(port: int, username: str, name: str, opened: list[GameClie
     world = await connect(switch.ip.decode(), switch.port)
     entry = await flow.enter_world(world, switch.session_id, "pw")
     assert entry.change_map.object_index != 0
+    # The join reply already carries the id the world service settled on.
+    assert entry.object_id == entry.change_map.object_index
     return Player(name, port, world, entry.change_map.object_index)
 
 

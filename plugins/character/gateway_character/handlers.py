@@ -18,9 +18,10 @@ no failure value) are answered when the answer is known: an empty list on a faul
 for a select, delete or change that did not happen (logged), so the client stays where it was
 and may retry. Nothing half-done is remembered on the connection.
 
-World object ids are allocated by the gateway (16-bit, non-zero, unique among this gateway's
-connections): the world service allocates ids only on the world plugin's own stream, which
-another plugin cannot reach through the core.
+World object ids: the join proposes a gateway-local id (16-bit, non-zero, unique among this
+gateway's connections) and moves the session to IN_WORLD before it replies; a world plugin, in
+its state hook, asks the world service for that id and replaces it when the service hands out
+another (ids are unique per map across gateways). The join reply carries the final id.
 """
 
 from __future__ import annotations
@@ -240,6 +241,11 @@ async def _join_world(ctx: PacketContext, info: auth_pb2.SessionInfo) -> None:
     session.map_id = state.map_id
     session.position = Position(state.x, state.y, 0.0)
     session.plugin_data.set(PLAYING, Playing(state, character))
+    # Enter before replying: a world plugin puts the character on its map in the state hook and
+    # may replace the gateway-local id with the one the world service allocated (unique per map
+    # across every gateway); the join reply must carry the id the other players will see.
+    await session.set_state(SessionState.IN_WORLD)
+    object_id = session.world_object_id or object_id
     ctx.reply(SrvJoinServerReply(result=JoinResult.OK, id=object_id, pay_flag=0))
     ctx.reply(select_char_reply(state))
     ctx.reply(inventory_data(state))
@@ -247,7 +253,6 @@ async def _join_world(ctx: PacketContext, info: auth_pb2.SessionInfo) -> None:
     ctx.reply(SrvBillingMessage())  # functionType 0x1001, payFlag 2
     log.info("connection #%d: %s entered the world as object %d", session.connection_id,
              state.name, object_id)
-    await session.set_state(SessionState.IN_WORLD)
 
 
 # --- character select ---------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from gateway_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from gateway_core.cli import CommandRegistrar
-
     from gateway_core.plugins import GrpcClientRegistrar, ServiceRegistrar, SettingsRegistrar
 
 #: Backend service name of the auth contract.

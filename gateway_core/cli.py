@@ -348,7 +348,7 @@ def build_parser(
         prog="gateway",
         description="rose-gateway: a plugin-based packet gateway for ROSE Online clients.",
         epilog="Settings come from defaults < settings file < environment variables; "
-               "see docs/configuration.md.",
+               "see README.md (Configuration).",
     )
     parser.add_argument("--version", action="version", version=f"rose-gateway {__version__}")
     parser.add_argument("--settings", metavar="FILE",

@@ -285,6 +285,12 @@ class GatewayMetrics:
             "gateway_buffer_pool_in_use", "Pooled receive buffers in use.", registry=r)
         self.buffer_pool_capacity = Gauge(
             "gateway_buffer_pool_capacity", "Pooled receive buffers in the pool.", registry=r)
+        # Buffers change hands twice per received chunk: keep the numbers in plain ints and let
+        # the gauges read them when collected.
+        self._pool_in_use = 0
+        self._pool_capacity = 0
+        self.buffer_pool_in_use.set_function(lambda: self._pool_in_use)
+        self.buffer_pool_capacity.set_function(lambda: self._pool_capacity)
         self.buffer_pool_exhausted = Counter(
             "gateway_buffer_pool_exhausted",
             "Times a receive buffer was needed while the pool was empty.", registry=r)
@@ -382,8 +388,8 @@ class GatewayMetrics:
 
     def buffer_pool(self, in_use: int, capacity: int) -> None:
         """Current buffer pool usage."""
-        self.buffer_pool_in_use.set(in_use)
-        self.buffer_pool_capacity.set(capacity)
+        self._pool_in_use = in_use
+        self._pool_capacity = capacity
 
     def buffer_pool_empty(self) -> None:
         """A buffer was requested while the pool was exhausted."""

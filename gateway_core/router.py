@@ -2,19 +2,27 @@
 
 Strategy: the routing table is a plain dict built once at start-up from the plugin manager's
 registrations (no pluggy per packet). Per packet the router does one dict lookup, one set
-membership test for the session state, then awaits the handler with a :class:`PacketContext`
-cached per (connection, plugin). Everything a packet can do wrong ends here: an unknown type
-or a packet in a state where it is not allowed gets POLICY_BEFORE_AUTH (before a login or join
-succeeded on the connection) or POLICY_AFTER_AUTH; a handler exception is logged with plugin
-and packet type, counted, and the connection goes on, unless the handler raised
-:class:`FatalHandlerError` (or called ``ctx.close``), which closes that connection only.
+membership test for the session state, then runs the handler with a :class:`PacketContext` cached
+per (connection, plugin). Most handlers finish without ever suspending (they only queue replies),
+so :meth:`Router.dispatch_nowait` drives the handler's coroutine by hand (``coro.send(None)``) in
+the caller's task: no await chain per packet; only when the handler really suspends does it hand
+back an awaitable that goes on driving that same coroutine, passing what it yields up to the
+caller's task unchanged, exactly as ``await`` would.
+
+Everything a packet can do wrong ends here: an unknown type or a packet in a state where it is not
+allowed gets POLICY_BEFORE_AUTH (before a login or join succeeded on the connection) or
+POLICY_AFTER_AUTH; a handler exception is logged with plugin and packet type, counted, and the
+connection goes on, unless the handler raised :class:`FatalHandlerError` (or called ``ctx.close``),
+which closes that connection only.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
+from contextvars import Token
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from gateway_core.grpc import CallContext, grpc_call_context
@@ -103,6 +111,8 @@ class Router:
         "_metrics",
         "_policy_after",
         "_policy_before",
+        "_processed",
+        "_received",
         "_settings",
         "_table",
     )
@@ -127,6 +137,8 @@ class Router:
         self._connections = connections
         self._settings = settings
         self._metrics = metrics
+        self._received = metrics.received
+        self._processed = metrics.processed
         self._clients_for = clients_for
         self._policy_before = _policy(getattr(settings, "POLICY_BEFORE_AUTH", POLICY_CLOSE))
         self._policy_after = _policy(getattr(settings, "POLICY_AFTER_AUTH", POLICY_DROP))
@@ -151,35 +163,88 @@ class Router:
     ) -> None:
         """Run the handler of ``event`` (type ``name``) for ``session``; never raises except
         for cancellation. ``contexts`` is the connection's per-plugin context cache."""
-        self._metrics.received(name)
+        rest = self.dispatch_nowait(session, name, event, contexts)
+        if rest is not None:
+            await rest
+
+    def dispatch_nowait(
+        self, session: Session, name: str, event: Event, contexts: dict[str, PacketContext]
+    ) -> Awaitable[None] | None:
+        """:meth:`dispatch` without an await when the handler does not suspend.
+
+        Runs the handler in the calling task as far as it goes. Returns ``None`` when it is
+        done (metrics recorded, errors handled), else an awaitable the caller must await, in
+        the same task and before dispatching anything else on this connection, to finish it
+        with the same error handling. Must be called from a running task.
+        """
+        self._received(name)
         reg = self._table.get(name)
         if reg is None:
             self._refuse(session, name, "unknown_type")
-            return
+            return None
         if session.state not in reg.states:
             self._refuse(session, name, "wrong_state")
-            return
+            return None
         ctx = contexts.get(reg.plugin)
         if ctx is None:
             ctx = contexts[reg.plugin] = self.context(session, reg.plugin)
-        metrics = self._metrics
         start = time.perf_counter()
         # Backend calls made by the handler carry who they are for (gateway_core.grpc).
         token = grpc_call_context.set(CallContext.from_session(session)) if ctx.clients else None
+        suspended = False
         try:
-            await reg.handler(ctx, event)
+            aw = reg.handler(ctx, event)
+            if type(aw) is not types.CoroutineType:
+                suspended = True  # any other awaitable: await it the ordinary way
+                return self._finish(_await(aw), reg, session, name, start, token)
+            try:
+                waiting = aw.send(None)
+            except StopIteration:
+                pass
+            else:
+                suspended = True
+                return self._finish(_resume(aw, waiting), reg, session, name, start, token)
         except FatalHandlerError as exc:
-            log.warning("plugin %s closed connection #%d on %s: %s", reg.plugin,
-                        session.connection_id, name, exc)
-            session.close(f"fatal handler error: {exc}")
+            self._fatal(reg, session, name, exc)
         except Exception:
-            log.exception("plugin %s raised handling %s on connection #%d", reg.plugin, name,
-                          session.connection_id)
-            metrics.handler_error(reg.plugin)
+            self._failed(reg, session, name)
+        finally:
+            if token is not None and not suspended:
+                grpc_call_context.reset(token)
+        self._processed(name, time.perf_counter() - start)
+        return None
+
+    async def _finish(
+        self,
+        rest: Awaitable[Any],
+        reg: PacketRegistration,
+        session: Session,
+        name: str,
+        start: float,
+        token: Token[CallContext | None] | None,
+    ) -> None:
+        try:
+            await rest
+        except FatalHandlerError as exc:
+            self._fatal(reg, session, name, exc)
+        except Exception:
+            self._failed(reg, session, name)
         finally:
             if token is not None:
                 grpc_call_context.reset(token)
-        metrics.processed(name, time.perf_counter() - start)
+        self._processed(name, time.perf_counter() - start)
+
+    def _fatal(
+        self, reg: PacketRegistration, session: Session, name: str, exc: FatalHandlerError
+    ) -> None:
+        log.warning("plugin %s closed connection #%d on %s: %s", reg.plugin,
+                    session.connection_id, name, exc)
+        session.close(f"fatal handler error: {exc}")
+
+    def _failed(self, reg: PacketRegistration, session: Session, name: str) -> None:
+        log.exception("plugin %s raised handling %s on connection #%d", reg.plugin, name,
+                      session.connection_id)
+        self._metrics.handler_error(reg.plugin)
 
     def _refuse(self, session: Session, name: str, reason: str) -> None:
         self._metrics.router_drop(reason)
@@ -191,6 +256,34 @@ class Router:
         else:
             log.debug("dropped %s packet %s on connection #%d in state %s", reason, name,
                       session.connection_id, session.state.value)
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> Generator[Any, Any, Any]:
+    """Go on driving ``coro``, already started and suspended on ``waiting``, as the task
+    awaiting it would: what it yields goes up to the task, what the task sends or throws in
+    goes down (the delegation of PEP 380's ``yield from``, entered half-way)."""
+    value = waiting
+    while True:
+        try:
+            sent = yield value
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                value = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                value = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def _await(aw: Awaitable[Any]) -> Any:
+    return await aw
 
 
 def _policy(value: object) -> str:

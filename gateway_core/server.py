@@ -9,11 +9,15 @@ while anyio keeps the structure around it (the gateway's task group, signals, ca
 
 * reads land in a pooled buffer (:mod:`gateway_core.bufferpool`), held only until the
   connection's dispatcher task takes the bytes; while a buffer is full, reading pauses;
-* the dispatcher feeds the bytes to the sans-IO ``ProtocolConnection`` and awaits the router
-  for every complete packet, in order (one wake-up per chunk, never one await per packet);
-* replies go to a per-connection queue and are written by one coalescing flush scheduled with
-  ``call_soon`` (the writer: all replies of a batch become one ``transport.write``). Queueing
-  never waits: when the queue plus the transport's unsent bytes exceed SEND_QUEUE_LIMIT the
+* the dispatcher feeds the bytes to the sans-IO ``ProtocolConnection`` and hands every
+  complete packet, in order, to the router's ``dispatch_nowait``, which runs the handler in
+  the dispatcher task without an await unless the handler really suspends (one wake-up per
+  chunk, never one await per packet);
+* replies go to a per-connection queue. Replies queued while the dispatcher works through a
+  chunk are written in one ``transport.write`` when the chunk is done (or before the
+  dispatcher waits for a suspended handler); anything queued at other times (broadcasts,
+  pushes from backends) is written by one coalescing flush scheduled with ``call_soon``.
+  Queueing never waits: when the queue plus the transport's unsent bytes exceed SEND_QUEUE_LIMIT the
   peer is a slow reader and is aborted and counted, so it never delays anyone else;
 * one sweeper task closes connections idle for IDLE_TIMEOUT (any received packet resets it).
 """
@@ -79,6 +83,8 @@ class ClientConnection(asyncio.BufferedProtocol):
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._flush_scheduled = False
+        self._sent = server.metrics.sent
+        self._dispatching = False  # the dispatcher flushes at the end of its chunk
         self._closed = False  # no more output, no more dispatch
         self.close_reason = ""
 
@@ -197,7 +203,7 @@ class ClientConnection(asyncio.BufferedProtocol):
         session = self.session
         proto = self._proto
         assert session is not None and proto is not None
-        router = server.router
+        dispatch = server.router.dispatch_nowait
         contexts = self._contexts
         loop = asyncio.get_running_loop()
         try:
@@ -216,6 +222,7 @@ class ClientConnection(asyncio.BufferedProtocol):
                 elif self._eof:
                     proto.receive_data(b"")
                 session.last_activity = time.monotonic()
+                self._dispatching = True
                 while not self._closed:
                     event = proto.next_event()
                     if event is NEED_DATA:
@@ -224,7 +231,17 @@ class ClientConnection(asyncio.BufferedProtocol):
                         name = event.type_name or "UNKNOWN"
                     else:
                         name = event.NAME
-                    await router.dispatch(session, name, event, contexts)
+                    rest = dispatch(session, name, event, contexts)
+                    if rest is not None:
+                        # The handler suspended: what is queued goes out now, not after it.
+                        self._dispatching = False
+                        if self._out:
+                            self._flush()
+                        await rest
+                        self._dispatching = True
+                self._dispatching = False
+                if self._out:
+                    self._flush()
                 if self._eof and not self._filled:
                     break
         except RemoteProtocolError as exc:
@@ -240,6 +257,7 @@ class ClientConnection(asyncio.BufferedProtocol):
             log.exception("connection #%d: internal error", session.connection_id)
             self.close("internal error")
         finally:
+            self._dispatching = False
             self._closed = True
             await self._finish()
 
@@ -286,7 +304,16 @@ class ClientConnection(asyncio.BufferedProtocol):
                           self.session.connection_id if self.session else 0)
             raise
         name = (packet.type_name or "raw") if isinstance(packet, RawFrame) else packet.NAME
-        self.send_encoded(data, name)
+        # send_encoded, inlined: every reply passes here.
+        self._out.append(data)
+        self._out_bytes += len(data)
+        self._sent(name)
+        if self._out_bytes > self._server.send_queue_limit:
+            self._slow()
+            return
+        if not self._flush_scheduled and not self._dispatching:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def send_encoded(self, data: bytes, type_name: str) -> None:
         """Queue the encoded bytes of one packet; never waits on the peer."""
@@ -294,11 +321,11 @@ class ClientConnection(asyncio.BufferedProtocol):
             return
         self._out.append(data)
         self._out_bytes += len(data)
-        self._server.metrics.sent(type_name)
+        self._sent(type_name)
         if self._out_bytes > self._server.send_queue_limit:
             self._slow()
             return
-        if not self._flush_scheduled:
+        if not self._flush_scheduled and not self._dispatching:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 

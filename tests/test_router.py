@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 from gateway_core.grpc import grpc_call_context
@@ -144,3 +145,90 @@ def test_router_rejects_names_outside_the_profile_and_bad_policies() -> None:
 
     with pytest.raises(ValueError, match="explode"):
         Router({}, connections=service, settings=Bad(), metrics=metrics)
+
+
+async def test_handler_that_finishes_without_suspending_is_done_without_an_await() -> None:
+    async def handler(ctx: PacketContext, packet: Any) -> None:
+        ctx.reply(packet)
+
+    router, session, outbox, metrics = build({"PAKCS_ALIVE": ("p", handler)})
+    assert router.dispatch_nowait(session, "PAKCS_ALIVE", CliAlive(), {}) is None
+    assert outbox.packets == [CliAlive()]
+    assert metrics.registry.get_sample_value(
+        "gateway_packet_processing_seconds_count", {"type": "PAKCS_ALIVE"}) == 1
+
+
+async def test_suspending_handler_is_finished_by_the_returned_awaitable() -> None:
+    seen: list[Any] = []
+
+    async def handler(ctx: PacketContext, packet: Any) -> None:
+        ctx.reply(CliAlive())
+        seen.append(grpc_call_context.get())
+        await anyio.sleep(0.01)
+        seen.append(grpc_call_context.get())
+        with anyio.fail_after(5):  # needs the current task, as in any handler
+            await anyio.sleep(0)
+        raise KeyError("after the suspension")
+
+    router, session, outbox, metrics = build({"PAKCS_ALIVE": ("p", handler)},
+                                             clients={"p": {"auth": object()}})
+    rest = router.dispatch_nowait(session, "PAKCS_ALIVE", CliAlive(), {})
+    assert rest is not None
+    assert outbox.packets == [CliAlive()]  # what ran before the suspension
+    assert metrics.registry.get_sample_value(
+        "gateway_packet_processing_seconds_count", {"type": "PAKCS_ALIVE"}) is None
+    await rest
+    assert seen[0] is seen[1] and seen[0].connection_id == 1
+    assert grpc_call_context.get() is None
+    assert metrics.registry.get_sample_value("gateway_handler_errors_total",
+                                             {"plugin": "p"}) == 1
+    assert metrics.registry.get_sample_value(
+        "gateway_packet_processing_seconds_count", {"type": "PAKCS_ALIVE"}) == 1
+
+
+async def test_fatal_error_after_a_suspension_closes_the_connection() -> None:
+    async def handler(ctx: PacketContext, packet: Any) -> None:
+        await anyio.sleep(0)
+        raise FatalHandlerError("later")
+
+    router, session, outbox, _ = build({"PAKCS_ALIVE": ("p", handler)})
+    await router.dispatch(session, "PAKCS_ALIVE", CliAlive(), {})
+    assert outbox.reasons == ["fatal handler error: later"]
+
+
+async def test_handler_returning_another_awaitable_is_awaited() -> None:
+    done: list[str] = []
+
+    class Step:
+        def __await__(self) -> Any:
+            yield from anyio.sleep(0).__await__()
+            done.append("awaited")
+
+    def handler(ctx: PacketContext, packet: Any) -> Step:
+        return Step()
+
+    router, session, _, metrics = build({"PAKCS_ALIVE": ("p", handler)})
+    await router.dispatch(session, "PAKCS_ALIVE", CliAlive(), {})
+    assert done == ["awaited"]
+    assert metrics.registry.get_sample_value(
+        "gateway_packet_processing_seconds_count", {"type": "PAKCS_ALIVE"}) == 1
+
+
+async def test_cancelling_a_suspended_handler_reaches_the_handler() -> None:
+    events: list[str] = []
+
+    async def handler(ctx: PacketContext, packet: Any) -> None:
+        try:
+            await anyio.sleep(30)
+        except BaseException as exc:
+            events.append(type(exc).__name__)
+            raise
+        finally:
+            events.append("cleaned up")
+
+    router, session, _, _ = build({"PAKCS_ALIVE": ("p", handler)},
+                                  clients={"p": {"auth": object()}})
+    with anyio.move_on_after(0.05):
+        await router.dispatch(session, "PAKCS_ALIVE", CliAlive(), {})
+    assert events == ["CancelledError", "cleaned up"]
+    assert grpc_call_context.get() is None

@@ -301,6 +301,23 @@ async def test_exhausted_buffer_pool_applies_backpressure_and_is_counted(
                 await anyio.sleep(0.01)
 
 
+async def test_replies_queued_before_a_handler_suspends_are_written_while_it_waits(
+    gateway: Any, connect: Any
+) -> None:
+    from gateway_core.protocol.packets import CliClanChat
+
+    probe = Probe()
+    async with gateway(probe) as gw, connect(gw) as client:
+        # One chunk: an echo, then a handler that suspends at the gate, then another echo.
+        await client.send(chat("before"), CliClanChat(message=b"wait"), chat("after"))
+        [first] = await client.receive(1)
+        assert first.message == b"before"  # not held back until the gate opens
+        probe.gate.set()
+        replies = await client.receive(2)
+        assert [r.message for r in replies] == [b"gate passed", b"after"]
+        assert sample(gw, "gateway_packets_sent_total", {"type": "PAKWC_NORMAL_CHAT"}) == 3
+
+
 async def test_bound_port_is_exposed(gateway: Any) -> None:
     async with gateway(Probe()) as gw:
         host, port = gw.address

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
-from gateway_core.protocol.cipher import get_codec
+from gateway_core.protocol.cipher import PlainCodec, get_codec
 from gateway_core.protocol.errors import LocalProtocolError, RemoteProtocolError
 from gateway_core.protocol.framing import DEFAULT_MAX_BUFFER, FrameDecoder
 from gateway_core.protocol.types import DEFAULT_PROFILE, NumberingProfile, get_profile
@@ -129,6 +129,7 @@ def _encode(
     encode: Callable[[int, bytes], bytes],
     values: Mapping[str, int],
     profile_name: str,
+    plain: bool = False,
 ) -> bytes:
     if isinstance(packet, RawFrame):
         return encode(packet.type_value, packet.payload)
@@ -138,6 +139,15 @@ def _encode(
         raise LocalProtocolError(
             f"{name} has no type value in numbering profile {profile_name}", kind="bad_type"
         )
+    if plain:
+        # Header and payload in one go (generated per class); anything it cannot do (a bad
+        # field, too large) is left to the general path below, which raises the right error.
+        try:
+            data = type(packet)._ENCODE_FRAME(packet, value)
+        except Exception:
+            data = None
+        if data is not None:
+            return data
     return encode(value, packet.encode_payload())
 
 
@@ -157,7 +167,7 @@ def encode_packet(
     """
     name = _profile_name(profile)
     codec = get_codec(cipher, server_side=role is Role.SERVER)
-    return _encode(packet, codec.encode, _value_table(name), name)
+    return _encode(packet, codec.encode, _value_table(name), name, isinstance(codec, PlainCodec))
 
 
 class ProtocolConnection:
@@ -178,6 +188,7 @@ class ProtocolConnection:
         "_frames",
         "_next_frame",
         "_on_warning",
+        "_plain",
         "_profile",
         "_values",
         "cipher",
@@ -203,6 +214,7 @@ class ProtocolConnection:
         self._frames = FrameDecoder(codec, max_buffer=max_buffer)
         self._next_frame = self._frames.next_frame
         self._encode = codec.encode
+        self._plain = isinstance(codec, PlainCodec)
         self._decoders = _decode_table(profile_name)
         self._values = _value_table(profile_name)
         self._on_warning = on_warning
@@ -309,13 +321,17 @@ class ProtocolConnection:
         Raises LocalProtocolError if it cannot be sent (over 2047 bytes, a field out of range,
         a type the profile or the cipher cannot carry); the connection is unaffected.
         """
-        # _encode inlined: this runs for every reply.
-        if isinstance(packet, RawFrame):
-            return self._encode(packet.type_value, packet.payload)
-        value = self._values.get(packet.NAME)
-        if value is None:
-            return _encode(packet, self._encode, self._values, self._profile.name)  # raises
-        return self._encode(value, packet.encode_payload())
+        # The plain-cipher packet case of _encode inlined: this runs for every reply.
+        if self._plain and not isinstance(packet, RawFrame):
+            value = self._values.get(packet.NAME)
+            if value is not None:
+                try:
+                    data = type(packet)._ENCODE_FRAME(packet, value)
+                except Exception:
+                    data = None
+                if data is not None:
+                    return data
+        return _encode(packet, self._encode, self._values, self._profile.name, self._plain)
 
     def __repr__(self) -> str:
         state = "failed" if self._error else "closed" if self.peer_closed else "open"

@@ -369,3 +369,19 @@ class Normalised(Packet):
 
 def test_fast_decoder_runs_a_declared_post_init() -> None:
     assert Normalised.decode_payload(b"\xff").packet.level == 99
+
+
+def test_generated_init_keeps_the_dataclass_signature_and_frozenness() -> None:
+    import dataclasses
+    import inspect
+
+    params = inspect.signature(Mixed).parameters
+    assert [(p.name, p.default) for p in params.values()] == [
+        (f.name, f.default) for f in dataclasses.fields(Mixed)]
+    assert Mixed(Colour.RED, name=b"n") == dataclasses.replace(Mixed(), colour=Colour.RED,
+                                                               name=b"n")
+    with pytest.raises(TypeError):
+        Mixed(nope=1)  # type: ignore[call-arg]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Mixed().name = b"x"  # type: ignore[misc]
+    assert Normalised(level=200).level == 99  # its own __init__ + __post_init__ are kept

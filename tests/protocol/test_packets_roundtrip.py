@@ -481,3 +481,18 @@ def test_fast_encoder_equals_the_generic_encoder(cls: type[Packet]) -> None:
     for pkt in (sample_packet(cls), cls()):
         assert cls._ENCODE(pkt) == _generic_encode(pkt)
         assert pkt.encode_payload() == _generic_encode(pkt)
+
+
+@pytest.mark.parametrize("cls", ALL_PACKETS, ids=PACKET_IDS)
+def test_fast_plain_frame_equals_header_plus_generic_payload(cls: type[Packet]) -> None:
+    from gateway_core.protocol.framing import pack_frame
+
+    for pkt in (sample_packet(cls), cls()):
+        assert cls._ENCODE_FRAME(pkt, 0x0783) == pack_frame(0x0783, _generic_encode(pkt))
+
+
+def test_fast_plain_frame_leaves_oversized_packets_to_the_general_path() -> None:
+    from gateway_core.protocol.packets import CliNormalChat
+
+    assert CliNormalChat._ENCODE_FRAME(CliNormalChat(message=b"x" * 2040), 1) is not None
+    assert CliNormalChat._ENCODE_FRAME(CliNormalChat(message=b"x" * 2041), 1) is None

@@ -35,7 +35,6 @@ import anyio
 
 from gateway_core.bufferpool import BufferPool
 from gateway_core.protocol.connection import (
-    NEED_DATA,
     ProtocolConnection,
     RawFrame,
     Role,
@@ -223,10 +222,9 @@ class ClientConnection(asyncio.BufferedProtocol):
                     proto.receive_data(b"")
                 session.last_activity = time.monotonic()
                 self._dispatching = True
-                while not self._closed:
-                    event = proto.next_event()
-                    if event is NEED_DATA:
-                        break
+                # events() decodes each packet only when asked for the next one, so nothing
+                # after a packet that closed the connection is decoded.
+                for event in () if self._closed else proto.events():
                     if isinstance(event, RawFrame):
                         name = event.type_name or "UNKNOWN"
                     else:
@@ -239,6 +237,8 @@ class ClientConnection(asyncio.BufferedProtocol):
                             self._flush()
                         await rest
                         self._dispatching = True
+                    if self._closed:
+                        break
                 self._dispatching = False
                 if self._out:
                     self._flush()

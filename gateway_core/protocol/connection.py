@@ -20,14 +20,19 @@ connection, and ``send`` still works after a receive error (to say goodbye).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from gateway_core.protocol.cipher import PlainCodec, get_codec
 from gateway_core.protocol.errors import LocalProtocolError, RemoteProtocolError
-from gateway_core.protocol.framing import DEFAULT_MAX_BUFFER, FrameDecoder
+from gateway_core.protocol.framing import (
+    DEFAULT_MAX_BUFFER,
+    HEADER_SIZE,
+    MAX_PACKET_SIZE,
+    FrameDecoder,
+)
 from gateway_core.protocol.types import DEFAULT_PROFILE, NumberingProfile, get_profile
 
 if TYPE_CHECKING:
@@ -314,6 +319,52 @@ class ProtocolConnection:
                     "extra_bytes", name, f"{decoded.extra} trailing payload bytes ignored"
                 )
         return decoded.packet
+
+    def events(self) -> Iterator[Packet | RawFrame]:
+        """Yield the buffered packets one by one, exactly as repeated :meth:`next_event` calls
+        would return them, and stop where it would return :data:`NEED_DATA`; raises what it
+        raises. Each packet is decoded only when the next one is asked for, so stopping
+        early (e.g. once the connection is closing) leaves the rest buffered, untouched.
+
+        The server loop's fast path: for well-formed packets of defined types with a clear
+        header, the framing is done here in line (one header read, one slice, the class's
+        exact decoder) instead of three calls per packet; everything else (incomplete data,
+        bad headers, unknown or raw types, payloads with warnings, errors) goes through
+        :meth:`next_event` itself.
+        """
+        frames = self._frames
+        next_event = self.next_event
+        decoders = self._decoders
+        read_header = frames._decode_header
+        fast = frames._clear_body
+        while True:
+            # The framer's state is re-read after every yield: the caller may feed data.
+            while fast and self._error is None:
+                buf = frames._buf
+                off = frames._off
+                if len(buf) - off < HEADER_SIZE:
+                    break
+                size, type_value = read_header(buf, off)
+                if size < HEADER_SIZE or size > MAX_PACKET_SIZE or len(buf) - off < size:
+                    break
+                entry = decoders.get(type_value)
+                if entry is None or entry[1] is None:
+                    break
+                payload = buf[off + HEADER_SIZE : off + size]
+                if type(payload) is not bytes:
+                    payload = bytes(payload)
+                try:
+                    packet = entry[1]._DECODE_EXACT(payload)
+                except Exception:
+                    break  # next_event decodes it again and reports the failure
+                if packet is None:
+                    break
+                frames._off = off + size
+                yield packet
+            event = next_event()
+            if event is NEED_DATA:
+                return
+            yield event
 
     def send(self, packet: Packet | RawFrame) -> bytes:
         """Return the wire bytes (header, cipher applied) for ``packet``.

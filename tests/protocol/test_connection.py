@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway_core.protocol import (
     NEED_DATA,
@@ -432,3 +434,77 @@ def test_connection_introspection() -> None:
         "<ProtocolConnection CLIENT cipher=rosecrypt profile=2021 open buffered=2>"
     )
     assert repr(NEED_DATA) == "NEED_DATA"
+
+
+# --- events(): the server loop's iterator ---------------------------------------------------------
+
+CLI_ALIVE_VALUE = 0x0500  # PAKCS_ALIVE in profile 2026
+CLI_NORMAL_CHAT_VALUE = 0x0547  # PAKCS_NORMAL_CHAT
+
+
+def _drain_next_event(conn: ProtocolConnection) -> tuple[list[object], str | None]:
+    out: list[object] = []
+    try:
+        while (event := conn.next_event()) is not NEED_DATA:
+            out.append(event)
+    except RemoteProtocolError as exc:
+        return out, exc.kind
+    return out, None
+
+
+def _drain_events(conn: ProtocolConnection) -> tuple[list[object], str | None]:
+    out: list[object] = []
+    try:
+        for event in conn.events():
+            out.append(event)
+    except RemoteProtocolError as exc:
+        return out, exc.kind
+    return out, None
+
+
+def _both(cipher: str, chunks: list[bytes]) -> None:
+    warnings: dict[str, list[tuple[str, str, str]]] = {"a": [], "b": []}
+    a = ProtocolConnection(cipher=cipher, on_warning=lambda *w: warnings["a"].append(w))
+    b = ProtocolConnection(cipher=cipher, on_warning=lambda *w: warnings["b"].append(w))
+    for chunk in chunks:
+        a.receive_data(chunk)
+        b.receive_data(chunk)
+        assert _drain_next_event(a) == _drain_events(b)
+        assert warnings["a"] == warnings["b"]
+        assert a.buffered_bytes == b.buffered_bytes
+
+
+@pytest.mark.parametrize("cipher", ["plain", "rosecrypt"])
+def test_events_yield_what_next_event_returns_for_every_kind_of_input(cipher: str) -> None:
+    client = ProtocolConnection(Role.CLIENT, cipher=cipher)
+    good = client.send(CliNormalChat(message=b"hello")) + client.send(CliAlive())
+    raw = client.send(RawFrame(0x0799, None, b"\x01\x02"))  # a value outside the profile
+    extra = client.send(RawFrame(CLI_ALIVE_VALUE, None, b"\x01"))  # a warning: extra bytes
+    short = client.send(RawFrame(CLI_NORMAL_CHAT_VALUE, None, b"no terminator"))
+    _both(cipher, [good * 3, raw + extra + short + good, good[:5], good[5:] + good[:9]])
+    _both(cipher, [good + bytes.fromhex("0300 0000 0000") + good])  # bad size after packets
+    _both(cipher, [good, b""])  # end of stream
+    _both(cipher, [good + good[:7], b""])  # truncated by the end of stream
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=80), max_size=6))
+def test_events_match_next_event_on_arbitrary_chunks(chunks: list[bytes]) -> None:
+    client = ProtocolConnection(Role.CLIENT)
+    prefix = client.send(CliNormalChat(message=b"x")) * 2
+    _both("plain", [prefix + chunk for chunk in chunks])
+
+
+def test_events_stop_early_and_see_data_fed_between_items() -> None:
+    client = ProtocolConnection(Role.CLIENT)
+    one = client.send(CliNormalChat(message=b"1"))
+    server = ProtocolConnection()
+    server.receive_data(one + one[:4])
+    events = server.events()
+    assert next(events) == CliNormalChat(message=b"1")
+    server.receive_data(one[4:] + one)  # completes the split packet, adds another
+    assert list(events) == [CliNormalChat(message=b"1")] * 2
+    server.receive_data(one * 3)
+    for _ in server.events():
+        break  # the caller stops: the other two stay buffered
+    assert server.buffered_bytes == 2 * len(one)

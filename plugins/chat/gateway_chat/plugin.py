@@ -19,6 +19,7 @@ from gateway_chat.delivery import ChatDelivery, delivery_packet
 from gateway_chat.service import DEFAULT_QUEUE_LIMIT, ChatReferenceService
 from gateway_core.hookspecs import hookimpl
 from gateway_core.session import Session, SessionState
+from gateway_core.validators import positive_int, positive_number
 
 if TYPE_CHECKING:
     from gateway_core.grpc import ServiceConfig
@@ -35,31 +36,19 @@ log = logging.getLogger(__name__)
 SERVICE = "chat"
 
 
-def _positive_int(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        return "must be an integer of at least 1"
-    return None
-
-
-def _positive_number(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        return "must be a number above 0"
-    return None
-
-
 @hookimpl
 def gateway_register_settings(register: SettingsRegistrar) -> None:
     """CHAT_SUBSCRIBER_QUEUE and CHAT_RECONNECT_MAX_DELAY."""
     register(
         "CHAT_SUBSCRIBER_QUEUE",
         DEFAULT_QUEUE_LIMIT,
-        validate=_positive_int,
+        validate=positive_int,
         doc="Chat service: deliveries queued per gateway stream before that gateway is dropped.",
     )
     register(
         "CHAT_RECONNECT_MAX_DELAY",
         5.0,
-        validate=_positive_number,
+        validate=positive_number,
         doc="Gateway: longest wait (s) between attempts to reopen the chat delivery stream.",
     )
 

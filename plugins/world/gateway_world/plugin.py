@@ -21,6 +21,7 @@ from prometheus_client import Counter
 from gateway_core.hookspecs import hookimpl
 from gateway_core.protocol.types import NumberingProfile, get_profile
 from gateway_core.session import Key, Session, SessionState
+from gateway_core.validators import positive_int, positive_number
 from gateway_world.delivery import WorldLink, WorldRequestError, event_packet
 from gateway_world.service import (
     DEFAULT_QUEUE_LIMIT,
@@ -44,44 +45,32 @@ log = logging.getLogger(__name__)
 SERVICE = "world"
 
 
-def _positive_int(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        return "must be an integer of at least 1"
-    return None
-
-
-def _positive_number(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        return "must be a number above 0"
-    return None
-
-
 @hookimpl
 def gateway_register_settings(register: SettingsRegistrar) -> None:
     """WORLD_VIEW_RADIUS, WORLD_SUBSCRIBER_QUEUE, WORLD_TICK_INTERVAL, WORLD_RECONNECT_MAX_DELAY."""
     register(
         "WORLD_VIEW_RADIUS",
         DEFAULT_VIEW_RADIUS,
-        validate=_positive_number,
+        validate=positive_number,
         doc="World service: distance (map units) within which players see each other; normal "
         "chat and movement reach the players within it.",
     )
     register(
         "WORLD_SUBSCRIBER_QUEUE",
         DEFAULT_QUEUE_LIMIT,
-        validate=_positive_int,
+        validate=positive_int,
         doc="World service: events queued per gateway stream before that gateway is dropped.",
     )
     register(
         "WORLD_TICK_INTERVAL",
         DEFAULT_TICK_INTERVAL,
-        validate=_positive_number,
+        validate=positive_number,
         doc="World service: seconds between updates of walking players' positions.",
     )
     register(
         "WORLD_RECONNECT_MAX_DELAY",
         5.0,
-        validate=_positive_number,
+        validate=positive_number,
         doc="Gateway: longest wait (s) between attempts to reopen the world stream.",
     )
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway_auth.service.passwords import Argon2Params
+from gateway_core.validators import Validator, int_range, name_list, positive_finite_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,7 @@ class AuthOptions:
     @classmethod
     def from_settings(cls, settings: Any) -> AuthOptions:
         """Build from validated settings (attribute access by upper-case name)."""
-        channel_names = _names(settings.AUTH_CHANNEL_NAMES)
+        channel_names = name_list(settings.AUTH_CHANNEL_NAMES)
         world = WorldConfig(
             id=1,
             name=str(settings.AUTH_WORLD_NAME),
@@ -63,31 +62,6 @@ class AuthOptions:
         )
 
 
-def _names(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, Sequence):
-        return [str(part).strip() for part in value if str(part).strip()]
-    return []
-
-
-def _positive_number(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "must be a number"
-    if not math.isfinite(value) or value <= 0:
-        return "must be a positive number"
-    return None
-
-
-def _int_range(low: int, high: int) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            return f"must be an integer from {low} to {high}"
-        return None
-
-    return check
-
-
 def _world_name(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip() or len(value) > 32:
         return "must be a non-empty name of at most 32 characters"
@@ -95,7 +69,7 @@ def _world_name(value: Any) -> str | None:
 
 
 def _channel_names(value: Any) -> str | None:
-    names = _names(value)
+    names = name_list(value)
     if not 1 <= len(names) <= 255:
         return "must list 1 to 255 channel names (comma-separated)"
     if any(len(name) > 32 for name in names):
@@ -104,7 +78,7 @@ def _channel_names(value: Any) -> str | None:
 
 
 #: (name, default, validator, doc) of every auth setting, registered by the plugin.
-SETTINGS: tuple[tuple[str, object, Callable[[Any], str | None] | None, str], ...] = (
+SETTINGS: tuple[tuple[str, object, Validator | None, str], ...] = (
     (
         "AUTH_DATABASE_URL",
         None,
@@ -121,13 +95,13 @@ SETTINGS: tuple[tuple[str, object, Callable[[Any], str | None] | None, str], ...
     (
         "AUTH_DEFAULT_ACCESS_LEVEL",
         1,
-        _int_range(0, 65535),
+        int_range(0, 65535),
         "Access level of accounts created on login.",
     ),
     (
         "AUTH_SESSION_TTL",
         600.0,
-        _positive_number,
+        positive_finite_number,
         "Seconds a session lives without being touched (join, phase change, keep-alive).",
     ),
     ("AUTH_WORLD_NAME", "rose-gateway", _world_name, "Name of the world in the server list."),
@@ -138,12 +112,12 @@ SETTINGS: tuple[tuple[str, object, Callable[[Any], str | None] | None, str], ...
         _channel_names,
         "Channels of the world, comma-separated; ids are 1, 2, ... in this order.",
     ),
-    ("AUTH_ARGON2_TIME_COST", 3, _int_range(1, 100), "argon2id iterations."),
+    ("AUTH_ARGON2_TIME_COST", 3, int_range(1, 100), "argon2id iterations."),
     (
         "AUTH_ARGON2_MEMORY_KIB",
         65536,
-        _int_range(64, 4 * 1024 * 1024),
+        int_range(64, 4 * 1024 * 1024),
         "argon2id memory in KiB (at least 8 x parallelism).",
     ),
-    ("AUTH_ARGON2_PARALLELISM", 4, _int_range(1, 8), "argon2id lanes."),
+    ("AUTH_ARGON2_PARALLELISM", 4, int_range(1, 8), "argon2id lanes."),
 )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from gateway_core.validators import Validator, int_range, name_list
 
 #: Hard limit on names: longer is a malformed argument, not a rule violation.
 MAX_NAME_CHARS = 64
@@ -35,30 +36,13 @@ class CharacterOptions:
             name_min_length=int(settings.CHARACTER_NAME_MIN_LENGTH),
             name_max_length=int(settings.CHARACTER_NAME_MAX_LENGTH),
             name_pattern=str(settings.CHARACTER_NAME_PATTERN),
-            blocked_names=tuple(_names(settings.CHARACTER_BLOCKED_NAMES)),
+            blocked_names=tuple(name_list(settings.CHARACTER_BLOCKED_NAMES)),
             delete_delay=float(settings.CHARACTER_DELETE_DELAY),
-            races=tuple(int(r) for r in _names(settings.CHARACTER_RACES)),
+            races=tuple(int(r) for r in name_list(settings.CHARACTER_RACES)),
             start_map=int(settings.CHARACTER_START_MAP),
             start_x=float(settings.CHARACTER_START_X),
             start_y=float(settings.CHARACTER_START_Y),
         )
-
-
-def _names(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, Sequence):
-        return [str(part).strip() for part in value if str(part).strip()]
-    return []
-
-
-def _int_range(low: int, high: int) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            return f"must be an integer from {low} to {high}"
-        return None
-
-    return check
 
 
 def _non_negative(value: Any) -> str | None:
@@ -86,14 +70,14 @@ def _pattern(value: Any) -> str | None:
 
 
 def _races(value: Any) -> str | None:
-    names = _names(value)
+    names = name_list(value)
     if not names or not all(n.isdigit() and int(n) <= 255 for n in names):
         return "must list race codes 0-255 (comma-separated)"
     return None
 
 
 #: (name, default, validator, doc) of every character setting, registered by the plugin.
-SETTINGS: tuple[tuple[str, object, Callable[[Any], str | None] | None, str], ...] = (
+SETTINGS: tuple[tuple[str, object, Validator | None, str], ...] = (
     (
         "CHARACTER_DATABASE_URL",
         None,
@@ -101,9 +85,9 @@ SETTINGS: tuple[tuple[str, object, Callable[[Any], str | None] | None, str], ...
         "SQLAlchemy async URL of the character database (unset: DATABASE_URL, else "
         "DATA_DIR/character.sqlite3).",
     ),
-    ("CHARACTER_MAX_PER_ACCOUNT", 5, _int_range(1, 255), "Characters an account may have."),
-    ("CHARACTER_NAME_MIN_LENGTH", 3, _int_range(1, MAX_NAME_CHARS), "Shortest character name."),
-    ("CHARACTER_NAME_MAX_LENGTH", 16, _int_range(1, MAX_NAME_CHARS), "Longest character name."),
+    ("CHARACTER_MAX_PER_ACCOUNT", 5, int_range(1, 255), "Characters an account may have."),
+    ("CHARACTER_NAME_MIN_LENGTH", 3, int_range(1, MAX_NAME_CHARS), "Shortest character name."),
+    ("CHARACTER_NAME_MAX_LENGTH", 16, int_range(1, MAX_NAME_CHARS), "Longest character name."),
     (
         "CHARACTER_NAME_PATTERN",
         r"[A-Za-z][A-Za-z0-9_]*",
@@ -123,7 +107,7 @@ SETTINGS: tuple[tuple[str, object, Callable[[Any], str | None] | None, str], ...
         "Seconds between a delete request and the deletion (0 = at once); undelete before.",
     ),
     ("CHARACTER_RACES", ("0", "1", "2", "3"), _races, "Race codes a new character may have."),
-    ("CHARACTER_START_MAP", 20, _int_range(0, 0xFFFF), "Map of new characters."),
+    ("CHARACTER_START_MAP", 20, int_range(0, 0xFFFF), "Map of new characters."),
     ("CHARACTER_START_X", 520000.0, _coordinate, "Start position of new characters (x)."),
     ("CHARACTER_START_Y", 520000.0, _coordinate, "Start position of new characters (y)."),
 )

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gateway.router")
 
+_clock = time.perf_counter
+_CoroutineType = types.CoroutineType
+
 #: Router policy values (POLICY_BEFORE_AUTH / POLICY_AFTER_AUTH).
 POLICY_CLOSE = "close"
 POLICY_DROP = "drop"
@@ -188,13 +191,13 @@ class Router:
         ctx = contexts.get(reg.plugin)
         if ctx is None:
             ctx = contexts[reg.plugin] = self.context(session, reg.plugin)
-        start = time.perf_counter()
+        start = _clock()
         # Backend calls made by the handler carry who they are for (gateway_core.grpc).
         token = grpc_call_context.set(CallContext.from_session(session)) if ctx.clients else None
         suspended = False
         try:
             aw = reg.handler(ctx, event)
-            if type(aw) is not types.CoroutineType:
+            if type(aw) is not _CoroutineType:
                 suspended = True  # any other awaitable: await it the ordinary way
                 return self._finish(_await(aw), reg, session, name, start, token)
             try:
@@ -211,7 +214,7 @@ class Router:
         finally:
             if token is not None and not suspended:
                 grpc_call_context.reset(token)
-        self._processed(name, time.perf_counter() - start)
+        self._processed(name, _clock() - start)
         return None
 
     async def _finish(
@@ -232,7 +235,7 @@ class Router:
         finally:
             if token is not None:
                 grpc_call_context.reset(token)
-        self._processed(name, time.perf_counter() - start)
+        self._processed(name, _clock() - start)
 
     def _fatal(
         self, reg: PacketRegistration, session: Session, name: str, exc: FatalHandlerError

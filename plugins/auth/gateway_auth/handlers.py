@@ -17,7 +17,6 @@ LOGGED_IN only), and a second login on a connection is ignored the same way (CON
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
@@ -26,6 +25,7 @@ from gateway_protos.v1 import auth_pb2
 
 from gateway_auth.service.passwords import normalize_client_hash
 from gateway_auth.sessions import KEEPERS, LOGIN_PHASE, SessionKeeper, keeper_for
+from gateway_core.addresses import public_address
 from gateway_core.hookspecs import hookimpl
 from gateway_core.protocol.packets import (
     TEXT_ENCODING,
@@ -84,36 +84,6 @@ def _failure(exc: grpc.aio.AioRpcError, what: str, session: Session) -> None:
 def _list_name(value: str) -> bytes:
     # Backend text is untrusted too: what the wire cannot carry is replaced, never raised.
     return value.encode(TEXT_ENCODING, "replace").replace(b"\0", b"?")[:MAX_LIST_NAME]
-
-
-def public_address(session: Session, settings: Any) -> tuple[bytes, int]:
-    """Where the client should connect for its next leg: PUBLIC_HOST/PUBLIC_PORT, by default
-    the local address of the client's own connection and SERVICE_PORT (or, when the gateway
-    listens on an ephemeral port, the port the client reached).
-
-    The client takes a dotted IPv4 string: an IPv4-mapped IPv6 address is unwrapped and the
-    IPv6 loopback becomes 127.0.0.1 (a dual-stack listener accepts both); any other IPv6
-    address is handed out as is, with a warning to set PUBLIC_HOST.
-    """
-    host = settings.PUBLIC_HOST
-    if not host:
-        host = session.local_address[0] or "127.0.0.1"
-        try:
-            address = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            address = None
-        if isinstance(address, ipaddress.IPv6Address):
-            if address.ipv4_mapped is not None:
-                host = str(address.ipv4_mapped)
-            elif address.is_loopback:
-                host = "127.0.0.1"
-            else:
-                log.warning("handing out IPv6 address %s; set PUBLIC_HOST if the client cannot "
-                            "use it", host)
-        elif address is not None and address.is_unspecified:
-            host = "127.0.0.1"
-    port = settings.PUBLIC_PORT or int(settings.SERVICE_PORT) or session.local_address[1]
-    return str(host).encode("ascii", "replace"), int(port)
 
 
 # --- login leg ----------------------------------------------------------------------------------

@@ -1,22 +1,14 @@
-"""Storage of the reference auth service: SQLAlchemy 2 async models and engine set-up.
+"""Storage of the reference auth service: its SQLAlchemy 2 async models.
 
-Strategy: one SQLite file per service under DATA_DIR by default (``auth.sqlite3``), any
-SQLAlchemy async URL otherwise. SQLite runs in WAL mode with ``synchronous=FULL`` so that a
-committed write is on disk before the gRPC reply leaves; table names carry an ``auth_`` prefix so
-that several services can share one database when DATABASE_URL points them at the same one.
+The engine set-up (SQLite file under DATA_DIR by default, WAL, ``synchronous=FULL``, schema
+creation) is :mod:`gateway_core.storage`'s. Table names carry an ``auth_`` prefix so that
+several services can share one database when DATABASE_URL points them at the same one.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-#: File name of the default SQLite database under DATA_DIR.
-SQLITE_FILE = "auth.sqlite3"
 
 
 class Base(DeclarativeBase):
@@ -56,36 +48,3 @@ class SessionRow(Base):
     character_name: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
-
-
-def database_url(explicit: str | None, shared: str | None, data_dir: str | Path) -> str:
-    """The URL to use: the service's own setting, else DATABASE_URL, else SQLite under
-    ``data_dir`` (created if missing)."""
-    if explicit:
-        return explicit
-    if shared:
-        return shared
-    directory = Path(data_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    return f"sqlite+aiosqlite:///{(directory / SQLITE_FILE).resolve()}"
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-    finally:
-        cursor.close()
-
-
-async def open_engine(url: str) -> AsyncEngine:
-    """Create the engine for ``url`` and the schema if missing."""
-    engine = create_async_engine(url)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    return engine

@@ -1,22 +1,15 @@
-"""Storage of the reference character service: SQLAlchemy 2 async model and engine set-up.
+"""Storage of the reference character service: its SQLAlchemy 2 async model.
 
-Strategy: as for the auth service, one SQLite file under DATA_DIR by default
-(``character.sqlite3``) in WAL mode with ``synchronous=FULL`` (a committed create or delete is on
-disk before the reply), any SQLAlchemy async URL otherwise; tables carry a ``character_``
-prefix. Fixed-size arrays (inventory, hotbar, skills) are stored as JSON lists of integers.
+The engine set-up (SQLite file under DATA_DIR by default, WAL, ``synchronous=FULL`` so a
+committed create or delete is on disk before the reply, schema creation) is
+:mod:`gateway_core.storage`'s; tables carry a ``character_`` prefix. Fixed-size arrays
+(inventory, hotbar, skills) are stored as JSON lists of integers.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from sqlalchemy import JSON, BigInteger, Float, Integer, String, event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import JSON, BigInteger, Float, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-#: File name of the default SQLite database under DATA_DIR.
-SQLITE_FILE = "character.sqlite3"
 
 
 class Base(DeclarativeBase):
@@ -67,35 +60,3 @@ class CharacterRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     #: When a pending deletion takes effect (Unix seconds); None = not pending.
     delete_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
-
-
-def database_url(explicit: str | None, shared: str | None, data_dir: str | Path) -> str:
-    """The URL to use: the service's own setting, else DATABASE_URL, else SQLite under
-    ``data_dir`` (created if missing)."""
-    if explicit:
-        return explicit
-    if shared:
-        return shared
-    directory = Path(data_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    return f"sqlite+aiosqlite:///{(directory / SQLITE_FILE).resolve()}"
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=5000")
-    finally:
-        cursor.close()
-
-
-async def open_engine(url: str) -> AsyncEngine:
-    """Create the engine for ``url`` and the schema if missing."""
-    engine = create_async_engine(url)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    return engine

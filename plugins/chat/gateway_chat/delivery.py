@@ -4,16 +4,13 @@ Strategy: :class:`ChatDelivery` owns the gateway's list of hosted characters. It
 ``Subscribe`` stream open and, after every ``subscribed`` event (first connect, or reconnect
 after the service restarted or dropped us), announces every hosted character again: the
 service forgets them when a stream ends. ``Host`` and ``Unhost`` calls go through one lock so
-they reach the service in the order they were made, replay included. Reconnects back off
-exponentially. Deliveries are passed to a callback; an exception in it is logged and counted,
-never allowed to end the stream.
+they reach the service in the order they were made, replay included. Reconnecting with
+exponential backoff, and passing deliveries to a callback whose exceptions are logged and
+counted, never allowed to end the stream, are :class:`gateway_core.streams.ReconnectingStream`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -32,6 +29,7 @@ from gateway_core.protocol.packets import (
     SrvShoutChat,
     SrvWhisperChat,
 )
+from gateway_core.streams import ReconnectingStream
 
 if TYPE_CHECKING:
     from gateway_protos.v1.chat_pb2_grpc import ChatAsyncStub
@@ -41,12 +39,13 @@ log = logging.getLogger(__name__)
 DeliveryCallback = Callable[[chat_pb2.Delivery], Awaitable[None] | None]
 
 
-class ChatDelivery:
+class ChatDelivery(ReconnectingStream):
     """Keeps a gateway subscribed to the chat service and forwards its deliveries.
 
     ``stub`` is a ``ChatStub`` on a ``grpc.aio`` channel; ``on_delivery`` receives every
     :class:`~gateway_protos.v1.chat_pb2.Delivery` for this gateway's characters. Start it with
-    :meth:`start` (or run :meth:`run` in a task group) and end it with :meth:`aclose`.
+    :meth:`start` (or run :meth:`run` in a task group) and end it with :meth:`aclose`; the
+    reconnect loop is :class:`gateway_core.streams.ReconnectingStream`'s.
     """
 
     def __init__(
@@ -59,73 +58,35 @@ class ChatDelivery:
         max_backoff: float = 5.0,
         call_timeout: float = 5.0,
     ) -> None:
+        super().__init__(
+            label="chat: delivery stream",
+            callback_label="chat: delivery",
+            task_name=f"chat-delivery-{gateway_id}",
+            logger=log,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+        )
         self._stub = stub
         self.gateway_id = gateway_id
         self._on_delivery = on_delivery
-        self._initial_backoff = initial_backoff
-        self._max_backoff = max_backoff
         self._call_timeout = call_timeout
         self.hosted: dict[int, chat_pb2.HostedCharacter] = {}
         self._lock = anyio.Lock()
         self._subscribed = False  # the current stream has said `subscribed`
-        self._ready = asyncio.Event()  # subscribed and every hosted character replayed
-        self._task: asyncio.Task[None] | None = None
-        #: Number of streams opened successfully (1 + reconnects).
-        self.connections = 0
-        #: Deliveries handed to the callback.
-        self.deliveries = 0
-        #: Deliveries whose callback raised.
-        self.callback_errors = 0
 
     @property
-    def connected(self) -> bool:
-        """True while subscribed with every hosted character announced."""
-        return self._ready.is_set()
+    def deliveries(self) -> int:
+        """Deliveries handed to the callback."""
+        return self.dispatched
 
-    async def wait_connected(self) -> None:
-        """Wait until subscribed and every hosted character is announced."""
-        await self._ready.wait()
+    def stream_lost(self) -> None:
+        """Host and Unhost wait for the next stream (whose replay announces everyone)."""
+        self._subscribed = False
+        super().stream_lost()
 
-    def start(self) -> None:
-        """Run :meth:`run` as a background task of the current event loop."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self.run(), name=f"chat-delivery-{self.gateway_id}"
-            )
-
-    async def aclose(self) -> None:
-        """Stop the background task started by :meth:`start` (closes the stream)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def run(self) -> None:
-        """Keep the stream open until cancelled, reconnecting with exponential backoff."""
-        backoff = self._initial_backoff
-        while True:
-            try:
-                await self._stream_once()
-                log.warning("chat: delivery stream ended by the service; reconnecting")
-            except grpc.aio.AioRpcError as exc:
-                log.warning(
-                    "chat: delivery stream failed (%s: %s); retry in %.2fs",
-                    exc.code().name,
-                    exc.details(),
-                    backoff,
-                )
-            except Exception:
-                # Never let an unexpected error end the subscription for good.
-                log.exception("chat: delivery stream crashed; retry in %.2fs", backoff)
-            if self.connections and self._ready.is_set():
-                backoff = self._initial_backoff
-            self._subscribed = False
-            self._ready.clear()
-            await anyio.sleep(backoff)
-            backoff = min(backoff * 2, self._max_backoff)
-
-    async def _stream_once(self) -> None:
+    async def stream_once(self) -> None:
+        """One ``Subscribe`` stream: replay the hosted characters after ``subscribed``, hand
+        the deliveries over."""
         call = self._stub.Subscribe(chat_pb2.SubscribeRequest(gateway_id=self.gateway_id))
         async with anyio.create_task_group() as tg:
             try:
@@ -136,7 +97,7 @@ class ChatDelivery:
                         # Replay outside the read loop so deliveries keep flowing meanwhile.
                         tg.start_soon(self._replay)
                     elif event.HasField("delivery"):
-                        await self._dispatch(event.delivery)
+                        await self.dispatch(self._on_delivery, event.delivery)
             finally:
                 tg.cancel_scope.cancel()
                 call.cancel()
@@ -157,16 +118,6 @@ class ChatDelivery:
                         "chat: re-announcing character %d failed: %s", character_id, exc.details()
                     )
         self._ready.set()
-
-    async def _dispatch(self, delivery: chat_pb2.Delivery) -> None:
-        self.deliveries += 1
-        try:
-            result = self._on_delivery(delivery)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            self.callback_errors += 1
-            log.exception("chat: delivery callback failed")
 
     async def host(self, character: chat_pb2.HostedCharacter) -> None:
         """Announce (or update) a character this gateway hosts.

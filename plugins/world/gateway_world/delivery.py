@@ -5,16 +5,17 @@ requests go through a bounded queue feeding the stream; a request that needs an 
 request id and a future, resolved by the matching ``ack`` or failed by ``rejected`` (or by the
 stream breaking). Every other event (spawns, removals, movement, chat, game actions, rejections
 of fire-and-forget requests) goes to a callback; an exception there is logged and counted, never
-allowed to end the stream. The link remembers where each of its characters is, so after a
-reconnect (the service restarted and forgot everyone) it enters them again, asking for their
-old object ids, and marks them ready again, before it reports itself connected.
+allowed to end the stream. That, and reconnecting with exponential backoff, are
+:class:`gateway_core.streams.ReconnectingStream`'s. The link remembers where each of its
+characters is, so after a reconnect (the service restarted and forgot everyone) it enters them
+again, asking for their old object ids, and marks them ready again, before it reports itself
+connected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -38,6 +39,7 @@ from gateway_core.protocol.packets import (
     SrvStopMoving,
 )
 from gateway_core.protocol.types import NumberingProfile
+from gateway_core.streams import ReconnectingStream
 
 if TYPE_CHECKING:
     from gateway_protos.v1.world_pb2_grpc import WorldAsyncStub
@@ -68,12 +70,13 @@ class _Presence:
     ready: bool = False
 
 
-class WorldLink:
+class WorldLink(ReconnectingStream):
     """Keeps a gateway connected to the world service.
 
     ``stub`` is a ``WorldStub`` on a ``grpc.aio`` channel; ``on_event`` receives every event
     for this gateway's characters. Start it with :meth:`start` (or run :meth:`run` in a task
-    group) and end it with :meth:`aclose`.
+    group) and end it with :meth:`aclose`; the reconnect loop is
+    :class:`gateway_core.streams.ReconnectingStream`'s.
     """
 
     def __init__(
@@ -87,79 +90,37 @@ class WorldLink:
         request_timeout: float = 5.0,
         outbox_limit: int = 4096,
     ) -> None:
+        super().__init__(
+            label="world: stream",
+            callback_label="world: event",
+            task_name=f"world-link-{gateway_id}",
+            logger=log,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+        )
         self._stub = stub
         self.gateway_id = gateway_id
         self._on_event = on_event
-        self._initial_backoff = initial_backoff
-        self._max_backoff = max_backoff
         self._request_timeout = request_timeout
         self._outbox_limit = outbox_limit
         self._outbox: asyncio.Queue[world_pb2.WorldRequest | None] | None = None
         self._pending: dict[int, asyncio.Future[world_pb2.Ack]] = {}
         self._ids = itertools.count(1)
         self._present: dict[int, _Presence] = {}
-        self._ready = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.view_radius = 0.0
-        #: Streams opened successfully (1 + reconnects).
-        self.connections = 0
-        #: Events handed to the callback.
-        self.events = 0
-        #: Events whose callback raised.
-        self.callback_errors = 0
         #: Fire-and-forget requests dropped (no stream, or its outbox full).
         self.dropped_requests = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
     @property
-    def connected(self) -> bool:
-        """True while the stream is open and every known character has been put back."""
-        return self._ready.is_set()
+    def events(self) -> int:
+        """Events handed to the callback."""
+        return self.dispatched
 
-    async def wait_connected(self) -> None:
-        """Wait until :attr:`connected`."""
-        await self._ready.wait()
-
-    def start(self) -> None:
-        """Run :meth:`run` as a background task of the current event loop."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self.run(), name=f"world-link-{self.gateway_id}"
-            )
-
-    async def aclose(self) -> None:
-        """Stop the background task started by :meth:`start` (closes the stream)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def run(self) -> None:
-        """Keep the stream open until cancelled, reconnecting with exponential backoff."""
-        backoff = self._initial_backoff
-        while True:
-            try:
-                await self._stream_once()
-                log.warning("world: stream ended by the service; reconnecting")
-            except grpc.aio.AioRpcError as exc:
-                log.warning(
-                    "world: stream failed (%s: %s); retry in %.2fs",
-                    exc.code().name,
-                    exc.details(),
-                    backoff,
-                )
-            except Exception:
-                log.exception("world: stream crashed; retry in %.2fs", backoff)
-            if self._ready.is_set():
-                backoff = self._initial_backoff
-            self._disconnected()
-            await anyio.sleep(backoff)
-            backoff = min(backoff * 2, self._max_backoff)
-
-    def _disconnected(self) -> None:
-        self._ready.clear()
+    def stream_lost(self) -> None:
+        """Close the outbox and fail the requests waiting for an answer."""
+        super().stream_lost()
         if self._outbox is not None:
             with contextlib.suppress(asyncio.QueueFull):
                 self._outbox.put_nowait(None)
@@ -171,7 +132,9 @@ class WorldLink:
                     WorldRequestError(grpc.StatusCode.UNAVAILABLE, "world stream lost")
                 )
 
-    async def _stream_once(self) -> None:
+    async def stream_once(self) -> None:
+        """One ``Connect`` stream: hello, then after ``welcome`` the replay of the characters;
+        acks and rejections resolve their requests, every other event goes to the callback."""
         outbox: asyncio.Queue[world_pb2.WorldRequest | None] = asyncio.Queue(self._outbox_limit)
         outbox.put_nowait(world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id=self.gateway_id)))
 
@@ -200,7 +163,7 @@ class WorldLink:
                         if not future.done():
                             future.set_exception(WorldRequestError(code, event.rejected.message))
                     else:
-                        await self._dispatch(event)
+                        await self.dispatch(self._on_event, event)
             finally:
                 tg.cancel_scope.cancel()
                 call.cancel()
@@ -227,16 +190,6 @@ class WorldLink:
             except WorldRequestError as exc:
                 log.warning("world: putting character %d back failed: %s", character_id, exc)
         self._ready.set()
-
-    async def _dispatch(self, event: world_pb2.WorldEvent) -> None:
-        self.events += 1
-        try:
-            result = self._on_event(event)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            self.callback_errors += 1
-            log.exception("world: event callback failed")
 
     # -- requests --------------------------------------------------------------------------
 

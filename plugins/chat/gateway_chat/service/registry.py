@@ -13,53 +13,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 from gateway_protos.v1 import chat_pb2
 
 from gateway_chat.service.limits import ChatError
+from gateway_core.streams import GatewayStream
 
 # Index keys: (group kind, group id). Map 0 is a real map id, so every character has a map key;
 # the other groups only when their id is non-zero.
 _GroupKey = tuple[str, int]
 
 
-@dataclass(frozen=True, slots=True)
-class StreamEnd:
-    """Queued last on a stream that must end with this status."""
-
-    code: grpc.StatusCode
-    details: str
-
-
-@dataclass(eq=False, slots=True)
-class Subscriber:
-    """One open ``Subscribe`` stream of a gateway."""
-
-    gateway_id: str
-    queue: asyncio.Queue[chat_pb2.ChatEvent | StreamEnd]
-    characters: set[int] = field(default_factory=set)
-    closed: bool = False
-
-    def offer(self, event: chat_pb2.ChatEvent) -> bool:
-        """Queue ``event`` without waiting; False when the stream is closed or its queue full."""
-        if self.closed:
-            return False
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            return False
-        return True
-
-    def close(self, code: grpc.StatusCode, details: str) -> None:
-        """End the stream: discard what it has not read and queue the final status."""
-        if self.closed:
-            return
-        self.closed = True
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(StreamEnd(code, details))
+#: One open ``Subscribe`` stream of a gateway.
+Subscriber = GatewayStream[chat_pb2.ChatEvent]
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from gateway_chat.service.limits import (
     check_name,
     check_u16,
 )
-from gateway_chat.service.registry import ChatRegistry, StreamEnd
+from gateway_chat.service.registry import ChatRegistry
 
 if TYPE_CHECKING:
     from grpc.aio import ServicerContext
@@ -51,14 +51,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         subscriber = self.registry.subscribe(gateway_id)
         log.info("chat: gateway %r subscribed", gateway_id)
         try:
-            while True:
-                item = await subscriber.queue.get()
-                if isinstance(item, StreamEnd):
-                    log.info("chat: stream of %r ended: %s", gateway_id, item.details)
-                    context.set_code(item.code)
-                    context.set_details(item.details)
-                    return
-                yield item
+            async for event in subscriber.drain(context, log, "chat"):
+                yield event
         finally:
             # Cancelled (the gateway went away) or ended: either way its characters go.
             self.registry.release(subscriber)

@@ -33,7 +33,7 @@ from gateway_world.service.limits import (
     check_range,
     check_text,
 )
-from gateway_world.service.state import Entity, GatewayStream, StreamEnd, WorldState
+from gateway_world.service.state import Entity, GatewayStream, WorldState
 
 if TYPE_CHECKING:
     from grpc.aio import ServicerContext
@@ -86,14 +86,8 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         log.info("world: gateway %r connected", gateway_id)
         reader = asyncio.get_running_loop().create_task(self._read(stream, request_iterator))
         try:
-            while True:
-                item = await stream.queue.get()
-                if isinstance(item, StreamEnd):
-                    log.info("world: stream of %r ended: %s", gateway_id, item.details)
-                    context.set_code(item.code)
-                    context.set_details(item.details)
-                    return
-                yield item
+            async for event in stream.drain(context, log, "world"):
+                yield event
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

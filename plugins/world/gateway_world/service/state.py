@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import grpc
 from gateway_protos.v1 import world_pb2
 
+from gateway_core.streams import GatewayStream as _GatewayStream
 from gateway_world.service.limits import WorldError
 
 #: Map units per second when the look gives no run speed (osIROSE's base move speed).
@@ -33,41 +34,8 @@ DEFAULT_RUN_SPEED = 425.0
 MAX_OBJECT_ID = 0xFFFF
 
 
-@dataclass(frozen=True, slots=True)
-class StreamEnd:
-    """Queued last on a stream that must end with this status."""
-
-    code: grpc.StatusCode
-    details: str
-
-
-@dataclass(eq=False, slots=True)
-class GatewayStream:
-    """One open ``Connect`` stream of a gateway."""
-
-    gateway_id: str
-    queue: asyncio.Queue[world_pb2.WorldEvent | StreamEnd]
-    characters: set[int] = field(default_factory=set)
-    closed: bool = False
-
-    def offer(self, event: world_pb2.WorldEvent) -> bool:
-        """Queue ``event`` without waiting; False when the stream is closed or its queue full."""
-        if self.closed:
-            return False
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            return False
-        return True
-
-    def close(self, code: grpc.StatusCode, details: str) -> None:
-        """End the stream: discard what it has not read and queue the final status."""
-        if self.closed:
-            return
-        self.closed = True
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(StreamEnd(code, details))
+#: One open ``Connect`` stream of a gateway.
+GatewayStream = _GatewayStream[world_pb2.WorldEvent]
 
 
 @dataclass(eq=False, slots=True)

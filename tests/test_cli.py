@@ -36,6 +36,7 @@ from gateway_core.hookspecs import hookimpl
 from gateway_core.plugins import GatewayPluginManager, PluginError
 from gateway_core.protocol.connection import NEED_DATA, ProtocolConnection, Role
 from gateway_core.protocol.packets import CliAcceptReq, SrvAcceptReply
+from gateway_core.testing import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -128,12 +129,6 @@ def _gateway(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess
         str]:
     return subprocess.run([sys.executable, "-m", "gateway_core", *args], env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -289,7 +284,7 @@ def test_service_command_unknown_service_exits_2(env: dict[str, str]) -> None:
 
 
 def test_serve_answers_accept_req_counts_it_and_exits_0_on_sigterm(env: dict[str, str]) -> None:
-    game_port, metrics_port = _free_port(), _free_port()
+    game_port, metrics_port = free_port(), free_port()
     environ = {**env, "SERVICE_PORT": str(game_port), "PACKET_METRICS_PORT": str(metrics_port)}
     with _running("serve", env=environ, ready_line="listening on") as (proc, line):
         assert f"127.0.0.1:{game_port}" in line
@@ -387,7 +382,7 @@ def test_serve_with_every_installed_plugin_starts_embedded_services_and_is_ready
     from importlib.metadata import entry_points
 
     provided = {ep.name for ep in entry_points(group="gateway.plugins")}
-    metrics_port = _free_port()
+    metrics_port = free_port()
     environ = {k: v for k, v in env.items() if k != "GATEWAY_LOAD_PLUGINS"}
     environ.update({"SERVICE_PORT": "0", "PACKET_METRICS_PORT": str(metrics_port)})
     with _running("serve", env=environ, ready_line="listening on") as (proc, _):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +14,7 @@ import grpc.aio
 import pytest
 
 from gateway_core.streams import GatewayStream, ReconnectingStream, StreamEnd, rpc_failure
+from gateway_core.testing import free_port
 
 METHOD = "/demo.Demo/Watch"
 
@@ -22,12 +22,6 @@ METHOD = "/demo.Demo/Watch"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def _unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class DemoStream(ReconnectingStream):
@@ -82,7 +76,7 @@ def test_rpc_failure_finds_grpc_errors_also_inside_exception_groups() -> None:
 async def test_an_unreachable_service_is_one_warning_line_per_attempt_with_growing_backoff(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    stream = DemoStream(f"127.0.0.1:{_unused_port()}", print, initial_backoff=0.01,
+    stream = DemoStream(f"127.0.0.1:{free_port()}", print, initial_backoff=0.01,
                         max_backoff=0.04)
     with caplog.at_level(logging.DEBUG, logger="test.streams"):
         stream.start()

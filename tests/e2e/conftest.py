@@ -10,13 +10,11 @@ and ``running.character_select(...)`` / ``running.enter_world(...)`` walk the le
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from gateway_protos.v1 import auth_pb2
 
@@ -31,6 +29,7 @@ from gateway_core.protocol.packets import (
     SrvSrvSelectReply,
     SrvSwitchServer,
 )
+from gateway_core.testing import running_gateway
 
 #: Settings of every end-to-end gateway: loopback, ephemeral port, no metrics port, cheap
 #: argon2 (the production cost is the auth service tests' business), short timeouts.
@@ -150,20 +149,13 @@ def start_gateway(tmp_path: Path) -> StartGateway:
     built-in plugins and its data under ``tmp_path`` (shared by every gateway of the test, so a
     second one started later sees what the first stored)."""
 
-    @contextlib.asynccontextmanager
-    async def factory(*, cipher: str = "plain", **overrides: object) -> AsyncIterator[Running]:
+    def factory(
+        *, cipher: str = "plain", **overrides: object
+    ) -> contextlib.AbstractAsyncContextManager[Running]:
         settings = {**E2E_SETTINGS, "DATA_DIR": str(tmp_path / "data"), "CIPHER": cipher,
                     **overrides}
-        gateway = Gateway(overrides=settings, environ={})
-        async with anyio.create_task_group() as tg:
-            host, port = await tg.start(functools.partial(gateway.run, handle_signals=False))
-            running = Running(gateway, host, port, cipher)
-            try:
-                yield running
-            finally:
-                with anyio.CancelScope(shield=True):
-                    for client in running.clients:
-                        await client.aclose()
-                gateway.stop()
+        return running_gateway(
+            settings, lambda gateway, host, port: Running(gateway, host, port, cipher)
+        )
 
     return factory

@@ -12,6 +12,9 @@ import pytest
 from gateway_character.service import CharacterOptions, CharacterReferenceService
 from gateway_protos.v1 import character_pb2_grpc
 
+from gateway_core.storage import sqlite_url
+from gateway_core.testing import ManualClock, serve_on_loopback
+
 DELETE_DELAY = 1000.0
 
 
@@ -20,23 +23,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class FakeClock:
-    """The service's time source (the one boundary these tests replace): moved by hand."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @dataclass
 class CharacterHarness:
     stub: character_pb2_grpc.CharacterAsyncStub
-    clock: FakeClock
+    clock: ManualClock
     db_path: Path
 
 
@@ -47,18 +37,11 @@ def options() -> CharacterOptions:
 
 @pytest.fixture
 async def chars(tmp_path: Path, options: CharacterOptions) -> AsyncIterator[CharacterHarness]:
-    clock = FakeClock()
+    clock = ManualClock()
     db_path = tmp_path / "character.sqlite3"
-    service = CharacterReferenceService(f"sqlite+aiosqlite:///{db_path}", options, clock=clock)
-    await service.start()
-    server = grpc.aio.server()
-    service.add_to_server(server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
+    service = CharacterReferenceService(sqlite_url(db_path), options, clock=clock)
+    async with (
+        serve_on_loopback(service, "character") as host,
+        grpc.aio.insecure_channel(host.address) as channel,
+    ):
         yield CharacterHarness(character_pb2_grpc.CharacterStub(channel), clock, db_path)
-    finally:
-        await channel.close()
-        await server.stop(None)
-        await service.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ import grpc
 import pytest
 from gateway_protos.v1 import character_pb2, character_pb2_grpc
 
+from gateway_core.testing import free_port
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -68,7 +62,7 @@ def _wait_ready(channel: grpc.Channel, process: subprocess.Popen[bytes]) -> None
 
 
 def test_created_character_survives_sigkill_right_after_the_reply(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     address = f"127.0.0.1:{port}"
     with character_service(tmp_path, port) as process, grpc.insecure_channel(address) as channel:
         _wait_ready(channel, process)

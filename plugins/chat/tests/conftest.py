@@ -12,6 +12,8 @@ import pytest
 from gateway_chat.service import ChatReferenceService
 from gateway_protos.v1 import chat_pb2, chat_pb2_grpc
 
+from gateway_core.testing import StreamReader, serve_on_loopback
+
 #: Per-gateway queue bound in these tests (small, so overflow is cheap to provoke).
 QUEUE_LIMIT = 8
 #: Longest a test waits for one event: generous, only reached when something is broken.
@@ -25,38 +27,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@dataclass
-class Stream:
+class Stream(StreamReader[chat_pb2.ChatEvent]):
     """A gateway's Subscribe stream, read in the background into a queue."""
-
-    call: grpc.aio.UnaryStreamCall[chat_pb2.SubscribeRequest, chat_pb2.ChatEvent]
-    events: asyncio.Queue[chat_pb2.ChatEvent] = field(default_factory=asyncio.Queue)
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-
-    async def _pump(self) -> None:
-        try:
-            while True:
-                event = await self.call.read()
-                if event is grpc.aio.EOF:
-                    return
-                assert isinstance(event, chat_pb2.ChatEvent)
-                self.events.put_nowait(event)
-        except grpc.aio.AioRpcError:
-            return
-        finally:
-            self.ended.set()
 
     async def next_delivery(self) -> chat_pb2.Delivery:
         """The next delivery (fails after EVENT_TIMEOUT)."""
-        event = await asyncio.wait_for(self.events.get(), EVENT_TIMEOUT)
+        event = await self.next()
         assert event.HasField("delivery"), event
         return event.delivery
-
-    async def code(self) -> grpc.StatusCode:
-        """Wait for the stream to end; its final status."""
-        await asyncio.wait_for(self.ended.wait(), EVENT_TIMEOUT)
-        return await self.call.code()
 
 
 @dataclass
@@ -68,10 +46,11 @@ class ChatHarness:
 
     async def subscribe(self, gateway_id: str) -> Stream:
         """Open a stream and wait for its `subscribed` event."""
-        stream = Stream(self.stub.Subscribe(chat_pb2.SubscribeRequest(gateway_id=gateway_id)))
+        call = self.stub.Subscribe(chat_pb2.SubscribeRequest(gateway_id=gateway_id))
+        stream = Stream(call, timeout=EVENT_TIMEOUT)
         first = await asyncio.wait_for(stream.call.read(), EVENT_TIMEOUT)
         assert isinstance(first, chat_pb2.ChatEvent) and first.HasField("subscribed")
-        stream.task = asyncio.get_running_loop().create_task(stream._pump())
+        stream.start()
         self.streams.append(stream)
         return stream
 
@@ -93,31 +72,16 @@ class ChatHarness:
         )
 
 
-async def start_chat(
-    queue_limit: int = QUEUE_LIMIT,
-) -> tuple[ChatReferenceService, grpc.aio.Server, str]:
-    """The chat service on a loopback port: (service, server, address)."""
-    service = ChatReferenceService(queue_limit=queue_limit)
-    await service.start()
-    server = grpc.aio.server()
-    service.add_to_server(server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    return service, server, f"127.0.0.1:{port}"
-
-
 @pytest.fixture
 async def chat() -> AsyncIterator[ChatHarness]:
-    service, server, address = await start_chat()
-    channel = grpc.aio.insecure_channel(address)
-    harness = ChatHarness(chat_pb2_grpc.ChatStub(channel), service, address)
-    try:
-        yield harness
-    finally:
-        for stream in harness.streams:
-            stream.call.cancel()
-        tasks = [s.task for s in harness.streams if s.task is not None]
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await channel.close()
-        await service.stop()
-        await server.stop(None)
+    service = ChatReferenceService(queue_limit=QUEUE_LIMIT)
+    async with (
+        serve_on_loopback(service, "chat") as host,
+        grpc.aio.insecure_channel(host.address) as channel,
+    ):
+        harness = ChatHarness(chat_pb2_grpc.ChatStub(channel), service, host.address)
+        try:
+            yield harness
+        finally:
+            for stream in harness.streams:
+                await stream.aclose()

@@ -5,13 +5,11 @@ an unknown name, shouts, group chat, refused lines and a chat service that goes 
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
-import grpc
 import pytest
 from gateway_chat.delivery import SERVER_SENDER
 from gateway_chat.handlers import CHAT_UNAVAILABLE
@@ -21,6 +19,7 @@ from gateway_protos.v1 import auth_pb2, chat_pb2
 
 from gateway_core.app import Gateway
 from gateway_core.bot import GameClient, flow
+from gateway_core.grpc import ServiceHost
 from gateway_core.protocol.packets import (
     CliAlliedChat,
     CliClanChat,
@@ -35,6 +34,7 @@ from gateway_core.protocol.packets import (
     SrvShoutChat,
     SrvWhisperChat,
 )
+from gateway_core.testing import running_gateway, serve_on_loopback
 
 pytestmark = pytest.mark.anyio
 
@@ -137,20 +137,9 @@ StartGateway = Callable[..., contextlib.AbstractAsyncContextManager[Running]]
 
 @pytest.fixture
 def start_gateway(tmp_path: Path) -> StartGateway:
-    @contextlib.asynccontextmanager
-    async def factory(**overrides: object) -> AsyncIterator[Running]:
+    def factory(**overrides: object) -> contextlib.AbstractAsyncContextManager[Running]:
         settings = {**SETTINGS, "DATA_DIR": str(tmp_path / "data"), **overrides}
-        gateway = Gateway(overrides=settings, environ={})
-        async with anyio.create_task_group() as tg:
-            host, port = await tg.start(functools.partial(gateway.run, handle_signals=False))
-            running = Running(gateway, host, port)
-            try:
-                yield running
-            finally:
-                with anyio.CancelScope(shield=True):
-                    for client in running.clients:
-                        await client.aclose()
-                gateway.stop()
+        return running_gateway(settings, Running)
 
     return factory
 
@@ -261,31 +250,21 @@ async def test_party_chat_reaches_the_party_when_the_characters_are_announced_wi
 # --- the chat service goes away -----------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def remote_chat() -> AsyncIterator[tuple[str, grpc.aio.Server]]:
+def remote_chat() -> contextlib.AbstractAsyncContextManager[ServiceHost]:
     """The reference chat service on its own loopback gRPC server (stopped by the test)."""
-    service = ChatReferenceService()
-    server = grpc.aio.server()
-    service.add_to_server(server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield f"127.0.0.1:{port}", server
-    finally:
-        await service.stop()
-        await server.stop(None)
+    return serve_on_loopback(ChatReferenceService(), "chat")
 
 
 async def test_chat_service_down_gets_the_sender_a_server_whisper(
     start_gateway: StartGateway,
 ) -> None:
     async with (
-        remote_chat() as (address, server),
-        start_gateway(CHAT_SERVICE_ADDR=address, GRPC_DEADLINE=0.5) as running,
+        remote_chat() as server,
+        start_gateway(CHAT_SERVICE_ADDR=server.address, GRPC_DEADLINE=0.5) as running,
     ):
         alice = await running.player("Alice")
         await alice.marker("before")
-        await server.stop(None)
+        await server.stop()
         with anyio.fail_after(TIMEOUT):
             while running.runtime.delivery.connected:
                 await anyio.sleep(0.01)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
 import pytest
 from gateway_protos.v1 import world_pb2, world_pb2_grpc
 from gateway_world.service import WorldReferenceService
+
+from gateway_core.testing import ManualClock, StreamReader, serve_on_loopback
 
 VIEW_RADIUS = 1000.0
 QUEUE_LIMIT = 16
@@ -25,46 +27,21 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class FakeClock:
-    """The service's time source (the boundary these tests replace): moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def pos(x: float, y: float, z: int = 0) -> world_pb2.Position:
     return world_pb2.Position(x=x, y=y, z=z)
 
 
-@dataclass
-class RawGateway:
+class RawGateway(StreamReader[world_pb2.WorldEvent]):
     """One gateway's Connect stream, driven request by request."""
 
-    call: grpc.aio.StreamStreamCall[world_pb2.WorldRequest, world_pb2.WorldEvent]
-    outbox: asyncio.Queue[world_pb2.WorldRequest | None]
-    events: asyncio.Queue[world_pb2.WorldEvent] = field(default_factory=asyncio.Queue)
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    async def _pump(self) -> None:
-        try:
-            while True:
-                event = await self.call.read()
-                if event is grpc.aio.EOF:
-                    return
-                assert isinstance(event, world_pb2.WorldEvent)
-                self.events.put_nowait(event)
-        except grpc.aio.AioRpcError:
-            return
-        finally:
-            self.ended.set()
-
-    async def next(self) -> world_pb2.WorldEvent:
-        return await asyncio.wait_for(self.events.get(), EVENT_TIMEOUT)
+    def __init__(
+        self,
+        call: grpc.aio.StreamStreamCall[world_pb2.WorldRequest, world_pb2.WorldEvent],
+        outbox: asyncio.Queue[world_pb2.WorldRequest | None],
+    ) -> None:
+        super().__init__(call, timeout=EVENT_TIMEOUT)
+        self.outbox = outbox
+        self.ids = itertools.count(1)
 
     async def request(self, **body: object) -> world_pb2.WorldEvent:
         """Send one request with a fresh id and return its ack or rejected event; events
@@ -136,7 +113,7 @@ def _push_front(queue: asyncio.Queue[world_pb2.WorldEvent], event: world_pb2.Wor
 class WorldHarness:
     stub: world_pb2_grpc.WorldAsyncStub
     service: WorldReferenceService
-    clock: FakeClock
+    clock: ManualClock
     address: str
     gateways: list[RawGateway] = field(default_factory=list)
 
@@ -150,7 +127,7 @@ class WorldHarness:
                 yield item
 
         gateway = RawGateway(self.stub.Connect(requests()), outbox)
-        gateway.task = asyncio.get_running_loop().create_task(gateway._pump())
+        gateway.start()
         self.gateways.append(gateway)
         return gateway
 
@@ -165,35 +142,21 @@ class WorldHarness:
         self.service.state.tick()
 
 
-async def start_world(
-    clock: Callable[[], float], queue_limit: int = QUEUE_LIMIT
-) -> tuple[WorldReferenceService, grpc.aio.Server, str]:
-    # A tick interval of an hour: the tests tick by hand with the fake clock.
-    service = WorldReferenceService(
-        view_radius=VIEW_RADIUS, queue_limit=queue_limit, tick_interval=3600.0, clock=clock
-    )
-    await service.start()
-    server = grpc.aio.server()
-    service.add_to_server(server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    return service, server, f"127.0.0.1:{port}"
-
-
 @pytest.fixture
 async def world() -> AsyncIterator[WorldHarness]:
-    clock = FakeClock()
-    service, server, address = await start_world(clock)
-    channel = grpc.aio.insecure_channel(address)
-    harness = WorldHarness(world_pb2_grpc.WorldStub(channel), service, clock, address)
-    try:
-        yield harness
-    finally:
-        for gateway in harness.gateways:
-            gateway.outbox.put_nowait(None)
-            gateway.call.cancel()
-        tasks = [g.task for g in harness.gateways if g.task is not None]
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await channel.close()
-        await service.stop()
-        await server.stop(None)
+    clock = ManualClock(1000.0)
+    # A tick interval of an hour: the tests tick by hand with the fake clock.
+    service = WorldReferenceService(
+        view_radius=VIEW_RADIUS, queue_limit=QUEUE_LIMIT, tick_interval=3600.0, clock=clock
+    )
+    async with (
+        serve_on_loopback(service, "world") as host,
+        grpc.aio.insecure_channel(host.address) as channel,
+    ):
+        harness = WorldHarness(world_pb2_grpc.WorldStub(channel), service, clock, host.address)
+        try:
+            yield harness
+        finally:
+            for gateway in harness.gateways:
+                gateway.outbox.put_nowait(None)
+                await gateway.aclose()

@@ -6,7 +6,6 @@ that goes away."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import grpc
 import pytest
 from gateway_protos.v1 import auth_pb2
 from gateway_world.handlers import CHAT_UNAVAILABLE, SERVER_SENDER, WORLD_UNAVAILABLE
@@ -23,6 +21,7 @@ from gateway_world.service import WorldReferenceService
 
 from gateway_core.app import Gateway
 from gateway_core.bot import GameClient, flow
+from gateway_core.grpc import ServiceHost
 from gateway_core.protocol.packets import (
     CliMouseCmd,
     CliNormalChat,
@@ -41,6 +40,7 @@ from gateway_core.protocol.packets import (
     SrvTeleportReply,
     SrvWhisperChat,
 )
+from gateway_core.testing import running_gateway, serve_on_loopback
 
 pytestmark = pytest.mark.anyio
 
@@ -160,20 +160,11 @@ StartWorld = Callable[..., contextlib.AbstractAsyncContextManager[World]]
 
 @pytest.fixture
 def start_world(tmp_path: Path) -> StartWorld:
-    @contextlib.asynccontextmanager
-    async def factory(**overrides: object) -> AsyncIterator[World]:
+    def factory(**overrides: object) -> contextlib.AbstractAsyncContextManager[World]:
         settings = {**SETTINGS, "DATA_DIR": str(tmp_path / "data"), **overrides}
-        gateway = Gateway(overrides=settings, environ={})
-        async with anyio.create_task_group() as tg:
-            host, port = await tg.start(functools.partial(gateway.run, handle_signals=False))
-            world = World(gateway, host, port, tmp_path)
-            try:
-                yield world
-            finally:
-                with anyio.CancelScope(shield=True):
-                    for client in world.clients:
-                        await client.aclose()
-                gateway.stop()
+        return running_gateway(
+            settings, lambda gateway, host, port: World(gateway, host, port, tmp_path)
+        )
 
     return factory
 
@@ -368,29 +359,20 @@ async def test_a_player_leaving_the_world_is_removed_for_the_others(world: World
 # --- the world service goes away ----------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def remote_world() -> AsyncIterator[tuple[str, grpc.aio.Server]]:
+def remote_world() -> contextlib.AbstractAsyncContextManager[ServiceHost]:
     """The reference world service on its own loopback gRPC server (stopped by the test)."""
-    service = WorldReferenceService(view_radius=VIEW_RADIUS, tick_interval=0.05)
-    await service.start()
-    server = grpc.aio.server()
-    service.add_to_server(server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield f"127.0.0.1:{port}", server
-    finally:
-        await service.stop()
-        await server.stop(None)
+    return serve_on_loopback(
+        WorldReferenceService(view_radius=VIEW_RADIUS, tick_interval=0.05), "world"
+    )
 
 
 async def test_world_service_down_gets_chat_a_server_whisper_and_movement_a_counted_drop(
     start_world: StartWorld,
 ) -> None:
-    async with remote_world() as (address, server), start_world(WORLD_SERVICE_ADDR=address) as w:
+    async with remote_world() as server, start_world(WORLD_SERVICE_ADDR=server.address) as w:
         alice = await w.player("Alice")
         await alice.say("before")
-        await server.stop(None)
+        await server.stop()
         runtime_link = _link(w)
         with anyio.fail_after(TIMEOUT):
             while runtime_link.connected:

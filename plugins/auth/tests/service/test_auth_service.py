@@ -13,7 +13,7 @@ from gateway_auth.service.options import ChannelConfig, WorldConfig
 from gateway_auth.service.passwords import client_password_hash
 from gateway_protos.v1 import auth_pb2
 
-from ..conftest import FAST_ARGON2, SESSION_TTL, AuthHarness, start_auth
+from ..conftest import FAST_ARGON2, SESSION_TTL, AuthHarness, serve_auth
 
 pytestmark = pytest.mark.anyio
 
@@ -253,8 +253,7 @@ async def test_login_rejects_bad_arguments(auth: AuthHarness, username: str, pw:
 
 async def test_login_creates_the_account_on_fail_when_configured(tmp_path: Path) -> None:
     options = AuthOptions(session_ttl=SESSION_TTL, argon2=FAST_ARGON2, create_account_on_fail=True)
-    service, server, address, _clock = await start_auth(tmp_path, options)
-    try:
+    async with serve_auth(tmp_path, options) as (_service, address, _clock):
         async with grpc.aio.insecure_channel(address) as channel:
             from gateway_protos.v1 import auth_pb2_grpc
 
@@ -267,9 +266,6 @@ async def test_login_creates_the_account_on_fail_when_configured(tmp_path: Path)
                 auth_pb2.LoginRequest(username="newbie", password_hash=OTHER_PW)
             )
             assert wrong.result == auth_pb2.LOGIN_RESULT_INVALID_PASSWORD
-    finally:
-        await server.stop(None)
-        await service.stop()
 
 
 async def test_login_answers_failed_when_the_database_fails(auth: AuthHarness) -> None:
@@ -310,8 +306,7 @@ async def test_list_channels_of_a_world_and_of_an_unknown_one(auth: AuthHarness)
 async def test_worlds_come_from_the_options(tmp_path: Path) -> None:
     world = WorldConfig(1, "test-realm", True, (ChannelConfig(1, "one"), ChannelConfig(2, "two")))
     options = AuthOptions(argon2=FAST_ARGON2, worlds=(world,))
-    service, server, address, _clock = await start_auth(tmp_path, options)
-    try:
+    async with serve_auth(tmp_path, options) as (_service, address, _clock):
         async with grpc.aio.insecure_channel(address) as channel:
             from gateway_protos.v1 import auth_pb2_grpc
 
@@ -319,9 +314,6 @@ async def test_worlds_come_from_the_options(tmp_path: Path) -> None:
             reply = await stub.ListWorlds(auth_pb2.ListWorldsRequest())
             assert reply.worlds[0].name == "test-realm" and reply.worlds[0].test
             assert [c.name for c in reply.worlds[0].channels] == ["one", "two"]
-    finally:
-        await server.stop(None)
-        await service.stop()
 
 
 # -- sessions ------------------------------------------------------------------------------
@@ -554,8 +546,7 @@ async def test_end_session_frees_the_account(auth: AuthHarness) -> None:
 
 
 async def test_sessions_survive_a_service_restart(tmp_path: Path) -> None:
-    service, server, address, _clock = await start_auth(tmp_path)
-    try:
+    async with serve_auth(tmp_path) as (_service, address, _clock):
         async with grpc.aio.insecure_channel(address) as channel:
             from gateway_protos.v1 import auth_pb2_grpc
 
@@ -569,17 +560,10 @@ async def test_sessions_survive_a_service_restart(tmp_path: Path) -> None:
                     session_id=logged_in.session_id, world_id=1, channel_id=1
                 )
             )
-    finally:
-        await server.stop(None)
-        await service.stop()
-    service, server, address, _clock = await start_auth(tmp_path)
-    try:
+    async with serve_auth(tmp_path) as (_service, address, _clock):
         async with grpc.aio.insecure_channel(address) as channel:
             stub = auth_pb2_grpc.AuthStub(channel)
             reply = await stub.ValidateSession(
                 auth_pb2.ValidateSessionRequest(session_id=selected.session_id, password_hash=PW)
             )
             assert reply.result == auth_pb2.JOIN_RESULT_OK
-    finally:
-        await server.stop(None)
-        await service.stop()

@@ -1,0 +1,78 @@
+"""gateway_core.testing, the helpers plugin test suites build their fixtures from."""
+
+from __future__ import annotations
+
+import socket
+
+import grpc
+import grpc.aio
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
+
+from gateway_core.testing import ManualClock, free_port, running_gateway, serve_on_loopback
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class _Service:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def add_to_server(self, server: grpc.aio.Server) -> None:
+        self.calls.append("add")
+
+    async def start(self) -> None:
+        self.calls.append("start")
+
+    async def stop(self) -> None:
+        self.calls.append("stop")
+
+
+def test_manual_clock_moves_only_when_told() -> None:
+    clock = ManualClock(10.0)
+    assert clock() == 10.0
+    clock.advance(2.5)
+    assert clock() == clock.now == 12.5
+
+
+def test_free_port_can_be_bound() -> None:
+    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+@pytest.mark.anyio
+async def test_serve_on_loopback_serves_the_service_and_stops_it() -> None:
+    service = _Service()
+    async with serve_on_loopback(service, "demo") as host:
+        assert host.address.startswith("127.0.0.1:")
+        async with grpc.aio.insecure_channel(host.address) as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="demo"), timeout=5
+            )
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    assert service.calls == ["start", "add", "stop"]
+
+
+@pytest.mark.anyio
+async def test_running_gateway_listens_on_loopback_and_closes_the_clients() -> None:
+    closed: list[str] = []
+
+    class Client:
+        async def aclose(self) -> None:
+            closed.append("client")
+
+    class Handle:
+        def __init__(self, gateway: object, host: str, port: int) -> None:
+            self.address = (host, port)
+            self.clients = [Client()]
+
+    settings = {"LISTEN_ADDR": "127.0.0.1", "SERVICE_PORT": 0, "PACKET_METRICS_PORT": 0,
+                "GATEWAY_LOAD_PLUGINS": ()}
+    async with running_gateway(settings, Handle) as handle:
+        with socket.create_connection(handle.address, timeout=5):
+            pass
+    assert closed == ["client"]

@@ -18,7 +18,6 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeAlias
 
 import grpc
 from gateway_protos.v1 import auth_pb2, auth_pb2_grpc
@@ -29,10 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway_auth.service.db import AccountRow, SessionRow
 from gateway_auth.service.options import AuthOptions, WorldConfig
 from gateway_auth.service.passwords import PasswordService, normalize_client_hash
+from gateway_core.service_errors import (
+    Context,
+    ServiceError,
+    abort,
+    abort_internal,
+    name_error,
+)
 
 log = logging.getLogger("gateway.service.auth")
-
-Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 #: Longest username accepted in a login (anything longer cannot exist).
 MAX_LOGIN_NAME = 64
@@ -47,25 +51,6 @@ _SESSION_ID_ATTEMPTS = 64
 _PHASE_LOGIN = auth_pb2.SESSION_PHASE_LOGIN
 _PHASE_SELECT = auth_pb2.SESSION_PHASE_CHARACTER_SELECT
 _PHASE_WORLD = auth_pb2.SESSION_PHASE_WORLD
-
-
-class _Abort(Exception):
-    """Raised inside a transaction to answer with a gRPC status after rolling back."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _name_error(value: str, what: str, limit: int) -> str | None:
-    if not value:
-        return f"{what} is empty"
-    if len(value) > limit:
-        return f"{what} is longer than {limit} characters"
-    if not value.isprintable():
-        return f"{what} contains control characters"
-    return None
 
 
 class AuthServicer(auth_pb2_grpc.AuthServicer):
@@ -87,27 +72,19 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _abort(self, context: Context, code: grpc.StatusCode, message: str) -> NoReturn:
-        await context.abort(code, message)
-
-    async def _internal(self, context: Context, rpc: str, exc: Exception) -> NoReturn:
-        log.error("auth %s failed: %s", rpc, exc, exc_info=exc)
-        await context.abort(grpc.StatusCode.INTERNAL, f"auth backend error in {rpc}")
-
     async def _client_hash(self, context: Context, value: str) -> str:
         normalized = normalize_client_hash(value)
         if normalized is None:
-            await self._abort(
-                context,
+            await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "password_hash must be the 64-character hex SHA-256 of the password",
             )
         return normalized
 
     async def _login_name(self, context: Context, value: str) -> str:
-        error = _name_error(value, "username", MAX_LOGIN_NAME)
+        error = name_error(value, "username", MAX_LOGIN_NAME)
         if error is not None:
-            await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, error)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
         return value
 
     async def _account_by_name(self, db: AsyncSession, username: str) -> AccountRow | None:
@@ -269,7 +246,7 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         """The channels of one world; NOT_FOUND for an unknown world."""
         world = self._worlds.get(request.world_id)
         if world is None:
-            await self._abort(context, grpc.StatusCode.NOT_FOUND, f"no world {request.world_id}")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no world {request.world_id}")
         return auth_pb2.ListChannelsReply(
             world_id=world.id, channels=self._world_message(world).channels
         )
@@ -282,16 +259,20 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         """Move a LOGIN session to CHARACTER_SELECT under a fresh random id."""
         world = self._worlds.get(request.world_id)
         if world is None:
-            await self._abort(context, grpc.StatusCode.NOT_FOUND, f"no world {request.world_id}")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no world {request.world_id}")
         if all(channel.id != request.channel_id for channel in world.channels):
             return auth_pb2.SelectServerReply(result=auth_pb2.SERVER_SELECT_RESULT_INVALID_CHANNEL)
         try:
             async with self._lock, self._db() as db, db.begin():
                 old = await self._live_session(db, request.session_id)
                 if old is None:
-                    raise _Abort(grpc.StatusCode.NOT_FOUND, "no such session (ended or expired)")
+                    raise ServiceError(
+                        grpc.StatusCode.NOT_FOUND, "no such session (ended or expired)"
+                    )
                 if old.phase != _PHASE_LOGIN:
-                    raise _Abort(grpc.StatusCode.FAILED_PRECONDITION, "server already selected")
+                    raise ServiceError(
+                        grpc.StatusCode.FAILED_PRECONDITION, "server already selected"
+                    )
                 account_id = old.account_id
                 await db.delete(old)
                 await db.flush()
@@ -310,8 +291,8 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                         expires_at=now + self._options.session_ttl,
                     )
                 )
-        except _Abort as abort:
-            await self._abort(context, abort.code, abort.message)
+        except ServiceError as refused:
+            await abort(context, refused)
         except SQLAlchemyError as exc:
             log.error("auth SelectServer failed: %s", exc, exc_info=exc)
             return auth_pb2.SelectServerReply(result=auth_pb2.SERVER_SELECT_RESULT_FAILED)
@@ -358,48 +339,49 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         """CHARACTER_SELECT <-> WORLD; re-asking for the current state is accepted."""
         phase = request.phase
         if phase == _PHASE_WORLD:
-            error = _name_error(request.character_name, "character_name", MAX_LOGIN_NAME)
+            error = name_error(request.character_name, "character_name", MAX_LOGIN_NAME)
             if request.character_id == 0:
                 error = "character_id is required for WORLD"
             if error is not None:
-                await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, error)
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
         elif phase == _PHASE_SELECT:
             if request.character_id or request.character_name:
-                await self._abort(
-                    context,
+                await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT,
                     "CHARACTER_SELECT takes no character",
                 )
         else:
-            await self._abort(
-                context, grpc.StatusCode.INVALID_ARGUMENT, "phase must be CHARACTER_SELECT or WORLD"
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "phase must be CHARACTER_SELECT or WORLD"
             )
         try:
             async with self._db() as db, db.begin():
                 row = await self._live_session(db, request.session_id)
                 if row is None:
-                    raise _Abort(grpc.StatusCode.NOT_FOUND, "no such session (ended or expired)")
+                    raise ServiceError(
+                        grpc.StatusCode.NOT_FOUND, "no such session (ended or expired)"
+                    )
                 same = (row.phase, row.character_id) == (phase, request.character_id)
                 allowed = {(_PHASE_SELECT, _PHASE_WORLD), (_PHASE_WORLD, _PHASE_SELECT)}
                 if not same and (row.phase, phase) not in allowed:
-                    raise _Abort(
+                    raise ServiceError(
                         grpc.StatusCode.FAILED_PRECONDITION,
                         f"cannot move a session from {auth_pb2.SessionPhase.Name(row.phase)} "
                         f"to {auth_pb2.SessionPhase.Name(phase)}",
                     )
                 account = await db.get(AccountRow, row.account_id)
                 if account is None:
-                    raise _Abort(grpc.StatusCode.NOT_FOUND, "the session's account is gone")
+                    raise ServiceError(grpc.StatusCode.NOT_FOUND, "the session's account is gone")
                 row.phase = phase
                 row.character_id = request.character_id
                 row.character_name = request.character_name
                 row.expires_at = self._clock() + self._options.session_ttl
                 await db.flush()
                 info = self._session_message(row, account)
-        except _Abort as abort:
-            await self._abort(context, abort.code, abort.message)
+        except ServiceError as refused:
+            await abort(context, refused)
         except SQLAlchemyError as exc:
-            await self._internal(context, "SetSessionPhase", exc)
+            await abort_internal(context, log, "auth", "SetSessionPhase", exc)
         return info
 
     async def TouchSession(
@@ -410,13 +392,15 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
             async with self._db() as db, db.begin():
                 row = await self._live_session(db, request.session_id)
                 if row is None:
-                    raise _Abort(grpc.StatusCode.NOT_FOUND, "no such session (ended or expired)")
+                    raise ServiceError(
+                        grpc.StatusCode.NOT_FOUND, "no such session (ended or expired)"
+                    )
                 row.expires_at = self._clock() + self._options.session_ttl
                 expires_at = row.expires_at
-        except _Abort as abort:
-            await self._abort(context, abort.code, abort.message)
+        except ServiceError as refused:
+            await abort(context, refused)
         except SQLAlchemyError as exc:
-            await self._internal(context, "TouchSession", exc)
+            await abort_internal(context, log, "auth", "TouchSession", exc)
         return auth_pb2.TouchSessionReply(expires_at=expires_at)
 
     async def EndSession(
@@ -429,7 +413,7 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                 if row is not None:
                     await db.delete(row)
         except SQLAlchemyError as exc:
-            await self._internal(context, "EndSession", exc)
+            await abort_internal(context, log, "auth", "EndSession", exc)
         return auth_pb2.EndSessionReply(ended=row is not None)
 
     # -- administration --------------------------------------------------------------------
@@ -462,25 +446,24 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
     ) -> auth_pb2.Account:
         """Create an account; ALREADY_EXISTS when the name is taken (ignoring case)."""
         if USERNAME_RE.fullmatch(request.username) is None:
-            await self._abort(
-                context,
+            await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "username must be 1-32 letters, digits, '_', '-' or '.'",
             )
         client_hash = await self._client_hash(context, request.password_hash)
         if request.access_level > MAX_ACCESS_LEVEL:
-            await self._abort(
-                context, grpc.StatusCode.INVALID_ARGUMENT, f"access_level above {MAX_ACCESS_LEVEL}"
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"access_level above {MAX_ACCESS_LEVEL}"
             )
         try:
             row = await self._create_account_row(
                 request.username, client_hash, request.access_level
             )
         except SQLAlchemyError as exc:
-            await self._internal(context, "CreateAccount", exc)
+            await abort_internal(context, log, "auth", "CreateAccount", exc)
         if row is None:
-            await self._abort(
-                context, grpc.StatusCode.ALREADY_EXISTS, f"username {request.username!r} is taken"
+            await context.abort(
+                grpc.StatusCode.ALREADY_EXISTS, f"username {request.username!r} is taken"
             )
         return self._account_message(row, online=False)
 
@@ -490,7 +473,7 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         """A page of accounts ordered by id, with their online flag."""
         limit = request.limit or MAX_PAGE
         if limit > MAX_PAGE:
-            await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"limit above {MAX_PAGE}")
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit above {MAX_PAGE}")
         try:
             async with self._db() as db:
                 total = (
@@ -518,7 +501,7 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                     ).scalars()
                 )
         except SQLAlchemyError as exc:
-            await self._internal(context, "ListAccounts", exc)
+            await abort_internal(context, log, "auth", "ListAccounts", exc)
         return auth_pb2.ListAccountsReply(
             accounts=[self._account_message(row, row.id in online_ids) for row in rows],
             total=total,
@@ -538,16 +521,16 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
             async with self._db() as db, db.begin():
                 row = await self._account_by_name(db, username)
                 if row is None:
-                    raise _Abort(grpc.StatusCode.NOT_FOUND, f"no account {username!r}")
+                    raise ServiceError(grpc.StatusCode.NOT_FOUND, f"no account {username!r}")
                 change(row)
                 if end_sessions:
                     await db.execute(delete(SessionRow).where(SessionRow.account_id == row.id))
                 await db.flush()
                 message = self._account_message(row, await self._is_online(db, row.id))
-        except _Abort as abort:
-            await self._abort(context, abort.code, abort.message)
+        except ServiceError as refused:
+            await abort(context, refused)
         except SQLAlchemyError as exc:
-            await self._internal(context, rpc, exc)
+            await abort_internal(context, log, "auth", rpc, exc)
         return message
 
     async def SetAccessLevel(
@@ -555,8 +538,8 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
     ) -> auth_pb2.Account:
         """Change an account's access level."""
         if request.access_level > MAX_ACCESS_LEVEL:
-            await self._abort(
-                context, grpc.StatusCode.INVALID_ARGUMENT, f"access_level above {MAX_ACCESS_LEVEL}"
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"access_level above {MAX_ACCESS_LEVEL}"
             )
 
         def change(row: AccountRow) -> None:

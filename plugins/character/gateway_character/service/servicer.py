@@ -16,7 +16,6 @@ import math
 import re
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeAlias
 
 import grpc
 from gateway_protos.v1 import character_pb2, character_pb2_grpc, common_pb2
@@ -32,10 +31,9 @@ from gateway_character.service.items import (
     visible_items,
 )
 from gateway_character.service.options import MAX_NAME_CHARS, CharacterOptions
+from gateway_core.service_errors import Context, ServiceError, abort, abort_internal, name_error
 
 log = logging.getLogger("gateway.service.character")
-
-Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 U8 = 0xFF
 U16 = 0xFFFF
@@ -48,25 +46,6 @@ _START_STATS = {"str_": 15, "dex": 15, "int_": 15, "con": 15, "charm": 10, "sens
 _START_HP, _START_MP, _START_STAMINA = 100, 50, 5000
 
 _R = character_pb2
-
-
-class _Abort(Exception):
-    """Raised inside a transaction to answer with a gRPC status after rolling back."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _name_error(value: str, what: str = "name") -> str | None:
-    if not value:
-        return f"{what} is empty"
-    if len(value) > MAX_NAME_CHARS:
-        return f"{what} is longer than {MAX_NAME_CHARS} characters"
-    if not value.isprintable():
-        return f"{what} contains control characters"
-    return None
 
 
 class CharacterServicer(character_pb2_grpc.CharacterServicer):
@@ -88,13 +67,6 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _abort(self, context: Context, code: grpc.StatusCode, message: str) -> NoReturn:
-        await context.abort(code, message)
-
-    async def _internal(self, context: Context, rpc: str, exc: Exception) -> NoReturn:
-        log.error("character %s failed: %s", rpc, exc, exc_info=exc)
-        await context.abort(grpc.StatusCode.INTERNAL, f"character backend error in {rpc}")
-
     async def _purge(self, db: AsyncSession) -> None:
         """Delete every character whose deletion delay has run out."""
         await db.execute(
@@ -114,28 +86,28 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
     async def _check_ref(self, context: Context, ref: character_pb2.CharacterRef) -> None:
         which = ref.WhichOneof("target")
         if which is None:
-            await self._abort(
-                context, grpc.StatusCode.INVALID_ARGUMENT, "character: give an index or a name"
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "character: give an index or a name"
             )
         if which == "name":
-            error = _name_error(ref.name)
+            error = name_error(ref.name, "name", MAX_NAME_CHARS)
             if error is not None:
-                await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, error)
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
 
     async def _resolve(
         self, db: AsyncSession, account_id: int, ref: character_pb2.CharacterRef
     ) -> CharacterRow:
-        """The account's character ``ref`` points at (purged ones excluded), or _Abort."""
+        """The account's character ``ref`` points at (purged ones excluded), or ServiceError."""
         owned = await self._owned(db, account_id)
         if ref.WhichOneof("target") == "index":
             if ref.index < len(owned):
                 return owned[ref.index]
-            raise _Abort(grpc.StatusCode.NOT_FOUND, f"no character at index {ref.index}")
+            raise ServiceError(grpc.StatusCode.NOT_FOUND, f"no character at index {ref.index}")
         key = ref.name.casefold()
         for row in owned:
             if row.name_key == key:
                 return row
-        raise _Abort(grpc.StatusCode.NOT_FOUND, f"the account has no character {ref.name!r}")
+        raise ServiceError(grpc.StatusCode.NOT_FOUND, f"the account has no character {ref.name!r}")
 
     def _remaining(self, row: CharacterRow) -> int:
         if row.delete_at is None:
@@ -214,14 +186,14 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                     characters=[self._summary(row) for row in rows]
                 )
         except SQLAlchemyError as exc:
-            await self._internal(context, "ListCharacters", exc)
+            await abort_internal(context, log, "character", "ListCharacters", exc)
         return reply
 
     async def CreateCharacter(
         self, request: character_pb2.CreateCharacterRequest, context: Context
     ) -> character_pb2.CreateCharacterReply:
         """Create a character; each broken rule gives its own result and reason."""
-        error = _name_error(request.name)
+        error = name_error(request.name, "name", MAX_NAME_CHARS)
         if error is None and request.account_id == 0:
             error = "account_id is required"
         for field in ("race", "stone", "hair", "face", "weapon"):
@@ -230,7 +202,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         if request.zone > U16:
             error = "zone is above 65535"
         if error is not None:
-            await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, error)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
         refusal = self._check_new_name(request.name)
         if refusal is not None:
             return refusal
@@ -373,10 +345,10 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                     reply = character_pb2.DeleteCharacterReply(
                         name=name, remaining_seconds=self._remaining(row)
                     )
-        except _Abort as abort:
-            await self._abort(context, abort.code, abort.message)
+        except ServiceError as refused:
+            await abort(context, refused)
         except SQLAlchemyError as exc:
-            await self._internal(context, rpc, exc)
+            await abort_internal(context, log, "character", rpc, exc)
         log.info("character %r: %s", name, rpc)
         return reply
 
@@ -402,15 +374,15 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                 await self._purge(db)
                 row = await self._resolve(db, request.account_id, request.character)
                 if row.delete_at is not None:
-                    raise _Abort(
+                    raise ServiceError(
                         grpc.StatusCode.FAILED_PRECONDITION,
                         f"{row.name!r} is being deleted; undelete it first",
                     )
                 state = self._state(row)
-        except _Abort as abort:
-            await self._abort(context, abort.code, abort.message)
+        except ServiceError as refused:
+            await abort(context, refused)
         except SQLAlchemyError as exc:
-            await self._internal(context, "SelectCharacter", exc)
+            await abort_internal(context, log, "character", "SelectCharacter", exc)
         return state
 
     async def GetCharacter(
@@ -422,12 +394,14 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                 await self._purge(db)
                 row = await db.get(CharacterRow, request.character_id)
                 if row is None:
-                    raise _Abort(grpc.StatusCode.NOT_FOUND, f"no character {request.character_id}")
+                    raise ServiceError(
+                        grpc.StatusCode.NOT_FOUND, f"no character {request.character_id}"
+                    )
                 state = self._state(row)
-        except _Abort as abort:
-            await self._abort(context, abort.code, abort.message)
+        except ServiceError as refused:
+            await abort(context, refused)
         except SQLAlchemyError as exc:
-            await self._internal(context, "GetCharacter", exc)
+            await abort_internal(context, log, "character", "GetCharacter", exc)
         return state
 
     async def SaveCharacter(
@@ -437,14 +411,14 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         state = request.state
         error = _save_error(state)
         if error is not None:
-            await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, error)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
         inventory = [[item.header, item.data] for item in state.inventory]
         inventory += [[0, 0]] * (INVENTORY_SLOTS - len(inventory))
         try:
             async with self._db() as db, db.begin():
                 row = await db.get(CharacterRow, state.id)
                 if row is None:
-                    raise _Abort(grpc.StatusCode.NOT_FOUND, f"no character {state.id}")
+                    raise ServiceError(grpc.StatusCode.NOT_FOUND, f"no character {state.id}")
                 row.level = state.level
                 row.job = state.job
                 row.str_ = state.stats.str
@@ -468,10 +442,10 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                 row.inventory = inventory
                 row.hotbar = list(state.hotbar) + [0] * (HOTBAR_SLOTS - len(state.hotbar))
                 row.skills = list(state.skills) + [0] * (SKILL_SLOTS - len(state.skills))
-        except _Abort as abort:
-            await self._abort(context, abort.code, abort.message)
+        except ServiceError as refused:
+            await abort(context, refused)
         except SQLAlchemyError as exc:
-            await self._internal(context, "SaveCharacter", exc)
+            await abort_internal(context, log, "character", "SaveCharacter", exc)
         return character_pb2.SaveCharacterReply()
 
 

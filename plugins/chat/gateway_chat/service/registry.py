@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import grpc
 from gateway_protos.v1 import chat_pb2
 
-from gateway_chat.service.limits import ChatError
+from gateway_core.service_errors import ServiceError
 from gateway_core.streams import GatewayStream
 
 # Index keys: (group kind, group id). Map 0 is a real map id, so every character has a map key;
@@ -117,7 +117,7 @@ class ChatRegistry:
         """Announce or update ``character`` on ``gateway_id``; True when it moved gateways."""
         subscriber = self._subscribers.get(gateway_id)
         if subscriber is None:
-            raise ChatError(
+            raise ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"gateway {gateway_id!r} has no open Subscribe stream",
             )
@@ -170,7 +170,7 @@ class ChatRegistry:
         """The hosted sender, or NOT_FOUND."""
         hosted = self._hosted.get(character_id)
         if hosted is None:
-            raise ChatError(
+            raise ServiceError(
                 grpc.StatusCode.NOT_FOUND, f"sender character {character_id} is not hosted"
             )
         return hosted.character
@@ -188,7 +188,7 @@ class ChatRegistry:
         """Character ids sharing the sender's party, clan or team (empty without one)."""
         group = _GROUP_OF_KIND.get(kind)
         if group is None:
-            raise ChatError(
+            raise ServiceError(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"kind {kind} is not a group chat (party, clan or allied)",
             )

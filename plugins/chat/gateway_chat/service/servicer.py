@@ -14,14 +14,17 @@ import grpc
 from gateway_protos.v1 import chat_pb2, chat_pb2_grpc
 
 from gateway_chat.service.limits import (
-    ChatError,
-    check_character_id,
-    check_gateway_id,
     check_message,
     check_name,
     check_u16,
 )
 from gateway_chat.service.registry import ChatRegistry
+from gateway_core.service_errors import (
+    ServiceError,
+    abort,
+    check_character_id,
+    check_gateway_id,
+)
 
 if TYPE_CHECKING:
     from grpc.aio import ServicerContext
@@ -46,8 +49,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         """Register the gateway's stream and yield its deliveries until it ends."""
         try:
             gateway_id = check_gateway_id(request.gateway_id)
-        except ChatError as exc:
-            await context.abort(exc.code, exc.message)
+        except ServiceError as exc:
+            await abort(context, exc)
         subscriber = self.registry.subscribe(gateway_id)
         log.info("chat: gateway %r subscribed", gateway_id)
         try:
@@ -62,15 +65,15 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         try:
             gateway_id = check_gateway_id(request.gateway_id)
             if not request.HasField("character"):
-                raise ChatError(grpc.StatusCode.INVALID_ARGUMENT, "character is missing")
+                raise ServiceError(grpc.StatusCode.INVALID_ARGUMENT, "character is missing")
             character = request.character
             check_character_id(character.character_id)
             check_name(character.name)
             check_u16(character.map_id, "map_id")
             check_u16(character.object_id, "object_id")
             moved = self.registry.host(gateway_id, character)
-        except ChatError as exc:
-            await context.abort(exc.code, exc.message)
+        except ServiceError as exc:
+            await abort(context, exc)
         return chat_pb2.HostReply(moved=moved)
 
     async def Unhost(
@@ -80,8 +83,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         try:
             gateway_id = check_gateway_id(request.gateway_id)
             character_id = check_character_id(request.character_id)
-        except ChatError as exc:
-            await context.abort(exc.code, exc.message)
+        except ServiceError as exc:
+            await abort(context, exc)
         return chat_pb2.UnhostReply(removed=self.registry.unhost(gateway_id, character_id))
 
     async def Whisper(
@@ -93,8 +96,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             target_name = check_name(request.target_name, "target_name")
             message = check_message(request.message)
             sender = self.registry.sender(request.sender_character_id)
-        except ChatError as exc:
-            await context.abort(exc.code, exc.message)
+        except ServiceError as exc:
+            await abort(context, exc)
         target = self.registry.find_by_name(target_name)
         if target is None:
             return chat_pb2.WhisperReply(result=chat_pb2.WHISPER_RESULT_TARGET_NOT_FOUND)
@@ -118,8 +121,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             check_character_id(request.sender_character_id, "sender_character_id")
             message = check_message(request.message)
             sender = self.registry.sender(request.sender_character_id)
-        except ChatError as exc:
-            await context.abort(exc.code, exc.message)
+        except ServiceError as exc:
+            await abort(context, exc)
         reached = self.registry.deliver(
             self.registry.map_members(sender.map_id),
             kind=chat_pb2.CHAT_KIND_SHOUT,
@@ -138,8 +141,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             message = check_message(request.message)
             sender = self.registry.sender(request.sender_character_id)
             members = self.registry.group_members(request.kind, sender)
-        except ChatError as exc:
-            await context.abort(exc.code, exc.message)
+        except ServiceError as exc:
+            await abort(context, exc)
         reached = self.registry.deliver(
             members, kind=request.kind, message=message, sender_name=sender.name, sender=sender
         )
@@ -152,8 +155,8 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
         try:
             sender_name = check_name(request.sender_name, "sender_name")
             message = check_message(request.message)
-        except ChatError as exc:
-            await context.abort(exc.code, exc.message)
+        except ServiceError as exc:
+            await abort(context, exc)
         reached = self.registry.deliver(
             self.registry.everyone(),
             kind=chat_pb2.CHAT_KIND_ANNOUNCE,

@@ -1,4 +1,5 @@
-"""Argument checks of the world service: what fits a packet, what identifies a character.
+"""Argument checks of the world service: what fits a packet (gateway and character ids:
+:mod:`gateway_core.service_errors`).
 
 Texts are counted in UTF-8 bytes. The client's legacy encodings never need more bytes than
 UTF-8 for the same text, so a text within these limits always fits the packet it ends up in
@@ -12,12 +13,12 @@ import math
 import grpc
 from gateway_protos.v1 import world_pb2
 
+from gateway_core.service_errors import ServiceError, check_text
+
 #: Longest character name or second name line, in UTF-8 bytes.
 MAX_NAME_BYTES = 32
 #: Longest normal-chat message, in UTF-8 bytes (PAKWC_NORMAL_CHAT: u16 + text + NUL).
 MAX_MESSAGE_BYTES = 1900
-#: Longest gateway id, in UTF-8 bytes.
-MAX_GATEWAY_ID_BYTES = 64
 #: Longest packet name of a game action.
 MAX_PACKET_NAME_BYTES = 64
 #: Largest payload of a game action: 2047 bytes per packet minus the 6-byte header.
@@ -30,44 +31,8 @@ MAX_U16 = 0xFFFF
 MIN_I16, MAX_I16 = -0x8000, 0x7FFF
 
 
-class WorldError(Exception):
-    """A request the service refuses: a ``rejected`` event (or the call's gRPC status)."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _invalid(message: str) -> WorldError:
-    return WorldError(grpc.StatusCode.INVALID_ARGUMENT, message)
-
-
-def check_text(value: str, field: str, max_bytes: int, *, allow_empty: bool = False) -> str:
-    """Return ``value`` when it is at most ``max_bytes`` UTF-8 bytes without NUL (and not
-    empty unless ``allow_empty``), else raise."""
-    if not value:
-        if allow_empty:
-            return value
-        raise _invalid(f"{field} is empty")
-    size = len(value.encode("utf-8"))
-    if size > max_bytes:
-        raise _invalid(f"{field} is {size} bytes, at most {max_bytes} fit a packet")
-    if "\x00" in value:
-        raise _invalid(f"{field} contains NUL")
-    return value
-
-
-def check_gateway_id(value: str) -> str:
-    """A gateway id: 1..64 bytes."""
-    return check_text(value, "gateway_id", MAX_GATEWAY_ID_BYTES)
-
-
-def check_character_id(value: int, field: str = "character_id") -> int:
-    """A character id: anything but 0."""
-    if value == 0:
-        raise _invalid(f"{field} is 0")
-    return value
+def _invalid(message: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
 def check_range(value: int, field: str, low: int, high: int) -> int:

@@ -19,19 +19,22 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from gateway_protos.v1 import world_pb2, world_pb2_grpc
 
+from gateway_core.service_errors import (
+    ServiceError,
+    abort,
+    check_character_id,
+    check_gateway_id,
+    check_text,
+)
 from gateway_world.service.limits import (
     MAX_MESSAGE_BYTES,
     MAX_NAME_BYTES,
     MAX_PACKET_NAME_BYTES,
     MAX_PAYLOAD_BYTES,
     MAX_U16,
-    WorldError,
-    check_character_id,
-    check_gateway_id,
     check_look,
     check_position,
     check_range,
-    check_text,
 )
 from gateway_world.service.state import Entity, GatewayStream, WorldState
 
@@ -80,8 +83,8 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
             )
         try:
             gateway_id = check_gateway_id(first.hello.gateway_id)
-        except WorldError as exc:
-            await context.abort(exc.code, exc.message)
+        except ServiceError as exc:
+            await abort(context, exc)
         stream = self.state.connect(gateway_id)
         log.info("world: gateway %r connected", gateway_id)
         reader = asyncio.get_running_loop().create_task(self._read(stream, request_iterator))
@@ -114,9 +117,11 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         character_id = 0
         try:
             if kind is None:
-                raise WorldError(grpc.StatusCode.INVALID_ARGUMENT, "empty request")
+                raise ServiceError(grpc.StatusCode.INVALID_ARGUMENT, "empty request")
             if kind == "hello":
-                raise WorldError(grpc.StatusCode.FAILED_PRECONDITION, "hello was already received")
+                raise ServiceError(
+                    grpc.StatusCode.FAILED_PRECONDITION, "hello was already received"
+                )
             body = getattr(request, kind)
             character_id = body.character_id
             entity = self._handlers[kind](stream, body)
@@ -128,7 +133,7 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
                     ack.object_id = entity.object_id
                     ack.position.CopyFrom(entity.position())
                 self.state.answer(stream, world_pb2.WorldEvent(ack=ack))
-        except WorldError as exc:
+        except ServiceError as exc:
             self._reject(stream, request.request_id, character_id, exc.code, exc.message)
         except Exception:
             # Our bug, not the gateway's: answer it and keep serving everyone else.
@@ -222,7 +227,7 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         check_character_id(body.character_id)
         name = check_text(body.packet_name, "packet_name", MAX_PACKET_NAME_BYTES)
         if len(body.payload) > MAX_PAYLOAD_BYTES:
-            raise WorldError(
+            raise ServiceError(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"payload is {len(body.payload)} bytes, at most {MAX_PAYLOAD_BYTES} fit a packet",
             )
@@ -239,8 +244,8 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         try:
             check_character_id(request.character_id)
             return self.state.presence(request.character_id)
-        except WorldError as exc:
-            await context.abort(exc.code, exc.message)
+        except ServiceError as exc:
+            await abort(context, exc)
 
     async def GetStats(
         self, request: world_pb2.WorldStatsRequest, context: _Context

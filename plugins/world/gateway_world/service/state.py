@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import grpc
 from gateway_protos.v1 import world_pb2
 
+from gateway_core.service_errors import ServiceError
 from gateway_core.streams import GatewayStream as _GatewayStream
-from gateway_world.service.limits import WorldError
 
 #: Map units per second when the look gives no run speed (osIROSE's base move speed).
 DEFAULT_RUN_SPEED = 425.0
@@ -122,7 +122,7 @@ class MapState:
             object_id = requested
         else:
             if len(self.objects) >= MAX_OBJECT_ID:
-                raise WorldError(
+                raise ServiceError(
                     grpc.StatusCode.RESOURCE_EXHAUSTED, f"map {self.map_id} has no free object id"
                 )
             object_id = self._next_id
@@ -168,7 +168,7 @@ class MapState:
                 yield from self.grid.get((gx, gy), ())
 
 
-#: A game-action handler: (state, acting entity, payload) -> None; raises WorldError to reject.
+#: A game-action handler: (state, acting entity, payload) -> None; raises ServiceError to reject.
 ActionHandler = Callable[["WorldState", Entity, bytes], None]
 
 _SET_ANIMATION_IN = struct.Struct("<HH")  # PAKCS_SET_ANIMATION: u16 id, u16 value
@@ -178,7 +178,7 @@ _SET_ANIMATION_OUT = struct.Struct("<HHH")  # PACWC_SET_ANIMATION: u16 id, u16 v
 def _on_set_animation(state: WorldState, entity: Entity, payload: bytes) -> None:
     """Emotes and sitting: relay to the characters around, the actor included."""
     if len(payload) < _SET_ANIMATION_IN.size:
-        raise WorldError(
+        raise ServiceError(
             grpc.StatusCode.INVALID_ARGUMENT,
             f"PAKCS_SET_ANIMATION payload is {len(payload)} bytes, needs {_SET_ANIMATION_IN.size}",
         )
@@ -318,11 +318,11 @@ class WorldState:
         """The character, which must be on a map through ``stream``."""
         entity = self.characters.get(character_id)
         if entity is None:
-            raise WorldError(
+            raise ServiceError(
                 grpc.StatusCode.NOT_FOUND, f"character {character_id} is not on any map"
             )
         if entity.gateway is not stream:
-            raise WorldError(
+            raise ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"character {character_id} is hosted by gateway {entity.gateway.gateway_id!r}",
             )
@@ -448,7 +448,7 @@ class WorldState:
         """Run the handler of a routed game action."""
         handler = self.action_handlers.get(packet_name)
         if handler is None:
-            raise WorldError(
+            raise ServiceError(
                 grpc.StatusCode.UNIMPLEMENTED,
                 f"the world service does not handle {packet_name}",
             )
@@ -469,7 +469,7 @@ class WorldState:
 
     def _require_ready(self, entity: Entity) -> None:
         if not entity.ready:
-            raise WorldError(
+            raise ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"character {entity.character_id} has not loaded map {entity.map_id} (ready)",
             )
@@ -539,7 +539,7 @@ class WorldState:
         """Where a character is, or NOT_FOUND."""
         entity = self.characters.get(character_id)
         if entity is None:
-            raise WorldError(
+            raise ServiceError(
                 grpc.StatusCode.NOT_FOUND, f"character {character_id} is not on any map"
             )
         entity.advance(self.clock())

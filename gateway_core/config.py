@@ -222,6 +222,12 @@ CORE_SETTINGS: tuple[CoreSetting, ...] = (
                 "Seconds without a packet from a client before its connection is closed."),
     CoreSetting("SEND_QUEUE_LIMIT", 262144, _int_range(1),
                 "Bytes queued for one client before it is disconnected as too slow."),
+    CoreSetting("MAX_PACKETS_PER_SECOND", 200, _int_range(0, 1_000_000),
+                "Packets per second one client may send on average (0 = unlimited); a client "
+                "over the limit is disconnected and counted as a flood."),
+    CoreSetting("MAX_PACKETS_BURST", 400, _int_range(1, 1_000_000),
+                "Packets one client may send at once above its MAX_PACKETS_PER_SECOND average "
+                "(the token bucket's size)."),
     CoreSetting("SHUTDOWN_DEADLINE", 10.0, _seconds(),
                 "Seconds a graceful shutdown waits for connections and services."),
     CoreSetting("CIPHER", "plain", _choice("plain", "rosecrypt"), "Wire cipher."),
@@ -296,6 +302,8 @@ class Settings:
     LOG_LEVEL: str
     IDLE_TIMEOUT: float
     SEND_QUEUE_LIMIT: int
+    MAX_PACKETS_PER_SECOND: int
+    MAX_PACKETS_BURST: int
     SHUTDOWN_DEADLINE: float
     CIPHER: str
     PACKET_PROFILE: str

@@ -276,6 +276,10 @@ class GatewayMetrics:
         self.slow_client_disconnects = Counter(
             "gateway_slow_client_disconnects",
             "Clients disconnected because their send queue was full.", registry=r)
+        self.flood_disconnects = Counter(
+            "gateway_flood_disconnects",
+            "Clients disconnected for sending packets over MAX_PACKETS_PER_SECOND / "
+            "MAX_PACKETS_BURST.", registry=r)
         self.connection_limit_rejections = Counter(
             "gateway_connection_limit_rejections",
             "Connections refused at MAX_CONCURRENT_CONNECTIONS.", registry=r)
@@ -334,6 +338,10 @@ class GatewayMetrics:
     def slow_client_disconnect(self) -> None:
         """A client was dropped because its send queue exceeded SEND_QUEUE_LIMIT."""
         self.slow_client_disconnects.inc()
+
+    def flood_disconnect(self) -> None:
+        """A client was dropped for sending packets faster than its rate limit."""
+        self.flood_disconnects.inc()
 
     # -- packets (hot path) ------------------------------------------------------------------
 

@@ -19,6 +19,15 @@ while anyio keeps the structure around it (the gateway's task group, signals, ca
   pushes from backends) is written by one coalescing flush scheduled with ``call_soon``.
   Queueing never waits: when the queue plus the transport's unsent bytes exceed SEND_QUEUE_LIMIT the
   peer is a slow reader and is aborted and counted, so it never delays anyone else;
+* reading pauses while a chunk is dispatched, so a client that pipelines faster than its
+  handlers finish is paced by TCP backpressure: at most one pooled buffer plus the
+  protocol buffer are held per connection. That bounds memory, not CPU: a client flooding
+  cheap packets would still get the event loop's time at everyone else's expense, so each
+  connection also has a token bucket (MAX_PACKETS_PER_SECOND, MAX_PACKETS_BURST), refilled
+  once per chunk from the clock read the idle timer needs anyway; per packet it costs one
+  subtraction. The packet that overdraws it is not dispatched, nor is anything after it:
+  the connection is closed (aborted if the flooder does not read its replies either),
+  logged once and counted;
 * one sweeper task closes connections idle for IDLE_TIMEOUT (any received packet resets it).
 """
 
@@ -26,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 import time
 from collections.abc import Callable
@@ -78,6 +88,11 @@ class ClientConnection(asyncio.BufferedProtocol):
         self._eof = False
         self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        # flood limit: packets this connection may still send (inf = unlimited), and when the
+        # bucket was last refilled
+        self._tokens = float(server.packet_burst) if server.packet_rate else math.inf
+        self._stamp = self._opened = time.monotonic()
+        self._packets = 0  # packets charged to the bucket so far (only counted when limited)
         # send side
         self._out: list[bytes] = []
         self._out_bytes = 0
@@ -190,6 +205,18 @@ class ClientConnection(asyncio.BufferedProtocol):
             self._paused = False
             self._transport.resume_reading()
 
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes read from the client and not dispatched yet (pooled buffer plus the protocol
+        buffer). Bounded, because reading pauses while a chunk is dispatched."""
+        proto = self._proto
+        return self._filled + (proto.buffered_bytes if proto is not None else 0)
+
+    @property
+    def reading_paused(self) -> bool:
+        """True while the server does not read from this client (TCP backpressure)."""
+        return self._paused
+
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -205,6 +232,8 @@ class ClientConnection(asyncio.BufferedProtocol):
         dispatch = server.router.dispatch_nowait
         contexts = self._contexts
         loop = asyncio.get_running_loop()
+        rate = server.packet_rate
+        burst = float(server.packet_burst)
         try:
             await server.pm.call_lifecycle("gateway_session_opened", session=session)
             while not self._closed:
@@ -220,11 +249,20 @@ class ClientConnection(asyncio.BufferedProtocol):
                         self._resume()
                 elif self._eof:
                     proto.receive_data(b"")
-                session.last_activity = time.monotonic()
+                now = time.monotonic()
+                session.last_activity = now
+                tokens = self._tokens
+                if rate:
+                    tokens = min(burst, tokens + (now - self._stamp) * rate)
+                    self._stamp = now
+                start_tokens = tokens
                 self._dispatching = True
                 # events() decodes each packet only when asked for the next one, so nothing
                 # after a packet that closed the connection is decoded.
                 for event in () if self._closed else proto.events():
+                    tokens -= 1.0
+                    if tokens < 0.0:
+                        break  # over the limit: neither this packet nor any later one
                     if isinstance(event, RawFrame):
                         name = event.type_name or "UNKNOWN"
                     else:
@@ -239,6 +277,11 @@ class ClientConnection(asyncio.BufferedProtocol):
                         self._dispatching = True
                     if self._closed:
                         break
+                if rate:
+                    self._packets += round(start_tokens - tokens)
+                    if tokens < 0.0:
+                        self._flooded(now)
+                self._tokens = tokens
                 self._dispatching = False
                 if self._out:
                     self._flush()
@@ -345,6 +388,25 @@ class ClientConnection(asyncio.BufferedProtocol):
         if transport.get_write_buffer_size() > self._server.send_queue_limit:
             self._slow()
 
+    def _flooded(self, now: float) -> None:
+        server = self._server
+        server.metrics.flood_disconnect()
+        session = self.session
+        if session is not None:
+            host, port = session.peer_address
+            elapsed = max(now - self._opened, 1e-3)
+            log.warning(
+                "connection #%d from %s:%d: over MAX_PACKETS_PER_SECOND=%g (burst %d), "
+                "%d packets in %.3fs (%.0f/s); disconnecting flooding client",
+                session.connection_id, host, port, server.packet_rate, server.packet_burst,
+                self._packets, elapsed, self._packets / elapsed)
+        # Replies to the packets dispatched before the overflow still go out, unless the
+        # flooder does not read them either: then the socket is not kept open for them.
+        self.close("flood")
+        transport = self._transport
+        if transport is not None and transport.get_write_buffer_size():
+            transport.abort()
+
     def _slow(self) -> None:
         self._server.metrics.slow_client_disconnect()
         session = self.session
@@ -396,6 +458,8 @@ class Server:
         self.max_connections = int(settings.MAX_CONCURRENT_CONNECTIONS)
         self.send_queue_limit = int(settings.SEND_QUEUE_LIMIT)
         self.idle_timeout = float(settings.IDLE_TIMEOUT)
+        self.packet_rate = float(settings.MAX_PACKETS_PER_SECOND)  # 0 = unlimited
+        self.packet_burst = int(settings.MAX_PACKETS_BURST)
         self.pool = BufferPool(
             int(settings.BUFFER_POOL_SIZE),
             int(settings.RECEIVE_BUFFER_SIZE),

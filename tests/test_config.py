@@ -37,6 +37,8 @@ def test_defaults_match_the_documented_core_settings() -> None:
     assert settings.LOG_LEVEL == "info"
     assert settings.IDLE_TIMEOUT == 300.0
     assert settings.SEND_QUEUE_LIMIT == 262144
+    assert settings.MAX_PACKETS_PER_SECOND == 200
+    assert settings.MAX_PACKETS_BURST == 400
     assert settings.SHUTDOWN_DEADLINE == 10.0
     assert settings.CIPHER == "plain"
     assert settings.PACKET_PROFILE == "2026"
@@ -104,6 +106,11 @@ def test_only_known_environment_names_are_read() -> None:
         ("AUTH_SERVICE_ADDR", "no-port-here"),
         ("WORLD_SERVICE_ADDR", "host:99999"),
         ("GATEWAY_LOAD_PLUGINS", "auth,bad name"),
+        ("MAX_PACKETS_PER_SECOND", "-1"),
+        ("MAX_PACKETS_PER_SECOND", "fast"),
+        ("MAX_PACKETS_PER_SECOND", "2000000"),
+        ("MAX_PACKETS_BURST", "0"),
+        ("MAX_PACKETS_BURST", "1.5"),
     ],
 )
 def test_bad_environment_value_names_setting_and_value(name: str, value: str) -> None:
@@ -112,6 +119,17 @@ def test_bad_environment_value_names_setting_and_value(name: str, value: str) ->
     assert caught.value.setting == name
     assert caught.value.value == value
     assert name in str(caught.value) and repr(value) in str(caught.value)
+
+
+def test_packet_rate_zero_means_unlimited_and_is_read_from_file_and_environment(
+    tmp_path: Path,
+) -> None:
+    path = _toml(tmp_path, "MAX_PACKETS_PER_SECOND = 0\nMAX_PACKETS_BURST = 1\n")
+    settings = load_settings(settings_file=path, environ={})
+    assert settings.MAX_PACKETS_PER_SECOND == 0 and settings.MAX_PACKETS_BURST == 1
+    settings = load_settings(environ={"MAX_PACKETS_PER_SECOND": "50",
+                                      "MAX_PACKETS_BURST": "75"})
+    assert settings.MAX_PACKETS_PER_SECOND == 50 and settings.MAX_PACKETS_BURST == 75
 
 
 def test_bad_file_value_is_reported_with_its_parsed_value(tmp_path: Path) -> None:

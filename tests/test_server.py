@@ -6,6 +6,7 @@ its ``finally``.
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import Any
 
@@ -19,6 +20,7 @@ from gateway_core.protocol.connection import RawFrame
 from gateway_core.protocol.packets import (
     CliAcceptReq,
     CliAlive,
+    CliAlliedChat,
     CliChannelListReq,
     CliCharListReq,
     CliLoginReq,
@@ -38,13 +40,17 @@ FLOOD_REPLY = b"z" * 1900
 
 
 class Probe:
-    """Test plugin: echo, login, a state-guarded packet, raising handlers, a flood and a gate."""
+    """Test plugin: echo, login, a state-guarded packet, raising handlers, a flood, a gate and
+    a slow handler."""
 
     def __init__(self, flood_count: int = 20) -> None:
         self.flood_count = flood_count
         self.opened: list[int] = []
         self.closed: list[int] = []
         self.gate = anyio.Event()
+        self.slow_gate = anyio.Event()
+        self.slow_waiting = 0
+        self.slow_done = 0
 
     @hookimpl
     def gateway_register_packets(self, register: Any) -> None:
@@ -55,6 +61,7 @@ class Probe:
         register("PAKCS_SHOUT_CHAT", self.fatal, states=ANY_STATE)
         register("PAKCS_PARTY_CHAT", self.flood, states=ANY_STATE)
         register("PAKCS_CLAN_CHAT", self.wait_gate, states=ANY_STATE)
+        register("PAKCS_ALLIED_CHAT", self.slow, states=ANY_STATE)
 
     @hookimpl
     def gateway_session_opened(self, session: Session) -> None:
@@ -89,6 +96,14 @@ class Probe:
     async def wait_gate(self, ctx: PacketContext, packet: Any) -> None:
         await self.gate.wait()
         ctx.reply(SrvNormalChat(char_id=0, message=b"gate passed"))
+
+    async def slow(self, ctx: PacketContext, packet: Any) -> None:
+        # Always suspends: a handler waiting on something, like a backend call.
+        self.slow_waiting += 1
+        await self.slow_gate.wait()
+        await anyio.sleep(0)
+        self.slow_waiting -= 1
+        self.slow_done += 1
 
 
 def chat(text: str) -> CliNormalChat:
@@ -324,3 +339,121 @@ async def test_bound_port_is_exposed(gateway: Any) -> None:
         assert host == "127.0.0.1" and port > 0 and gw.server.port == port
 
 
+# -- flood limit (MAX_PACKETS_PER_SECOND / MAX_PACKETS_BURST) ---------------------------------
+
+
+async def test_flooding_client_is_disconnected_logged_once_and_counted_while_others_are_served(
+    gateway: Any, connect: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="gateway.server")
+    # 10/s refills less than one write of 25 keep-alives in any plausible round trip time, so
+    # the fifth write overdraws the bucket of 100.
+    async with gateway(Probe(), MAX_PACKETS_PER_SECOND=10, MAX_PACKETS_BURST=100) as gw, \
+            connect(gw) as flooder, connect(gw) as other:
+        burst = flooder.proto.send(CliAlive()) * 25
+        writes = served = 0
+        with anyio.fail_after(10):
+            while sample(gw, "gateway_flood_disconnects_total") == 0:
+                try:
+                    await flooder.send_raw(burst)
+                except (anyio.BrokenResourceError, ConnectionError):
+                    break
+                writes += 1
+                await echo_round_trip(other, f"served {served}")
+                served += 1
+        await flooder.closed_by_server()
+        assert sample(gw, "gateway_flood_disconnects_total") == 1
+        assert served >= 4  # the first 100 keep-alives are within the burst
+        alive = sample(gw, "gateway_packets_received_total", {"type": "PAKCS_ALIVE"})
+        assert 100 <= alive < writes * 25  # what came after the overflow was not dispatched
+        await echo_round_trip(other, "after the flood")
+        with anyio.fail_after(3):
+            while sample(gw, "gateway_active_connections") != 1:
+                await anyio.sleep(0.01)
+    records = [r for r in caplog.records if "flooding" in r.getMessage()]
+    assert len(records) == 1
+    message = records[0].getMessage()
+    assert "connection #1 from 127.0.0.1:" in message
+    assert "MAX_PACKETS_PER_SECOND=10 (burst 100)" in message
+
+
+async def test_packets_after_the_overflow_are_not_dispatched_but_earlier_replies_are_sent(
+    gateway: Any, connect: Any
+) -> None:
+    # At 1/s the bucket of 20 cannot refill by a whole packet while one write arrives.
+    async with gateway(Probe(), MAX_PACKETS_PER_SECOND=1, MAX_PACKETS_BURST=20) as gw, \
+            connect(gw) as client, connect(gw) as other:
+        await client.send(*(chat(f"m{i}") for i in range(25)))
+        received = await client.closed_by_server()
+        assert [p.message for p in received] == [f"m{i}".encode() for i in range(20)]
+        assert sample(gw, "gateway_packets_received_total", {"type": "PAKCS_NORMAL_CHAT"}) == 20
+        assert sample(gw, "gateway_flood_disconnects_total") == 1
+        await echo_round_trip(other, "unaffected")
+
+
+async def test_burst_up_to_the_limit_in_one_write_is_served_in_full(
+    gateway: Any, connect: Any
+) -> None:
+    async with gateway(Probe()) as gw, connect(gw) as client:  # defaults: 200/s, burst 400
+        burst = int(gw.settings.MAX_PACKETS_BURST)
+        assert burst == 400
+        await client.send(*(chat(f"m{i}") for i in range(burst)))
+        replies = await client.receive(burst)
+        assert [r.message for r in replies] == [f"m{i}".encode() for i in range(burst)]
+        # The bucket is empty now; after 1/100 s it holds two packets again.
+        await anyio.sleep(0.01)
+        await echo_round_trip(client, "still connected")
+        assert sample(gw, "gateway_flood_disconnects_total") == 0
+
+
+async def test_unlimited_packet_rate_never_disconnects(gateway: Any, connect: Any) -> None:
+    async with gateway(Probe(), MAX_PACKETS_PER_SECOND=0, MAX_PACKETS_BURST=1) as gw, \
+            connect(gw) as client:
+        for round_ in range(3):
+            await client.send(*[CliAlive()] * 3000, chat(f"end {round_}"))
+            [reply] = await client.receive()
+            assert reply.message == f"end {round_}".encode()
+        assert sample(gw, "gateway_packets_received_total", {"type": "PAKCS_ALIVE"}) == 9000
+        assert sample(gw, "gateway_flood_disconnects_total") == 0
+
+
+async def test_pipelined_flood_to_a_slow_handler_is_paced_by_backpressure(
+    gateway: Any, connect: Any
+) -> None:
+    probe = Probe()
+    # No rate limit: what bounds memory here is that the server stops reading.
+    async with gateway(probe, MAX_PACKETS_PER_SECOND=0, RECEIVE_BUFFER_SIZE=256) as gw, \
+            connect(gw) as client:
+        [conn] = gw.server.connections
+        # One pooled buffer being filled, plus the protocol buffer: the chunk being dispatched
+        # and at most one partial packet.
+        bound = 2 * 256 + 2047
+        packet = client.proto.send(CliAlliedChat(message=b"slow"))
+        count = 64 * 1024 // len(packet)
+        peak = 0
+
+        async def watch() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, conn.buffered_bytes)
+                await anyio.sleep(0.001)
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch)
+                tg.start_soon(client.send_raw, packet * count)  # 64 KiB in one write
+                while not (probe.slow_waiting == 1 and conn.reading_paused):
+                    await anyio.sleep(0.005)
+                await anyio.sleep(0.1)  # time to read on, were the server reading
+                assert conn.reading_paused
+                assert conn.buffered_bytes <= bound
+                assert sample(gw, "gateway_received_bytes_total") <= bound
+                assert probe.slow_done == 0
+                probe.slow_gate.set()
+                while probe.slow_done < count:
+                    await anyio.sleep(0.01)
+                tg.cancel_scope.cancel()
+        assert peak <= bound
+        assert sample(gw, "gateway_received_bytes_total") == len(packet) * count
+        assert sample(gw, "gateway_flood_disconnects_total") == 0
+        await echo_round_trip(client, "served after the flood")

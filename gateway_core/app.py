@@ -30,7 +30,7 @@ from gateway_core.protocol.connection import Role, encode_packet
 from gateway_core.protocol.types import get_profile
 from gateway_core.router import Router
 from gateway_core.server import Server, running_on_asyncio
-from gateway_core.session import ConnectionService
+from gateway_core.session import ConnectionService, PluginData
 
 log = logging.getLogger("gateway")
 
@@ -69,6 +69,9 @@ class Gateway:
         self.settings = settings
         self.pm.collect_registrations()
         self.gateway_id = settings.GATEWAY_ID or uuid.uuid4().hex[:12]
+        #: Typed per-plugin state of this gateway, addressed by a plugin's own
+        #: :class:`~gateway_core.session.Key` (like ``session.plugin_data`` per session).
+        self.plugin_state = PluginData()
         self.metrics = metrics if metrics is not None else GatewayMetrics()
         self.pm.on_hook_error = lambda plugin, hook: self.metrics.handler_error(plugin)
 

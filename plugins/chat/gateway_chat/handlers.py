@@ -28,7 +28,7 @@ import grpc
 from gateway_protos.v1 import chat_pb2
 
 from gateway_chat.delivery import SERVER_SENDER, not_found_packet
-from gateway_chat.plugin import SERVICE, ChatRuntime, runtime_for
+from gateway_chat.plugin import RUNTIMES, SERVICE, ChatRuntime
 from gateway_chat.service.limits import MAX_MESSAGE_BYTES, MAX_NAME_BYTES
 from gateway_core.protocol.packets import (
     TEXT_ENCODING,
@@ -98,7 +98,7 @@ async def _sender(
     """The runtime, stub and hosted record of the speaking character; None (counted, and the
     client told chat is unavailable) when the chat service cannot take a line now."""
     session = ctx.session
-    runtime = runtime_for(session)
+    runtime = RUNTIMES.for_session(session)
     stub = _stub(ctx)
     if runtime is None or stub is None:
         log.info("chat: %s of connection #%d: no chat service", what, session.connection_id)
@@ -133,7 +133,7 @@ def _failed(ctx: PacketContext, runtime: ChatRuntime, exc: grpc.aio.AioRpcError,
 
 
 def _refuse(ctx: PacketContext, size: int, what: str) -> None:
-    runtime = runtime_for(ctx.session)
+    runtime = RUNTIMES.for_session(ctx.session)
     if runtime is not None:
         runtime.drop(ctx.session, "bad_message", f"{what} of {size} bytes")
 

@@ -4,7 +4,7 @@ At start-up each gateway subscribes to the chat service (:class:`ChatDelivery`);
 that enters the world is announced with its character, map and object id, and retracted when it
 leaves the world or closes. Deliveries become packets sent to the hosted sessions. The packet
 handlers (whisper, shout, party/clan/allied chat) are :mod:`gateway_chat.handlers`; they reach
-this gateway's runtime through :func:`runtime_for`.
+this gateway's runtime through :data:`RUNTIMES`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from gateway_protos.v1 import chat_pb2, chat_pb2_grpc
-from prometheus_client import Counter
 
 from gateway_chat.delivery import ChatDelivery, delivery_packet
 from gateway_chat.service import DEFAULT_QUEUE_LIMIT, ChatReferenceService
 from gateway_core.hookspecs import hookimpl
+from gateway_core.plugin_runtime import PluginRuntime, Runtimes
 from gateway_core.session import Session, SessionState
 from gateway_core.validators import positive_int, positive_number
 
@@ -70,35 +70,36 @@ def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
     register(SERVICE, chat_pb2_grpc.ChatStub)
 
 
-class ChatRuntime:
+class ChatRuntime(PluginRuntime):
     """One gateway's chat glue: its delivery stream and its hosted sessions.
 
     ``drops`` counts (by reason) the chat requests that were not carried out:
     ``gateway_chat_drops_total{reason}`` on the gateway's metrics registry.
     """
 
-    def __init__(self, app: Any, delivery: ChatDelivery) -> None:
-        self.app = app
-        self.delivery = delivery
-        self.sessions: dict[int, Session] = {}
-        registry = getattr(getattr(app, "metrics", None), "registry", None)
-        self.drops = Counter(
-            "gateway_chat_drops",
-            "Chat requests the chat plugin dropped, by reason (backend unavailable, no group, "
-            "bad message).",
-            ["reason"],
-            registry=registry,
+    PLUGIN = "chat"
+    DROPS_HELP = (
+        "Chat requests the chat plugin dropped, by reason (backend unavailable, no group, "
+        "bad message)."
+    )
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.delivery = ChatDelivery(
+            app.clients[SERVICE],
+            app.gateway_id,
+            self.deliver,
+            max_backoff=float(app.settings.CHAT_RECONNECT_MAX_DELAY),
+            call_timeout=float(app.settings.GRPC_DEADLINE),
         )
 
-    def drop(self, session: Session, reason: str, detail: str = "") -> None:
-        """Count (and log) a chat request that was not carried out."""
-        self.drops.labels(reason).inc()
-        log.info(
-            "chat: dropped a request of connection #%d (%s)%s",
-            session.connection_id,
-            reason,
-            f": {detail}" if detail else "",
-        )
+    def start(self) -> None:
+        """Open the delivery stream."""
+        self.delivery.start()
+
+    async def aclose(self) -> None:
+        """Close the delivery stream."""
+        await self.delivery.aclose()
 
     def deliver(self, message: chat_pb2.Delivery) -> None:
         """Send a delivery to the hosted sessions it lists (encoded once)."""
@@ -110,13 +111,7 @@ class ChatRuntime:
         if sessions:
             self.app.connections.broadcast(sessions, delivery_packet(message))
 
-    def owns(self, session: Session) -> bool:
-        """True when ``session`` is hosted here or a connection of this runtime's gateway."""
-        if session.character_id is not None and self.sessions.get(session.character_id) is session:
-            return True
-        return bool(self.app.connections.get(session.connection_id) is session)
-
-    async def hosted(self, session: Session) -> None:
+    async def entered(self, session: Session) -> None:
         """Announce a session that entered the world (again: its group ids are kept)."""
         if session.character_id is None or not session.character_name:
             return
@@ -143,11 +138,11 @@ class ChatRuntime:
             session.map_id or 0,
             session.world_object_id or 0,
         ):
-            await self.hosted(session)
+            await self.entered(session)
             known = self.delivery.hosted.get(character_id)
         return known
 
-    async def unhosted(self, session: Session) -> None:
+    async def left(self, session: Session) -> None:
         """Retract a session that left the world."""
         character_id = session.character_id
         if character_id is not None and self.sessions.get(character_id) is session:
@@ -155,13 +150,8 @@ class ChatRuntime:
             await self.delivery.unhost(character_id)
 
 
-#: One runtime per running gateway (tests may run several in one process).
-_RUNTIMES: list[ChatRuntime] = []
-
-
-def runtime_for(session: Session) -> ChatRuntime | None:
-    """The runtime of the gateway owning ``session`` (for the packet handlers)."""
-    return next((r for r in _RUNTIMES if r.owns(session)), None)
+#: This plugin's runtime of each running gateway (tests may run several in one process).
+RUNTIMES = Runtimes[ChatRuntime]("chat", log=log)
 
 
 @hookimpl
@@ -176,28 +166,13 @@ def gateway_register_packets(register: PacketRegistrar) -> None:
 @hookimpl
 async def gateway_startup(app: Any) -> None:
     """Open the delivery stream of this gateway."""
-    if app.clients is None or SERVICE not in app.clients:
-        log.warning("chat: no chat client; chat deliveries are disabled")
-        return
-    runtime: ChatRuntime
-    delivery = ChatDelivery(
-        app.clients[SERVICE],
-        app.gateway_id,
-        lambda message: runtime.deliver(message),
-        max_backoff=float(app.settings.CHAT_RECONNECT_MAX_DELAY),
-        call_timeout=float(app.settings.GRPC_DEADLINE),
-    )
-    runtime = ChatRuntime(app, delivery)
-    _RUNTIMES.append(runtime)
-    delivery.start()
+    RUNTIMES.start(app, SERVICE, ChatRuntime, disabled="chat deliveries are disabled")
 
 
 @hookimpl
 async def gateway_shutdown(app: Any) -> None:
     """Close the delivery stream."""
-    for runtime in [r for r in _RUNTIMES if r.app is app]:
-        _RUNTIMES.remove(runtime)
-        await runtime.delivery.aclose()
+    await RUNTIMES.stop(app)
 
 
 @hookimpl
@@ -205,18 +180,10 @@ async def gateway_session_state_changed(
     session: Session, old: SessionState, new: SessionState
 ) -> None:
     """Host a character entering the world; unhost one leaving it."""
-    runtime = runtime_for(session)
-    if runtime is None:
-        return
-    if new is SessionState.IN_WORLD:
-        await runtime.hosted(session)
-    elif old is SessionState.IN_WORLD:
-        await runtime.unhosted(session)
+    await RUNTIMES.session_state_changed(session, old, new)
 
 
 @hookimpl
 async def gateway_session_closed(session: Session) -> None:
     """Unhost the character of a closed connection."""
-    runtime = runtime_for(session)
-    if runtime is not None:
-        await runtime.unhosted(session)
+    await RUNTIMES.session_closed(session)

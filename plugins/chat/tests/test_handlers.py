@@ -13,7 +13,7 @@ import anyio
 import pytest
 from gateway_chat.delivery import SERVER_SENDER
 from gateway_chat.handlers import CHAT_UNAVAILABLE
-from gateway_chat.plugin import _RUNTIMES, ChatRuntime
+from gateway_chat.plugin import RUNTIMES, ChatRuntime
 from gateway_chat.service import ChatReferenceService
 from gateway_protos.v1 import auth_pb2, chat_pb2
 
@@ -122,7 +122,8 @@ class Running:
 
     @property
     def runtime(self) -> ChatRuntime:
-        [runtime] = [r for r in _RUNTIMES if r.app is self.gateway]
+        runtime = RUNTIMES.get(self.gateway)
+        assert runtime is not None
         return runtime
 
     def drops(self, reason: str) -> float:

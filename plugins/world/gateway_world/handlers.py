@@ -39,7 +39,7 @@ from gateway_core.protocol.packets import (
 )
 from gateway_core.session import Position, Session, SessionState
 from gateway_world.delivery import WorldLink, WorldRequestError
-from gateway_world.plugin import PRESENCE, WorldPresence, WorldRuntime, runtime_for, wire_position
+from gateway_world.plugin import PRESENCE, RUNTIMES, WorldPresence, WorldRuntime, wire_position
 from gateway_world.service.limits import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
@@ -93,8 +93,8 @@ def _on_map(ctx: PacketContext, what: str, *, ready: bool = True) -> _OnMap | No
     """The world context of the connection, or None (counted) when the request cannot go to
     the world: no world link, not on the map yet, or (with ``ready``) the map not loaded."""
     session = ctx.session
-    runtime = runtime_for(session)
-    if runtime is None or runtime.link is None:
+    runtime = RUNTIMES.for_session(session)
+    if runtime is None:
         log.info("world: %s of connection #%d dropped: no world link", what, session.connection_id)
         return None
     presence = session.plugin_data.get(PRESENCE)
@@ -136,10 +136,10 @@ async def on_change_map_req(ctx: PacketContext, packet: CliChangeMapReq) -> None
     Sent again after a teleport, it makes the character visible again.
     """
     session = ctx.session
-    runtime = runtime_for(session)
+    runtime = RUNTIMES.for_session(session)
     presence = session.plugin_data.get(PRESENCE)
     character_id = session.character_id
-    if runtime is None or runtime.link is None or presence is None or character_id is None:
+    if runtime is None or presence is None or character_id is None:
         log.warning(
             "world: connection #%d loaded its map without a world link", session.connection_id
         )

@@ -4,7 +4,7 @@ At start-up each gateway opens its one ``Connect`` stream to the world service
 (:class:`WorldLink`). Events for its characters become packets sent to their sessions. A
 session entering the world is put on its map (:meth:`WorldRuntime.entered`); one that leaves
 the world or closes is taken off it. Movement and chat requests come from the packet handlers
-(:mod:`gateway_world.handlers`), which reach this gateway's runtime through :func:`runtime_for`.
+(:mod:`gateway_world.handlers`), which reach this gateway's runtime through :data:`RUNTIMES`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import grpc
 from gateway_protos.v1 import character_pb2, world_pb2, world_pb2_grpc
-from prometheus_client import Counter
 
 from gateway_core.hookspecs import hookimpl
+from gateway_core.plugin_runtime import PluginRuntime, Runtimes
 from gateway_core.protocol.types import NumberingProfile, get_profile
 from gateway_core.session import Key, Session, SessionState
 from gateway_core.validators import positive_int, positive_number
@@ -159,36 +159,38 @@ def wire_position(x: float, y: float, z: float | int = 0) -> world_pb2.Position 
     return world_pb2.Position(x=x, y=y, z=_clamp(int(z), 0, _MAX_U16))
 
 
-class WorldRuntime:
+class WorldRuntime(PluginRuntime):
     """One gateway's world glue: its stream and the sessions of its characters.
 
     ``drops`` counts (by reason) the client requests the world plugin could not carry out:
     ``gateway_world_drops_total{reason}`` on the gateway's metrics registry.
     """
 
-    def __init__(self, app: Any, profile: NumberingProfile) -> None:
-        self.app = app
-        self.profile = profile
-        self.sessions: dict[int, Session] = {}
-        self.link: WorldLink | None = None
-        registry = getattr(getattr(app, "metrics", None), "registry", None)
-        self.drops = Counter(
-            "gateway_world_drops",
-            "Client requests the world plugin dropped, by reason (backend unavailable, not on "
-            "the map yet, bad values).",
-            ["reason"],
-            registry=registry,
+    PLUGIN = "world"
+    DROPS_HELP = (
+        "Client requests the world plugin dropped, by reason (backend unavailable, not on "
+        "the map yet, bad values)."
+    )
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.profile: NumberingProfile = get_profile(app.settings.PACKET_PROFILE)
+        self.link = WorldLink(
+            app.clients[SERVICE],
+            app.gateway_id,
+            self.deliver,
+            max_backoff=float(app.settings.WORLD_RECONNECT_MAX_DELAY),
+            request_timeout=float(app.settings.GRPC_DEADLINE),
         )
 
-    def drop(self, session: Session, reason: str, detail: str = "") -> None:
-        """Count (and log) a client request that was not carried out."""
-        self.drops.labels(reason).inc()
-        log.info(
-            "world: dropped a request of connection #%d (%s)%s",
-            session.connection_id,
-            reason,
-            f": {detail}" if detail else "",
-        )
+    def start(self) -> None:
+        """Open the world stream."""
+        self.link.start()
+
+    async def aclose(self) -> None:
+        """Close the world stream (the service takes this gateway's characters off their
+        maps)."""
+        await self.link.aclose()
 
     def deliver(self, event: world_pb2.WorldEvent) -> None:
         """Send an event's packet to the sessions it lists (encoded once)."""
@@ -203,12 +205,6 @@ class WorldRuntime:
         packet = event_packet(event, self.profile)
         if packet is not None:
             self.app.connections.broadcast(sessions, packet)
-
-    def owns(self, session: Session) -> bool:
-        """True when ``session`` is tracked here or a connection of this runtime's gateway."""
-        if session.character_id is not None and self.sessions.get(session.character_id) is session:
-            return True
-        return bool(self.app.connections.get(session.connection_id) is session)
 
     async def _character(self, session: Session) -> character_pb2.CharacterState | None:
         # The character data comes from whichever plugin declared a character client (the core
@@ -250,7 +246,7 @@ class WorldRuntime:
     async def enter(self, session: Session, presence: WorldPresence) -> bool:
         """Put the character of ``session`` on its map (``presence.entered`` on success)."""
         character_id = session.character_id
-        if self.link is None or character_id is None:
+        if character_id is None:
             return False
         position = wire_position(session.position.x, session.position.y, session.position.z)
         enter = world_pb2.EnterMap(
@@ -291,17 +287,11 @@ class WorldRuntime:
             presence.entered = presence.ready = False
         if character_id is not None and self.sessions.get(character_id) is session:
             del self.sessions[character_id]
-            if self.link is not None:
-                await self.link.leave(character_id)
+            await self.link.leave(character_id)
 
 
-#: One runtime per running gateway (tests may run several in one process).
-_RUNTIMES: list[WorldRuntime] = []
-
-
-def runtime_for(session: Session) -> WorldRuntime | None:
-    """The runtime of the gateway owning ``session`` (for the packet handlers)."""
-    return next((r for r in _RUNTIMES if r.owns(session)), None)
+#: This plugin's runtime of each running gateway (tests may run several in one process).
+RUNTIMES = Runtimes[WorldRuntime]("world", log=log)
 
 
 @hookimpl
@@ -316,28 +306,13 @@ def gateway_register_packets(register: PacketRegistrar) -> None:
 @hookimpl
 async def gateway_startup(app: Any) -> None:
     """Open this gateway's world stream."""
-    if app.clients is None or SERVICE not in app.clients:
-        log.warning("world: no world client; world events are disabled")
-        return
-    runtime = WorldRuntime(app, get_profile(app.settings.PACKET_PROFILE))
-    runtime.link = WorldLink(
-        app.clients[SERVICE],
-        app.gateway_id,
-        runtime.deliver,
-        max_backoff=float(app.settings.WORLD_RECONNECT_MAX_DELAY),
-        request_timeout=float(app.settings.GRPC_DEADLINE),
-    )
-    _RUNTIMES.append(runtime)
-    runtime.link.start()
+    RUNTIMES.start(app, SERVICE, WorldRuntime, disabled="world events are disabled")
 
 
 @hookimpl
 async def gateway_shutdown(app: Any) -> None:
     """Close the world stream (the service takes this gateway's characters off their maps)."""
-    for runtime in [r for r in _RUNTIMES if r.app is app]:
-        _RUNTIMES.remove(runtime)
-        if runtime.link is not None:
-            await runtime.link.aclose()
+    await RUNTIMES.stop(app)
 
 
 @hookimpl
@@ -345,18 +320,10 @@ async def gateway_session_state_changed(
     session: Session, old: SessionState, new: SessionState
 ) -> None:
     """Put characters entering the world on their map; take those leaving it off."""
-    runtime = runtime_for(session)
-    if runtime is None:
-        return
-    if new is SessionState.IN_WORLD:
-        await runtime.entered(session)
-    elif old is SessionState.IN_WORLD:
-        await runtime.left(session)
+    await RUNTIMES.session_state_changed(session, old, new)
 
 
 @hookimpl
 async def gateway_session_closed(session: Session) -> None:
     """Take the character of a closed connection off its map."""
-    runtime = runtime_for(session)
-    if runtime is not None:
-        await runtime.left(session)
+    await RUNTIMES.session_closed(session)

@@ -396,8 +396,8 @@ async def test_world_service_down_gets_chat_a_server_whisper_and_movement_a_coun
 
 
 def _link(world: World) -> Any:
-    from gateway_world.plugin import _RUNTIMES
+    from gateway_world.plugin import RUNTIMES
 
-    [runtime] = [r for r in _RUNTIMES if r.app is world.gateway]
-    assert runtime.link is not None
+    runtime = RUNTIMES.get(world.gateway)
+    assert runtime is not None
     return runtime.link

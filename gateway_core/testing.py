@@ -4,8 +4,10 @@ Real parts on loopback, as the project's tests use them: :func:`serve_on_loopbac
 reference service on a ``grpc.aio`` server on 127.0.0.1 (the :class:`~gateway_core.grpc.
 ServiceHost` the gateway itself uses), :class:`StreamReader` reads a streaming call in the
 background, :func:`running_gateway` runs a whole :class:`~gateway_core.app.Gateway` in-process
-on an ephemeral port, :class:`ManualClock` is a time source a test moves by hand (the one
-boundary the service tests replace), and :func:`free_port` finds a port for a subprocess.
+on an ephemeral port, :class:`RunningGateway` drives one over TCP with the bot's building
+blocks (accounts, connections, a new character's way into the world), :class:`ManualClock` is a
+time source a test moves by hand (the one boundary the service tests replace), and
+:func:`free_port` finds a port for a subprocess.
 
 Nothing here imports pytest: wrap these in the fixtures a suite needs, e.g.::
 
@@ -22,22 +24,43 @@ import contextlib
 import functools
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 import grpc
 import grpc.aio
+from gateway_protos.v1 import auth_pb2
 
 from gateway_core.app import Gateway
+from gateway_core.bot import GameClient, flow
 from gateway_core.grpc import ReferenceService, ServiceHost
+from gateway_core.protocol.packets import CreateCharResult, JoinResult, LoginResult
 
 __all__ = [
+    "GATEWAY_TEST_SETTINGS",
     "ManualClock",
+    "RunningGateway",
     "StreamReader",
     "free_port",
     "running_gateway",
     "serve_on_loopback",
 ]
+
+#: Settings of a gateway with the built-in plugins under test: loopback, ephemeral port, no
+#: metrics port, cheap argon2 (the production cost is the auth service tests' business), short
+#: timeouts. Add ``DATA_DIR`` (a tmp dir) and what the test is about.
+GATEWAY_TEST_SETTINGS: Mapping[str, object] = {
+    "LISTEN_ADDR": "127.0.0.1",
+    "SERVICE_PORT": 0,
+    "PACKET_METRICS_PORT": 0,
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
+    "SHUTDOWN_DEADLINE": 3.0,
+    "GRPC_DEADLINE": 2.0,
+    "AUTH_ARGON2_TIME_COST": 1,
+    "AUTH_ARGON2_MEMORY_KIB": 64,
+    "AUTH_ARGON2_PARALLELISM": 1,
+}
 
 T = TypeVar("T")
 
@@ -157,3 +180,66 @@ async def running_gateway(
                 for client in clients:
                     await client.aclose()
             gateway.stop()
+
+
+@dataclass
+class RunningGateway:
+    """A started gateway (``make`` of :func:`running_gateway`) and the client connections a
+    test opened on it, closed when the block ends. ``timeout`` bounds every client wait."""
+
+    gateway: Gateway
+    host: str
+    port: int
+    cipher: str = "plain"
+    clients: list[GameClient] = field(default_factory=list)
+    timeout: float = 5.0
+
+    @property
+    def auth(self) -> Any:
+        """The gateway's auth stub (embedded or remote service)."""
+        assert self.gateway.clients is not None
+        return self.gateway.clients["auth"]
+
+    async def account(self, username: str, password: str, access_level: int = 1) -> None:
+        """Create an account through the auth service."""
+        await self.auth.CreateAccount(
+            auth_pb2.CreateAccountRequest(
+                username=username,
+                password_hash=flow.hash_password(password),
+                access_level=access_level,
+            )
+        )
+
+    async def connect(self, host: str | None = None, port: int | None = None) -> GameClient:
+        """A new connection (accept exchange done), closed when the test ends."""
+        client = await flow.connect(
+            host or self.host, port or self.port, cipher=self.cipher, timeout=self.timeout
+        )
+        self.clients.append(client)
+        return client
+
+    async def join_world(self, name: str, password: str = "pw") -> tuple[GameClient, int]:
+        """Account ``name.lower()``, login, first world and channel, character select,
+        creation of character ``name`` and world join: the world connection after the initial
+        data (the map not entered yet), and the join's object id."""
+        await self.account(name.lower(), password)
+        login = await self.connect()
+        assert (await flow.login(login, name.lower(), password)).result is LoginResult.OK
+        selected = await flow.select_server(login, 1, 1)
+        await login.aclose()
+        char_leg = await self.connect(selected.ip.decode(), selected.port)
+        joined = await flow.join(char_leg, selected.session_id, password)
+        assert joined.result is JoinResult.OK
+        created = await flow.create_character(char_leg, name)
+        assert created.result is CreateCharResult.OK
+        switch = await flow.select_character(char_leg, 0, name)
+        world_leg = await self.connect(switch.ip.decode(), switch.port)
+        joined = await flow.join(world_leg, switch.session_id, password)
+        assert joined.result is JoinResult.OK
+        await flow.receive_initial_data(world_leg)
+        return world_leg, joined.id
+
+    def sample(self, name: str, labels: Mapping[str, str]) -> float:
+        """A sample of the gateway's metrics (0.0 when it was never recorded)."""
+        value = self.gateway.metrics.registry.get_sample_value(name, dict(labels))
+        return value or 0.0

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import grpc
 import grpc.aio
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
 
-from gateway_core.testing import ManualClock, free_port, running_gateway, serve_on_loopback
+from gateway_core.session import SessionState
+from gateway_core.testing import (
+    GATEWAY_TEST_SETTINGS,
+    ManualClock,
+    RunningGateway,
+    free_port,
+    running_gateway,
+    serve_on_loopback,
+)
 
 
 @pytest.fixture
@@ -76,3 +85,18 @@ async def test_running_gateway_listens_on_loopback_and_closes_the_clients() -> N
         with socket.create_connection(handle.address, timeout=5):
             pass
     assert closed == ["client"]
+
+
+@pytest.mark.anyio
+async def test_running_gateway_join_world_brings_a_new_character_into_the_world(
+    tmp_path: Path,
+) -> None:
+    settings = {**GATEWAY_TEST_SETTINGS, "DATA_DIR": str(tmp_path)}
+    async with running_gateway(settings, RunningGateway) as running:
+        client, object_id = await running.join_world("Mira")
+        assert object_id != 0
+        [session] = running.gateway.connections.in_state(SessionState.IN_WORLD)
+        assert (session.character_name, session.username) == ("Mira", "mira")
+        assert session.world_object_id == object_id
+        assert running.clients[-1] is client
+        assert running.sample("gateway_world_drops_total", {"reason": "none"}) == 0.0

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
-from gateway_protos.v1 import auth_pb2
 
-from gateway_core.app import Gateway
 from gateway_core.bot import GameClient, flow
 from gateway_core.protocol.packets import (
     CreateCharResult,
@@ -29,21 +25,11 @@ from gateway_core.protocol.packets import (
     SrvSrvSelectReply,
     SrvSwitchServer,
 )
-from gateway_core.testing import running_gateway
+from gateway_core.testing import GATEWAY_TEST_SETTINGS, RunningGateway, running_gateway
 
 #: Settings of every end-to-end gateway: loopback, ephemeral port, no metrics port, cheap
-#: argon2 (the production cost is the auth service tests' business), short timeouts.
-E2E_SETTINGS: dict[str, object] = {
-    "LISTEN_ADDR": "127.0.0.1",
-    "SERVICE_PORT": 0,
-    "PACKET_METRICS_PORT": 0,
-    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
-    "SHUTDOWN_DEADLINE": 3.0,
-    "GRPC_DEADLINE": 2.0,
-    "AUTH_ARGON2_TIME_COST": 1,
-    "AUTH_ARGON2_MEMORY_KIB": 64,
-    "AUTH_ARGON2_PARALLELISM": 1,
-}
+#: argon2, short timeouts (:data:`gateway_core.testing.GATEWAY_TEST_SETTINGS`).
+E2E_SETTINGS: dict[str, object] = dict(GATEWAY_TEST_SETTINGS)
 
 #: The same as environment variables, for subprocesses (`gateway serve`, `gateway service`).
 E2E_ENV: dict[str, str] = {
@@ -65,35 +51,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@dataclass
-class Running:
+class Running(RunningGateway):
     """A started gateway and the clients a test opened on it."""
-
-    gateway: Gateway
-    host: str
-    port: int
-    cipher: str = "plain"
-    clients: list[GameClient] = field(default_factory=list)
-
-    @property
-    def auth(self) -> Any:
-        """The gateway's auth stub (embedded or remote service)."""
-        assert self.gateway.clients is not None
-        return self.gateway.clients["auth"]
-
-    async def account(self, username: str, password: str, access_level: int = 1) -> None:
-        """Create an account through the auth service."""
-        await self.auth.CreateAccount(auth_pb2.CreateAccountRequest(
-            username=username, password_hash=flow.hash_password(password),
-            access_level=access_level,
-        ))
-
-    async def connect(self, host: str | None = None, port: int | None = None) -> GameClient:
-        """A new connection (accept exchange done), closed when the test ends."""
-        client = await flow.connect(host or self.host, port or self.port, cipher=self.cipher,
-                                    timeout=TIMEOUT)
-        self.clients.append(client)
-        return client
 
     async def select_server(self, username: str, password: str) -> SrvSrvSelectReply:
         """Login leg: login, channel list, server select; the login connection is closed."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -15,9 +15,8 @@ from gateway_chat.delivery import SERVER_SENDER
 from gateway_chat.handlers import CHAT_UNAVAILABLE
 from gateway_chat.plugin import RUNTIMES, ChatRuntime
 from gateway_chat.service import ChatReferenceService
-from gateway_protos.v1 import auth_pb2, chat_pb2
+from gateway_protos.v1 import chat_pb2
 
-from gateway_core.app import Gateway
 from gateway_core.bot import GameClient, flow
 from gateway_core.grpc import ServiceHost
 from gateway_core.protocol.packets import (
@@ -26,31 +25,22 @@ from gateway_core.protocol.packets import (
     CliPartyChat,
     CliShoutChat,
     CliWhisperChat,
-    CreateCharResult,
-    JoinResult,
-    LoginResult,
     SrvChangeMapReply,
     SrvPartyChat,
     SrvShoutChat,
     SrvWhisperChat,
 )
-from gateway_core.testing import running_gateway, serve_on_loopback
+from gateway_core.testing import (
+    GATEWAY_TEST_SETTINGS,
+    RunningGateway,
+    running_gateway,
+    serve_on_loopback,
+)
 
 pytestmark = pytest.mark.anyio
 
 TIMEOUT = 5.0
-SETTINGS: dict[str, object] = {
-    "LISTEN_ADDR": "127.0.0.1",
-    "SERVICE_PORT": 0,
-    "PACKET_METRICS_PORT": 0,
-    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
-    "SHUTDOWN_DEADLINE": 3.0,
-    "GRPC_DEADLINE": 2.0,
-    "AUTH_ARGON2_TIME_COST": 1,
-    "AUTH_ARGON2_MEMORY_KIB": 64,
-    "AUTH_ARGON2_PARALLELISM": 1,
-    "CHAT_RECONNECT_MAX_DELAY": 0.2,
-}
+SETTINGS: dict[str, object] = {**GATEWAY_TEST_SETTINGS, "CHAT_RECONNECT_MAX_DELAY": 0.2}
 
 
 @dataclass
@@ -83,42 +73,13 @@ class Player:
         return [e for e in self.client.unexpected if isinstance(e, cls)]
 
 
-@dataclass
-class Running:
+class Running(RunningGateway):
     """A running gateway and the connections a test opened."""
-
-    gateway: Gateway
-    host: str
-    port: int
-    clients: list[GameClient] = field(default_factory=list)
-
-    async def connect(self, host: str | None = None, port: int | None = None) -> GameClient:
-        client = await flow.connect(host or self.host, port or self.port, timeout=TIMEOUT)
-        self.clients.append(client)
-        return client
 
     async def player(self, name: str) -> Player:
         """A new account and character ``name`` that entered the world and loaded its map."""
-        assert self.gateway.clients is not None
-        await self.gateway.clients["auth"].CreateAccount(
-            auth_pb2.CreateAccountRequest(
-                username=name.lower(),
-                password_hash=flow.hash_password("pw"),
-                access_level=1,
-            )
-        )
-        login = await self.connect()
-        assert (await flow.login(login, name.lower(), "pw")).result is LoginResult.OK
-        selected = await flow.select_server(login, 1, 1)
-        await login.aclose()
-        char_leg = await self.connect(selected.ip.decode(), selected.port)
-        assert (await flow.join(char_leg, selected.session_id, "pw")).result is JoinResult.OK
-        assert (await flow.create_character(char_leg, name)).result is CreateCharResult.OK
-        switch = await flow.select_character(char_leg, 0, name)
-        entry = await flow.enter_world(
-            await self.connect(switch.ip.decode(), switch.port), switch.session_id, "pw"
-        )
-        return Player(name, self.clients[-1], entry.change_map)
+        client, _ = await self.join_world(name)
+        return Player(name, client, await flow.change_map(client))
 
     @property
     def runtime(self) -> ChatRuntime:
@@ -127,10 +88,7 @@ class Running:
         return runtime
 
     def drops(self, reason: str) -> float:
-        value = self.gateway.metrics.registry.get_sample_value(
-            "gateway_chat_drops_total", {"reason": reason}
-        )
-        return value or 0.0
+        return self.sample("gateway_chat_drops_total", {"reason": reason})
 
 
 StartGateway = Callable[..., contextlib.AbstractAsyncContextManager[Running]]

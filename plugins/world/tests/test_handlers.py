@@ -8,18 +8,16 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from gateway_protos.v1 import auth_pb2
 from gateway_world.handlers import CHAT_UNAVAILABLE, SERVER_SENDER, WORLD_UNAVAILABLE
 from gateway_world.plugin import BASE_RUN_SPEED, PRESENCE
 from gateway_world.service import WorldReferenceService
 
-from gateway_core.app import Gateway
 from gateway_core.bot import GameClient, flow
 from gateway_core.grpc import ServiceHost
 from gateway_core.protocol.packets import (
@@ -28,9 +26,6 @@ from gateway_core.protocol.packets import (
     CliSetAnimation,
     CliStopMoving,
     CliTeleportReq,
-    CreateCharResult,
-    JoinResult,
-    LoginResult,
     SrvChangeMapReply,
     SrvMouseCmd,
     SrvNormalChat,
@@ -40,7 +35,12 @@ from gateway_core.protocol.packets import (
     SrvTeleportReply,
     SrvWhisperChat,
 )
-from gateway_core.testing import running_gateway, serve_on_loopback
+from gateway_core.testing import (
+    GATEWAY_TEST_SETTINGS,
+    RunningGateway,
+    running_gateway,
+    serve_on_loopback,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -51,15 +51,7 @@ TIMEOUT = 5.0
 START = (520000.0, 520000.0)
 
 SETTINGS: dict[str, object] = {
-    "LISTEN_ADDR": "127.0.0.1",
-    "SERVICE_PORT": 0,
-    "PACKET_METRICS_PORT": 0,
-    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
-    "SHUTDOWN_DEADLINE": 3.0,
-    "GRPC_DEADLINE": 2.0,
-    "AUTH_ARGON2_TIME_COST": 1,
-    "AUTH_ARGON2_MEMORY_KIB": 64,
-    "AUTH_ARGON2_PARALLELISM": 1,
+    **GATEWAY_TEST_SETTINGS,
     "WORLD_VIEW_RADIUS": VIEW_RADIUS,
     "WORLD_TICK_INTERVAL": 0.05,
     "WORLD_RECONNECT_MAX_DELAY": 0.2,
@@ -102,46 +94,8 @@ class Player:
         )
 
 
-@dataclass
-class World:
+class World(RunningGateway):
     """A running gateway and the players a test put in it."""
-
-    gateway: Gateway
-    host: str
-    port: int
-    tmp: Path
-    clients: list[GameClient] = field(default_factory=list)
-
-    async def connect(self, host: str | None = None, port: int | None = None) -> GameClient:
-        client = await flow.connect(host or self.host, port or self.port, timeout=TIMEOUT)
-        self.clients.append(client)
-        return client
-
-    async def join_world(self, name: str) -> tuple[GameClient, int]:
-        """Account, login, character select and world join of a new character ``name``; the
-        world connection after the initial data, and the join's object id."""
-        assert self.gateway.clients is not None
-        await self.gateway.clients["auth"].CreateAccount(
-            auth_pb2.CreateAccountRequest(
-                username=name.lower(),
-                password_hash=flow.hash_password("pw"),
-                access_level=1,
-            )
-        )
-        login = await self.connect()
-        assert (await flow.login(login, name.lower(), "pw")).result is LoginResult.OK
-        selected = await flow.select_server(login, 1, 1)
-        await login.aclose()
-        char_leg = await self.connect(selected.ip.decode(), selected.port)
-        assert (await flow.join(char_leg, selected.session_id, "pw")).result is JoinResult.OK
-        created = await flow.create_character(char_leg, name)
-        assert created.result is CreateCharResult.OK
-        switch = await flow.select_character(char_leg, 0, name)
-        world_leg = await self.connect(switch.ip.decode(), switch.port)
-        joined = await flow.join(world_leg, switch.session_id, "pw")
-        assert joined.result is JoinResult.OK
-        await flow.receive_initial_data(world_leg)
-        return world_leg, joined.id
 
     async def player(self, name: str) -> Player:
         """A new character that entered the world and loaded its map."""
@@ -149,10 +103,7 @@ class World:
         return Player(name, client, await flow.change_map(client))
 
     def drops(self, reason: str) -> float:
-        value = self.gateway.metrics.registry.get_sample_value(
-            "gateway_world_drops_total", {"reason": reason}
-        )
-        return value or 0.0
+        return self.sample("gateway_world_drops_total", {"reason": reason})
 
 
 StartWorld = Callable[..., contextlib.AbstractAsyncContextManager[World]]
@@ -162,9 +113,7 @@ StartWorld = Callable[..., contextlib.AbstractAsyncContextManager[World]]
 def start_world(tmp_path: Path) -> StartWorld:
     def factory(**overrides: object) -> contextlib.AbstractAsyncContextManager[World]:
         settings = {**SETTINGS, "DATA_DIR": str(tmp_path / "data"), **overrides}
-        return running_gateway(
-            settings, lambda gateway, host, port: World(gateway, host, port, tmp_path)
-        )
+        return running_gateway(settings, World)
 
     return factory
 

@@ -5,7 +5,9 @@ reference service on a ``grpc.aio`` server on 127.0.0.1 (the :class:`~gateway_co
 ServiceHost` the gateway itself uses), :class:`StreamReader` reads a streaming call in the
 background, :func:`running_gateway` runs a whole :class:`~gateway_core.app.Gateway` in-process
 on an ephemeral port, :class:`RunningGateway` drives one over TCP with the bot's building
-blocks (accounts, connections, a new character's way into the world), :class:`ManualClock` is a
+blocks (accounts, connections, a new character's way into the world), :func:`start_service`
+runs one reference service as its own process (``gateway service <name>``), :class:`ManualClock`
+is a
 time source a test moves by hand (the one boundary the service tests replace), and
 :func:`free_port` finds a port for a subprocess.
 
@@ -22,8 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -41,10 +46,13 @@ __all__ = [
     "GATEWAY_TEST_SETTINGS",
     "ManualClock",
     "RunningGateway",
+    "ServiceProcess",
     "StreamReader",
     "free_port",
     "running_gateway",
     "serve_on_loopback",
+    "service_process",
+    "start_service",
 ]
 
 #: Settings of a gateway with the built-in plugins under test: loopback, ephemeral port, no
@@ -243,3 +251,62 @@ class RunningGateway:
         """A sample of the gateway's metrics (0.0 when it was never recorded)."""
         value = self.gateway.metrics.registry.get_sample_value(name, dict(labels))
         return value or 0.0
+
+
+@dataclass
+class ServiceProcess:
+    """A reference service running as ``gateway service <name>`` in its own process."""
+
+    name: str
+    process: subprocess.Popen[str]
+    #: Where it listens, ``"127.0.0.1:<port>"``.
+    address: str
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (a graceful stop) and wait; killed when it outlives ``timeout``. Stopping
+        a stopped service does nothing."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def start_service(
+    name: str, settings: Mapping[str, object] | None = None, *, listen: str = "127.0.0.1:0"
+) -> ServiceProcess:
+    """Start ``gateway service <name> --listen <listen>`` with ``settings`` added to this
+    process's environment (setting names are the variable names) and return once it listens
+    (port 0: an ephemeral one; give the old address to bring a service back where its clients
+    look for it). Stop it with :meth:`ServiceProcess.stop`."""
+    env = {**os.environ, **{key: str(value) for key, value in (settings or {}).items()}}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway_core", "service", name, "--listen", listen],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    prefix = f"service {name} listening on "
+    if not line.startswith(prefix):
+        ServiceProcess(name, process, "").stop()
+        raise RuntimeError(f"gateway service {name} did not start: {line!r}")
+    return ServiceProcess(name, process, line.removeprefix(prefix))
+
+
+@contextlib.contextmanager
+def service_process(
+    name: str, settings: Mapping[str, object] | None = None, *, listen: str = "127.0.0.1:0"
+) -> Iterator[ServiceProcess]:
+    """:func:`start_service` for the duration of a ``with`` block."""
+    service = start_service(name, settings, listen=listen)
+    try:
+        yield service
+    finally:
+        service.stop()

@@ -18,6 +18,8 @@ from gateway_core.testing import (
     free_port,
     running_gateway,
     serve_on_loopback,
+    service_process,
+    start_service,
 )
 
 
@@ -100,3 +102,20 @@ async def test_running_gateway_join_world_brings_a_new_character_into_the_world(
         assert session.world_object_id == object_id
         assert running.clients[-1] is client
         assert running.sample("gateway_world_drops_total", {"reason": "none"}) == 0.0
+
+
+@pytest.mark.anyio
+async def test_service_process_runs_the_cli_service_until_stopped() -> None:
+    with service_process("chat", {"CHAT_SUBSCRIBER_QUEUE": 8}) as service:
+        assert service.address.startswith("127.0.0.1:")
+        async with grpc.aio.insecure_channel(service.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            reply = await health.Check(health_pb2.HealthCheckRequest(service="chat"), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    assert service.process.returncode == 0  # SIGTERM is a graceful stop
+    service.stop()  # a second stop does nothing
+
+
+def test_start_service_reports_a_service_that_does_not_start() -> None:
+    with pytest.raises(RuntimeError, match="gateway service nosuch did not start"):
+        start_service("nosuch")

@@ -6,10 +6,7 @@ Each "gateway" is a :class:`ChatDelivery` with its own gateway id hosting one or
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -17,35 +14,14 @@ from gateway_chat.delivery import ChatDelivery, delivery_packet, not_found_packe
 from gateway_protos.v1 import chat_pb2, chat_pb2_grpc
 
 from gateway_core.protocol.packets import SrvShoutChat, SrvWhisperChat
+from gateway_core.testing import service_process, start_service
 
 from .conftest import EVENT_TIMEOUT
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-SCRIPT = Path(__file__).with_name("run_service.py")
-
-
-def spawn_service() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "64"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    port = process.stdout.readline().strip()
-    assert port.isdigit(), f"service did not start: {port!r}"
-    return process, f"127.0.0.1:{port}"
-
-
-def end_service(process: subprocess.Popen[str]) -> None:
-    assert process.stdin is not None
-    process.stdin.close()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+#: The service process: small per-gateway queues.
+SERVICE_SETTINGS = {"CHAT_SUBSCRIBER_QUEUE": 64}
 
 
 class Gateway:
@@ -69,11 +45,8 @@ class Gateway:
 
 @pytest.fixture
 async def service() -> AsyncIterator[str]:
-    process, address = spawn_service()
-    try:
-        yield address
-    finally:
-        end_service(process)
+    with service_process("chat", SERVICE_SETTINGS) as process:
+        yield process.address
 
 
 async def _two_gateways(address: str) -> tuple[Gateway, Gateway]:
@@ -128,21 +101,16 @@ async def test_shout_reaches_both_gateways_on_same_map_only(service: str) -> Non
 
 
 async def test_gateway_reannounces_characters_after_service_restart() -> None:
-    process, address = spawn_service()
+    process = start_service("chat", SERVICE_SETTINGS)
+    address = process.address
     a = b = None
     try:
         a, b = await _two_gateways(address)
-        end_service(process)
+        process.stop()
         # Same port again, so the gateways' channels find the new process.
         port = address.rpartition(":")[2]
-        process = subprocess.Popen(
-            [sys.executable, "-c", _RESTART.format(script=str(SCRIPT), port=port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == port
+        process = start_service("chat", SERVICE_SETTINGS, listen=address)
+        assert process.address.rpartition(":")[2] == port
         for _ in range(100):  # bounded: reconnects back off to at most 0.2 s
             if a.delivery.connections >= 2 and a.delivery.connected:
                 if b.delivery.connections >= 2 and b.delivery.connected:
@@ -157,22 +125,4 @@ async def test_gateway_reannounces_characters_after_service_restart() -> None:
         for gateway in (a, b):
             if gateway is not None:
                 await gateway.close()
-        end_service(process)
-
-
-# Serve the chat service on a given port (the restart test needs the old address back).
-_RESTART = """
-import asyncio, sys, grpc
-from gateway_chat.service import ChatReferenceService
-async def main():
-    service = ChatReferenceService(queue_limit=64)
-    server = grpc.aio.server()
-    service.add_to_server(server)
-    port = server.add_insecure_port("127.0.0.1:{port}")
-    await server.start()
-    print(port, flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    await service.stop()
-    await server.stop(0.5)
-asyncio.run(main())
-"""
+        process.stop()

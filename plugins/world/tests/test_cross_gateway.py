@@ -7,10 +7,7 @@ packets the gateway would send.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -19,12 +16,12 @@ from gateway_world.delivery import WorldLink, WorldRequestError, event_packet
 
 from gateway_core.protocol.packets import SrvMouseCmd, SrvPlayerChar, SrvRemoveObject
 from gateway_core.protocol.types import get_profile
+from gateway_core.testing import service_process
 
 from .conftest import EVENT_TIMEOUT, pos
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-SCRIPT = Path(__file__).with_name("run_service.py")
 RADIUS = 1000.0
 PROFILE = get_profile("2026")
 
@@ -32,25 +29,9 @@ PROFILE = get_profile("2026")
 @pytest.fixture
 async def service() -> AsyncIterator[str]:
     # Tick every hour: nobody walks into view on their own during the test.
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), str(RADIUS), "3600"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    port = process.stdout.readline().strip()
-    assert port.isdigit(), f"service did not start: {port!r}"
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    settings = {"WORLD_VIEW_RADIUS": RADIUS, "WORLD_TICK_INTERVAL": 3600}
+    with service_process("world", settings) as process:
+        yield process.address
 
 
 class Gateway:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from gateway_protos.v1 import auth_pb2_grpc
 
-from gateway_auth.service.db import Base
+from gateway_auth.service.db import Base, upgrade_schema
 from gateway_auth.service.options import AuthOptions
 from gateway_auth.service.servicer import AuthServicer
 from gateway_core.storage import DatabaseService, database_url
@@ -51,3 +51,15 @@ class AuthReferenceService(DatabaseService):
     def add_to_server(self, server: grpc.aio.Server) -> None:
         """Register the Auth servicer on ``server``."""
         auth_pb2_grpc.add_AuthServicer_to_server(self.servicer, server)
+
+    async def start(self) -> None:
+        """Open the database: create the schema on first start, upgrade an older one."""
+        await super().start()
+        assert self.engine is not None
+        async with self.engine.begin() as connection:
+            await connection.run_sync(upgrade_schema)
+
+    async def stop(self) -> None:
+        """Close the database and let the argon2 worker threads go."""
+        self.servicer.close()
+        await super().stop()

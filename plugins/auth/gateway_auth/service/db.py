@@ -7,7 +7,7 @@ several services can share one database when DATABASE_URL points them at the sam
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Connection, Float, ForeignKey, Integer, String, inspect, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -33,7 +33,8 @@ class AccountRow(Base):
 
 
 class SessionRow(Base):
-    """One session: the random id the client presents, its account, phase and expiry."""
+    """One session: the random id the client presents, its account, phase, expiry and the
+    binding of the client hash its login verified."""
 
     __tablename__ = "auth_sessions"
 
@@ -48,3 +49,19 @@ class SessionRow(Base):
     character_name: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+    #: The client hash the login verified, bound under the service's in-memory key (see
+    #: :class:`gateway_auth.service.passwords.SessionBinder`); "" = none.
+    password_binding: Mapped[str] = mapped_column(String(96), default="", server_default="")
+
+
+def upgrade_schema(connection: Connection) -> None:
+    """Add the columns later versions introduced to tables an earlier version created (the
+    schema creation only adds missing tables)."""
+    columns = {column["name"] for column in inspect(connection).get_columns("auth_sessions")}
+    if "password_binding" not in columns:
+        connection.execute(
+            text(
+                "ALTER TABLE auth_sessions "
+                "ADD COLUMN password_binding VARCHAR(96) NOT NULL DEFAULT ''"
+            )
+        )

@@ -38,6 +38,8 @@ class AuthOptions:
         WorldConfig(1, "rose-gateway", False, (ChannelConfig(1, "channel-1"),)),
     )
     argon2: Argon2Params = field(default_factory=Argon2Params)
+    #: argon2 operations at once; 0 = one per CPU.
+    hash_concurrency: int = 0
 
     @classmethod
     def from_settings(cls, settings: Any) -> AuthOptions:
@@ -59,6 +61,7 @@ class AuthOptions:
                 memory_kib=int(settings.AUTH_ARGON2_MEMORY_KIB),
                 parallelism=int(settings.AUTH_ARGON2_PARALLELISM),
             ),
+            hash_concurrency=int(settings.AUTH_HASH_CONCURRENCY),
         )
 
 
@@ -112,12 +115,24 @@ SETTINGS: tuple[tuple[str, object, Validator | None, str], ...] = (
         _channel_names,
         "Channels of the world, comma-separated; ids are 1, 2, ... in this order.",
     ),
-    ("AUTH_ARGON2_TIME_COST", 3, int_range(1, 100), "argon2id iterations."),
+    (
+        "AUTH_ARGON2_TIME_COST",
+        2,
+        int_range(1, 100),
+        "argon2id iterations (default: OWASP's argon2id recommendation, with the two below).",
+    ),
     (
         "AUTH_ARGON2_MEMORY_KIB",
-        65536,
+        19456,
         int_range(64, 4 * 1024 * 1024),
-        "argon2id memory in KiB (at least 8 x parallelism).",
+        "argon2id memory in KiB (at least 8 x parallelism); 19456 = 19 MiB.",
     ),
-    ("AUTH_ARGON2_PARALLELISM", 4, int_range(1, 8), "argon2id lanes."),
+    ("AUTH_ARGON2_PARALLELISM", 1, int_range(1, 8), "argon2id lanes."),
+    (
+        "AUTH_HASH_CONCURRENCY",
+        0,
+        int_range(0, 1024),
+        "argon2 operations run at once (0 = one per CPU); more logins queue, and one that "
+        "cannot be served before its gRPC deadline gets FAILED.",
+    ),
 )

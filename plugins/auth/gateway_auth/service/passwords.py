@@ -1,22 +1,56 @@
-"""Password hashing of the reference auth service.
+"""Password hashing of the reference auth service, and the cheap session binding of joins.
 
 The client never sends its plain password: it sends the lowercase hex SHA-256 of it (PROTOCOL.md
 §7.2). That 64-character string is what we hash with argon2id; the plain text is never seen and
-neither string is stored or logged. argon2 is deliberately slow, so hashing and verification
-run in a worker thread and never block the event loop.
+neither string is stored or logged.
+
+Strategy: argon2 is deliberately slow and memory-hungry, so it runs in a small thread pool of
+its own, at most AUTH_HASH_CONCURRENCY operations at a time (default: one per CPU); further
+callers queue on a semaphore instead of thrashing the CPUs and the memory. A caller passes the
+deadline of its gRPC call: when no slot frees up early enough to finish the work before that
+deadline (judged with a running estimate of one operation's duration), :class:`HashBusy` is
+raised at once, so the service answers FAILED in time instead of hashing for a client that has
+given up. A cancelled caller keeps its slot until its thread has finished (the thread cannot be
+stopped), so the bound holds.
+
+Joins do not run argon2 again (:class:`SessionBinder`): the login proved the client hash with
+argon2, and the session row keeps ``HMAC-SHA256(key, account id, stored argon2 hash, client
+hash)`` under a random key that lives only in the service process's memory. A join recomputes
+the MAC from the hash it presents and compares in constant time (``hmac.compare_digest``). The
+stored value reveals nothing usable: without the key it cannot be brute-forced offline (unlike
+a plain SHA-256 of the client hash), and it cannot be replayed, because a join must present the
+client hash itself. A binding made under another key (the service restarted, or another
+process of it issued the session) or none at all (a session from before the binding existed)
+is checked with argon2 once and re-bound under the current key. Binding the stored argon2 hash
+too means that a password change outdates every binding made with the old one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
+import os
 import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+#: Time kept free before a caller's deadline for the rest of its work and its reply, seconds.
+REPLY_MARGIN = 0.05
+#: Weight of the newest measurement in the running estimate of one argon2 operation.
+_ESTIMATE_WEIGHT = 0.2
+
+T = TypeVar("T")
 
 
 def client_password_hash(plain: str) -> str:
@@ -30,33 +64,107 @@ def normalize_client_hash(value: str) -> str | None:
     return lowered if _HEX64.fullmatch(lowered) else None
 
 
+def default_hash_concurrency() -> int:
+    """Argon2 operations run at once when AUTH_HASH_CONCURRENCY is 0: the number of CPUs."""
+    return max(1, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True, slots=True)
 class Argon2Params:
-    """argon2id cost parameters (defaults: argon2-cffi's RFC 9106 low-memory profile)."""
+    """argon2id cost parameters. Defaults: OWASP's Password Storage Cheat Sheet
+    recommendation for argon2id (m = 19 MiB, t = 2, p = 1)."""
 
-    time_cost: int = 3
-    memory_kib: int = 65536
-    parallelism: int = 4
+    time_cost: int = 2
+    memory_kib: int = 19456
+    parallelism: int = 1
+
+
+class HashBusy(Exception):
+    """No argon2 slot became free early enough to finish before the caller's deadline."""
 
 
 class PasswordService:
-    """argon2id over the client's SHA-256 hex, off the event loop."""
+    """argon2id over the client's SHA-256 hex, off the event loop and bounded in concurrency.
 
-    def __init__(self, params: Argon2Params) -> None:
+    ``deadline`` arguments are :func:`time.monotonic` instants (None: no deadline).
+    """
+
+    def __init__(self, params: Argon2Params, *, concurrency: int = 0) -> None:
         self._hasher = PasswordHasher(
             time_cost=params.time_cost,
             memory_cost=params.memory_kib,
             parallelism=params.parallelism,
             type=Type.ID,
         )
+        self.concurrency = concurrency if concurrency > 0 else default_hash_concurrency()
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+        #: Running estimate of one operation's duration, seconds (0 until measured).
+        self.estimate = 0.0
+        #: argon2 operations finished so far (hashes and verifications).
+        self.operations = 0
 
-    async def hash(self, client_hash: str) -> str:
-        """The argon2id hash to store for ``client_hash``."""
-        return await asyncio.to_thread(self._hasher.hash, client_hash)
+    # -- the bounded worker ------------------------------------------------------------------
 
-    async def verify(self, stored: str, client_hash: str) -> bool:
-        """Whether ``client_hash`` matches ``stored``; a corrupt stored hash never matches."""
-        return await asyncio.to_thread(self._verify, stored, client_hash)
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.concurrency, thread_name_prefix="argon2"
+                )
+            return self._executor
+
+    async def _run(self, deadline: float | None, work: Callable[[], T]) -> T:
+        if deadline is None:
+            await self._slots.acquire()
+        else:
+            budget = deadline - time.monotonic() - self.estimate - REPLY_MARGIN
+            if budget <= 0:
+                raise HashBusy("no time left for password hashing")
+            try:
+                await asyncio.wait_for(self._slots.acquire(), budget)
+            except TimeoutError:
+                raise HashBusy("all password hashing slots stayed busy") from None
+        started = time.monotonic()
+
+        def done(_future: object) -> None:
+            elapsed = time.monotonic() - started
+            self.estimate += _ESTIMATE_WEIGHT * (elapsed - self.estimate)
+            self.operations += 1
+            self._slots.release()
+
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self._pool(), work)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(done)
+        # shield: a cancelled caller must not release the slot while the thread still runs.
+        return await asyncio.shield(future)
+
+    def close(self) -> None:
+        """Let the worker threads end once their current work is done (a later call starts
+        new ones)."""
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+    # -- argon2 ------------------------------------------------------------------------------
+
+    async def hash(self, client_hash: str, *, deadline: float | None = None) -> str:
+        """The argon2id hash to store for ``client_hash``; :class:`HashBusy` when it cannot
+        be made before ``deadline``."""
+        return await self._run(deadline, lambda: self._hasher.hash(client_hash))
+
+    async def verify(
+        self, stored: str, client_hash: str, *, deadline: float | None = None
+    ) -> bool:
+        """Whether ``client_hash`` matches ``stored`` (whatever argon2 parameters made it); a
+        corrupt stored hash never matches. :class:`HashBusy` when it cannot be checked before
+        ``deadline``."""
+        return await self._run(deadline, lambda: self._verify(stored, client_hash))
 
     def _verify(self, stored: str, client_hash: str) -> bool:
         try:
@@ -70,3 +178,33 @@ class PasswordService:
             return self._hasher.check_needs_rehash(stored)
         except InvalidHashError:
             return True
+
+
+class SessionBinder:
+    """Binds a session to the client hash its login proved, checked without argon2.
+
+    A binding is ``"<key id>$<hex HMAC-SHA256>"``; the key and its id are random per instance
+    (per service process) and never stored.
+    """
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+        self.key_id = secrets.token_hex(8)
+
+    def _mac(self, account_id: int, stored_hash: str, client_hash: str) -> str:
+        message = f"{account_id}\0{stored_hash}\0{client_hash}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def bind(self, account_id: int, stored_hash: str, client_hash: str) -> str:
+        """The binding to keep in the session row after a login verified ``client_hash``."""
+        return f"{self.key_id}${self._mac(account_id, stored_hash, client_hash)}"
+
+    def check(
+        self, binding: str, account_id: int, stored_hash: str, client_hash: str
+    ) -> bool | None:
+        """True/False when ``binding`` was made under this key and does/does not match; None
+        when it was not (another key, or no binding): the caller checks with argon2 then."""
+        key_id, sep, mac = binding.partition("$")
+        if not sep or not hmac.compare_digest(key_id, self.key_id):
+            return None
+        return hmac.compare_digest(mac, self._mac(account_id, stored_hash, client_hash))

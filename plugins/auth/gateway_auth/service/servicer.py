@@ -2,9 +2,21 @@
 
 Strategy: every RPC validates its arguments first (a bad argument is answered with a gRPC status
 and a message, never an exception), then runs one short database transaction. The slow argon2
-work runs in a worker thread outside any transaction. Check-then-insert steps (one live session
-per account, unique random session ids) run under one asyncio lock, which is enough because a
-database file belongs to one service process. Expired sessions are dropped lazily when met.
+work runs outside any transaction in a bounded worker pool that honours the caller's gRPC
+deadline (:class:`~gateway_auth.service.passwords.PasswordService`): a login that cannot get
+its argon2 done in time is answered FAILED before the deadline instead of queueing for nothing.
+Check-then-insert steps (one live session per account, unique random session ids) run under one
+asyncio lock, which is enough because a database file belongs to one service process. Expired
+sessions are dropped lazily when met.
+
+Argon2 runs once per login, never per join: the login binds the new session to the client hash
+it verified (an HMAC under a key held only in memory, kept in the session row and carried over
+by SelectServer), and ValidateSession compares the joining client's hash against that binding
+in constant time; a wrong hash gets INVALID_PASSWORD as before. Only a session bound under
+another key (the service restarted since) is checked with argon2, once, and re-bound. Details
+and the security argument: :mod:`gateway_auth.service.passwords`. A login also rehashes a
+stored hash made with other argon2 parameters than the configured ones (best effort: skipped
+when there is no time left before the deadline).
 
 Login policy: an account with a live session (any phase) cannot log in again: the second login
 gets ALREADY_LOGGEDIN until the first session ends (logout, grace period, TTL, ban).
@@ -27,7 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway_auth.service.db import AccountRow, SessionRow
 from gateway_auth.service.options import AuthOptions, WorldConfig
-from gateway_auth.service.passwords import PasswordService, normalize_client_hash
+from gateway_auth.service.passwords import (
+    HashBusy,
+    PasswordService,
+    SessionBinder,
+    normalize_client_hash,
+)
 from gateway_core.service_errors import (
     Context,
     ServiceError,
@@ -51,6 +68,16 @@ _SESSION_ID_ATTEMPTS = 64
 _PHASE_LOGIN = auth_pb2.SESSION_PHASE_LOGIN
 _PHASE_SELECT = auth_pb2.SESSION_PHASE_CHARACTER_SELECT
 _PHASE_WORLD = auth_pb2.SESSION_PHASE_WORLD
+#: A remaining time above this means the call has no deadline (seconds).
+_NO_DEADLINE = 1e9
+
+
+def _deadline(context: Context) -> float | None:
+    """The caller's deadline as a :func:`time.monotonic` instant (None: it set none)."""
+    remaining = context.time_remaining()
+    if remaining is None or remaining > _NO_DEADLINE:
+        return None
+    return time.monotonic() + max(0.0, remaining)
 
 
 class AuthServicer(auth_pb2_grpc.AuthServicer):
@@ -65,10 +92,15 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
     ) -> None:
         self._db = sessionmaker
         self._options = options
-        self._passwords = PasswordService(options.argon2)
+        self._passwords = PasswordService(options.argon2, concurrency=options.hash_concurrency)
+        self._binder = SessionBinder()
         self._clock = clock
         self._lock = asyncio.Lock()
         self._worlds: dict[int, WorldConfig] = {world.id: world for world in options.worlds}
+
+    def close(self) -> None:
+        """Release the argon2 worker threads (the service is stopping)."""
+        self._passwords.close()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -164,36 +196,43 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         username = await self._login_name(context, request.username)
         client_hash = await self._client_hash(context, request.password_hash)
         try:
-            return await self._login(username, client_hash)
+            return await self._login(username, client_hash, _deadline(context))
+        except HashBusy as busy:
+            log.warning("auth Login answered FAILED: %s", busy)
+            return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_FAILED)
         except SQLAlchemyError as exc:
             log.error("auth Login failed: %s", exc, exc_info=exc)
             return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_FAILED)
 
-    async def _login(self, username: str, client_hash: str) -> auth_pb2.LoginReply:
+    async def _login(
+        self, username: str, client_hash: str, deadline: float | None
+    ) -> auth_pb2.LoginReply:
+        verify = self._passwords.verify
         async with self._db() as db:
             account = await self._account_by_name(db, username)
         if account is None:
             if not self._options.create_account_on_fail or USERNAME_RE.fullmatch(username) is None:
                 return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_UNKNOWN_ACCOUNT)
             account = await self._create_account_row(
-                username, client_hash, self._options.default_access_level
+                username, client_hash, self._options.default_access_level, deadline
             )
             if account is None:  # created concurrently by someone else: check as usual
                 async with self._db() as db:
                     account = await self._account_by_name(db, username)
                 if account is None:
                     return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_FAILED)
-                if not await self._passwords.verify(account.password_hash, client_hash):
+                if not await verify(account.password_hash, client_hash, deadline=deadline):
                     return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_INVALID_PASSWORD)
-        elif not await self._passwords.verify(account.password_hash, client_hash):
+        elif not await verify(account.password_hash, client_hash, deadline=deadline):
             return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_INVALID_PASSWORD)
         if account.banned or account.access_level < 1:
             return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_NO_RIGHT_TO_CONNECT)
-        rehash = (
-            await self._passwords.hash(client_hash)
-            if self._passwords.needs_rehash(account.password_hash)
-            else None
-        )
+        rehash = None
+        if self._passwords.needs_rehash(account.password_hash):
+            try:
+                rehash = await self._passwords.hash(client_hash, deadline=deadline)
+            except HashBusy:  # the login itself is proven: the rehash waits for the next one
+                log.info("login of user %d: rehash postponed (no time left)", account.id)
         async with self._lock, self._db() as db, db.begin():
             now = self._clock()
             await db.execute(
@@ -221,6 +260,7 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                     character_name="",
                     created_at=now,
                     expires_at=now + self._options.session_ttl,
+                    password_binding=self._binder.bind(row.id, row.password_hash, client_hash),
                 )
             )
             reply = auth_pb2.LoginReply(
@@ -274,6 +314,7 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                         grpc.StatusCode.FAILED_PRECONDITION, "server already selected"
                     )
                 account_id = old.account_id
+                binding = old.password_binding
                 await db.delete(old)
                 await db.flush()
                 now = self._clock()
@@ -289,6 +330,7 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                         character_name="",
                         created_at=now,
                         expires_at=now + self._options.session_ttl,
+                        password_binding=binding,
                     )
                 )
         except ServiceError as refused:
@@ -303,7 +345,9 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
     async def ValidateSession(
         self, request: auth_pb2.ValidateSessionRequest, context: Context
     ) -> auth_pb2.ValidateSessionReply:
-        """Check a join (session id + password hash); extend the session on success."""
+        """Check a join (session id + password hash); extend the session on success.
+
+        The hash is checked against the session's binding (no argon2); see the module doc."""
         client_hash = await self._client_hash(context, request.password_hash)
         invalid = auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_INVALID_PASSWORD)
         try:
@@ -318,7 +362,17 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                 if account is None or account.banned:
                     return invalid
                 stored = account.password_hash
-            if not await self._passwords.verify(stored, client_hash):
+                bound = self._binder.check(row.password_binding, account.id, stored, client_hash)
+                if bound is False:
+                    return invalid
+                if bound:
+                    row.expires_at = self._clock() + self._options.session_ttl
+                    await db.flush()
+                    return auth_pb2.ValidateSessionReply(
+                        result=auth_pb2.JOIN_RESULT_OK, session=self._session_message(row, account)
+                    )
+            # Bound under another key (or not at all): argon2 once, then bind under ours.
+            if not await self._passwords.verify(stored, client_hash, deadline=_deadline(context)):
                 return invalid
             async with self._db() as db, db.begin():
                 row = await self._live_session(db, request.session_id)
@@ -326,8 +380,13 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                 if row is None or account is None:  # ended while we verified
                     return invalid
                 row.expires_at = self._clock() + self._options.session_ttl
+                if account.password_hash == stored:
+                    row.password_binding = self._binder.bind(account.id, stored, client_hash)
                 await db.flush()
                 info = self._session_message(row, account)
+        except HashBusy as busy:
+            log.warning("auth ValidateSession answered FAILED: %s", busy)
+            return auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_FAILED)
         except SQLAlchemyError as exc:
             log.error("auth ValidateSession failed: %s", exc, exc_info=exc)
             return auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_FAILED)
@@ -419,10 +478,11 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
     # -- administration --------------------------------------------------------------------
 
     async def _create_account_row(
-        self, username: str, client_hash: str, access_level: int
+        self, username: str, client_hash: str, access_level: int, deadline: float | None
     ) -> AccountRow | None:
-        """Insert an account; None when the name is taken."""
-        stored = await self._passwords.hash(client_hash)
+        """Insert an account; None when the name is taken. :class:`HashBusy` when its hash
+        cannot be made before ``deadline``."""
+        stored = await self._passwords.hash(client_hash, deadline=deadline)
         try:
             async with self._db() as db, db.begin():
                 row = AccountRow(
@@ -457,8 +517,10 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
             )
         try:
             row = await self._create_account_row(
-                request.username, client_hash, request.access_level
+                request.username, client_hash, request.access_level, _deadline(context)
             )
+        except HashBusy as busy:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"try again later: {busy}")
         except SQLAlchemyError as exc:
             await abort_internal(context, log, "auth", "CreateAccount", exc)
         if row is None:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from gateway_core.bot.client import DEFAULT_TIMEOUT
 from gateway_core.bot.flow import INDEX_PLACEHOLDER, FlowOptions, run_clients
 from gateway_core.bot.results import FlowResult, RunSummary, failure_reason
 
@@ -101,7 +102,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                            help="number of concurrent clients (default %(default)s)")
     run_group.add_argument("--first-index", type=int, default=0,
                            help="index of the first client for '{i}' (default %(default)s)")
-    run_group.add_argument("--timeout", type=_positive_float, default=5.0,
+    run_group.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT,
                            help="seconds for each single wait (default %(default)s)")
     run_group.add_argument("--total-timeout", type=_positive_float, default=120.0,
                            help="seconds for the whole run (default %(default)s)")

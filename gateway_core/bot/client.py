@@ -31,8 +31,9 @@ P = TypeVar("P", bound=Packet)
 
 Event = Packet | RawFrame
 
-#: Default bound on one wait for a reply, in seconds.
-DEFAULT_TIMEOUT = 5.0
+#: Default bound on one wait for a reply, in seconds: above the gateway's default GRPC_DEADLINE
+#: (5 s), so that the FAILED reply of a backend call that timed out arrives before we give up.
+DEFAULT_TIMEOUT = 10.0
 #: How many unexpected packets are kept (all are counted in ``unexpected_counts``).
 UNEXPECTED_KEEP = 256
 _CHUNK = 65536

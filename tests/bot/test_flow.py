@@ -344,6 +344,9 @@ def test_cli_defaults_come_from_the_gateway_settings() -> None:
     from_settings = bot_cli.options_from_args(parse(), settings)
     assert (from_settings.port, from_settings.cipher, from_settings.profile) == (
         29123, "rosecrypt", "2021")
+    # A backend call that hit GRPC_DEADLINE is answered FAILED before a bot gives up waiting.
+    assert from_settings.timeout > settings.GRPC_DEADLINE
+    assert FlowOptions().timeout == from_settings.timeout
     explicit = bot_cli.options_from_args(
         parse("--port", "1234", "--cipher", "plain", "--profile", "2026"), settings)
     assert (explicit.port, explicit.cipher, explicit.profile) == (1234, "plain", "2026")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from gateway_auth.service import AuthReferenceService
+from gateway_auth.service.passwords import Argon2Params
 from gateway_protos.v1 import auth_pb2_grpc
 
 from gateway_core.config import load_settings
@@ -41,6 +42,26 @@ def test_plugin_registers_service_client_and_settings(tmp_path: Path) -> None:
     assert service.url.endswith("auth.sqlite3") and str(tmp_path) in service.url
     assert service.options.session_ttl == 30.0
     assert [c.name for c in service.options.worlds[0].channels] == ["a", "b"]
+
+
+def test_argon2_settings_reach_the_service(tmp_path: Path) -> None:
+    pm = _manager()
+    overrides = {
+        "DATA_DIR": str(tmp_path),
+        "AUTH_HASH_CONCURRENCY": "3",
+        "AUTH_ARGON2_TIME_COST": "4",
+        "AUTH_ARGON2_MEMORY_KIB": "2048",
+        "AUTH_ARGON2_PARALLELISM": "2",
+    }
+    settings = load_settings(overrides, plugin_settings=pm.plugin_settings, environ={})
+    (service,) = build_services(pm.services, settings, ["auth"]).values()
+    assert isinstance(service, AuthReferenceService)
+    assert service.options.hash_concurrency == 3
+    assert service.servicer.passwords.concurrency == 3
+    assert service.options.argon2 == Argon2Params(time_cost=4, memory_kib=2048, parallelism=2)
+    with pytest.raises(Exception, match="AUTH_HASH_CONCURRENCY"):
+        load_settings({"AUTH_HASH_CONCURRENCY": "-1"}, plugin_settings=pm.plugin_settings,
+                      environ={})
 
 
 def test_bad_auth_setting_fails_naming_it() -> None:

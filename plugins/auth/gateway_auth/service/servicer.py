@@ -98,6 +98,11 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         self._lock = asyncio.Lock()
         self._worlds: dict[int, WorldConfig] = {world.id: world for world in options.worlds}
 
+    @property
+    def passwords(self) -> PasswordService:
+        """The argon2 worker (its ``operations`` count shows how much argon2 ran)."""
+        return self._passwords
+
     def close(self) -> None:
         """Release the argon2 worker threads (the service is stopping)."""
         self._passwords.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 from pathlib import Path
@@ -10,8 +11,8 @@ import grpc
 import pytest
 from gateway_auth.service import AuthOptions
 from gateway_auth.service.options import ChannelConfig, WorldConfig
-from gateway_auth.service.passwords import client_password_hash
-from gateway_protos.v1 import auth_pb2
+from gateway_auth.service.passwords import Argon2Params, client_password_hash
+from gateway_protos.v1 import auth_pb2, auth_pb2_grpc
 
 from ..conftest import FAST_ARGON2, SESSION_TTL, AuthHarness, serve_auth
 
@@ -567,3 +568,149 @@ async def test_sessions_survive_a_service_restart(tmp_path: Path) -> None:
                 auth_pb2.ValidateSessionRequest(session_id=selected.session_id, password_hash=PW)
             )
             assert reply.result == auth_pb2.JOIN_RESULT_OK
+
+
+# -- argon2 cost: once per login, bounded, deadline-aware ----------------------------------
+
+
+async def test_joins_check_the_login_binding_without_argon2(auth: AuthHarness) -> None:
+    await create(auth)
+    passwords = auth.service.servicer.passwords
+    session_id = await to_character_select(auth)
+    after_login = passwords.operations
+    cases = (
+        (PW, auth_pb2.JOIN_RESULT_OK),
+        (OTHER_PW, auth_pb2.JOIN_RESULT_INVALID_PASSWORD),
+        (PW.upper(), auth_pb2.JOIN_RESULT_OK),
+    )
+    for pw, result in cases:
+        reply = await auth.stub.ValidateSession(
+            auth_pb2.ValidateSessionRequest(session_id=session_id, password_hash=pw)
+        )
+        assert reply.result == result
+    assert passwords.operations == after_login
+
+
+async def test_the_session_keeps_a_keyed_binding_not_the_client_hash(auth: AuthHarness) -> None:
+    await create(auth)
+    await to_character_select(auth)
+    with sqlite3.connect(auth.db_path) as db:
+        (binding,) = db.execute("SELECT password_binding FROM auth_sessions").fetchone()
+    assert binding and PW not in binding
+    assert hashlib.sha256(PW.encode()).hexdigest() not in binding
+
+
+async def test_after_a_restart_a_join_verifies_with_argon2_once(tmp_path: Path) -> None:
+    async with serve_auth(tmp_path) as (_service, address, _clock):
+        async with grpc.aio.insecure_channel(address) as channel:
+            h = AuthHarness(auth_pb2_grpc.AuthStub(channel), _clock, _service, tmp_path)
+            await create(h)
+            session_id = await to_character_select(h)
+    async with serve_auth(tmp_path) as (service, address, _clock):
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = auth_pb2_grpc.AuthStub(channel)
+            join = auth_pb2.ValidateSessionRequest(session_id=session_id, password_hash=PW)
+            wrong = auth_pb2.ValidateSessionRequest(session_id=session_id, password_hash=OTHER_PW)
+            assert (await stub.ValidateSession(wrong)).result == (
+                auth_pb2.JOIN_RESULT_INVALID_PASSWORD
+            )
+            assert (await stub.ValidateSession(join)).result == auth_pb2.JOIN_RESULT_OK
+            verified = service.servicer.passwords.operations
+            assert (await stub.ValidateSession(join)).result == auth_pb2.JOIN_RESULT_OK
+            assert (await stub.ValidateSession(wrong)).result == (
+                auth_pb2.JOIN_RESULT_INVALID_PASSWORD
+            )
+            assert service.servicer.passwords.operations == verified  # re-bound: no argon2
+
+
+async def test_a_database_of_the_earlier_schema_gets_the_binding_column(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "auth.sqlite3") as db:
+        db.executescript(
+            """
+            CREATE TABLE auth_accounts (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                username VARCHAR(64) NOT NULL, username_key VARCHAR(64) NOT NULL UNIQUE,
+                password_hash VARCHAR(255) NOT NULL, access_level INTEGER NOT NULL,
+                banned BOOLEAN NOT NULL, created_at FLOAT NOT NULL, last_login_at FLOAT NOT NULL);
+            CREATE TABLE auth_sessions (id INTEGER NOT NULL PRIMARY KEY,
+                account_id INTEGER NOT NULL REFERENCES auth_accounts (id) ON DELETE CASCADE,
+                phase INTEGER NOT NULL, world_id INTEGER NOT NULL, channel_id INTEGER NOT NULL,
+                character_id INTEGER NOT NULL, character_name VARCHAR(64) NOT NULL,
+                created_at FLOAT NOT NULL, expires_at FLOAT NOT NULL);
+            """
+        )
+    async with serve_auth(tmp_path) as (service, address, clock):
+        async with grpc.aio.insecure_channel(address) as channel:
+            h = AuthHarness(auth_pb2_grpc.AuthStub(channel), clock, service, tmp_path)
+            await create(h)
+            session_id = await to_character_select(h)
+            reply = await h.stub.ValidateSession(
+                auth_pb2.ValidateSessionRequest(session_id=session_id, password_hash=PW)
+            )
+            assert reply.result == auth_pb2.JOIN_RESULT_OK
+
+
+async def test_login_rehashes_a_hash_made_with_other_parameters(tmp_path: Path) -> None:
+    db_path = tmp_path / "auth.sqlite3"
+    async with serve_auth(tmp_path) as (service, address, clock):
+        async with grpc.aio.insecure_channel(address) as channel:
+            await create(AuthHarness(auth_pb2_grpc.AuthStub(channel), clock, service, db_path))
+    with sqlite3.connect(db_path) as db:
+        (before,) = db.execute("SELECT password_hash FROM auth_accounts").fetchone()
+    assert "$m=64,t=1,p=1$" in before
+    stronger = AuthOptions(
+        session_ttl=SESSION_TTL, argon2=Argon2Params(time_cost=2, memory_kib=128, parallelism=1)
+    )
+    async with serve_auth(tmp_path, stronger) as (service, address, clock):
+        async with grpc.aio.insecure_channel(address) as channel:
+            h = AuthHarness(auth_pb2_grpc.AuthStub(channel), clock, service, db_path)
+            session_id = await to_character_select(h)  # the old hash still verifies
+            reply = await h.stub.ValidateSession(
+                auth_pb2.ValidateSessionRequest(session_id=session_id, password_hash=PW)
+            )
+            assert reply.result == auth_pb2.JOIN_RESULT_OK  # bound to the new hash
+            await h.stub.EndSession(auth_pb2.EndSessionRequest(session_id=session_id))
+            assert (await login(h, pw=OTHER_PW)).result == auth_pb2.LOGIN_RESULT_INVALID_PASSWORD
+            assert (await login(h)).result == auth_pb2.LOGIN_RESULT_OK
+    with sqlite3.connect(db_path) as db:
+        (after,) = db.execute("SELECT password_hash FROM auth_accounts").fetchone()
+    assert "$m=128,t=2,p=1$" in after
+
+
+async def test_concurrent_logins_beyond_the_hash_slots_queue_or_fail_in_time(
+    tmp_path: Path,
+) -> None:
+    # One argon2 slot, a costlier hash and a short deadline: 20 logins at once cannot all be
+    # served in time. Which ones are is up to the machine; every one gets an answer.
+    options = AuthOptions(
+        session_ttl=SESSION_TTL,
+        argon2=Argon2Params(time_cost=3, memory_kib=8192, parallelism=1),
+        hash_concurrency=1,
+    )
+    names = [f"user{index}" for index in range(20)]
+    async with serve_auth(tmp_path, options) as (service, address, clock):
+        async with grpc.aio.insecure_channel(address) as channel:
+            h = AuthHarness(auth_pb2_grpc.AuthStub(channel), clock, service, tmp_path)
+            for name in names:
+                await create(h, name)
+
+            async def attempt(name: str) -> str:
+                try:
+                    reply = await h.stub.Login(
+                        auth_pb2.LoginRequest(username=name, password_hash=PW), timeout=0.3
+                    )
+                except grpc.aio.AioRpcError as exc:
+                    return exc.code().name
+                return auth_pb2.LoginResult.Name(reply.result)
+
+            outcomes = dict(zip(names, await asyncio.gather(*map(attempt, names)), strict=True))
+            assert set(outcomes.values()) <= {
+                "LOGIN_RESULT_OK", "LOGIN_RESULT_FAILED", "DEADLINE_EXCEEDED"
+            }, outcomes
+            assert "LOGIN_RESULT_OK" in outcomes.values()
+            # The service is not wedged: the ones left out log in now.
+            for name, outcome in outcomes.items():
+                if outcome != "LOGIN_RESULT_OK":
+                    reply = await h.stub.Login(
+                        auth_pb2.LoginRequest(username=name, password_hash=PW), timeout=30
+                    )
+                    assert reply.result == auth_pb2.LOGIN_RESULT_OK, name

@@ -563,12 +563,13 @@ def _address(value: object) -> tuple[str, int]:
 
 def running_on_asyncio() -> bool:
     """True when the current anyio backend is asyncio (the server requires it)."""
+    # No sniffio: anyio no longer depends on it. Under asyncio a loop is running in this
+    # thread; under trio there is none.
     try:
-        import sniffio
-
-        return sniffio.current_async_library() == "asyncio"
-    except Exception:
+        asyncio.get_running_loop()
+    except RuntimeError:
         return False
+    return True
 
 
 def uvloop_policy() -> Any:

@@ -32,6 +32,7 @@ from gateway_core.protocol.packets import (
     SrvNormalChat,
 )
 from gateway_core.router import FatalHandlerError, PacketContext
+from gateway_core.server import running_on_asyncio
 from gateway_core.session import Session, SessionState
 
 pytestmark = pytest.mark.anyio
@@ -457,3 +458,12 @@ async def test_pipelined_flood_to_a_slow_handler_is_paced_by_backpressure(
         assert sample(gw, "gateway_received_bytes_total") == len(packet) * count
         assert sample(gw, "gateway_flood_disconnects_total") == 0
         await echo_round_trip(client, "served after the flood")
+
+
+async def test_running_on_asyncio_is_detected_without_sniffio() -> None:
+    # anyio no longer installs sniffio: the check must not depend on it.
+    assert running_on_asyncio()
+
+
+def test_running_on_asyncio_is_false_outside_an_event_loop() -> None:
+    assert not running_on_asyncio()

@@ -3,7 +3,9 @@
 The four reference services run as ``gateway service <name>``; two ``gateway serve`` processes
 point every ``<SERVICE>_SERVICE_ADDR`` at them. One player enters the world through each
 gateway, and what one does reaches the other across the gateways: a whisper by name, the
-spawn of the other's character, movement and normal chat.
+spawn of the other's character, movement and normal chat. And one client's legs spread over
+both gateways: its session lives as long as either gateway carries it (the auth service
+arbitrates), not only as long as the gateway of its first legs does.
 """
 
 from __future__ import annotations
@@ -211,48 +213,65 @@ async def enter_world(port: int, username: str, name: str, opened: list[GameClie
     return Player(name, port, world, entry.change_map.object_index)
 
 
-async def test_whisper_and_world_events_cross_two_gateway_processes(tmp_path: Path) -> None:
+@dataclass
+class ScaleOut:
+    """The two gateways' client ports and the environment that reaches the services."""
+
+    port_a: int
+    port_b: int
+    env: dict[str, str]
+
+    async def create_account(self, username: str) -> None:
+        created = await run_command(
+            [*GATEWAY, "account", "create", username, "--password", "pw"], self.env
+        )
+        assert created.returncode == 0, created.stdout + created.stderr
+
+
+async def start_scale_out(
+    procs: Processes, tmp_path: Path, extra: Mapping[str, str] | None = None
+) -> ScaleOut:
+    """The four services as processes, then gateway-a and gateway-b (``extra`` settings for
+    every process), each ready."""
     base = {k: v for k, v in os.environ.items() if not k.endswith("_SERVICE_ADDR")}
-    env = {**base, **ENV, "DATA_DIR": str(tmp_path / "data"), "PACKET_METRICS_PORT": "0"}
+    env = {**base, **ENV, **(extra or {}), "DATA_DIR": str(tmp_path / "data"),
+           "PACKET_METRICS_PORT": "0"}
     addresses = {service: f"127.0.0.1:{free_port()}" for service in SERVICES}
     backends = {f"{service.upper()}_SERVICE_ADDR": addr for service, addr in addresses.items()}
+    services = [
+        (procs.start(service, [*GATEWAY, "service", service, "--listen", addr], env), addr)
+        for service, addr in addresses.items()
+    ]
+    for proc, address in services:
+        await wait_listening(proc, address)
+    ports: list[int] = []
+    for label in ("gateway-a", "gateway-b"):
+        port, metrics = free_port(), free_port()
+        proc = procs.start(
+            label,
+            [*GATEWAY, "serve"],
+            {
+                **env,
+                **backends,
+                "SERVICE_PORT": str(port),
+                "PACKET_METRICS_PORT": str(metrics),
+                "GATEWAY_ID": label,
+            },
+        )
+        ports.append(port)
+        await wait_ready(proc, metrics)
+    return ScaleOut(ports[0], ports[1], {**env, **backends})
+
+
+async def test_whisper_and_world_events_cross_two_gateway_processes(tmp_path: Path) -> None:
     opened: list[GameClient] = []
     with processes(tmp_path) as procs:
         try:
             with anyio.fail_after(SCENARIO_TIMEOUT):
-                services = [
-                    (
-                        procs.start(service, [*GATEWAY, "service", service, "--listen", addr], env),
-                        addr,
-                    )
-                    for service, addr in addresses.items()
-                ]
-                for proc, address in services:
-                    await wait_listening(proc, address)
-                gateways: list[tuple[Proc, int]] = []
-                for label in ("gateway-a", "gateway-b"):
-                    port, metrics = free_port(), free_port()
-                    proc = procs.start(
-                        label,
-                        [*GATEWAY, "serve"],
-                        {
-                            **env,
-                            **backends,
-                            "SERVICE_PORT": str(port),
-                            "PACKET_METRICS_PORT": str(metrics),
-                            "GATEWAY_ID": label,
-                        },
-                    )
-                    gateways.append((proc, port))
-                    await wait_ready(proc, metrics)
-                (_, port_a), (_, port_b) = gateways
-
+                scale_out = await start_scale_out(procs, tmp_path)
+                port_a, port_b = scale_out.port_a, scale_out.port_b
                 for username in ("alice", "bob"):
-                    created = await run_command(
-                        [*GATEWAY, "account", "create", username, "--password", "pw"],
-                        {**env, **backends},
-                    )
-                    assert created.returncode == 0, created.stdout + created.stderr
+                    await scale_out.create_account(username)
 
                 alice = await enter_world(port_a, "alice", "Alice", opened)
                 bob = await enter_world(port_b, "bob", "Bob", opened)
@@ -300,6 +319,77 @@ async def test_whisper_and_world_events_cross_two_gateway_processes(tmp_path: Pa
                     SrvWhisperChat, step="whisper on A", timeout=TIMEOUT
                 )
                 assert (back.sender, back.message) == (b"Bob", b"hello from B")
+        except BaseException:
+            for proc in procs.started:
+                print(f"--- {proc.name} ---\n{proc.output()}")
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                for client in opened:
+                    await client.aclose()
+
+
+#: Short session timings of the journey across gateways: the grace period, and the service's
+#: TTL (also every hold's lease; the gateways touch every third of it).
+GRACE = 0.5
+SESSION_TTL = 1.5
+
+
+async def test_a_session_lives_while_any_gateway_carries_it(tmp_path: Path) -> None:
+    opened: list[GameClient] = []
+
+    async def connect(port: int) -> GameClient:
+        client = await flow.connect("127.0.0.1", port, timeout=TIMEOUT, label="alice")
+        opened.append(client)
+        return client
+
+    with processes(tmp_path) as procs:
+        try:
+            with anyio.fail_after(SCENARIO_TIMEOUT):
+                scale_out = await start_scale_out(
+                    procs,
+                    tmp_path,
+                    {"SESSION_GRACE": str(GRACE), "AUTH_SESSION_TTL": str(SESSION_TTL)},
+                )
+                await scale_out.create_account("alice")
+
+                # Login and character legs on A.
+                login = await connect(scale_out.port_a)
+                assert (await flow.login(login, "alice", "pw")).result is LoginResult.OK
+                selected = await flow.select_server(login, 1, 1)
+                assert selected.result is ServerSelectResult.OK
+                await login.aclose()
+                char_leg = await connect(scale_out.port_a)
+                joined = await flow.join(char_leg, selected.session_id, "pw")
+                assert joined.result is JoinResult.OK
+                created = await flow.create_character(char_leg, "Alice")
+                assert created.result is CreateCharResult.OK
+                switch = await flow.select_character(char_leg, 0, "Alice")
+                session_id = switch.session_id
+
+                # The world leg on B (as a load balancer might send it), then the character
+                # select connection on A goes away while the player plays on B.
+                world = await connect(scale_out.port_b)
+                entry = await flow.enter_world(world, session_id, "pw")
+                await char_leg.aclose()
+                await anyio.sleep(GRACE + SESSION_TTL)  # A's grace ran out; B touched since
+
+                # Still in the world on B: normal chat comes back to its sender.
+                await world.send(CliNormalChat(message=b"still here"))
+                said = await world.expect(SrvNormalChat, step="chat echo on B", timeout=TIMEOUT)
+                assert (said.char_id, said.message) == (entry.object_id, b"still here")
+                # And the session still opens a join (on A, whose hold was released).
+                again = await connect(scale_out.port_a)
+                assert (await flow.join(again, session_id, "pw")).result is JoinResult.OK
+                await again.aclose()
+
+                # Logout on B ends the session for every gateway.
+                await flow.logout(world)
+                late = await connect(scale_out.port_a)
+                refused = await flow.join(late, session_id, "pw")
+                assert refused.result is JoinResult.INVALID_PASSWORD
+                fresh = await connect(scale_out.port_b)
+                assert (await flow.login(fresh, "alice", "pw")).result is LoginResult.OK
         except BaseException:
             for proc in procs.started:
                 print(f"--- {proc.name} ---\n{proc.output()}")

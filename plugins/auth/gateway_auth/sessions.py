@@ -3,13 +3,19 @@ them alive while they are not.
 
 Strategy: a session (issued by the auth service) outlives the connection that carries it: the
 client reconnects between legs (login -> character select -> world) and keeps its character
-select connection open while it plays (DESIGN.md "Session end"). So the gateway ends a session
-only when no connection of this gateway carries it any more, and only after SESSION_GRACE
+select connection open while it plays (DESIGN.md "Session end"). So the gateway gives a session
+up only when no connection of this gateway carries it any more, and only after SESSION_GRACE
 seconds, re-checked when the timer fires; a join that picks the session up again cancels the
-timer. A login connection that closes before server select ends its session at once (its id
-was never handed to the client). While connections carry a session, a keeper task touches it
+timer. A login connection that closes before server select gives its session up at once (its
+id was never handed to the client). While connections carry a session, a keeper task touches it
 every third of AUTH_SESSION_TTL so that a long game does not outlive the service's expiry; a
 session the service no longer knows (banned, ended elsewhere) closes its connections.
+
+Giving a session up is a release, not an end: the legs of one client may be on different
+gateways (DESIGN.md "Sessions across connections"), so the auth service arbitrates. Every touch
+renews this gateway's hold (a lease of AUTH_SESSION_TTL, keyed by GATEWAY_ID) and a join takes
+one; ReleaseSession drops this gateway's hold, and the service ends the session only when no
+other gateway holds a live lease. Logout ends the session for every gateway (:meth:`end`).
 
 One :class:`SessionKeeper` exists per running gateway (tests run several in one process); the
 lifecycle hooks find theirs by the session they are given.
@@ -55,9 +61,12 @@ class SessionKeeper:
         grace: float,
         session_ttl: float,
         deadline: float,
+        gateway_id: str = "",
     ) -> None:
         self.connections = connections
         self.auth = auth
+        #: This gateway's id in its holds ("" = the x-gateway-id metadata of its calls).
+        self.gateway_id = gateway_id
         self.grace = grace
         self.deadline = deadline
         self.touch_interval = min(MAX_TOUCH_INTERVAL, max(MIN_TOUCH_INTERVAL, session_ttl / 3))
@@ -78,6 +87,7 @@ class SessionKeeper:
             grace=float(settings.SESSION_GRACE),
             session_ttl=float(settings.get("AUTH_SESSION_TTL", 600.0)),
             deadline=float(settings.GRPC_DEADLINE),
+            gateway_id=str(getattr(app, "gateway_id", "") or ""),
         )
 
     def owns(self, session: Session) -> bool:
@@ -92,8 +102,8 @@ class SessionKeeper:
             self._touch_task = asyncio.get_running_loop().create_task(self._touch_loop())
 
     async def stop(self) -> None:
-        """Stop touching and end at once every session whose grace period was running (the
-        gateway is going away with its connections)."""
+        """Stop touching and release at once every session whose grace period was running
+        (the gateway is going away with its connections)."""
         if self._touch_task is not None:
             self._touch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -104,11 +114,11 @@ class SessionKeeper:
             task.cancel()
         self._timers.clear()
         if pending:
-            await asyncio.gather(*(self.end(session_id) for session_id in pending))
+            await asyncio.gather(*(self.release(session_id) for session_id in pending))
 
     def connection_closed(self, session: Session) -> None:
-        """A connection is gone: end its session now (login phase) or after the grace period
-        when no other connection carries it by then."""
+        """A connection is gone: release its session now (login phase) or after the grace
+        period when no other connection of this gateway carries it by then."""
         session_id = session.session_id
         if session_id is None:
             return
@@ -145,10 +155,34 @@ class SessionKeeper:
                 del self._timers[session_id]
         if self.carriers(session_id):
             return
-        await self.end(session_id)
+        await self.release(session_id)
+
+    async def release(self, session_id: int) -> bool:
+        """Tell the auth service this gateway no longer carries ``session_id``; it ends when
+        no other gateway holds it. True when it ended; False when it lives on elsewhere or the
+        call failed (logged; the hold then lapses with its lease)."""
+        try:
+            reply = await self.auth.ReleaseSession(
+                auth_pb2.ReleaseSessionRequest(session_id=session_id, gateway_id=self.gateway_id),
+                timeout=self.deadline,
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("could not release session %d: %s %s", session_id, exc.code().name,
+                        exc.details())
+            return False
+        except Exception as exc:  # e.g. the channel is already closed at shutdown
+            log.warning("could not release session %d: %r", session_id, exc)
+            return False
+        if reply.ended:
+            log.debug("session %d ended", session_id)
+        else:
+            log.debug("session %d released; %d other gateway(s) hold it", session_id,
+                      reply.holders)
+        return reply.ended
 
     async def end(self, session_id: int) -> bool:
-        """Ask the auth service to end ``session_id``; False (logged) when it could not."""
+        """Ask the auth service to end ``session_id`` at once, for every gateway (logout);
+        False (logged) when it could not."""
         try:
             await self.auth.EndSession(
                 auth_pb2.EndSessionRequest(session_id=session_id), timeout=self.deadline
@@ -176,14 +210,16 @@ class SessionKeeper:
                 log.exception("touching sessions failed")
 
     async def touch_all(self) -> None:
-        """Extend every session carried by an open connection; close the connections of a
-        session the service no longer knows."""
+        """Extend every session carried by an open connection (renewing this gateway's hold);
+        close the connections of a session the service no longer knows."""
         ids = {s.session_id for s in self.connections
                if s.session_id is not None and s.state in AUTHENTICATED_STATES}
         for session_id in ids:
             try:
                 await self.auth.TouchSession(
-                    auth_pb2.TouchSessionRequest(session_id=session_id), timeout=self.deadline
+                    auth_pb2.TouchSessionRequest(session_id=session_id,
+                                                 gateway_id=self.gateway_id),
+                    timeout=self.deadline,
                 )
             except grpc.aio.AioRpcError as exc:
                 if exc.code() is grpc.StatusCode.NOT_FOUND:

@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cgateway_protos/v1/auth.proto\x12\x0frose.gateway.v1\"\x8d\x01\n\x07\x41\x63\x63ount\x12\x0f\n\x07user_id\x18\x01 \x01(\r\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_level\x18\x03 \x01(\r\x12\x0e\n\x06\x62\x61nned\x18\x04 \x01(\x08\x12\x0e\n\x06online\x18\x05 \x01(\x08\x12\x12\n\ncreated_at\x18\x06 \x01(\x03\x12\x15\n\rlast_login_at\x18\x07 \x01(\x03\"7\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\"\x87\x01\n\nLoginReply\x12,\n\x06result\x18\x01 \x01(\x0e\x32\x1c.rose.gateway.v1.LoginResult\x12\x0f\n\x07user_id\x18\x02 \x01(\r\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_level\x18\x04 \x01(\r\x12\x12\n\nsession_id\x18\x05 \x01(\r\"\\\n\x0b\x43hannelInfo\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07low_age\x18\x03 \x01(\r\x12\x10\n\x08high_age\x18\x04 \x01(\r\x12\x10\n\x08\x63\x61pacity\x18\x05 \x01(\r\"c\n\tWorldInfo\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04test\x18\x03 \x01(\x08\x12.\n\x08\x63hannels\x18\x04 \x03(\x0b\x32\x1c.rose.gateway.v1.ChannelInfo\"\x13\n\x11ListWorldsRequest\"=\n\x0fListWorldsReply\x12*\n\x06worlds\x18\x01 \x03(\x0b\x32\x1a.rose.gateway.v1.WorldInfo\"\'\n\x13ListChannelsRequest\x12\x10\n\x08world_id\x18\x01 \x01(\r\"U\n\x11ListChannelsReply\x12\x10\n\x08world_id\x18\x01 \x01(\r\x12.\n\x08\x63hannels\x18\x02 \x03(\x0b\x32\x1c.rose.gateway.v1.ChannelInfo\"O\n\x13SelectServerRequest\x12\x12\n\nsession_id\x18\x01 \x01(\r\x12\x10\n\x08world_id\x18\x02 \x01(\r\x12\x12\n\nchannel_id\x18\x03 \x01(\r\"\\\n\x11SelectServerReply\x12\x33\n\x06result\x18\x01 \x01(\x0e\x32#.rose.gateway.v1.ServerSelectResult\x12\x12\n\nsession_id\x18\x02 \x01(\r\"\xf0\x01\n\x0bSessionInfo\x12\x12\n\nsession_id\x18\x01 \x01(\r\x12\x0f\n\x07user_id\x18\x02 \x01(\r\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_level\x18\x04 \x01(\r\x12,\n\x05phase\x18\x05 \x01(\x0e\x32\x1d.rose.gateway.v1.SessionPhase\x12\x10\n\x08world_id\x18\x06 \x01(\r\x12\x12\n\nchannel_id\x18\x07 \x01(\r\x12\x14\n\x0c\x63haracter_id\x18\x08 \x01(\x04\x12\x16\n\x0e\x63haracter_name\x18\t \x01(\t\x12\x12\n\nexpires_at\x18\n \x01(\x01\"C\n\x16ValidateSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\r\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\"r\n\x14ValidateSessionReply\x12+\n\x06result\x18\x01 \x01(\x0e\x32\x1b.rose.gateway.v1.JoinResult\x12-\n\x07session\x18\x02 \x01(\x0b\x32\x1c.rose.gateway.v1.SessionInfo\"\x88\x01\n\x16SetSessionPhaseRequest\x12\x12\n\nsession_id\x18\x01 \x01(\r\x12,\n\x05phase\x18\x02 \x01(\x0e\x32\x1d.rose.gateway.v1.SessionPhase\x12\x14\n\x0c\x63haracter_id\x18\x03 \x01(\x04\x12\x16\n\x0e\x63haracter_name\x18\x04 \x01(\t\")\n\x13TouchSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\r\"\'\n\x11TouchSessionReply\x12\x12\n\nexpires_at\x18\x01 \x01(\x01\"\'\n\x11\x45ndSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\r\" \n\x0f\x45ndSessionReply\x12\r\n\x05\x65nded\x18\x01 \x01(\x08\"U\n\x14\x43reateAccountRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_level\x18\x03 \x01(\r\"4\n\x13ListAccountsRequest\x12\x0e\n\x06offset\x18\x01 \x01(\r\x12\r\n\x05limit\x18\x02 \x01(\r\"N\n\x11ListAccountsReply\x12*\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x18.rose.gateway.v1.Account\x12\r\n\x05total\x18\x02 \x01(\r\"?\n\x15SetAccessLevelRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_level\x18\x02 \x01(\r\"4\n\x10SetBannedRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0e\n\x06\x62\x61nned\x18\x02 \x01(\x08*\xc9\x01\n\x0bLoginResult\x12\x13\n\x0fLOGIN_RESULT_OK\x10\x00\x12\x17\n\x13LOGIN_RESULT_FAILED\x10\x01\x12 \n\x1cLOGIN_RESULT_UNKNOWN_ACCOUNT\x10\x02\x12!\n\x1dLOGIN_RESULT_INVALID_PASSWORD\x10\x03\x12!\n\x1dLOGIN_RESULT_ALREADY_LOGGEDIN\x10\x04\x12$\n LOGIN_RESULT_NO_RIGHT_TO_CONNECT\x10\x07*|\n\x12ServerSelectResult\x12\x1b\n\x17SERVER_SELECT_RESULT_OK\x10\x00\x12\x1f\n\x1bSERVER_SELECT_RESULT_FAILED\x10\x01\x12(\n$SERVER_SELECT_RESULT_INVALID_CHANNEL\x10\x03*t\n\nJoinResult\x12\x12\n\x0eJOIN_RESULT_OK\x10\x00\x12\x16\n\x12JOIN_RESULT_FAILED\x10\x01\x12\x18\n\x14JOIN_RESULT_TIME_OUT\x10\x02\x12 \n\x1cJOIN_RESULT_INVALID_PASSWORD\x10\x03*\x83\x01\n\x0cSessionPhase\x12\x1d\n\x19SESSION_PHASE_UNSPECIFIED\x10\x00\x12\x17\n\x13SESSION_PHASE_LOGIN\x10\x01\x12\"\n\x1eSESSION_PHASE_CHARACTER_SELECT\x10\x02\x12\x17\n\x13SESSION_PHASE_WORLD\x10\x03\x32\x88\x08\n\x04\x41uth\x12\x43\n\x05Login\x12\x1d.rose.gateway.v1.LoginRequest\x1a\x1b.rose.gateway.v1.LoginReply\x12R\n\nListWorlds\x12\".rose.gateway.v1.ListWorldsRequest\x1a .rose.gateway.v1.ListWorldsReply\x12X\n\x0cListChannels\x12$.rose.gateway.v1.ListChannelsRequest\x1a\".rose.gateway.v1.ListChannelsReply\x12X\n\x0cSelectServer\x12$.rose.gateway.v1.SelectServerRequest\x1a\".rose.gateway.v1.SelectServerReply\x12\x61\n\x0fValidateSession\x12\'.rose.gateway.v1.ValidateSessionRequest\x1a%.rose.gateway.v1.ValidateSessionReply\x12X\n\x0fSetSessionPhase\x12\'.rose.gateway.v1.SetSessionPhaseRequest\x1a\x1c.rose.gateway.v1.SessionInfo\x12X\n\x0cTouchSession\x12$.rose.gateway.v1.TouchSessionRequest\x1a\".rose.gateway.v1.TouchSessionReply\x12R\n\nEndSession\x12\".rose.gateway.v1.EndSessionRequest\x1a .rose.gateway.v1.EndSessionReply\x12P\n\rCreateAccount\x12%.rose.gateway.v1.CreateAccountRequest\x1a\x18.rose.gateway.v1.Account\x12X\n\x0cListAccounts\x12$.rose.gateway.v1.ListAccountsRequest\x1a\".rose.gateway.v1.ListAccountsReply\x12R\n\x0eSetAccessLevel\x12&.rose.gateway.v1.SetAccessLevelRequest\x1a\x18.rose.gateway.v1.Account\x12H\n\tSetBanned\x12!.rose.gateway.v1.SetBannedRequest\x1a\x18.rose.gateway.v1.Accountb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cgateway_protos/v1/auth.proto\x12\x0frose.gateway.v1\"\x8d\x01\n\x07\x41\x63\x63ount\x12\x0f\n\x07user_id\x18\x01 \x01(\r\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_level\x18\x03 \x01(\r\x12\x0e\n\x06\x62\x61nned\x18\x04 \x01(\x08\x12\x0e\n\x06online\x18\x05 \x01(\x08\x12\x12\n\ncreated_at\x18\x06 \x01(\x03\x12\x15\n\rlast_login_at\x18\x07 \x01(\x03\"7\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\"\x87\x01\n\nLoginReply\x12,\n\x06result\x18\x01 \x01(\x0e\x32\x1c.rose.gateway.v1.LoginResult\x12\x0f\n\x07user_id\x18\x02 \x01(\r\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_level\x18\x04 \x01(\r\x12\x12\n\nsession_id\x18\x05 \x01(\r\"\\\n\x0b\x43hannelInfo\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07low_age\x18\x03 \x01(\r\x12\x10\n\x08high_age\x18\x04 \x01(\r\x12\x10\n\x08\x63\x61pacity\x18\x05 \x01(\r\"c\n\tWorldInfo\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04test\x18\x03 \x01(\x08\x12.\n\x08\x63hannels\x18\x04 \x03(\x0b\x32\x1c.rose.gateway.v1.ChannelInfo\"\x13\n\x11ListWorldsRequest\"=\n\x0fListWorldsReply\x12*\n\x06worlds\x18\x01 \x03(\x0b\x32\x1a.rose.gateway.v1.WorldInfo\"\'\n\x13ListChannelsRequest\x12\x10\n\x08world_id\x18\x01 \x01(\r\"U\n\x11ListChannelsReply\x12\x10\n\x08world_id\x18\x01 \x01(\r\x12.\n\x08\x63hannels\x18\x02 \x03(\x0b\x32\x1c.rose.gateway.v1.ChannelInfo\"O\n\x13SelectServerRequest\x12\x12\n\nsession_id\x18\x01 \x01(\r\x12\x10\n\x08world_id\x18\x02 \x01(\r\x12\x12\n\nchannel_id\x18\x03 \x01(\r\"\\\n\x11SelectServerReply\x12\x33\n\x06result\x18\x01 \x01(\x0e\x32#.rose.gateway.v1.ServerSelectResult\x12\x12\n\nsession_id\x18\x02 \x01(\r\"\xf0\x01\n\x0bSessionInfo\x12\x12\n\nsession_id\x18\x01 \x01(\r\x12\x0f\n\x07user_id\x18\x02 \x01(\r\x12\x10\n\x08username\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_level\x18\x04 \x01(\r\x12,\n\x05phase\x18\x05 \x01(\x0e\x32\x1d.rose.gateway.v1.SessionPhase\x12\x10\n\x08world_id\x18\x06 \x01(\r\x12\x12\n\nchannel_id\x18\x07 \x01(\r\x12\x14\n\x0c\x63haracter_id\x18\x08 \x01(\x04\x12\x16\n\x0e\x63haracter_name\x18\t \x01(\t\x12\x12\n\nexpires_at\x18\n \x01(\x01\"W\n\x16ValidateSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\r\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\x12\x12\n\ngateway_id\x18\x03 \x01(\t\"r\n\x14ValidateSessionReply\x12+\n\x06result\x18\x01 \x01(\x0e\x32\x1b.rose.gateway.v1.JoinResult\x12-\n\x07session\x18\x02 \x01(\x0b\x32\x1c.rose.gateway.v1.SessionInfo\"\x88\x01\n\x16SetSessionPhaseRequest\x12\x12\n\nsession_id\x18\x01 \x01(\r\x12,\n\x05phase\x18\x02 \x01(\x0e\x32\x1d.rose.gateway.v1.SessionPhase\x12\x14\n\x0c\x63haracter_id\x18\x03 \x01(\x04\x12\x16\n\x0e\x63haracter_name\x18\x04 \x01(\t\"=\n\x13TouchSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\r\x12\x12\n\ngateway_id\x18\x02 \x01(\t\"\'\n\x11TouchSessionReply\x12\x12\n\nexpires_at\x18\x01 \x01(\x01\"?\n\x15ReleaseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\r\x12\x12\n\ngateway_id\x18\x02 \x01(\t\"5\n\x13ReleaseSessionReply\x12\r\n\x05\x65nded\x18\x01 \x01(\x08\x12\x0f\n\x07holders\x18\x02 \x01(\r\"\'\n\x11\x45ndSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\r\" \n\x0f\x45ndSessionReply\x12\r\n\x05\x65nded\x18\x01 \x01(\x08\"U\n\x14\x43reateAccountRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_level\x18\x03 \x01(\r\"4\n\x13ListAccountsRequest\x12\x0e\n\x06offset\x18\x01 \x01(\r\x12\r\n\x05limit\x18\x02 \x01(\r\"N\n\x11ListAccountsReply\x12*\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x18.rose.gateway.v1.Account\x12\r\n\x05total\x18\x02 \x01(\r\"?\n\x15SetAccessLevelRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_level\x18\x02 \x01(\r\"4\n\x10SetBannedRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0e\n\x06\x62\x61nned\x18\x02 \x01(\x08*\xc9\x01\n\x0bLoginResult\x12\x13\n\x0fLOGIN_RESULT_OK\x10\x00\x12\x17\n\x13LOGIN_RESULT_FAILED\x10\x01\x12 \n\x1cLOGIN_RESULT_UNKNOWN_ACCOUNT\x10\x02\x12!\n\x1dLOGIN_RESULT_INVALID_PASSWORD\x10\x03\x12!\n\x1dLOGIN_RESULT_ALREADY_LOGGEDIN\x10\x04\x12$\n LOGIN_RESULT_NO_RIGHT_TO_CONNECT\x10\x07*|\n\x12ServerSelectResult\x12\x1b\n\x17SERVER_SELECT_RESULT_OK\x10\x00\x12\x1f\n\x1bSERVER_SELECT_RESULT_FAILED\x10\x01\x12(\n$SERVER_SELECT_RESULT_INVALID_CHANNEL\x10\x03*t\n\nJoinResult\x12\x12\n\x0eJOIN_RESULT_OK\x10\x00\x12\x16\n\x12JOIN_RESULT_FAILED\x10\x01\x12\x18\n\x14JOIN_RESULT_TIME_OUT\x10\x02\x12 \n\x1cJOIN_RESULT_INVALID_PASSWORD\x10\x03*\x83\x01\n\x0cSessionPhase\x12\x1d\n\x19SESSION_PHASE_UNSPECIFIED\x10\x00\x12\x17\n\x13SESSION_PHASE_LOGIN\x10\x01\x12\"\n\x1eSESSION_PHASE_CHARACTER_SELECT\x10\x02\x12\x17\n\x13SESSION_PHASE_WORLD\x10\x03\x32\xe8\x08\n\x04\x41uth\x12\x43\n\x05Login\x12\x1d.rose.gateway.v1.LoginRequest\x1a\x1b.rose.gateway.v1.LoginReply\x12R\n\nListWorlds\x12\".rose.gateway.v1.ListWorldsRequest\x1a .rose.gateway.v1.ListWorldsReply\x12X\n\x0cListChannels\x12$.rose.gateway.v1.ListChannelsRequest\x1a\".rose.gateway.v1.ListChannelsReply\x12X\n\x0cSelectServer\x12$.rose.gateway.v1.SelectServerRequest\x1a\".rose.gateway.v1.SelectServerReply\x12\x61\n\x0fValidateSession\x12\'.rose.gateway.v1.ValidateSessionRequest\x1a%.rose.gateway.v1.ValidateSessionReply\x12X\n\x0fSetSessionPhase\x12\'.rose.gateway.v1.SetSessionPhaseRequest\x1a\x1c.rose.gateway.v1.SessionInfo\x12X\n\x0cTouchSession\x12$.rose.gateway.v1.TouchSessionRequest\x1a\".rose.gateway.v1.TouchSessionReply\x12^\n\x0eReleaseSession\x12&.rose.gateway.v1.ReleaseSessionRequest\x1a$.rose.gateway.v1.ReleaseSessionReply\x12R\n\nEndSession\x12\".rose.gateway.v1.EndSessionRequest\x1a .rose.gateway.v1.EndSessionReply\x12P\n\rCreateAccount\x12%.rose.gateway.v1.CreateAccountRequest\x1a\x18.rose.gateway.v1.Account\x12X\n\x0cListAccounts\x12$.rose.gateway.v1.ListAccountsRequest\x1a\".rose.gateway.v1.ListAccountsReply\x12R\n\x0eSetAccessLevel\x12&.rose.gateway.v1.SetAccessLevelRequest\x1a\x18.rose.gateway.v1.Account\x12H\n\tSetBanned\x12!.rose.gateway.v1.SetBannedRequest\x1a\x18.rose.gateway.v1.Accountb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'gateway_protos.v1.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOGINRESULT']._serialized_start=2037
-  _globals['_LOGINRESULT']._serialized_end=2238
-  _globals['_SERVERSELECTRESULT']._serialized_start=2240
-  _globals['_SERVERSELECTRESULT']._serialized_end=2364
-  _globals['_JOINRESULT']._serialized_start=2366
-  _globals['_JOINRESULT']._serialized_end=2482
-  _globals['_SESSIONPHASE']._serialized_start=2485
-  _globals['_SESSIONPHASE']._serialized_end=2616
+  _globals['_LOGINRESULT']._serialized_start=2197
+  _globals['_LOGINRESULT']._serialized_end=2398
+  _globals['_SERVERSELECTRESULT']._serialized_start=2400
+  _globals['_SERVERSELECTRESULT']._serialized_end=2524
+  _globals['_JOINRESULT']._serialized_start=2526
+  _globals['_JOINRESULT']._serialized_end=2642
+  _globals['_SESSIONPHASE']._serialized_start=2645
+  _globals['_SESSIONPHASE']._serialized_end=2776
   _globals['_ACCOUNT']._serialized_start=50
   _globals['_ACCOUNT']._serialized_end=191
   _globals['_LOGINREQUEST']._serialized_start=193
@@ -64,29 +64,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONINFO']._serialized_start=971
   _globals['_SESSIONINFO']._serialized_end=1211
   _globals['_VALIDATESESSIONREQUEST']._serialized_start=1213
-  _globals['_VALIDATESESSIONREQUEST']._serialized_end=1280
-  _globals['_VALIDATESESSIONREPLY']._serialized_start=1282
-  _globals['_VALIDATESESSIONREPLY']._serialized_end=1396
-  _globals['_SETSESSIONPHASEREQUEST']._serialized_start=1399
-  _globals['_SETSESSIONPHASEREQUEST']._serialized_end=1535
-  _globals['_TOUCHSESSIONREQUEST']._serialized_start=1537
-  _globals['_TOUCHSESSIONREQUEST']._serialized_end=1578
-  _globals['_TOUCHSESSIONREPLY']._serialized_start=1580
-  _globals['_TOUCHSESSIONREPLY']._serialized_end=1619
-  _globals['_ENDSESSIONREQUEST']._serialized_start=1621
-  _globals['_ENDSESSIONREQUEST']._serialized_end=1660
-  _globals['_ENDSESSIONREPLY']._serialized_start=1662
-  _globals['_ENDSESSIONREPLY']._serialized_end=1694
-  _globals['_CREATEACCOUNTREQUEST']._serialized_start=1696
-  _globals['_CREATEACCOUNTREQUEST']._serialized_end=1781
-  _globals['_LISTACCOUNTSREQUEST']._serialized_start=1783
-  _globals['_LISTACCOUNTSREQUEST']._serialized_end=1835
-  _globals['_LISTACCOUNTSREPLY']._serialized_start=1837
-  _globals['_LISTACCOUNTSREPLY']._serialized_end=1915
-  _globals['_SETACCESSLEVELREQUEST']._serialized_start=1917
-  _globals['_SETACCESSLEVELREQUEST']._serialized_end=1980
-  _globals['_SETBANNEDREQUEST']._serialized_start=1982
-  _globals['_SETBANNEDREQUEST']._serialized_end=2034
-  _globals['_AUTH']._serialized_start=2619
-  _globals['_AUTH']._serialized_end=3651
+  _globals['_VALIDATESESSIONREQUEST']._serialized_end=1300
+  _globals['_VALIDATESESSIONREPLY']._serialized_start=1302
+  _globals['_VALIDATESESSIONREPLY']._serialized_end=1416
+  _globals['_SETSESSIONPHASEREQUEST']._serialized_start=1419
+  _globals['_SETSESSIONPHASEREQUEST']._serialized_end=1555
+  _globals['_TOUCHSESSIONREQUEST']._serialized_start=1557
+  _globals['_TOUCHSESSIONREQUEST']._serialized_end=1618
+  _globals['_TOUCHSESSIONREPLY']._serialized_start=1620
+  _globals['_TOUCHSESSIONREPLY']._serialized_end=1659
+  _globals['_RELEASESESSIONREQUEST']._serialized_start=1661
+  _globals['_RELEASESESSIONREQUEST']._serialized_end=1724
+  _globals['_RELEASESESSIONREPLY']._serialized_start=1726
+  _globals['_RELEASESESSIONREPLY']._serialized_end=1779
+  _globals['_ENDSESSIONREQUEST']._serialized_start=1781
+  _globals['_ENDSESSIONREQUEST']._serialized_end=1820
+  _globals['_ENDSESSIONREPLY']._serialized_start=1822
+  _globals['_ENDSESSIONREPLY']._serialized_end=1854
+  _globals['_CREATEACCOUNTREQUEST']._serialized_start=1856
+  _globals['_CREATEACCOUNTREQUEST']._serialized_end=1941
+  _globals['_LISTACCOUNTSREQUEST']._serialized_start=1943
+  _globals['_LISTACCOUNTSREQUEST']._serialized_end=1995
+  _globals['_LISTACCOUNTSREPLY']._serialized_start=1997
+  _globals['_LISTACCOUNTSREPLY']._serialized_end=2075
+  _globals['_SETACCESSLEVELREQUEST']._serialized_start=2077
+  _globals['_SETACCESSLEVELREQUEST']._serialized_end=2140
+  _globals['_SETBANNEDREQUEST']._serialized_start=2142
+  _globals['_SETBANNEDREQUEST']._serialized_end=2194
+  _globals['_AUTH']._serialized_start=2779
+  _globals['_AUTH']._serialized_end=3907
 # @@protoc_insertion_point(module_scope)

@@ -186,12 +186,14 @@ class SessionInfo(_message.Message):
     def __init__(self, session_id: _Optional[int] = ..., user_id: _Optional[int] = ..., username: _Optional[str] = ..., access_level: _Optional[int] = ..., phase: _Optional[_Union[SessionPhase, str]] = ..., world_id: _Optional[int] = ..., channel_id: _Optional[int] = ..., character_id: _Optional[int] = ..., character_name: _Optional[str] = ..., expires_at: _Optional[float] = ...) -> None: ...
 
 class ValidateSessionRequest(_message.Message):
-    __slots__ = ("session_id", "password_hash")
+    __slots__ = ("session_id", "password_hash", "gateway_id")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_HASH_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
     session_id: int
     password_hash: str
-    def __init__(self, session_id: _Optional[int] = ..., password_hash: _Optional[str] = ...) -> None: ...
+    gateway_id: str
+    def __init__(self, session_id: _Optional[int] = ..., password_hash: _Optional[str] = ..., gateway_id: _Optional[str] = ...) -> None: ...
 
 class ValidateSessionReply(_message.Message):
     __slots__ = ("result", "session")
@@ -214,16 +216,34 @@ class SetSessionPhaseRequest(_message.Message):
     def __init__(self, session_id: _Optional[int] = ..., phase: _Optional[_Union[SessionPhase, str]] = ..., character_id: _Optional[int] = ..., character_name: _Optional[str] = ...) -> None: ...
 
 class TouchSessionRequest(_message.Message):
-    __slots__ = ("session_id",)
+    __slots__ = ("session_id", "gateway_id")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
     session_id: int
-    def __init__(self, session_id: _Optional[int] = ...) -> None: ...
+    gateway_id: str
+    def __init__(self, session_id: _Optional[int] = ..., gateway_id: _Optional[str] = ...) -> None: ...
 
 class TouchSessionReply(_message.Message):
     __slots__ = ("expires_at",)
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     expires_at: float
     def __init__(self, expires_at: _Optional[float] = ...) -> None: ...
+
+class ReleaseSessionRequest(_message.Message):
+    __slots__ = ("session_id", "gateway_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: int
+    gateway_id: str
+    def __init__(self, session_id: _Optional[int] = ..., gateway_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseSessionReply(_message.Message):
+    __slots__ = ("ended", "holders")
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    HOLDERS_FIELD_NUMBER: _ClassVar[int]
+    ended: bool
+    holders: int
+    def __init__(self, ended: _Optional[bool] = ..., holders: _Optional[int] = ...) -> None: ...
 
 class EndSessionRequest(_message.Message):
     __slots__ = ("session_id",)

@@ -69,6 +69,11 @@ class AuthStub:
                 request_serializer=gateway__protos_dot_v1_dot_auth__pb2.TouchSessionRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_auth__pb2.TouchSessionReply.FromString,
                 _registered_method=True)
+        self.ReleaseSession = channel.unary_unary(
+                '/rose.gateway.v1.Auth/ReleaseSession',
+                request_serializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionReply.FromString,
+                _registered_method=True)
         self.EndSession = channel.unary_unary(
                 '/rose.gateway.v1.Auth/EndSession',
                 request_serializer=gateway__protos_dot_v1_dot_auth__pb2.EndSessionRequest.SerializeToString,
@@ -135,7 +140,7 @@ class AuthServicer:
     def ValidateSession(self, request, context):
         """Check a PAKCS_JOIN_SERVER_REQ (session id + password hash) and return who the session
         belongs to and which leg it is on. Result values are PAKSC_JOIN_SERVER_REPLY's. A valid
-        session's expiry is extended.
+        session's expiry is extended and the joining gateway takes a hold on it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -150,15 +155,27 @@ class AuthServicer:
         raise NotImplementedError('Method not implemented!')
 
     def TouchSession(self, request, context):
-        """Keep a session alive (connection activity, PAKCS_ALIVE); NOT_FOUND when it is gone.
+        """Keep a session alive (connection activity, PAKCS_ALIVE) and renew the calling gateway's
+        hold; NOT_FOUND when it is gone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseSession(self, request, context):
+        """A gateway no longer carries a session (its grace period ran out, its login connection
+        closed before server select, it is shutting down): drop its hold, and end the session
+        (freeing the account) only when no other gateway holds a live lease on it. Releasing an
+        unknown session, or one the gateway did not hold, is not an error. INVALID_ARGUMENT without
+        a holder (neither gateway_id nor x-gateway-id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def EndSession(self, request, context):
-        """End a session (logout, grace period over, login connection closed before server select).
-        Frees the account for a new login. Ending an unknown session is not an error.
+        """End a session at once, whatever gateways hold it (logout). Frees the account for a new
+        login. Ending an unknown session is not an error.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -229,6 +246,11 @@ def add_AuthServicer_to_server(servicer, server):
                     servicer.TouchSession,
                     request_deserializer=gateway__protos_dot_v1_dot_auth__pb2.TouchSessionRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_auth__pb2.TouchSessionReply.SerializeToString,
+            ),
+            'ReleaseSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseSession,
+                    request_deserializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionReply.SerializeToString,
             ),
             'EndSession': grpc.unary_unary_rpc_method_handler(
                     servicer.EndSession,
@@ -445,6 +467,33 @@ class Auth:
             '/rose.gateway.v1.Auth/TouchSession',
             gateway__protos_dot_v1_dot_auth__pb2.TouchSessionRequest.SerializeToString,
             gateway__protos_dot_v1_dot_auth__pb2.TouchSessionReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.Auth/ReleaseSession',
+            gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionReply.FromString,
             options,
             channel_credentials,
             insecure,

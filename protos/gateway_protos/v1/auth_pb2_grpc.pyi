@@ -4,6 +4,16 @@ isort:skip_file
 The auth backend: accounts, login, the world/channel list and the sessions that carry a
 client from the login leg to the character and world legs (PROTOCOL.md §7.2-7.4, §7.7-7.8).
 
+Session life across gateways (DESIGN.md "Sessions across connections"): several gateways may
+carry connections of one session. Each gateway that carries a session HOLDS it: a join
+(ValidateSession) and every touch (TouchSession) record or renew that gateway's hold, a lease
+of AUTH_SESSION_TTL seconds. A gateway whose last connection of a session is gone (after its
+grace period) calls ReleaseSession: the session ends only when no other gateway holds a live
+lease, so a gateway that crashed stops keeping sessions alive when its lease runs out.
+EndSession (logout, ban) ends a session at once whoever holds it. The holder is the request's
+gateway_id field, or when that is empty the x-gateway-id call metadata every gateway sends; a
+call with neither takes no hold.
+
 Expected outcomes (wrong password, account already online) are result codes in the reply;
 malformed arguments (empty or oversize names, a password that is not 64 hex characters, an
 unknown world) are answered with a gRPC status (INVALID_ARGUMENT, NOT_FOUND,
@@ -56,17 +66,26 @@ class AuthStub:
     ValidateSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ValidateSessionRequest, _auth_pb2.ValidateSessionReply]
     """Check a PAKCS_JOIN_SERVER_REQ (session id + password hash) and return who the session
     belongs to and which leg it is on. Result values are PAKSC_JOIN_SERVER_REPLY's. A valid
-    session's expiry is extended.
+    session's expiry is extended and the joining gateway takes a hold on it.
     """
     SetSessionPhase: _grpc.UnaryUnaryMultiCallable[_auth_pb2.SetSessionPhaseRequest, _auth_pb2.SessionInfo]
     """Move a session between CHARACTER_SELECT and WORLD (character select / change character).
     NOT_FOUND for an unknown or expired session, FAILED_PRECONDITION for any other transition.
     """
     TouchSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.TouchSessionRequest, _auth_pb2.TouchSessionReply]
-    """Keep a session alive (connection activity, PAKCS_ALIVE); NOT_FOUND when it is gone."""
+    """Keep a session alive (connection activity, PAKCS_ALIVE) and renew the calling gateway's
+    hold; NOT_FOUND when it is gone.
+    """
+    ReleaseSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ReleaseSessionRequest, _auth_pb2.ReleaseSessionReply]
+    """A gateway no longer carries a session (its grace period ran out, its login connection
+    closed before server select, it is shutting down): drop its hold, and end the session
+    (freeing the account) only when no other gateway holds a live lease on it. Releasing an
+    unknown session, or one the gateway did not hold, is not an error. INVALID_ARGUMENT without
+    a holder (neither gateway_id nor x-gateway-id).
+    """
     EndSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.EndSessionRequest, _auth_pb2.EndSessionReply]
-    """End a session (logout, grace period over, login connection closed before server select).
-    Frees the account for a new login. Ending an unknown session is not an error.
+    """End a session at once, whatever gateways hold it (logout). Frees the account for a new
+    login. Ending an unknown session is not an error.
     """
     CreateAccount: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CreateAccountRequest, _auth_pb2.Account]
     """Administration: create an account (ALREADY_EXISTS when the name is taken)."""
@@ -98,17 +117,26 @@ class AuthAsyncStub(AuthStub):
     ValidateSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.ValidateSessionRequest, _auth_pb2.ValidateSessionReply]  # type: ignore[assignment]
     """Check a PAKCS_JOIN_SERVER_REQ (session id + password hash) and return who the session
     belongs to and which leg it is on. Result values are PAKSC_JOIN_SERVER_REPLY's. A valid
-    session's expiry is extended.
+    session's expiry is extended and the joining gateway takes a hold on it.
     """
     SetSessionPhase: _aio.UnaryUnaryMultiCallable[_auth_pb2.SetSessionPhaseRequest, _auth_pb2.SessionInfo]  # type: ignore[assignment]
     """Move a session between CHARACTER_SELECT and WORLD (character select / change character).
     NOT_FOUND for an unknown or expired session, FAILED_PRECONDITION for any other transition.
     """
     TouchSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.TouchSessionRequest, _auth_pb2.TouchSessionReply]  # type: ignore[assignment]
-    """Keep a session alive (connection activity, PAKCS_ALIVE); NOT_FOUND when it is gone."""
+    """Keep a session alive (connection activity, PAKCS_ALIVE) and renew the calling gateway's
+    hold; NOT_FOUND when it is gone.
+    """
+    ReleaseSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.ReleaseSessionRequest, _auth_pb2.ReleaseSessionReply]  # type: ignore[assignment]
+    """A gateway no longer carries a session (its grace period ran out, its login connection
+    closed before server select, it is shutting down): drop its hold, and end the session
+    (freeing the account) only when no other gateway holds a live lease on it. Releasing an
+    unknown session, or one the gateway did not hold, is not an error. INVALID_ARGUMENT without
+    a holder (neither gateway_id nor x-gateway-id).
+    """
     EndSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.EndSessionRequest, _auth_pb2.EndSessionReply]  # type: ignore[assignment]
-    """End a session (logout, grace period over, login connection closed before server select).
-    Frees the account for a new login. Ending an unknown session is not an error.
+    """End a session at once, whatever gateways hold it (logout). Frees the account for a new
+    login. Ending an unknown session is not an error.
     """
     CreateAccount: _aio.UnaryUnaryMultiCallable[_auth_pb2.CreateAccountRequest, _auth_pb2.Account]  # type: ignore[assignment]
     """Administration: create an account (ALREADY_EXISTS when the name is taken)."""
@@ -167,7 +195,7 @@ class AuthServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_auth_pb2.ValidateSessionReply, _abc.Awaitable[_auth_pb2.ValidateSessionReply]]:
         """Check a PAKCS_JOIN_SERVER_REQ (session id + password hash) and return who the session
         belongs to and which leg it is on. Result values are PAKSC_JOIN_SERVER_REPLY's. A valid
-        session's expiry is extended.
+        session's expiry is extended and the joining gateway takes a hold on it.
         """
 
     @_abc_1.abstractmethod
@@ -186,7 +214,22 @@ class AuthServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.TouchSessionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.TouchSessionReply, _abc.Awaitable[_auth_pb2.TouchSessionReply]]:
-        """Keep a session alive (connection activity, PAKCS_ALIVE); NOT_FOUND when it is gone."""
+        """Keep a session alive (connection activity, PAKCS_ALIVE) and renew the calling gateway's
+        hold; NOT_FOUND when it is gone.
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseSession(
+        self,
+        request: _auth_pb2.ReleaseSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ReleaseSessionReply, _abc.Awaitable[_auth_pb2.ReleaseSessionReply]]:
+        """A gateway no longer carries a session (its grace period ran out, its login connection
+        closed before server select, it is shutting down): drop its hold, and end the session
+        (freeing the account) only when no other gateway holds a live lease on it. Releasing an
+        unknown session, or one the gateway did not hold, is not an error. INVALID_ARGUMENT without
+        a holder (neither gateway_id nor x-gateway-id).
+        """
 
     @_abc_1.abstractmethod
     def EndSession(
@@ -194,8 +237,8 @@ class AuthServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.EndSessionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.EndSessionReply, _abc.Awaitable[_auth_pb2.EndSessionReply]]:
-        """End a session (logout, grace period over, login connection closed before server select).
-        Frees the account for a new login. Ending an unknown session is not an error.
+        """End a session at once, whatever gateways hold it (logout). Frees the account for a new
+        login. Ending an unknown session is not an error.
         """
 
     @_abc_1.abstractmethod

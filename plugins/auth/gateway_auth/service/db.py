@@ -54,9 +54,23 @@ class SessionRow(Base):
     password_binding: Mapped[str] = mapped_column(String(96), default="", server_default="")
 
 
+class SessionHoldRow(Base):
+    """A gateway's hold on a session: that gateway carries connections of it until
+    ``expires_at`` (its lease, renewed by its touches). A session ends on a release only when
+    no other live hold remains; the rows go with their session (ON DELETE CASCADE)."""
+
+    __tablename__ = "auth_session_holds"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    gateway_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
 def upgrade_schema(connection: Connection) -> None:
     """Add the columns later versions introduced to tables an earlier version created (the
-    schema creation only adds missing tables)."""
+    schema creation only adds missing tables, such as ``auth_session_holds``)."""
     columns = {column["name"] for column in inspect(connection).get_columns("auth_sessions")}
     if "password_binding" not in columns:
         connection.execute(

@@ -20,6 +20,14 @@ when there is no time left before the deadline).
 
 Login policy: an account with a live session (any phase) cannot log in again: the second login
 gets ALREADY_LOGGEDIN until the first session ends (logout, grace period, TTL, ban).
+
+Session life across gateways: the service, not a gateway, decides when a session carried by
+several gateways ends. A join (ValidateSession) and every touch record the calling gateway's
+hold (a row of ``auth_session_holds`` with a lease of AUTH_SESSION_TTL); ReleaseSession drops
+the caller's hold and ends the session only when no other live hold remains. An expired lease
+(a gateway that crashed) counts for nothing. EndSession and a ban end the session whoever
+holds it. The holder is the request's ``gateway_id`` or, when empty, the ``x-gateway-id`` call
+metadata every gateway sends (so callers that predate the field still take holds).
 """
 
 from __future__ import annotations
@@ -33,11 +41,11 @@ from collections.abc import Callable
 
 import grpc
 from gateway_protos.v1 import auth_pb2, auth_pb2_grpc
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway_auth.service.db import AccountRow, SessionRow
+from gateway_auth.service.db import AccountRow, SessionHoldRow, SessionRow
 from gateway_auth.service.options import AuthOptions, WorldConfig
 from gateway_auth.service.passwords import (
     HashBusy,
@@ -50,6 +58,7 @@ from gateway_core.service_errors import (
     ServiceError,
     abort,
     abort_internal,
+    check_gateway_id,
     name_error,
 )
 
@@ -68,6 +77,8 @@ _SESSION_ID_ATTEMPTS = 64
 _PHASE_LOGIN = auth_pb2.SESSION_PHASE_LOGIN
 _PHASE_SELECT = auth_pb2.SESSION_PHASE_CHARACTER_SELECT
 _PHASE_WORLD = auth_pb2.SESSION_PHASE_WORLD
+#: Call metadata naming the calling gateway (gateway_core.grpc adds it to every call).
+GATEWAY_ID_METADATA = "x-gateway-id"
 #: A remaining time above this means the call has no deadline (seconds).
 _NO_DEADLINE = 1e9
 
@@ -123,6 +134,33 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         if error is not None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
         return value
+
+    async def _holder(self, context: Context, explicit: str, *, required: bool) -> str | None:
+        """The gateway a session call is for: ``explicit`` or the x-gateway-id metadata (None
+        when neither is there and it is not ``required``)."""
+        value = explicit
+        if not value:
+            for key, item in context.invocation_metadata() or ():
+                if key == GATEWAY_ID_METADATA and isinstance(item, str):
+                    value = item
+        if not value and not required:
+            return None
+        try:
+            return check_gateway_id(value)
+        except ServiceError as refused:
+            await abort(context, refused)
+
+    async def _hold(self, db: AsyncSession, session_id: int, holder: str | None) -> None:
+        """Record or renew ``holder``'s lease on a live session (callers hold ``_lock``)."""
+        if holder is None:
+            return
+        expires_at = self._clock() + self._options.session_ttl
+        hold = await db.get(SessionHoldRow, (session_id, holder))
+        if hold is None:
+            db.add(SessionHoldRow(session_id=session_id, gateway_id=holder, expires_at=expires_at))
+        else:
+            hold.expires_at = expires_at
+        await db.flush()
 
     async def _account_by_name(self, db: AsyncSession, username: str) -> AccountRow | None:
         result = await db.execute(
@@ -354,9 +392,10 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
 
         The hash is checked against the session's binding (no argon2); see the module doc."""
         client_hash = await self._client_hash(context, request.password_hash)
+        holder = await self._holder(context, request.gateway_id, required=False)
         invalid = auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_INVALID_PASSWORD)
         try:
-            async with self._db() as db, db.begin():
+            async with self._lock, self._db() as db, db.begin():
                 row = await db.get(SessionRow, request.session_id)
                 if row is None or row.phase == _PHASE_LOGIN:
                     return invalid
@@ -373,13 +412,14 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                 if bound:
                     row.expires_at = self._clock() + self._options.session_ttl
                     await db.flush()
+                    await self._hold(db, row.id, holder)
                     return auth_pb2.ValidateSessionReply(
                         result=auth_pb2.JOIN_RESULT_OK, session=self._session_message(row, account)
                     )
             # Bound under another key (or not at all): argon2 once, then bind under ours.
             if not await self._passwords.verify(stored, client_hash, deadline=_deadline(context)):
                 return invalid
-            async with self._db() as db, db.begin():
+            async with self._lock, self._db() as db, db.begin():
                 row = await self._live_session(db, request.session_id)
                 account = await db.get(AccountRow, row.account_id) if row is not None else None
                 if row is None or account is None:  # ended while we verified
@@ -388,6 +428,7 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                 if account.password_hash == stored:
                     row.password_binding = self._binder.bind(account.id, stored, client_hash)
                 await db.flush()
+                await self._hold(db, row.id, holder)
                 info = self._session_message(row, account)
         except HashBusy as busy:
             log.warning("auth ValidateSession answered FAILED: %s", busy)
@@ -451,9 +492,10 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
     async def TouchSession(
         self, request: auth_pb2.TouchSessionRequest, context: Context
     ) -> auth_pb2.TouchSessionReply:
-        """Extend a live session by AUTH_SESSION_TTL."""
+        """Extend a live session by AUTH_SESSION_TTL and renew the caller's hold."""
+        holder = await self._holder(context, request.gateway_id, required=False)
         try:
-            async with self._db() as db, db.begin():
+            async with self._lock, self._db() as db, db.begin():
                 row = await self._live_session(db, request.session_id)
                 if row is None:
                     raise ServiceError(
@@ -461,16 +503,54 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                     )
                 row.expires_at = self._clock() + self._options.session_ttl
                 expires_at = row.expires_at
+                await self._hold(db, row.id, holder)
         except ServiceError as refused:
             await abort(context, refused)
         except SQLAlchemyError as exc:
             await abort_internal(context, log, "auth", "TouchSession", exc)
         return auth_pb2.TouchSessionReply(expires_at=expires_at)
 
+    async def ReleaseSession(
+        self, request: auth_pb2.ReleaseSessionRequest, context: Context
+    ) -> auth_pb2.ReleaseSessionReply:
+        """Drop the caller's hold; end the session when no other gateway holds a live lease."""
+        holder = await self._holder(context, request.gateway_id, required=True)
+        try:
+            async with self._lock, self._db() as db, db.begin():
+                row = await self._live_session(db, request.session_id)
+                if row is None:
+                    return auth_pb2.ReleaseSessionReply(ended=False)
+                # Expired leases go too: a gateway that stopped touching holds nothing.
+                await db.execute(
+                    delete(SessionHoldRow).where(
+                        SessionHoldRow.session_id == row.id,
+                        or_(
+                            SessionHoldRow.gateway_id == holder,
+                            SessionHoldRow.expires_at <= self._clock(),
+                        ),
+                    )
+                )
+                others = (
+                    await db.execute(
+                        select(func.count())
+                        .select_from(SessionHoldRow)
+                        .where(SessionHoldRow.session_id == row.id)
+                    )
+                ).scalar_one()
+                if others:
+                    log.debug("session %d released by %s, held by %d more", row.id, holder,
+                              others)
+                    return auth_pb2.ReleaseSessionReply(ended=False, holders=others)
+                await db.delete(row)
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "auth", "ReleaseSession", exc)
+        log.debug("session %d released by %s: ended", request.session_id, holder)
+        return auth_pb2.ReleaseSessionReply(ended=True)
+
     async def EndSession(
         self, request: auth_pb2.EndSessionRequest, context: Context
     ) -> auth_pb2.EndSessionReply:
-        """Delete a session; ``ended`` tells whether a live one existed."""
+        """Delete a session whoever holds it; ``ended`` tells whether a live one existed."""
         try:
             async with self._db() as db, db.begin():
                 row = await self._live_session(db, request.session_id)

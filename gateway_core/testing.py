@@ -43,6 +43,7 @@ from gateway_core.grpc import ReferenceService, ServiceHost
 from gateway_core.protocol.packets import CreateCharResult, JoinResult, LoginResult
 
 __all__ = [
+    "GATEWAY_TEST_ENV",
     "GATEWAY_TEST_SETTINGS",
     "ManualClock",
     "RunningGateway",
@@ -68,6 +69,18 @@ GATEWAY_TEST_SETTINGS: Mapping[str, object] = {
     "AUTH_ARGON2_TIME_COST": 1,
     "AUTH_ARGON2_MEMORY_KIB": 64,
     "AUTH_ARGON2_PARALLELISM": 1,
+}
+
+#: The same as environment variables, for subprocesses (``gateway serve``, ``gateway service``);
+#: the listening ports are the test's to choose.
+GATEWAY_TEST_ENV: Mapping[str, str] = {
+    "LISTEN_ADDR": "127.0.0.1",
+    "PACKET_METRICS_PORT": "0",
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
+    "GRPC_DEADLINE": "2.0",
+    "AUTH_ARGON2_TIME_COST": "1",
+    "AUTH_ARGON2_MEMORY_KIB": "64",
+    "AUTH_ARGON2_PARALLELISM": "1",
 }
 
 T = TypeVar("T")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ import anyio
 import anyio.abc
 import pytest
 
+from gateway_core import testing
 from gateway_core.protocol.connection import NEED_DATA, ProtocolConnection, Role
 from gateway_core.protocol.errors import RemoteProtocolError
 from gateway_core.protocol.packets import (
@@ -297,7 +297,4 @@ def scripted_server() -> ServerFactory:
 @pytest.fixture
 def free_port() -> int:
     """A loopback port nothing listens on (it was free a moment ago)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+    return testing.free_port()

@@ -31,17 +31,6 @@ from gateway_core.testing import GATEWAY_TEST_SETTINGS, RunningGateway, running_
 #: argon2, short timeouts (:data:`gateway_core.testing.GATEWAY_TEST_SETTINGS`).
 E2E_SETTINGS: dict[str, object] = dict(GATEWAY_TEST_SETTINGS)
 
-#: The same as environment variables, for subprocesses (`gateway serve`, `gateway service`).
-E2E_ENV: dict[str, str] = {
-    "LISTEN_ADDR": "127.0.0.1",
-    "PACKET_METRICS_PORT": "0",
-    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
-    "GRPC_DEADLINE": "2.0",
-    "AUTH_ARGON2_TIME_COST": "1",
-    "AUTH_ARGON2_MEMORY_KIB": "64",
-    "AUTH_ARGON2_PARALLELISM": "1",
-}
-
 #: Bound on every single wait of a client.
 TIMEOUT = 5.0
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -17,16 +16,8 @@ import pytest
 
 from gateway_core.bot import flow
 from gateway_core.protocol.packets import JoinResult, LoginResult, ServerSelectResult
+from gateway_core.testing import GATEWAY_TEST_ENV, free_port
 
-E2E_ENV: dict[str, str] = {
-    "LISTEN_ADDR": "127.0.0.1",
-    "PACKET_METRICS_PORT": "0",
-    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
-    "GRPC_DEADLINE": "2.0",
-    "AUTH_ARGON2_TIME_COST": "1",
-    "AUTH_ARGON2_MEMORY_KIB": "64",
-    "AUTH_ARGON2_PARALLELISM": "1",
-}
 GATEWAY = [sys.executable, "-m", "gateway_core"]
 
 StartGateway = Any  # the start_gateway fixture (tests/e2e/conftest.py)
@@ -34,16 +25,10 @@ StartGateway = Any  # the start_gateway fixture (tests/e2e/conftest.py)
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
-def free_port() -> int:
-    """A loopback port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def environment(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_SERVICE_ADDR")}
-    return {**env, **E2E_ENV, "DATA_DIR": str(data_dir), **extra}
+    return {**env, **GATEWAY_TEST_ENV, "DATA_DIR": str(data_dir), **extra}
 
 
 @contextlib.contextmanager

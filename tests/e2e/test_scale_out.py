@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -36,6 +35,7 @@ from gateway_core.protocol.packets import (
     SrvPlayerChar,
     SrvWhisperChat,
 )
+from gateway_core.testing import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -63,13 +63,6 @@ ENV: dict[str, str] = {
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

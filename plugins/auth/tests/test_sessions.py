@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 
 import anyio
-import grpc
 import pytest
 from gateway_auth.sessions import SessionKeeper
 from gateway_protos.v1 import auth_pb2, auth_pb2_grpc
@@ -19,6 +18,7 @@ from gateway_core.session import ConnectionService, Session, SessionState
 
 from .conftest import AuthHarness
 from .service.test_auth_service import PW, create, to_character_select
+from .service.test_session_holds import is_live
 
 pytestmark = pytest.mark.anyio
 
@@ -80,15 +80,6 @@ async def close(keeper: SessionKeeper, session: Session) -> None:
     pending = keeper._timers[session.session_id]
     with anyio.fail_after(2):
         await pending
-
-
-async def is_live(h: AuthHarness, session_id: int) -> bool:
-    try:
-        await h.stub.TouchSession(auth_pb2.TouchSessionRequest(session_id=session_id))
-    except grpc.aio.AioRpcError as exc:
-        assert exc.code() == grpc.StatusCode.NOT_FOUND
-        return False
-    return True
 
 
 async def test_the_session_ends_when_the_last_gateway_lets_go(auth: AuthHarness) -> None:

@@ -54,7 +54,7 @@ def _install_uvloop() -> None:
 
 
 def _types() -> tuple[int, int]:
-    from gateway_core.protocol.types import get_profile
+    from gateway_core.protocol.numbering import get_profile
 
     profile = get_profile("2026")
     return profile.by_name("PAKCS_NORMAL_CHAT").value, profile.by_name("PAKWC_NORMAL_CHAT").value
@@ -133,7 +133,7 @@ def serve(mode: str, profile: bool) -> None:
 
 def _serve_gateway(profile: bool) -> None:
     from gateway_core.app import Gateway, run_gateway
-    from gateway_core.builtins import ANY_STATE
+    from gateway_core.core_packets import ANY_STATE
     from gateway_core.hookspecs import hookimpl
     from gateway_core.plugins import GatewayPluginManager
     from gateway_core.protocol.packets import CliNormalChat, SrvNormalChat

@@ -22,15 +22,16 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from gateway_core.backend_clients import GrpcClients
 from gateway_core.config import Settings, load_settings
-from gateway_core.grpc import GrpcClients, ServiceHost, build_services
 from gateway_core.metrics import GatewayMetrics, MetricsServer
 from gateway_core.plugins import GatewayPluginManager
 from gateway_core.protocol.connection import Role, encode_packet
-from gateway_core.protocol.types import get_profile
+from gateway_core.protocol.numbering import get_profile
 from gateway_core.router import Router
 from gateway_core.server import Server, running_on_asyncio
-from gateway_core.session import ConnectionService, PluginData
+from gateway_core.service_host import ServiceHost, build_services
+from gateway_core.session import ConnectionRegistry, PluginData
 
 log = logging.getLogger("gateway")
 
@@ -76,7 +77,7 @@ class Gateway:
         self.pm.on_hook_error = lambda plugin, hook: self.metrics.handler_error(plugin)
 
         cipher, profile = settings.CIPHER, settings.PACKET_PROFILE
-        self.connections = ConnectionService(
+        self.connections = ConnectionRegistry(
             encode=lambda packet: encode_packet(packet, role=Role.SERVER, cipher=cipher,
                                                 profile=profile),
             on_state_changed=self.pm.session_state_changed,

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 import anyio
 
 from gateway_core import __version__
+from gateway_core.backend_clients import open_channel
 from gateway_core.config import ConfigError, Settings, load_settings, service_addr_setting
-from gateway_core.grpc import ServiceHost, build_services, open_channel
+from gateway_core.service_host import ServiceHost, build_services
 
 if TYPE_CHECKING:
     import grpc.aio
@@ -158,7 +159,7 @@ class _Bootstrap:
 
     def context(self) -> CommandContext:
         settings, pm = self.load()
-        from gateway_core.logging import configure_logging
+        from gateway_core.logs import configure_logging
 
         configure_logging(settings.LOG_LEVEL)
         return CommandContext(settings, pm)

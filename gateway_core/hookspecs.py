@@ -57,7 +57,7 @@ def gateway_register_packets(register: PacketRegistrar) -> None:
     ``register(packet_name, handler, *, states)``: ``packet_name`` is the protocol name
     (``"PAKCS_LOGIN_REQ"``), ``handler`` an ``async def handler(ctx, packet)`` where ``ctx``
     is a :class:`gateway_core.router.PacketContext` (the session, ``reply``/``send``, the
-    connection service, the plugin's gRPC clients and settings) and ``packet`` the decoded
+    connection registry, the plugin's gRPC clients and settings) and ``packet`` the decoded
     packet (or a raw frame for types without a definition). ``states`` is the set of
     :class:`gateway_core.session.SessionState` in which the packet is accepted; elsewhere the
     router's wrong-state policy applies. Two plugins claiming one packet type is a start-up
@@ -82,10 +82,11 @@ def gateway_register_services(register: ServiceRegistrar) -> None:
     """Provide reference backend services.
 
     ``register(service, factory)``: ``factory(config)`` returns a
-    :class:`gateway_core.grpc.ReferenceService` (``add_to_server(server)``, ``async start()``,
-    ``async stop()``) built from a :class:`gateway_core.grpc.ServiceConfig` (data directory,
-    database URL, settings). The core hosts it in-process when ``<SERVICE>_SERVICE_ADDR`` is
-    unset (embedded default) and as its own process under ``gateway service <name>``.
+    :class:`gateway_core.service_host.ReferenceService` (``add_to_server(server)``,
+    ``async start()``, ``async stop()``) built from a
+    :class:`gateway_core.service_host.ServiceConfig` (data directory, database URL, settings).
+    The core hosts it in-process when ``<SERVICE>_SERVICE_ADDR`` is unset (embedded default)
+    and as its own process under ``gateway service <name>``.
     """
 
 

@@ -258,10 +258,10 @@ class GatewayPluginManager(pluggy.PluginManager):
         wanted = None if load is None else {n.lower() for n in load}
         names: list[str] = []
         if builtins and BUILTIN_PLUGIN_NAME not in disabled:
-            from gateway_core import builtins as core_builtins
+            from gateway_core import core_packets
 
             if self.get_plugin(BUILTIN_PLUGIN_NAME) is None:
-                self.register(core_builtins, BUILTIN_PLUGIN_NAME)
+                self.register(core_packets, BUILTIN_PLUGIN_NAME)
                 self._dists[BUILTIN_PLUGIN_NAME] = ("rose-gateway", _version("rose-gateway"))
             names.append(BUILTIN_PLUGIN_NAME)
         seen: set[str] = set()
@@ -374,7 +374,7 @@ class GatewayPluginManager(pluggy.PluginManager):
     async def session_state_changed(
         self, session: Any, old: SessionState, new: SessionState
     ) -> None:
-        """Fire ``gateway_session_state_changed`` (bound into the connection service)."""
+        """Fire ``gateway_session_state_changed`` (bound into the connection registry)."""
         await self.call_lifecycle("gateway_session_state_changed", session=session, old=old,
                                   new=new)
 

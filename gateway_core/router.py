@@ -25,14 +25,14 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable,
 from contextvars import Token
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from gateway_core.grpc import CallContext, grpc_call_context
+from gateway_core.backend_clients import CallContext, grpc_call_context
 from gateway_core.plugins import PacketRegistration, PluginError
 
 if TYPE_CHECKING:
     from gateway_core.metrics import GatewayMetrics
     from gateway_core.protocol.connection import RawFrame
     from gateway_core.protocol.packets import Packet
-    from gateway_core.session import ConnectionService, Session
+    from gateway_core.session import ConnectionRegistry, Session
 
     Event: TypeAlias = Packet | RawFrame
 
@@ -73,7 +73,7 @@ class PacketContext:
         session: Session,
         *,
         plugin: str,
-        connections: ConnectionService,
+        connections: ConnectionRegistry,
         clients: Mapping[str, Any],
         settings: Any,
     ) -> None:
@@ -124,7 +124,7 @@ class Router:
         self,
         registrations: Mapping[str, PacketRegistration],
         *,
-        connections: ConnectionService,
+        connections: ConnectionRegistry,
         settings: Any,
         metrics: GatewayMetrics,
         clients_for: Callable[[str], Mapping[str, Any]] = lambda plugin: {},
@@ -192,7 +192,7 @@ class Router:
         if ctx is None:
             ctx = contexts[reg.plugin] = self.context(session, reg.plugin)
         start = _clock()
-        # Backend calls made by the handler carry who they are for (gateway_core.grpc).
+        # Backend calls made by the handler carry who they are for (gateway_core.backend_clients).
         token = grpc_call_context.set(CallContext.from_session(session)) if ctx.clients else None
         suspended = False
         try:

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from gateway_core.plugins import GatewayPluginManager
     from gateway_core.protocol.packets import Packet
     from gateway_core.router import PacketContext, Router
-    from gateway_core.session import ConnectionService
+    from gateway_core.session import ConnectionRegistry
 
 log = logging.getLogger("gateway.server")
 
@@ -445,7 +445,7 @@ class Server:
         *,
         settings: Any,
         router: Router,
-        service: ConnectionService,
+        service: ConnectionRegistry,
         pm: GatewayPluginManager,
         metrics: GatewayMetrics,
         on_warning: Callable[[str, str, str], None] | None = None,

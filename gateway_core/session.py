@@ -1,9 +1,9 @@
-"""Per-connection session state and the connection service.
+"""Per-connection session state and the connection registry.
 
 Strategy: a :class:`Session` is the per-connection record every plugin shares (identity,
 character, position, a typed per-plugin store); it talks to its socket only through a small
 :class:`Outbox` (the server's connection), so sessions can be built and tested without one.
-The :class:`ConnectionService` indexes live sessions by connection id, user id, character
+The :class:`ConnectionRegistry` indexes live sessions by connection id, user id, character
 name (case-insensitive) and world object id; the indexed fields are properties whose setters
 keep the indexes current, so lookups stay O(1) whoever writes the field. State changes go
 through :meth:`Session.set_state`, the single place that fires
@@ -148,7 +148,7 @@ class Session:
     """The state of one client connection, shared by every plugin.
 
     ``user_id``, ``character_name`` and ``world_object_id`` are indexed by the
-    :class:`ConnectionService`; set them like plain attributes. ``state`` is read-only: change
+    :class:`ConnectionRegistry`; set them like plain attributes. ``state`` is read-only: change
     it with :meth:`set_state`.
     """
 
@@ -186,7 +186,7 @@ class Session:
         self.peer_address = peer_address
         self.local_address = local_address
         self._outbox = outbox
-        self._service: ConnectionService | None = None
+        self._service: ConnectionRegistry | None = None
         self._state = SessionState.CONNECTED
         self._user_id: int | None = None
         self._character_name: str | None = None
@@ -295,7 +295,7 @@ def _fold(name: str | None) -> str | None:
     return None if name is None else name.casefold()
 
 
-class ConnectionService:
+class ConnectionRegistry:
     """The live sessions of one gateway: lookups and sending to one or many.
 
     ``encode`` turns a packet into wire bytes for the gateway's role, cipher and profile
@@ -325,7 +325,7 @@ class ConnectionService:
     def add(self, session: Session) -> None:
         """Start tracking ``session`` (the server calls this on accept)."""
         if session._service is not None:
-            raise ValueError("session already belongs to a connection service")
+            raise ValueError("session already belongs to a connection registry")
         session._service = self
         self._by_id[session.connection_id] = session
         for index, value in (

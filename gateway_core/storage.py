@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import (
 if TYPE_CHECKING:
     import grpc
 
-    from gateway_core.grpc import ServiceConfig
+    from gateway_core.service_host import ServiceConfig
 
 __all__ = ["DatabaseService", "database_url", "open_engine", "sqlite_url"]
 
@@ -89,8 +89,8 @@ async def open_engine(url: str, metadata: MetaData) -> AsyncEngine:
 
 
 class DatabaseService:
-    """Base of a reference service (a :class:`gateway_core.grpc.ReferenceService`) that keeps
-    its data in the database at ``url`` with the tables of ``metadata``.
+    """Base of a reference service (a :class:`gateway_core.service_host.ReferenceService`)
+    that keeps its data in the database at ``url`` with the tables of ``metadata``.
 
     Subclasses create their servicer over :attr:`sessionmaker` and implement
     :meth:`add_to_server`; :meth:`start` opens the database (creating the schema on first

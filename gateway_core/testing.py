@@ -1,7 +1,7 @@
 """Test support for the gateway and its plugins (the built-in ones and a third party's).
 
 Real parts on loopback, as the project's tests use them: :func:`serve_on_loopback` runs a
-reference service on a ``grpc.aio`` server on 127.0.0.1 (the :class:`~gateway_core.grpc.
+reference service on a ``grpc.aio`` server on 127.0.0.1 (the :class:`~gateway_core.backend_clients.
 ServiceHost` the gateway itself uses), :class:`StreamReader` reads a streaming call in the
 background, :func:`running_gateway` runs a whole :class:`~gateway_core.app.Gateway` in-process
 on an ephemeral port, :class:`RunningGateway` drives one over TCP with the bot's building
@@ -39,8 +39,8 @@ from gateway_protos.v1 import auth_pb2
 
 from gateway_core.app import Gateway
 from gateway_core.bot import GameClient, flow
-from gateway_core.grpc import ReferenceService, ServiceHost
 from gateway_core.protocol.packets import CreateCharResult, JoinResult, LoginResult
+from gateway_core.service_host import ReferenceService, ServiceHost
 
 __all__ = [
     "GATEWAY_TEST_ENV",

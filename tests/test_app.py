@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from gateway_core.app import Gateway
-from gateway_core.builtins import ANY_STATE
+from gateway_core.core_packets import ANY_STATE
 from gateway_core.hookspecs import hookimpl
 from gateway_core.plugins import GatewayPluginManager, PluginError
 from gateway_core.protocol.connection import ProtocolConnection, Role

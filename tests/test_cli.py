@@ -29,13 +29,14 @@ import grpc.aio
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway_core.backend_clients import check_health
 from gateway_core.cli import CommandContext, CommandRegistrar, build_parser
 from gateway_core.config import load_settings
-from gateway_core.grpc import ServiceHost, check_health
 from gateway_core.hookspecs import hookimpl
 from gateway_core.plugins import GatewayPluginManager, PluginError
 from gateway_core.protocol.connection import NEED_DATA, ProtocolConnection, Role
 from gateway_core.protocol.packets import CliAcceptReq, SrvAcceptReply
+from gateway_core.service_host import ServiceHost
 from gateway_core.testing import free_port
 
 pytestmark = pytest.mark.slow
@@ -410,7 +411,7 @@ def test_logging_is_logfmt_at_the_configured_level() -> None:
     import io
     import logging
 
-    from gateway_core.logging import configure_logging
+    from gateway_core.logs import configure_logging
 
     stream = io.StringIO()
     root = logging.getLogger()

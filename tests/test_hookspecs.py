@@ -12,8 +12,8 @@ import anyio
 import pytest
 
 from gateway_core import hookspecs
-from gateway_core.builtins import ANY_STATE
 from gateway_core.cli import CommandRegistrar
+from gateway_core.core_packets import ANY_STATE
 from gateway_core.hookspecs import hookimpl
 from gateway_core.plugins import GatewayPluginManager
 from gateway_core.protocol.packets import CliLoginReq, SrvNormalChat

@@ -1,6 +1,6 @@
 """A plugin's per-gateway runtime: kept on its gateway (``app.plugin_state``), found from a
 session, told of sessions entering and leaving the world, closed at shutdown. Real gateways
-(built, not listening) with real connection services and metrics registries; the one boundary
+(built, not listening) with real connection registrys and metrics registries; the one boundary
 replaced is the gateway's gRPC clients (a plain mapping naming the backend)."""
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ async def test_session_hooks_tell_the_runtime_of_entering_and_leaving_the_world(
     await runtimes.session_state_changed(
         alice, SessionState.IN_WORLD, SessionState.CHARACTER_SELECT
     )
-    # A tracked session is still found after its connection left the connection service.
+    # A tracked session is still found after its connection left the connection registry.
     gateway.connections.remove(bob)
     await runtimes.session_closed(bob)
     assert runtime.events == [

@@ -10,12 +10,12 @@ from typing import Any
 import anyio
 import pytest
 
-from gateway_core.grpc import grpc_call_context
+from gateway_core.backend_clients import grpc_call_context
 from gateway_core.metrics import GatewayMetrics
 from gateway_core.plugins import PacketRegistration, PluginError
 from gateway_core.protocol.packets import CliAlive, CliNormalChat
 from gateway_core.router import FatalHandlerError, PacketContext, Router
-from gateway_core.session import ConnectionService, Session, SessionState
+from gateway_core.session import ConnectionRegistry, Session, SessionState
 
 pytestmark = pytest.mark.anyio
 
@@ -47,7 +47,7 @@ class Settings:
 
 def build(handlers: dict[str, Any], clients: dict[str, Any] | None = None) -> tuple[
         Router, Session, Outbox, GatewayMetrics]:
-    service = ConnectionService(encode=lambda p: b"")
+    service = ConnectionRegistry(encode=lambda p: b"")
     metrics = GatewayMetrics(process_metrics=False)
     regs = {name: PacketRegistration(plugin, name, handler, frozenset(SessionState))
             for name, (plugin, handler) in handlers.items()}
@@ -129,7 +129,7 @@ async def test_unknown_packet_closes_before_auth_and_is_dropped_after() -> None:
 
 
 def test_router_rejects_names_outside_the_profile_and_bad_policies() -> None:
-    service = ConnectionService(encode=lambda p: b"")
+    service = ConnectionRegistry(encode=lambda p: b"")
     metrics = GatewayMetrics(process_metrics=False)
 
     async def handler(ctx: PacketContext, packet: Any) -> None:

@@ -14,7 +14,7 @@ import anyio
 import anyio.abc
 import pytest
 
-from gateway_core.builtins import ANY_STATE
+from gateway_core.core_packets import ANY_STATE
 from gateway_core.hookspecs import hookimpl
 from gateway_core.protocol.connection import RawFrame
 from gateway_core.protocol.packets import (

@@ -1,4 +1,4 @@
-"""Sessions and the connection service: indexes, typed plugin data, state changes, broadcast.
+"""Sessions and the connection registry: indexes, typed plugin data, state changes, broadcast.
 
 The socket side is replaced at its boundary, the ``Outbox`` protocol, by a recorder.
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway_core.session import ConnectionService, Key, Session, SessionState
+from gateway_core.session import ConnectionRegistry, Key, Session, SessionState
 
 
 @dataclass
@@ -39,16 +39,16 @@ class FakePacket:
     text: str
 
 
-def make_service(encodes: list[object] | None = None) -> ConnectionService:
+def make_service(encodes: list[object] | None = None) -> ConnectionRegistry:
     def encode(packet: Any) -> bytes:
         if encodes is not None:
             encodes.append(packet)
         return b"wire:" + packet.text.encode()
 
-    return ConnectionService(encode=encode)
+    return ConnectionRegistry(encode=encode)
 
 
-def add_session(service: ConnectionService) -> tuple[Session, RecordingOutbox]:
+def add_session(service: ConnectionRegistry) -> tuple[Session, RecordingOutbox]:
     outbox = RecordingOutbox()
     session = Session(service.next_connection_id(), peer_address=("127.0.0.1", 1),
                       outbox=outbox)
@@ -127,7 +127,7 @@ async def test_set_state_is_the_one_place_that_fires_the_hook() -> None:
     async def changed(session: Session, old: SessionState, new: SessionState) -> None:
         seen.append((session.connection_id, old, new))
 
-    service = ConnectionService(encode=lambda p: b"", on_state_changed=changed)
+    service = ConnectionRegistry(encode=lambda p: b"", on_state_changed=changed)
     session, _ = add_session(service)
     assert session.state is SessionState.CONNECTED and not session.authenticated
     await session.set_state(SessionState.LOGGED_IN)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gateway_core.config import load_settings
-from gateway_core.grpc import ReferenceService, ServiceConfig
+from gateway_core.service_host import ReferenceService, ServiceConfig
 from gateway_core.storage import DatabaseService, database_url, open_engine, sqlite_url
 
 

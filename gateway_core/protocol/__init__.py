@@ -18,7 +18,7 @@ from gateway_core.protocol.connection import (
 )
 from gateway_core.protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from gateway_core.protocol.framing import HEADER_SIZE, MAX_PACKET_SIZE
-from gateway_core.protocol.types import (
+from gateway_core.protocol.numbering import (
     DEFAULT_PROFILE,
     NumberingProfile,
     PacketTypeInfo,

@@ -33,7 +33,7 @@ from gateway_core.protocol.framing import (
     MAX_PACKET_SIZE,
     FrameDecoder,
 )
-from gateway_core.protocol.types import DEFAULT_PROFILE, NumberingProfile, get_profile
+from gateway_core.protocol.numbering import DEFAULT_PROFILE, NumberingProfile, get_profile
 
 if TYPE_CHECKING:
     from gateway_core.protocol.fields import Packet

@@ -31,8 +31,8 @@ from gateway_core.protocol.fields import (
     UnionValue,
     fields_of,
 )
+from gateway_core.protocol.numbering import get_profile
 from gateway_core.protocol.packets import ALL_PACKETS, PACKETS_BY_NAME
-from gateway_core.protocol.types import get_profile
 
 # The packet types of PROTOCOL.md §6 / packet_types.tsv that have a payload XML file.
 DEFINED_NAMES = (

@@ -36,7 +36,7 @@ from gateway_core.session import AUTHENTICATED_STATES, Key, Session
 if TYPE_CHECKING:
     from gateway_protos.v1.auth_pb2_grpc import AuthAsyncStub
 
-    from gateway_core.session import ConnectionService
+    from gateway_core.session import ConnectionRegistry
 
 log = logging.getLogger("gateway.auth")
 
@@ -55,7 +55,7 @@ class SessionKeeper:
 
     def __init__(
         self,
-        connections: ConnectionService,
+        connections: ConnectionRegistry,
         auth: AuthAsyncStub,
         *,
         grace: float,

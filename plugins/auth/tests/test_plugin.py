@@ -13,8 +13,8 @@ from gateway_auth.service.passwords import Argon2Params
 from gateway_protos.v1 import auth_pb2_grpc
 
 from gateway_core.config import load_settings
-from gateway_core.grpc import build_services
 from gateway_core.plugins import GatewayPluginManager
+from gateway_core.service_host import build_services
 
 
 def _manager() -> GatewayPluginManager:

@@ -1,5 +1,5 @@
 """The gateway side of sessions across gateways: two :class:`SessionKeeper` (one per gateway,
-each with its own connection service) against one real auth service on loopback gRPC over a
+each with its own connection registry) against one real auth service on loopback gRPC over a
 real SQLite file. A keeper releases what its gateway no longer carries; the session ends
 when the last gateway lets go."""
 
@@ -14,7 +14,7 @@ from gateway_protos.v1 import auth_pb2, auth_pb2_grpc
 
 from gateway_core.protocol.connection import RawFrame
 from gateway_core.protocol.packets import Packet
-from gateway_core.session import ConnectionService, Session, SessionState
+from gateway_core.session import ConnectionRegistry, Session, SessionState
 
 from .conftest import AuthHarness
 from .service.test_auth_service import PW, create, to_character_select
@@ -54,7 +54,7 @@ def open_session(keeper: SessionKeeper, session_id: int) -> Session:
 
 
 def keeper(stub: auth_pb2_grpc.AuthAsyncStub, gateway_id: str) -> SessionKeeper:
-    return SessionKeeper(ConnectionService(encode=lambda packet: b""), stub, grace=GRACE,
+    return SessionKeeper(ConnectionRegistry(encode=lambda packet: b""), stub, grace=GRACE,
                          session_ttl=100.0, deadline=5.0, gateway_id=gateway_id)
 
 

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
     from gateway_core.plugins import PacketRegistrar
     from gateway_core.router import PacketContext
-    from gateway_core.session import ConnectionService
+    from gateway_core.session import ConnectionRegistry
 
 log = logging.getLogger("gateway.character")
 
@@ -114,7 +114,7 @@ def client_hash(value: str) -> str | None:
     return lowered if _HEX64.fullmatch(lowered) else None
 
 
-def allocate_object_id(connections: ConnectionService) -> int | None:
+def allocate_object_id(connections: ConnectionRegistry) -> int | None:
     """A world object id no connection of this gateway uses (None when all are taken)."""
     for _ in range(MAX_OBJECT_ID):
         candidate = next(_object_ids) % MAX_OBJECT_ID + 1

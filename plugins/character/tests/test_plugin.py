@@ -9,8 +9,8 @@ from gateway_character.service import CharacterReferenceService
 from gateway_protos.v1 import auth_pb2_grpc, character_pb2_grpc
 
 from gateway_core.config import load_settings
-from gateway_core.grpc import build_services
 from gateway_core.plugins import GatewayPluginManager
+from gateway_core.service_host import build_services
 
 
 def _manager() -> GatewayPluginManager:

@@ -22,13 +22,13 @@ from gateway_core.session import Session, SessionState
 from gateway_core.validators import positive_int, positive_number
 
 if TYPE_CHECKING:
-    from gateway_core.grpc import ServiceConfig
     from gateway_core.plugins import (
         GrpcClientRegistrar,
         PacketRegistrar,
         ServiceRegistrar,
         SettingsRegistrar,
     )
+    from gateway_core.service_host import ServiceConfig
 
 log = logging.getLogger(__name__)
 

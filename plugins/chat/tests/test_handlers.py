@@ -18,7 +18,6 @@ from gateway_chat.service import ChatReferenceService
 from gateway_protos.v1 import chat_pb2
 
 from gateway_core.bot import GameClient, flow
-from gateway_core.grpc import ServiceHost
 from gateway_core.protocol.packets import (
     CliAlliedChat,
     CliClanChat,
@@ -30,6 +29,7 @@ from gateway_core.protocol.packets import (
     SrvShoutChat,
     SrvWhisperChat,
 )
+from gateway_core.service_host import ServiceHost
 from gateway_core.testing import (
     GATEWAY_TEST_SETTINGS,
     RunningGateway,

@@ -27,6 +27,7 @@ import grpc
 from gateway_protos.v1 import world_pb2
 
 from gateway_core.protocol.connection import RawFrame
+from gateway_core.protocol.numbering import NumberingProfile
 from gateway_core.protocol.packets import (
     TEXT_ENCODING,
     EquippedItem,
@@ -38,7 +39,6 @@ from gateway_core.protocol.packets import (
     SrvRemoveObject,
     SrvStopMoving,
 )
-from gateway_core.protocol.types import NumberingProfile
 from gateway_core.streams import ReconnectingStream
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from gateway_protos.v1 import character_pb2, world_pb2, world_pb2_grpc
 
 from gateway_core.hookspecs import hookimpl
 from gateway_core.plugin_runtime import PluginRuntime, Runtimes
-from gateway_core.protocol.types import NumberingProfile, get_profile
+from gateway_core.protocol.numbering import NumberingProfile, get_profile
 from gateway_core.session import Key, Session, SessionState
 from gateway_core.validators import positive_int, positive_number
 from gateway_world.delivery import WorldLink, WorldRequestError, event_packet
@@ -31,13 +31,13 @@ from gateway_world.service import (
 )
 
 if TYPE_CHECKING:
-    from gateway_core.grpc import ServiceConfig
     from gateway_core.plugins import (
         GrpcClientRegistrar,
         PacketRegistrar,
         ServiceRegistrar,
         SettingsRegistrar,
     )
+    from gateway_core.service_host import ServiceConfig
 
 log = logging.getLogger(__name__)
 

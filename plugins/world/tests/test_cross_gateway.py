@@ -14,8 +14,8 @@ import pytest
 from gateway_protos.v1 import world_pb2, world_pb2_grpc
 from gateway_world.delivery import WorldLink, WorldRequestError, event_packet
 
+from gateway_core.protocol.numbering import get_profile
 from gateway_core.protocol.packets import SrvMouseCmd, SrvPlayerChar, SrvRemoveObject
-from gateway_core.protocol.types import get_profile
 from gateway_core.testing import service_process
 
 from .conftest import EVENT_TIMEOUT, pos

@@ -19,7 +19,6 @@ from gateway_world.plugin import BASE_RUN_SPEED, PRESENCE
 from gateway_world.service import WorldReferenceService
 
 from gateway_core.bot import GameClient, flow
-from gateway_core.grpc import ServiceHost
 from gateway_core.protocol.packets import (
     CliMouseCmd,
     CliNormalChat,
@@ -35,6 +34,7 @@ from gateway_core.protocol.packets import (
     SrvTeleportReply,
     SrvWhisperChat,
 )
+from gateway_core.service_host import ServiceHost
 from gateway_core.testing import (
     GATEWAY_TEST_SETTINGS,
     RunningGateway,

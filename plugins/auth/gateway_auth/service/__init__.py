@@ -20,13 +20,13 @@ from gateway_core.storage import DatabaseService, database_url
 if TYPE_CHECKING:
     import grpc
 
-    from gateway_core.grpc import ServiceConfig
+    from gateway_core.service_host import ServiceConfig
 
 __all__ = ["AuthOptions", "AuthReferenceService", "AuthServicer"]
 
 
 class AuthReferenceService(DatabaseService):
-    """The auth service on one database (a :class:`gateway_core.grpc.ReferenceService`)."""
+    """The auth service on one database (a :class:`gateway_core.service_host.ReferenceService`)."""
 
     def __init__(
         self,

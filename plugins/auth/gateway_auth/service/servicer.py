@@ -77,7 +77,7 @@ _SESSION_ID_ATTEMPTS = 64
 _PHASE_LOGIN = auth_pb2.SESSION_PHASE_LOGIN
 _PHASE_SELECT = auth_pb2.SESSION_PHASE_CHARACTER_SELECT
 _PHASE_WORLD = auth_pb2.SESSION_PHASE_WORLD
-#: Call metadata naming the calling gateway (gateway_core.grpc adds it to every call).
+#: Call metadata naming the calling gateway (gateway_core.backend_clients adds it to every call).
 GATEWAY_ID_METADATA = "x-gateway-id"
 #: A remaining time above this means the call has no deadline (seconds).
 _NO_DEADLINE = 1e9

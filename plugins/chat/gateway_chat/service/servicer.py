@@ -173,7 +173,7 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
 
 
 class ChatReferenceService:
-    """The chat service as a :class:`gateway_core.grpc.ReferenceService`.
+    """The chat service as a :class:`gateway_core.service_host.ReferenceService`.
 
     ``queue_limit`` bounds each gateway's delivery queue (CHAT_SUBSCRIBER_QUEUE).
     """

@@ -255,7 +255,7 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
 
 
 class WorldReferenceService:
-    """The world service as a :class:`gateway_core.grpc.ReferenceService`.
+    """The world service as a :class:`gateway_core.service_host.ReferenceService`.
 
     ``view_radius`` (WORLD_VIEW_RADIUS) is the visibility distance in map units,
     ``queue_limit`` (WORLD_SUBSCRIBER_QUEUE) bounds each gateway's event queue and

@@ -14,18 +14,10 @@ import grpc.aio
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway_core.backend_clients import CallContext, GrpcClients, call_context, check_health
 from gateway_core.config import ConfigError, Settings, load_settings
-from gateway_core.grpc import (
-    CallContext,
-    GrpcClients,
-    ReferenceService,
-    ServiceConfig,
-    ServiceHost,
-    build_services,
-    call_context,
-    check_health,
-)
 from gateway_core.metrics import GatewayMetrics
+from gateway_core.service_host import ReferenceService, ServiceConfig, ServiceHost, build_services
 
 
 @pytest.fixture

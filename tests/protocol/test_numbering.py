@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from gateway_core.protocol.types import (
+from gateway_core.protocol.numbering import (
     DEFAULT_PROFILE,
     Category,
     Direction,

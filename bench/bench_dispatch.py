@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import collections
 import json
+import math
 import os
 import signal
 import struct
@@ -53,11 +54,14 @@ def _install_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def _types() -> tuple[int, int]:
+def _type_value(name: str) -> int:
     from gateway_core.protocol.numbering import get_profile
 
-    profile = get_profile("2026")
-    return profile.by_name("PAKCS_NORMAL_CHAT").value, profile.by_name("PAKWC_NORMAL_CHAT").value
+    return get_profile("2026").by_name(name).value
+
+
+def _types() -> tuple[int, int]:
+    return _type_value("PAKCS_NORMAL_CHAT"), _type_value("PAKWC_NORMAL_CHAT")
 
 
 def _request() -> bytes:
@@ -133,7 +137,11 @@ def serve(mode: str, profile: bool) -> None:
 
 def _serve_gateway(profile: bool) -> None:
     from gateway_core.app import Gateway, run_gateway
-    from gateway_core.core_packets import ANY_STATE
+
+    try:
+        from gateway_core.core_packets import ANY_STATE
+    except ImportError:  # trees before the rename of gateway_core.builtins
+        from gateway_core.builtins import ANY_STATE  # type: ignore[import-not-found,no-redef]
     from gateway_core.hookspecs import hookimpl
     from gateway_core.plugins import GatewayPluginManager
     from gateway_core.protocol.packets import CliNormalChat, SrvNormalChat
@@ -212,7 +220,8 @@ class LoadConn(asyncio.Protocol):
         self.transport.write(self.request * n)
 
 
-def load(port: int, conns: int, depth: int, duration: float, reply_size: int) -> None:
+def load(port: int, conns: int, depth: int, duration: float, reply_size: int,
+         server_pid: int) -> None:
     _pin(1)
     _install_uvloop()
     request = _request()
@@ -228,11 +237,11 @@ def load(port: int, conns: int, depth: int, duration: float, reply_size: int) ->
         await asyncio.sleep(min(0.5, duration / 4))  # warm-up
         stats["recording"] = True
         start = time.perf_counter()
-        cpu0 = time.process_time()
+        cpu0, server0 = time.process_time(), proc_cpu(server_pid)
         await asyncio.sleep(duration)
         stats["recording"] = False
         elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu0
+        cpu, server = time.process_time() - cpu0, proc_cpu(server_pid) - server0
         for transport in transports:
             transport.close()
         lat = sorted(stats["lat"])
@@ -241,19 +250,243 @@ def load(port: int, conns: int, depth: int, duration: float, reply_size: int) ->
             "p50_us": lat[len(lat) // 2] * 1e6 if lat else None,
             "p99_us": lat[int(len(lat) * 0.99)] * 1e6 if lat else None,
             "loadgen_cpu": cpu / elapsed,
+            "server_cpu": server / elapsed,
+            "cpu_us_per_pkt": server * 1e6 / stats["count"] if stats["count"] else None,
         }
 
     print(json.dumps(asyncio.run(main())), flush=True)
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system, every thread) of process ``pid`` (``/proc/<pid>/stat``)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- real plugins: a `gateway serve` subprocess, players logged in through the real flow ----------
+
+
+class Counting(asyncio.Protocol):
+    """A player's socket after the flow (plain framing): counts the frames of ``reply_type``;
+    as the actor, answers each with the next request (``depth`` in flight), timing one per
+    read like :class:`LoadConn`."""
+
+    def __init__(self, wire: Any, reply_type: int, stats: dict[str, Any]) -> None:
+        self.wire = wire
+        self.reply_type = reply_type
+        self.stats = stats
+        self.buf = bytearray()
+        self.received = 0
+        self.requests: list[bytes] = []
+        self.sent: collections.deque[float] = collections.deque()
+        self.turn = 0
+
+    def start(self, requests: list[bytes], depth: int) -> None:
+        self.requests = requests
+        now = time.perf_counter()
+        self.sent.extend([now] * depth)
+        self.wire.write(b"".join(self._next() for _ in range(depth)))
+
+    def _next(self) -> bytes:
+        self.turn += 1
+        return self.requests[self.turn % len(self.requests)]
+
+    def feed(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        off, end, n = 0, len(buf), 0
+        reply_type = self.reply_type
+        while end - off >= 6:
+            size, ptype, _ = HEADER.unpack_from(buf, off)
+            if end - off < size or size < 6:
+                break
+            if ptype == reply_type:
+                n += 1
+            off += size
+        del buf[:off]
+        if not n:
+            return
+        self.received += n
+        if not self.requests:
+            return
+        now = time.perf_counter()
+        stats, sent = self.stats, self.sent
+        for i in range(min(n, len(sent))):
+            t = sent.popleft()
+            if i == 0 and stats["recording"]:
+                stats["lat"].append(now - t)
+        if stats["recording"]:
+            stats["count"] += n
+        sent.extend([now] * n)
+        self.wire.write(b"".join(self._next() for _ in range(n)))
+
+
+async def _player(port: int, index: int, *, world: bool) -> Any:
+    """Log player ``index`` in with the bot's building blocks; return the Wire of its world leg
+    (on the map, ready) or, with ``world`` false, of its character leg (a character created)."""
+    from bench_players import Wire, WireStream
+
+    from gateway_core import bot
+    from gateway_core.bot import GameClient
+
+    loop = asyncio.get_running_loop()
+    user, password, name = f"disp{index}", "pw", f"Disp{index}"
+
+    async def leg(host: bytes, leg_port: int) -> tuple[Any, Any]:
+        where = host.decode("latin-1")
+        _, wire = await loop.create_connection(
+            Wire, "127.0.0.1" if where in ("", "0.0.0.0", "::") else where, leg_port or port)
+        client = GameClient(WireStream(wire), label=user)
+        bot.require_ok("accept", await bot.accept(client), ok=1)
+        return client, wire
+
+    login = await bot.connect("127.0.0.1", port, label=user)
+    try:
+        reply = await bot.login(login, user, password)
+        bot.require_ok("login", reply)
+        server_id = reply.servers_info[0].id
+        channels = await bot.channel_list(login, server_id)
+        selected = await bot.select_server(login, server_id, channels.channels[0].id)
+    finally:
+        await login.aclose()
+    char, char_wire = await leg(selected.ip, selected.port)
+    bot.require_ok("char_join", await bot.join(char, selected.session_id, password))
+    bot.require_ok("create_character", await bot.create_character(char, name))
+    found = bot.find_character(await bot.char_list(char), name)
+    assert found is not None
+    if not world:
+        return char_wire
+    switch = await bot.select_character(char, found[0], name)
+    world_leg, world_wire = await leg(switch.ip, switch.port)
+    bot.require_ok("world_join", await bot.join(world_leg, switch.session_id, password))
+    await bot.receive_initial_data(world_leg)
+    await bot.change_map(world_leg)
+    return world_wire
+
+
+async def _measure(actor: Any, observers: list[Any], requests: list[bytes], reply_type: int,
+                   depth: int, duration: float, pid: int) -> dict[str, Any]:
+    stats: dict[str, Any] = {"recording": False, "count": 0, "lat": []}
+    counters = [Counting(wire, reply_type, stats) for wire in [actor, *observers]]
+    for counter, wire in zip(counters, [actor, *observers], strict=True):
+        wire.sink = counter.feed
+    counters[0].start(requests, depth)
+    await asyncio.sleep(min(0.5, duration / 4))  # warm-up
+    delivered0 = sum(c.received for c in counters)
+    stats["recording"] = True
+    start = time.perf_counter()
+    cpu0, server0 = time.process_time(), proc_cpu(pid)
+    await asyncio.sleep(duration)
+    stats["recording"] = False
+    elapsed = time.perf_counter() - start
+    cpu, server = time.process_time() - cpu0, proc_cpu(pid) - server0
+    delivered = sum(c.received for c in counters) - delivered0
+    counters[0].requests = []  # stop; let what is in flight arrive and be dropped
+    await asyncio.sleep(0.5)
+    for wire in [actor, *observers]:
+        wire.sink = lambda data: None
+    lat = sorted(stats["lat"])
+    count = stats["count"]
+    return {
+        "pps": count / elapsed,
+        "p50_us": lat[len(lat) // 2] * 1e6 if lat else None,
+        "p99_us": lat[int(len(lat) * 0.99)] * 1e6 if lat else None,
+        "deliveries_per_s": delivered / elapsed,
+        "loadgen_cpu": cpu / elapsed,
+        "server_cpu": server / elapsed,
+        "cpu_us_per_pkt": server * 1e6 / count if count else None,
+        "cpu_us_per_delivery": server * 1e6 / delivered if delivered else None,
+    }
+
+
+def plugin_load(port: int, pid: int, observer_counts: list[int], duration: float,
+                depth: int) -> None:
+    """The real-plugin scenarios against a running ``gateway serve`` (pid ``pid``)."""
+    _pin(1)
+    _install_uvloop()
+    from gateway_core.protocol.connection import ProtocolConnection, Role
+    from gateway_core.protocol.packets import CliCharListReq, CliMouseCmd, CliNormalChat
+
+    encode = ProtocolConnection(Role.CLIENT).send
+    start = 520000.0  # CHARACTER_START_X/Y: every player starts there and sees the others
+
+    async def main() -> list[dict[str, Any]]:
+        results = []
+        char_wire = await _player(port, 0, world=False)
+        r = await _measure(char_wire, [], [encode(CliCharListReq())],
+                           _type_value("PAKCC_CHAR_LIST_REPLY"), depth, duration, pid)
+        results.append({"scenario": "char_list", "observers": 0, **r})
+        players: list[Any] = []
+        moves = [encode(CliMouseCmd(target_id=0, x=start + dx, y=start, z=0))
+                 for dx in (-20.0, 20.0)]
+        chat = [encode(CliNormalChat(message=MESSAGE))]
+        for count in observer_counts:
+            new = range(1 + len(players), 2 + count)
+            for first in range(new.start, new.stop, 16):
+                players.extend(await asyncio.gather(
+                    *(_player(port, i, world=True) for i in range(first, min(first + 16,
+                                                                             new.stop)))))
+            await asyncio.sleep(1.0)  # spawns settle
+            actor, observers = players[0], players[1:]
+            for scenario, requests, reply in (("move", moves, "PAKWC_MOUSE_CMD"),
+                                              ("chat", chat, "PAKWC_NORMAL_CHAT")):
+                r = await _measure(actor, observers, requests, _type_value(reply), depth,
+                                   duration, pid)
+                results.append({"scenario": scenario, "observers": count, **r})
+        return results
+
+    import anyio
+
+    print(json.dumps(anyio.run(main, backend="asyncio", backend_options={"use_uvloop": True})),
+          flush=True)
+
+
+def _run_plugins(tree: Path | None, observers: list[int], duration: float,
+                 depth: int) -> list[dict[str, Any]]:
+    import tempfile
+
+    from bench_players import gateway_settings, start_gateway, stop_gateway
+
+    settings = {**gateway_settings(max(observers) + 2, 10000.0), "MAX_PACKETS_PER_SECOND": "0"}
+    me = str(Path(__file__).resolve())
+    with tempfile.TemporaryDirectory(prefix="bench-dispatch-") as tmp:
+        process, port = start_gateway(tree, Path(tmp), settings, pin=0 if _can_pin() else None)
+        try:
+            out = subprocess.run(
+                [sys.executable, me, "plugload", "--port", str(port), "--pid", str(process.pid),
+                 "--observers", ",".join(map(str, observers)), "--duration", str(duration),
+                 "--depth", str(depth)],
+                capture_output=True, text=True, timeout=120 + 4 * duration * len(observers),
+                check=False)
+        finally:
+            stop_gateway(process)
+        if out.returncode:
+            raise RuntimeError(f"plugin load failed: {out.stderr[-3000:]}")
+    results: list[dict[str, Any]] = json.loads(out.stdout)
+    return results
+
+
+def _can_pin() -> bool:
+    return hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1
+
+
 # -- orchestration ---------------------------------------------------------------------------------
 
 
-def _run(mode: str, conns: int, depth: int, duration: float, profile: bool) -> dict[str, Any]:
+def _tree_env(tree: Path | None) -> dict[str, str]:
+    from bench_players import _tree_env as tree_env
+
+    return tree_env(tree)
+
+
+def _run(mode: str, conns: int, depth: int, duration: float, profile: bool,
+         tree: Path | None = None) -> dict[str, Any]:
     me = str(Path(__file__).resolve())
+    env = _tree_env(tree if mode == "gateway" else None)
     server = subprocess.Popen(
         [sys.executable, me, "serve", mode] + (["--profile"] if profile else []),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert server.stdout is not None
         line = server.stdout.readline()
@@ -265,7 +498,7 @@ def _run(mode: str, conns: int, depth: int, duration: float, profile: bool) -> d
         out = subprocess.run(
             [sys.executable, me, "load", "--port", str(port), "--conns", str(conns),
              "--depth", str(depth), "--duration", str(duration), "--reply-size",
-             str(reply_size)],
+             str(reply_size), "--pid", str(server.pid)],
             capture_output=True, text=True, timeout=duration + 60, check=True)
         result: dict[str, Any] = json.loads(out.stdout)
     finally:
@@ -280,6 +513,14 @@ def _run(mode: str, conns: int, depth: int, duration: float, profile: bool) -> d
     return result
 
 
+def _line(label: str, r: dict[str, Any]) -> str:
+    cpu = r.get("cpu_us_per_pkt")
+    return (f"  {label:<22s} {r['pps']:>11,.0f} pkt/s   p50 {r['p50_us']:8.1f} us   "
+            f"p99 {r['p99_us']:8.1f} us   server cpu {r['server_cpu']:4.0%}, "
+            f"{cpu if cpu is not None else math.nan:6.1f} cpu-us/pkt   "
+            f"load-gen cpu {r['loadgen_cpu']:.0%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd")
@@ -292,27 +533,76 @@ def main() -> None:
     ld.add_argument("--depth", type=int, required=True)
     ld.add_argument("--duration", type=float, required=True)
     ld.add_argument("--reply-size", type=int, required=True)
+    ld.add_argument("--pid", type=int, required=True)
+    pl = sub.add_parser("plugload")
+    pl.add_argument("--port", type=int, required=True)
+    pl.add_argument("--pid", type=int, required=True)
+    pl.add_argument("--observers", required=True)
+    pl.add_argument("--duration", type=float, required=True)
+    pl.add_argument("--depth", type=int, required=True)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-scenario", choices=["100x16", "1x1"], default="100x16")
+    parser.add_argument("--tree", action="append", default=[], type=Path, metavar="PATH",
+                        help="run the gateway from this checkout (repeatable)")
+    parser.add_argument("--observers", default="0,30",
+                        help="observer counts of the move and chat scenarios (%(default)s)")
+    parser.add_argument("--plugin-depth", type=int, default=16,
+                        help="requests in flight on the real-plugin actor (%(default)s)")
+    parser.add_argument("--no-plugins", dest="plugins", action="store_false",
+                        help="only the echo-plugin scenarios")
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.cmd == "serve":
         serve(args.mode, args.profile)
         return
     if args.cmd == "load":
-        load(args.port, args.conns, args.depth, args.duration, args.reply_size)
+        load(args.port, args.conns, args.depth, args.duration, args.reply_size, args.pid)
         return
-    print(f"cpus: {os.cpu_count()}, server pinned to cpu 0, load generator to cpu 1; "
-          f"{args.duration:.1f}s per run, 38-byte requests")
+    if args.cmd == "plugload":
+        plugin_load(args.port, args.pid, [int(n) for n in args.observers.split(",")],
+                    args.duration, args.depth)
+        return
+    trees: list[Path | None] = [t.resolve() for t in args.tree] or [None]
+    observers = sorted({int(n) for n in args.observers.split(",")})
+    say = (lambda text: None) if args.json else print
+    say(f"cpus: {os.cpu_count()}, servers pinned to cpu 0, load generator to cpu 1; "
+        f"{args.duration:.1f}s per run, 38-byte requests; load {os.getloadavg()[0]:.2f}")
+    everything: dict[str, Any] = {"duration": args.duration, "echo": {}, "plugins": {}}
+    baseline: dict[str, Any] = {}
     for conns, depth in ((100, 16), (1, 1)):
+        scenario = f"{conns}x{depth}"
         results = {mode: _run(mode, conns, depth, args.duration, False)
-                   for mode in ("raw", "baseline", "gateway")}
-        print(f"\n{conns} conn x {depth} in flight")
+                   for mode in ("raw", "baseline")}
+        for tree in trees:
+            results[f"gateway {tree or 'installed'}"] = _run(
+                "gateway", conns, depth, args.duration, False, tree)
+        baseline[scenario] = results["baseline"]
+        everything["echo"][scenario] = results
+        say(f"\n{conns} conn x {depth} in flight")
         for mode, r in results.items():
-            print(f"  {mode:9s} {r['pps']:>11,.0f} pkt/s   p50 {r['p50_us']:8.1f} us   "
-                  f"p99 {r['p99_us']:8.1f} us   load-gen cpu {r['loadgen_cpu']:.0%}")
-        ratio = results["gateway"]["pps"] / results["baseline"]["pps"]
-        print(f"  gateway/baseline ratio: {ratio:.2f} (goal >= 0.5)")
+            say(_line(mode, r))
+            if mode.startswith("gateway"):
+                ratio = r["pps"] / results["baseline"]["pps"]
+                say(f"  {mode}/baseline ratio: {ratio:.2f} (goal >= 0.5)")
+    if args.plugins:
+        base = baseline["100x16"]["cpu_us_per_pkt"]
+        for tree in trees:
+            label = str(tree or "installed")
+            say(f"\nreal plugins, gateway serve from {label} (embedded services, "
+                f"{args.plugin_depth} in flight on one connection); cpu-us/pkt = gateway "
+                "process cpu / requests answered; x baseline = that / the baseline's "
+                "cpu-us/pkt at 100x16")
+            rows = _run_plugins(tree, observers, args.duration, args.plugin_depth)
+            for r in rows:
+                r["x_baseline"] = r["cpu_us_per_pkt"] / base if base else None
+                name = f"{r['scenario']} ({r['observers']} obs)"
+                say(_line(name, r) + f"   {r['x_baseline']:.1f}x baseline, "
+                    f"{r['deliveries_per_s']:,.0f} deliveries/s, "
+                    f"{r['cpu_us_per_delivery']:.1f} cpu-us/delivery")
+            everything["plugins"][label] = rows
+    if args.json:
+        print(json.dumps(everything, indent=2))
     if args.profile:
         conns, depth = (int(n) for n in args.profile_scenario.split("x"))
         r = _run("gateway", conns, depth, args.duration, True)

@@ -43,7 +43,7 @@ from typing import Any
 import anyio
 
 from gateway_core.bot.client import DEFAULT_TIMEOUT
-from gateway_core.bot.flow import FlowOptions, run_clients
+from gateway_core.bot.journey import FlowOptions, run_clients
 from gateway_core.bot.results import FlowResult
 
 LISTENING = re.compile(r"listening on (\S+):(\d+)")

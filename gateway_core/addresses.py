@@ -1,5 +1,5 @@
-"""The address a client is told to connect to for its next leg (DESIGN.md, "Addresses handed
-out"): the server select reply (login leg -> character leg) and the switch server packet
+"""The address a client is told to connect to for its next leg (docs/protocol.md §10.2):
+the server select reply (login leg -> character leg) and the switch server packet
 (character leg -> world leg) both carry it, whichever plugin sends them.
 
 By default the gateway hands out itself: the local address the client reached and SERVICE_PORT.

@@ -22,9 +22,11 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from gateway_core.admin_http import MetricsServer
 from gateway_core.backend_clients import GrpcClients
 from gateway_core.config import Settings, load_settings
-from gateway_core.metrics import GatewayMetrics, MetricsServer
+from gateway_core.metrics import GatewayMetrics
+from gateway_core.plugin_runtime import GatewayLifecycle
 from gateway_core.plugins import GatewayPluginManager
 from gateway_core.protocol.connection import Role, encode_packet
 from gateway_core.protocol.numbering import get_profile
@@ -68,32 +70,39 @@ class Gateway:
             self.pm.load_plugins(load=settings.GATEWAY_LOAD_PLUGINS,
                                  disable=settings.GATEWAY_DISABLE_PLUGINS)
         self.settings = settings
-        self.pm.collect_registrations()
+        numbering = get_profile(settings.PACKET_PROFILE)
+        self.pm.collect_registrations(numbering)
         self.gateway_id = settings.GATEWAY_ID or uuid.uuid4().hex[:12]
         #: Typed per-plugin state of this gateway, addressed by a plugin's own
         #: :class:`~gateway_core.session.Key` (like ``session.plugin_data`` per session).
         self.plugin_state = PluginData()
         self.metrics = metrics if metrics is not None else GatewayMetrics()
         self.pm.on_hook_error = lambda plugin, hook: self.metrics.handler_error(plugin)
+        #: The plugins' runtimes on this gateway and the dispatch of its lifecycle events.
+        self.lifecycle = GatewayLifecycle(
+            self.pm.runtimes, self.pm,
+            on_error=lambda plugin, what: self.metrics.handler_error(plugin),
+        )
 
         cipher, profile = settings.CIPHER, settings.PACKET_PROFILE
         self.connections = ConnectionRegistry(
             encode=lambda packet: encode_packet(packet, role=Role.SERVER, cipher=cipher,
                                                 profile=profile),
-            on_state_changed=self.pm.session_state_changed,
+            on_state_changed=self.lifecycle.session_state_changed,
         )
-        numbering = get_profile(profile)
-        self.clients: GrpcClients | None = None
+        #: The backend clients (after start-up).
+        self.backends: GrpcClients | None = None
         self.router = Router(
             self.pm.packet_handlers,
             connections=self.connections,
             settings=settings,
             metrics=self.metrics,
             clients_for=self._clients_for,
+            runtime_for=self.lifecycle.get,
             known_packet=lambda name: _known(numbering, name),
         )
         self.server = Server(settings=settings, router=self.router, service=self.connections,
-                             pm=self.pm, metrics=self.metrics)
+                             pm=self.lifecycle, metrics=self.metrics)
         self.service_host: ServiceHost | None = None
         self.metrics_server: MetricsServer | None = None
         self._stop = threading.Event()  # set from any thread; polled by run()
@@ -108,8 +117,23 @@ class Gateway:
             raise RuntimeError("the gateway is not listening")
         return self.server.address
 
+    @property
+    def clients(self) -> Mapping[str, Any]:
+        """Every backend stub by service name (empty before start-up)."""
+        return self.backends if self.backends is not None else {}
+
+    @property
+    def metrics_registry(self) -> Any:
+        """The Prometheus registry this gateway exposes (for the plugins' own metrics)."""
+        return self.metrics.registry
+
+    @property
+    def runtimes(self) -> Mapping[str, Any]:
+        """The runtime of each plugin that has one on this gateway."""
+        return self.lifecycle.runtimes
+
     def _clients_for(self, plugin: str) -> Mapping[str, Any]:
-        return self.clients.for_plugin(plugin) if self.clients is not None else {}
+        return self.backends.for_plugin(plugin) if self.backends is not None else {}
 
     def admin_connections(self) -> list[dict[str, object]]:
         """Rows for ``/admin/connections`` (what ``gateway console`` shows)."""
@@ -130,8 +154,8 @@ class Gateway:
     async def _ready(self) -> bool:
         if self.server.address is None or self.server.stopping:
             return False
-        return True if self.clients is None or not len(self.clients) else \
-            await self.clients.ready()
+        return True if self.backends is None or not len(self.backends) else \
+            await self.backends.ready()
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -187,15 +211,17 @@ class Gateway:
             self.service_host = ServiceHost(services)
             address = await self.service_host.start()
             embedded = dict.fromkeys(services, address)
-        self.clients = GrpcClients(self.pm.grpc_clients, settings, embedded=embedded,
+        self.backends = GrpcClients(self.pm.grpc_clients, settings, embedded=embedded,
                                    metrics=self.metrics, gateway_id=self.gateway_id)
         if settings.PACKET_METRICS_PORT:
-            self.metrics_server = self.metrics.http_server(
+            self.metrics_server = MetricsServer(
+                self.metrics,
                 str(settings.LISTEN_ADDR), int(settings.PACKET_METRICS_PORT),
                 ready=self._ready, connections=self.admin_connections,
             )
             await tg.start(self.metrics_server.serve)
-        await self.pm.call_lifecycle("gateway_startup", app=self)
+        await self.lifecycle.start(self)
+        await self.lifecycle.call_lifecycle("gateway_startup", app=self)
         await self.server.start()
 
     async def _shutdown(self, deadline: float) -> None:
@@ -208,10 +234,12 @@ class Gateway:
         self.server.stop_accepting()
         await self.server.close_connections(left())
         with anyio.move_on_after(left()):
-            await self.pm.call_lifecycle("gateway_shutdown", app=self)
-        if self.clients is not None:
+            await self.lifecycle.call_lifecycle("gateway_shutdown", app=self)
+        with anyio.move_on_after(left()):
+            await self.lifecycle.stop()
+        if self.backends is not None:
             with anyio.move_on_after(left()):
-                await self.clients.close(grace=min(1.0, left()))
+                await self.backends.close(grace=min(1.0, left()))
         if self.service_host is not None:
             with anyio.move_on_after(left()):
                 await self.service_host.stop(grace=min(1.0, left()))

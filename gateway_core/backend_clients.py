@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
 import grpc
 import grpc.aio
@@ -38,10 +38,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CallContext",
+    "CallSource",
     "ClientRegistrationLike",
     "GrpcClients",
     "call_context",
     "check_health",
+    "current_call_context",
     "grpc_call_context",
     "open_channel",
     "set_call_context",
@@ -87,17 +89,29 @@ class CallContext:
         )
 
 
-grpc_call_context: ContextVar[CallContext | None] = ContextVar("grpc_call_context", default=None)
+#: What a backend call is made for: a :class:`CallContext`, or any object read like a session
+#: (the router sets the session itself, so nothing is built for packets that call no backend).
+CallSource: TypeAlias = object
+
+grpc_call_context: ContextVar[CallSource | None] = ContextVar("grpc_call_context", default=None)
 """The context of the packet being handled. The router sets it around each handler call."""
 
 
-def set_call_context(context: CallContext | None) -> Token[CallContext | None]:
+def current_call_context() -> CallContext | None:
+    """The :class:`CallContext` of the packet being handled (built from the session)."""
+    source = grpc_call_context.get()
+    if source is None or type(source) is CallContext:
+        return source
+    return CallContext.from_session(source)
+
+
+def set_call_context(context: CallSource | None) -> Token[CallSource | None]:
     """Set :data:`grpc_call_context`; pass the token to ``grpc_call_context.reset``."""
     return grpc_call_context.set(context)
 
 
 @contextlib.contextmanager
-def call_context(context: CallContext | None) -> Iterator[CallContext | None]:
+def call_context(context: CallSource | None) -> Iterator[CallSource | None]:
     """``with call_context(CallContext.from_session(s)):`` - backend calls inside carry it."""
     token = grpc_call_context.set(context)
     try:
@@ -147,7 +161,7 @@ class _MetadataInterceptor:
             for key, value in details.metadata:
                 metadata.add(key, value)
                 present.add(key)
-        context = grpc_call_context.get()
+        context = current_call_context()
         extra: list[tuple[str, object]] = [
             ("x-request-id", (context.request_id if context else None) or uuid.uuid4().hex),
             ("x-gateway-id", self._gateway_id),

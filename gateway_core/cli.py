@@ -28,6 +28,8 @@ import anyio
 from gateway_core import __version__
 from gateway_core.backend_clients import open_channel
 from gateway_core.config import ConfigError, Settings, load_settings, service_addr_setting
+from gateway_core.protocol.numbering import get_profile
+from gateway_core.registry import BUILTIN_COMMANDS, CommandSpec, PluginError
 from gateway_core.service_host import ServiceHost, build_services
 
 if TYPE_CHECKING:
@@ -35,14 +37,11 @@ if TYPE_CHECKING:
 
     from gateway_core.plugins import GatewayPluginManager
 
-__all__ = ["CommandContext", "CommandRegistrar", "CommandSpec", "main"]
+__all__ = ["CliContext", "main"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2  # bad settings or plugins (argparse uses 2 for bad usage too)
-BUILTIN_COMMANDS = ("serve", "plugins", "service", "console", "bot")
-
-
 class CommandError(Exception):
     """A command cannot run as asked; the message is printed and the exit code returned."""
 
@@ -51,57 +50,11 @@ class CommandError(Exception):
         self.code = code
 
 
-@dataclass(frozen=True, slots=True)
-class CommandSpec:
-    """A subcommand: ``configure(parser)`` adds arguments, ``run(args, ctx)`` returns the exit
-    code (``run`` may be ``async def``; it is then run on anyio's asyncio backend)."""
-
-    plugin: str
-    name: str
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace, CommandContext], Any]
-
-
-class CommandRegistrar:
-    """``register(name, *, help, configure, run)`` for ``gateway_register_commands``.
-
-    Scoped to one plugin; a name used by a built-in command or by another plugin is a
-    start-up error naming both owners.
-    """
-
-    __slots__ = ("_commands", "plugin")
-
-    def __init__(self, commands: dict[str, CommandSpec], plugin: str) -> None:
-        self._commands = commands
-        self.plugin = plugin
-
-    def __call__(
-        self,
-        name: str,
-        *,
-        help: str,
-        configure: Callable[[argparse.ArgumentParser], None],
-        run: Callable[[argparse.Namespace, CommandContext], Any],
-    ) -> None:
-        """Add ``gateway <name>``."""
-        from gateway_core.plugins import PluginError
-
-        if not name or not name.replace("-", "").isalnum() or name != name.lower():
-            raise PluginError(f"plugin {self.plugin!r}: command name {name!r} must be lower-case")
-        if name in BUILTIN_COMMANDS:
-            raise PluginError(f"plugin {self.plugin!r}: command {name!r} is a built-in command")
-        existing = self._commands.get(name)
-        if existing is not None:
-            raise PluginError(f"command {name!r} is registered by two plugins: "
-                              f"{existing.plugin!r} and {self.plugin!r}")
-        self._commands[name] = CommandSpec(self.plugin, name, help, configure, run)
-
-
 @dataclass
-class CommandContext:
-    """What a command gets besides its arguments: validated settings, the plugin manager
-    (with every registration collected) and access to backend services."""
+class CliContext:
+    """What a command gets besides its arguments (:class:`gateway_core.registry.CommandContext`):
+    validated settings, the plugin manager (with every registration collected) and access to
+    backend services."""
 
     settings: Settings
     pm: GatewayPluginManager
@@ -153,24 +106,21 @@ class _Bootstrap:
                             disable=first.GATEWAY_DISABLE_PLUGINS)
             settings = load_settings(settings_file=self.settings_file,
                                      plugin_settings=pm.collect_settings())
-            pm.collect_registrations()
+            pm.collect_registrations(get_profile(settings.PACKET_PROFILE))
             self._loaded = settings, pm
         return self._loaded
 
-    def context(self) -> CommandContext:
+    def context(self) -> CliContext:
         settings, pm = self.load()
         from gateway_core.logs import configure_logging
 
         configure_logging(settings.LOG_LEVEL)
-        return CommandContext(settings, pm)
+        return CliContext(settings, pm)
 
 
 def _collect_commands(pm: GatewayPluginManager) -> dict[str, CommandSpec]:
-    commands: dict[str, CommandSpec] = {}
-    for impl in reversed(pm.hook.gateway_register_commands.get_hookimpls()):
-        registrar = CommandRegistrar(commands, impl.plugin_name)
-        impl.function(**dict.fromkeys(impl.argnames, registrar))
-    return commands
+    pm.collect_registrations()
+    return pm.commands
 
 
 def _bot_module() -> Any | None:
@@ -386,7 +336,6 @@ def build_parser(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gateway`` console script; returns the exit code."""
-    from gateway_core.plugins import PluginError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     pre = argparse.ArgumentParser(add_help=False)

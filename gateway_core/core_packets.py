@@ -1,6 +1,6 @@
 """The core's own packets, registered as a plugin named "core" through the public hooks.
 
-Every client-facing osIROSE server answers these the same way (PROTOCOL.md §4, §7.1, §7.9):
+Every client-facing osIROSE server answers these the same way (docs/protocol.md §4, §7.1, §7.9):
 ``PAKCS_ACCEPT_REQ`` -> ``PAKSS_ACCEPT_REPLY(ACCEPTED, current Unix time)``; ``PAKCS_ALIVE`` ->
 nothing (receiving it already reset the idle timer); ``PAKCS_SCREEN_SHOT_TIME_REQ`` ->
 ``PAKSC_SCREEN_SHOT_TIME_REPLY`` with every field 0. They are allowed in every state but
@@ -12,36 +12,35 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from gateway_core.hookspecs import hookimpl
-from gateway_core.protocol.packets import (
+from gateway_core.api import (
     AcceptReplyResult,
     CliAcceptReq,
     CliAlive,
     CliScreenShotTimeReq,
+    SessionState,
     SrvAcceptReply,
     SrvScreenShotTimeReply,
+    hookimpl,
 )
-from gateway_core.session import SessionState
 
 if TYPE_CHECKING:
-    from gateway_core.plugins import PacketRegistrar
-    from gateway_core.router import PacketContext
+    from gateway_core.api import PacketContext, PacketRegistrar
 
 #: Every state in which a connection still dispatches packets.
 ANY_STATE = frozenset(SessionState) - {SessionState.CLOSING}
 
 
-async def on_accept_req(ctx: PacketContext, packet: CliAcceptReq) -> None:
-    """Answer the opening handshake of every leg (PROTOCOL.md §7.1)."""
+async def on_accept_req(ctx: PacketContext[None], packet: CliAcceptReq) -> None:
+    """Answer the opening handshake of every leg (docs/protocol.md §7.1)."""
     ctx.reply(SrvAcceptReply(result=AcceptReplyResult.ACCEPTED,
                              rand_value=int(time.time()) & 0xFFFFFFFF))
 
 
-async def on_alive(ctx: PacketContext, packet: CliAlive) -> None:
+async def on_alive(ctx: PacketContext[None], packet: CliAlive) -> None:
     """Keep-alive: no reply, ever (§7.9); the server already refreshed the idle timer."""
 
 
-async def on_screen_shot_time_req(ctx: PacketContext, packet: CliScreenShotTimeReq) -> None:
+async def on_screen_shot_time_req(ctx: PacketContext[None], packet: CliScreenShotTimeReq) -> None:
     """The client asks for a screenshot timestamp; osIROSE answers all zeros."""
     ctx.reply(SrvScreenShotTimeReply(year=0, month=0, day=0, hour=0, min=0))
 

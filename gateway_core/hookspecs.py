@@ -10,7 +10,9 @@ Strategy: pluggy is called at start-up and on lifecycle events, never per packet
 is tagged with its owner; a duplicate is a start-up error that names both owners.
 
 Lifecycle hooks may be plain functions or return an awaitable (``async def``); the core awaits
-whatever they return.
+whatever they return. Each may also take a ``runtime`` argument: the calling plugin's own
+runtime on that gateway (see :func:`gateway_register_runtime`), ``None`` when it has none.
+Implementations declare only the arguments they use.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import pluggy
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-    from gateway_core.cli import CommandRegistrar
-    from gateway_core.plugins import (
+    from gateway_core.context import GatewayView
+    from gateway_core.registry import (
+        CommandRegistrar,
         GrpcClientRegistrar,
         PacketRegistrar,
+        RuntimeRegistrar,
         ServiceRegistrar,
         SettingsRegistrar,
     )
@@ -54,14 +58,17 @@ def gateway_register_settings(register: SettingsRegistrar) -> None:
 def gateway_register_packets(register: PacketRegistrar) -> None:
     """Claim packet types and give the handler of each.
 
-    ``register(packet_name, handler, *, states)``: ``packet_name`` is the protocol name
-    (``"PAKCS_LOGIN_REQ"``), ``handler`` an ``async def handler(ctx, packet)`` where ``ctx``
-    is a :class:`gateway_core.router.PacketContext` (the session, ``reply``/``send``, the
-    connection registry, the plugin's gRPC clients and settings) and ``packet`` the decoded
-    packet (or a raw frame for types without a definition). ``states`` is the set of
-    :class:`gateway_core.session.SessionState` in which the packet is accepted; elsewhere the
-    router's wrong-state policy applies. Two plugins claiming one packet type is a start-up
-    error naming both.
+    ``register(packet_name, handler, *, states)``: ``packet_name`` is the protocol name of a
+    client->server packet (``"PAKCS_LOGIN_REQ"``), ``handler`` a ``def`` or ``async def
+    handler(ctx, packet)`` where ``ctx`` is a :class:`gateway_core.api.PacketContext` (the
+    session, ``reply``/``send``/``broadcast``, the connection registry, the plugin's gRPC
+    clients, its ``runtime`` and the settings) and ``packet`` the decoded packet (or a raw
+    frame for types without a definition). ``states`` is the set of
+    :class:`gateway_core.api.SessionState` in which the packet is accepted; elsewhere the
+    router's wrong-state policy applies. A plain ``def`` handler runs to completion in the
+    connection's dispatcher without a coroutine. Two plugins claiming one packet type, a
+    handler that is not callable, a server->client type or a state set in which nothing is
+    dispatched (only CLOSING) is a start-up error naming the plugin and the packet.
     """
 
 
@@ -91,12 +98,27 @@ def gateway_register_services(register: ServiceRegistrar) -> None:
 
 
 @hookspec
+def gateway_register_runtime(register: RuntimeRegistrar) -> None:
+    """Keep state per running gateway (a stream to the plugin's backend, caches, counters).
+
+    ``register(factory)``: when a gateway starts (backend clients open, before the listener
+    accepts) the core calls ``factory(gateway)`` with a
+    :class:`gateway_core.api.GatewayView` and keeps what it returns as the plugin's runtime on
+    that gateway (``None``: no runtime there). Handlers get it as ``ctx.runtime``, lifecycle
+    hooks as their ``runtime`` argument. The core calls the runtime's ``start()``,
+    ``session_opened(session)``, ``session_state_changed(session, old, new)``,
+    ``session_closed(session)`` and ``stop()`` when it has them (plain or ``async``; see
+    :class:`gateway_core.api.PluginRuntime`).
+    """
+
+
+@hookspec
 def gateway_register_commands(register: CommandRegistrar) -> None:
     """Add subcommands to the ``gateway`` CLI (like ``gateway account``).
 
     ``register(name, *, help, configure, run)``: ``configure(parser)`` adds arguments to an
     ``argparse.ArgumentParser``; ``run(args, cli)`` executes the command and returns the exit
-    code, where ``cli`` (:class:`gateway_core.cli.CommandContext`) gives the validated settings,
+    code, where ``cli`` (:class:`gateway_core.api.CommandContext`) gives the validated settings,
     the plugin manager and ``cli.service_channel(name)``, an async context manager yielding a
     gRPC channel to that backend service (remote when ``<NAME>_SERVICE_ADDR`` is set, else the
     reference service started in-process on loopback for the duration of the command).
@@ -104,31 +126,31 @@ def gateway_register_commands(register: CommandRegistrar) -> None:
 
 
 @hookspec
-def gateway_startup(app: Any) -> Awaitable[None] | None:
-    """Called once after plugins are registered, services started and gRPC channels open,
-    before the listener accepts connections. ``app`` is the :class:`gateway_core.app.Gateway`.
+def gateway_startup(app: GatewayView, runtime: Any) -> Awaitable[None] | None:
+    """Called once after plugins are registered, services started, gRPC channels open and
+    runtimes started, before the listener accepts connections. ``app`` is the gateway.
     """
 
 
 @hookspec
-def gateway_shutdown(app: Any) -> Awaitable[None] | None:
+def gateway_shutdown(app: GatewayView, runtime: Any) -> Awaitable[None] | None:
     """Called once when the gateway stops, after connections are closed and before gRPC
     channels and embedded services are shut down."""
 
 
 @hookspec
-def gateway_session_opened(session: Session) -> Awaitable[None] | None:
+def gateway_session_opened(session: Session, runtime: Any) -> Awaitable[None] | None:
     """A client connection was accepted and its session created."""
 
 
 @hookspec
 def gateway_session_state_changed(
-    session: Session, old: SessionState, new: SessionState
+    session: Session, old: SessionState, new: SessionState, runtime: Any
 ) -> Awaitable[None] | None:
     """The session moved from ``old`` to ``new`` (e.g. CHARACTER_SELECT -> IN_WORLD)."""
 
 
 @hookspec
-def gateway_session_closed(session: Session) -> Awaitable[None] | None:
+def gateway_session_closed(session: Session, runtime: Any) -> Awaitable[None] | None:
     """The connection of ``session`` is gone (peer closed, idle timeout, dropped, shutdown).
     Runs on every close, including during a graceful shutdown."""

@@ -1,37 +1,129 @@
-"""A plugin's per-gateway runtime: the state a plugin keeps for one running gateway (a
-delivery stream to its backend, the sessions it hosts there, its drop counter).
+"""Plugin runtimes: created with their gateway, handed to handlers and hooks, told of sessions.
 
-Strategy: the runtime lives on its gateway, in ``app.plugin_state`` under the plugin's typed
-:class:`~gateway_core.session.Key`, so it is created and ended with that gateway and several
-gateways in one process never share one. ``gateway_startup``/``gateway_shutdown`` receive the
-gateway; the session hooks and the packet handlers receive only a session, so
-:class:`Runtimes` also indexes, weakly, the gateways that have a runtime of the plugin and finds
-the one a session belongs to (:meth:`PluginRuntime.owns`). The plugin's lifecycle hooks are
-one-line calls into :class:`Runtimes`; what a session entering or leaving the world means is the
-runtime's :meth:`~PluginRuntime.entered` / :meth:`~PluginRuntime.left`.
+Strategy: one :class:`GatewayLifecycle` per running gateway holds the runtime of every plugin
+that registered a factory (``gateway_register_runtime``) and is the one place the gateway's
+lifecycle events go through: each event calls the runtimes' methods, then the plugins'
+lifecycle hooks with their own runtime as ``runtime``. So a handler finds its runtime as
+``ctx.runtime`` (no registry, no per-packet scan), and several gateways in one process never
+share one. :class:`InWorldRuntime` is the shape the chat and world plugins share: a drop
+counter and the sessions that entered the world, told when one enters or leaves.
 """
 
 from __future__ import annotations
 
 import abc
+import inspect
 import logging
-import weakref
-from collections.abc import Callable
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, Protocol
 
 from prometheus_client import Counter
 
-from gateway_core.session import Key, Session, SessionState
+from gateway_core.context import GatewayView, PluginRuntime
+from gateway_core.registry import RuntimeRegistration
+from gateway_core.session import Session, SessionState
 
-__all__ = ["PluginRuntime", "Runtimes"]
+__all__ = ["GatewayLifecycle", "InWorldRuntime", "LifecycleHooks"]
+
+log = logging.getLogger("gateway.plugins")
+
+#: The runtime method each lifecycle hook corresponds to.
+_RUNTIME_METHODS: dict[str, str] = {
+    "gateway_session_opened": "session_opened",
+    "gateway_session_state_changed": "session_state_changed",
+    "gateway_session_closed": "session_closed",
+}
 
 
-class PluginRuntime(abc.ABC):
-    """Base of a plugin's runtime on one gateway (``app``).
+class LifecycleHooks(Protocol):
+    """What :class:`GatewayLifecycle` needs of the plugin manager."""
 
-    ``sessions`` are the sessions the runtime tracks, by character id. ``drops`` counts (by
-    reason) the requests the plugin did not carry out: ``gateway_<PLUGIN>_drops_total{reason}``
-    on the gateway's metrics registry, described by ``DROPS_HELP``.
+    async def call_lifecycle(
+        self, hook_name: str, *, runtimes: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> None: ...
+
+
+class GatewayLifecycle:
+    """The runtimes of one gateway and the dispatch of its lifecycle events.
+
+    ``on_error(plugin, what)`` counts a runtime method that raised (logged here).
+    """
+
+    def __init__(
+        self,
+        registrations: Mapping[str, RuntimeRegistration],
+        hooks: LifecycleHooks,
+        *,
+        on_error: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self._registrations = dict(registrations)
+        self._hooks = hooks
+        self._on_error = on_error
+        #: The runtime of each plugin that has one on this gateway.
+        self.runtimes: dict[str, Any] = {}
+
+    def get(self, plugin: str) -> Any:
+        """The runtime of ``plugin`` (``None`` when it has none)."""
+        return self.runtimes.get(plugin)
+
+    async def start(self, gateway: GatewayView) -> None:
+        """Create every runtime (``factory(gateway)``) and start it. A factory or a start
+        that raises fails start-up: a gateway without a plugin's runtime would be half up."""
+        for plugin, registration in self._registrations.items():
+            runtime = registration.factory(gateway)
+            if runtime is None:
+                continue
+            self.runtimes[plugin] = runtime
+            await _maybe_await(getattr(runtime, "start", _none)())
+
+    async def stop(self) -> None:
+        """Stop every runtime (newest first), isolating failures, and forget them."""
+        for plugin, runtime in reversed(list(self.runtimes.items())):
+            await self._call(plugin, runtime, "stop")
+        self.runtimes.clear()
+
+    async def call_lifecycle(self, hook_name: str, **kwargs: Any) -> None:
+        """Run lifecycle event ``hook_name``: the runtimes' method, then the hooks."""
+        method = _RUNTIME_METHODS.get(hook_name)
+        if method is not None:
+            for plugin, runtime in list(self.runtimes.items()):
+                await self._call(plugin, runtime, method, *kwargs.values())
+        await self._hooks.call_lifecycle(hook_name, runtimes=self.runtimes, **kwargs)
+
+    async def session_state_changed(
+        self, session: Session, old: SessionState, new: SessionState
+    ) -> None:
+        """``gateway_session_state_changed`` (bound into the connection registry)."""
+        await self.call_lifecycle("gateway_session_state_changed", session=session, old=old,
+                                  new=new)
+
+    async def _call(self, plugin: str, runtime: Any, method: str, *args: Any) -> None:
+        function = getattr(runtime, method, None)
+        if function is None:
+            return
+        try:
+            await _maybe_await(function(*args))
+        except Exception:
+            log.exception("plugin %s: runtime raised in %s", plugin, method)
+            if self._on_error is not None:
+                self._on_error(plugin, method)
+
+
+def _none() -> None:
+    return None
+
+
+async def _maybe_await(value: Awaitable[None] | None) -> None:
+    if inspect.isawaitable(value):
+        await value
+
+
+class InWorldRuntime(PluginRuntime, abc.ABC):
+    """Base of a runtime that follows the sessions in the world (chat, world).
+
+    ``sessions`` are the sessions that entered the world, by character id. ``drops`` counts
+    (by reason) the requests the plugin did not carry out: ``gateway_<PLUGIN>_drops_total
+    {reason}`` on the gateway's metrics registry, described by ``DROPS_HELP``.
     """
 
     #: The plugin's name: metric name, log prefix.
@@ -39,13 +131,18 @@ class PluginRuntime(abc.ABC):
     #: Help text of the drop counter.
     DROPS_HELP: ClassVar[str]
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, gateway: GatewayView) -> None:
+        super().__init__(gateway)
         self.sessions: dict[int, Session] = {}
-        registry = getattr(getattr(app, "metrics", None), "registry", None)
         self.drops = Counter(
-            f"gateway_{self.PLUGIN}_drops", self.DROPS_HELP, ["reason"], registry=registry
+            f"gateway_{self.PLUGIN}_drops", self.DROPS_HELP, ["reason"],
+            registry=gateway.metrics_registry,
         )
+
+    @property
+    def app(self) -> GatewayView:
+        """The gateway this runtime runs on."""
+        return self.gateway
 
     def drop(self, session: Session, reason: str, detail: str = "") -> None:
         """Count (and log, on the logger of the runtime's module) a request that was not
@@ -59,19 +156,18 @@ class PluginRuntime(abc.ABC):
             f": {detail}" if detail else "",
         )
 
-    def owns(self, session: Session) -> bool:
-        """True when ``session`` is tracked here or a connection of this runtime's gateway."""
-        if session.character_id is not None and self.sessions.get(session.character_id) is session:
-            return True
-        return bool(self.app.connections.get(session.connection_id) is session)
+    async def session_state_changed(
+        self, session: Session, old: SessionState, new: SessionState
+    ) -> None:
+        """Enter on IN_WORLD; leave when the session leaves it."""
+        if new is SessionState.IN_WORLD:
+            await self.entered(session)
+        elif old is SessionState.IN_WORLD:
+            await self.left(session)
 
-    @abc.abstractmethod
-    def start(self) -> None:
-        """Start the runtime's background work (its backend stream)."""
-
-    @abc.abstractmethod
-    async def aclose(self) -> None:
-        """Stop the background work (the gateway is shutting down)."""
+    async def session_closed(self, session: Session) -> None:
+        """The connection is gone: it left the world."""
+        await self.left(session)
 
     @abc.abstractmethod
     async def entered(self, session: Session) -> None:
@@ -80,69 +176,3 @@ class PluginRuntime(abc.ABC):
     @abc.abstractmethod
     async def left(self, session: Session) -> None:
         """``session`` left the world or closed."""
-
-
-R = TypeVar("R", bound=PluginRuntime)
-
-
-class Runtimes(Generic[R]):
-    """Where plugin ``plugin`` keeps its runtime of each gateway (declare one at module level):
-    ``app.plugin_state`` under :attr:`key`. ``log`` is the plugin's logger.
-    """
-
-    def __init__(self, plugin: str, *, log: logging.Logger) -> None:
-        self.plugin = plugin
-        self.key = Key[R](f"{plugin}.runtime")
-        self._log = log
-        # Weak: a gateway dropped without a shutdown takes its runtime with it.
-        self._apps: weakref.WeakSet[Any] = weakref.WeakSet()
-
-    def get(self, app: Any) -> R | None:
-        """The runtime of gateway ``app`` (None before start-up, after shutdown, or without
-        the plugin's backend client)."""
-        runtime: R | None = app.plugin_state.get(self.key)
-        return runtime
-
-    def for_session(self, session: Session) -> R | None:
-        """The runtime of the gateway ``session`` belongs to (for hooks and handlers)."""
-        for app in list(self._apps):
-            runtime = self.get(app)
-            if runtime is not None and runtime.owns(session):
-                return runtime
-        return None
-
-    def start(self, app: Any, service: str, make: Callable[[Any], R], *, disabled: str) -> None:
-        """Create (``make(app)``), store and start the runtime of ``app``; without a client
-        of ``service`` log that ``disabled`` and create none."""
-        if app.clients is None or service not in app.clients:
-            self._log.warning("%s: no %s client; %s", self.plugin, service, disabled)
-            return
-        runtime = make(app)
-        app.plugin_state.set(self.key, runtime)
-        self._apps.add(app)
-        runtime.start()
-
-    async def stop(self, app: Any) -> None:
-        """Forget and close the runtime of ``app`` (if it has one)."""
-        self._apps.discard(app)
-        runtime: R | None = app.plugin_state.pop(self.key)
-        if runtime is not None:
-            await runtime.aclose()
-
-    async def session_state_changed(
-        self, session: Session, old: SessionState, new: SessionState
-    ) -> None:
-        """Tell the session's runtime it entered or left the world."""
-        runtime = self.for_session(session)
-        if runtime is None:
-            return
-        if new is SessionState.IN_WORLD:
-            await runtime.entered(session)
-        elif old is SessionState.IN_WORLD:
-            await runtime.left(session)
-
-    async def session_closed(self, session: Session) -> None:
-        """Tell the session's runtime it left (its connection is gone)."""
-        runtime = self.for_session(session)
-        if runtime is not None:
-            await runtime.left(session)

@@ -17,66 +17,49 @@ import inspect
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
 
 from gateway_core import hookspecs
 from gateway_core.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME
+from gateway_core.protocol.numbering import NumberingProfile
+from gateway_core.registry import (
+    ClientRegistration,
+    CommandRegistrar,
+    GrpcClientRegistrar,
+    PacketRegistrar,
+    PacketRegistration,
+    PluginError,
+    Registry,
+    RuntimeRegistrar,
+    RuntimeRegistration,
+    ServiceRegistrar,
+    ServiceRegistration,
+    SettingRegistration,
+    SettingsRegistrar,
+)
 from gateway_core.session import SessionState
 
-if TYPE_CHECKING:
-    from gateway_core.router import Handler
+# Registration types are re-exported: the manager's attributes hold them.
+__all__ = [
+    "BUILTIN_PLUGIN_NAME",
+    "ClientRegistration",
+    "GatewayPluginManager",
+    "PacketRegistration",
+    "PluginError",
+    "PluginInfo",
+    "RuntimeRegistration",
+    "ServiceRegistration",
+    "SettingRegistration",
+    "handlers_by_plugin",
+    "parse_plugin_list",
+]
 
 log = logging.getLogger("gateway.plugins")
 
 #: Name under which the core's own packets (accept, alive, screenshot time) are registered.
 BUILTIN_PLUGIN_NAME = "core"
-
-
-class PluginError(Exception):
-    """A plugin could not be loaded or registered something invalid: start-up fails."""
-
-
-@dataclass(frozen=True, slots=True)
-class PacketRegistration:
-    """``plugin`` handles packets named ``name`` with ``handler`` while the session is in one
-    of ``states``."""
-
-    plugin: str
-    name: str
-    handler: Handler
-    states: frozenset[SessionState]
-
-
-@dataclass(frozen=True, slots=True)
-class ClientRegistration:
-    """``plugin`` needs a gRPC client ``stub_class`` for backend ``service``."""
-
-    plugin: str
-    service: str
-    stub_class: Any
-    deadline: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceRegistration:
-    """``plugin`` provides the reference implementation of backend ``service``."""
-
-    plugin: str
-    service: str
-    factory: Callable[..., Any]
-
-
-@dataclass(frozen=True, slots=True)
-class SettingRegistration:
-    """``plugin`` declares setting ``name`` (upper-case) with a default and validator."""
-
-    plugin: str
-    name: str
-    default: Any
-    validate: Callable[[Any], str | None] | None
-    doc: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,112 +72,13 @@ class PluginInfo:
     hooks: tuple[str, ...]
 
 
-class _Registrar:
-    """Base of the scoped registrars: knows the manager and the owning plugin."""
-
-    __slots__ = ("_pm", "plugin")
-
-    def __init__(self, pm: GatewayPluginManager, plugin: str) -> None:
-        self._pm = pm
-        self.plugin = plugin
-
-
-class PacketRegistrar(_Registrar):
-    """``register(packet_name, handler, *, states)`` for ``gateway_register_packets``."""
-
-    __slots__ = ()
-
-    def __call__(
-        self, packet_name: str, handler: Handler, *, states: Iterable[SessionState]
-    ) -> None:
-        """Claim ``packet_name`` (protocol name, e.g. ``"PAKCS_LOGIN_REQ"``) for ``handler``,
-        accepted while the session is in one of ``states``."""
-        if not isinstance(packet_name, str) or not packet_name:
-            raise PluginError(f"plugin {self.plugin!r} registered a packet with a bad name")
-        if not callable(handler):
-            raise PluginError(f"plugin {self.plugin!r}: handler for {packet_name} is not callable")
-        state_set = frozenset(states)
-        if not state_set or not all(isinstance(s, SessionState) for s in state_set):
-            raise PluginError(
-                f"plugin {self.plugin!r}: {packet_name} needs a non-empty set of SessionState"
-            )
-        existing = self._pm.packet_handlers.get(packet_name)
-        if existing is not None:
-            raise PluginError(
-                f"packet type {packet_name} is claimed by two plugins: "
-                f"{existing.plugin!r} and {self.plugin!r}"
-            )
-        self._pm.packet_handlers[packet_name] = PacketRegistration(
-            self.plugin, packet_name, handler, state_set
-        )
-
-
-class GrpcClientRegistrar(_Registrar):
-    """``register(service, stub_class, *, deadline=None)`` for ``gateway_register_grpc_clients``."""
-
-    __slots__ = ()
-
-    def __call__(self, service: str, stub_class: Any, *, deadline: float | None = None) -> None:
-        """Ask for a ``stub_class`` client of backend ``service`` (``"auth"``)."""
-        if not isinstance(service, str) or not service.isidentifier():
-            raise PluginError(f"plugin {self.plugin!r} asked for a client of a bad service name")
-        if deadline is not None and not deadline > 0:
-            raise PluginError(f"plugin {self.plugin!r}: deadline for {service} must be > 0")
-        self._pm.grpc_clients.append(
-            ClientRegistration(self.plugin, service.lower(), stub_class, deadline)
-        )
-
-
-class ServiceRegistrar(_Registrar):
-    """``register(service, factory)`` for ``gateway_register_services``."""
-
-    __slots__ = ()
-
-    def __call__(self, service: str, factory: Callable[..., Any]) -> None:
-        """Provide the reference implementation of ``service``: ``factory(config)``."""
-        if not isinstance(service, str) or not service.isidentifier():
-            raise PluginError(f"plugin {self.plugin!r} provided a service with a bad name")
-        key = service.lower()
-        existing = self._pm.services.get(key)
-        if existing is not None:
-            raise PluginError(
-                f"service {key!r} is provided by two plugins: "
-                f"{existing.plugin!r} and {self.plugin!r}"
-            )
-        self._pm.services[key] = ServiceRegistration(self.plugin, key, factory)
-
-
-class SettingsRegistrar(_Registrar):
-    """``register(name, default, *, validate=None, doc="")`` for ``gateway_register_settings``."""
-
-    __slots__ = ()
-
-    def __call__(
-        self,
-        name: str,
-        default: Any,
-        *,
-        validate: Callable[[Any], str | None] | None = None,
-        doc: str = "",
-    ) -> None:
-        """Declare setting ``name`` (upper-case, read like the core settings)."""
-        if not isinstance(name, str) or not name.isidentifier() or name != name.upper():
-            raise PluginError(f"plugin {self.plugin!r}: setting name {name!r} must be upper-case")
-        for existing in self._pm.plugin_settings:
-            if existing.name == name:
-                raise PluginError(
-                    f"setting {name} is declared by two plugins: "
-                    f"{existing.plugin!r} and {self.plugin!r}"
-                )
-        self._pm.plugin_settings.append(SettingRegistration(self.plugin, name, default, validate,
-                                                            doc))
-
-
-_REGISTER_HOOKS: tuple[tuple[str, type[_Registrar]], ...] = (
+_REGISTER_HOOKS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("gateway_register_settings", SettingsRegistrar),
     ("gateway_register_packets", PacketRegistrar),
     ("gateway_register_grpc_clients", GrpcClientRegistrar),
     ("gateway_register_services", ServiceRegistrar),
+    ("gateway_register_runtime", RuntimeRegistrar),
+    ("gateway_register_commands", CommandRegistrar),
 )
 
 _Impl = tuple[str, Callable[..., Any], tuple[str, ...]]
@@ -223,10 +107,15 @@ class GatewayPluginManager(pluggy.PluginManager):
     def __init__(self) -> None:
         super().__init__(PROJECT_NAME)
         self.add_hookspecs(hookspecs)
-        self.packet_handlers: dict[str, PacketRegistration] = {}
-        self.grpc_clients: list[ClientRegistration] = []
-        self.services: dict[str, ServiceRegistration] = {}
-        self.plugin_settings: list[SettingRegistration] = []
+        self.registry = Registry()
+        self.packet_handlers = self.registry.packet_handlers
+        self.grpc_clients = self.registry.grpc_clients
+        self.services = self.registry.services
+        self.plugin_settings = self.registry.plugin_settings
+        self.runtimes = self.registry.runtimes
+        self.commands = self.registry.commands
+        #: The numbering that packet registrations are checked against.
+        self.profile: NumberingProfile | None = None
         #: Called as ``on_hook_error(plugin, hook_name)`` when a lifecycle hook raised.
         self.on_hook_error: Callable[[str, str], None] | None = None
         self._dists: dict[str, tuple[str | None, str | None]] = {}
@@ -318,9 +207,12 @@ class GatewayPluginManager(pluggy.PluginManager):
             self._run_register("gateway_register_settings", SettingsRegistrar)
         return self.plugin_settings
 
-    def collect_registrations(self) -> None:
+    def collect_registrations(self, profile: NumberingProfile | None = None) -> None:
         """Run every ``gateway_register_*`` hook not run yet, one plugin at a time with its
-        own registrar. A duplicate or an exception fails with :class:`PluginError`."""
+        own registrar; packet names are checked against ``profile`` (default: the default
+        numbering). A duplicate or an exception fails with :class:`PluginError`."""
+        if profile is not None:
+            self.profile = profile
         for hook_name, registrar in _REGISTER_HOOKS:
             if not self._collected(hook_name):
                 self._run_register(hook_name, registrar)
@@ -328,11 +220,16 @@ class GatewayPluginManager(pluggy.PluginManager):
     def _collected(self, hook_name: str) -> bool:
         return hook_name in self._done
 
-    def _run_register(self, hook_name: str, registrar: type[_Registrar]) -> None:
+    def _run_register(self, hook_name: str, registrar: Callable[..., Any]) -> None:
         self._done.add(hook_name)
         for plugin, function, argnames in self._impls(hook_name):
+            scoped = (
+                PacketRegistrar(self.registry, plugin, self.profile)
+                if registrar is PacketRegistrar
+                else registrar(self.registry, plugin)
+            )
             try:
-                function(**dict.fromkeys(argnames, registrar(self, plugin)))
+                function(**dict.fromkeys(argnames, scoped))
             except PluginError:
                 raise
             except Exception as exc:
@@ -357,13 +254,19 @@ class GatewayPluginManager(pluggy.PluginManager):
         """True when any plugin implements ``hook_name``."""
         return bool(self._impls(hook_name))
 
-    async def call_lifecycle(self, hook_name: str, **kwargs: Any) -> None:
+    async def call_lifecycle(
+        self, hook_name: str, *, runtimes: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         """Call every implementation of lifecycle hook ``hook_name``, awaiting what each
-        returns. An exception is logged with the plugin, counted through
-        :attr:`on_hook_error`, and does not stop the other plugins."""
+        returns; an implementation that names a ``runtime`` argument gets its own plugin's
+        entry of ``runtimes`` (``None`` when it has none). An exception is logged with the
+        plugin, counted through :attr:`on_hook_error`, and does not stop the other plugins."""
         for plugin, function, argnames in self._impls(hook_name):
             try:
-                result = function(**{k: kwargs[k] for k in argnames})
+                args = {k: kwargs[k] for k in argnames if k != "runtime"}
+                if "runtime" in argnames:
+                    args["runtime"] = runtimes.get(plugin) if runtimes is not None else None
+                result = function(**args)
                 if inspect.isawaitable(result):
                     await result
             except Exception:
@@ -374,7 +277,8 @@ class GatewayPluginManager(pluggy.PluginManager):
     async def session_state_changed(
         self, session: Any, old: SessionState, new: SessionState
     ) -> None:
-        """Fire ``gateway_session_state_changed`` (bound into the connection registry)."""
+        """Fire ``gateway_session_state_changed`` without runtimes (a gateway binds its
+        :class:`~gateway_core.plugin_runtime.GatewayLifecycle` instead)."""
         await self.call_lifecycle("gateway_session_state_changed", session=session, old=old,
                                   new=new)
 

@@ -1,13 +1,16 @@
 """Packet routing: packet type -> the handler of exactly one plugin, state guards, error policy.
 
-Strategy: the routing table is a plain dict built once at start-up from the plugin manager's
-registrations (no pluggy per packet). Per packet the router does one dict lookup, one set
-membership test for the session state, then runs the handler with a :class:`PacketContext` cached
-per (connection, plugin). Most handlers finish without ever suspending (they only queue replies),
-so :meth:`Router.dispatch_nowait` drives the handler's coroutine by hand (``coro.send(None)``) in
-the caller's task: no await chain per packet; only when the handler really suspends does it hand
+Strategy: the routing tables are plain dicts built once at start-up from the plugin manager's
+registrations (no pluggy per packet), one per session state, so a packet costs one lookup in
+the table of its session's state; a miss is told apart as unknown or wrong-state only then.
+The handler runs with a :class:`PacketContext` cached per (connection, plugin) that carries the
+plugin's clients and per-gateway runtime. A plain ``def`` handler is simply called. Most
+``async def`` handlers finish without ever suspending (they only queue replies), so
+:meth:`Router.dispatch_nowait` drives the coroutine by hand (``coro.send(None)``) in the
+caller's task: no await chain per packet; only when the handler really suspends does it hand
 back an awaitable that goes on driving that same coroutine, passing what it yields up to the
-caller's task unchanged, exactly as ``await`` would.
+caller's task unchanged, exactly as ``await`` would. Who a backend call is for is put in the
+call context as the session itself; the metadata is built from it only when a call is made.
 
 Everything a packet can do wrong ends here: an unknown type or a packet in a state where it is not
 allowed gets POLICY_BEFORE_AUTH (before a login or join succeeded on the connection) or
@@ -21,12 +24,14 @@ from __future__ import annotations
 import logging
 import time
 import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from contextvars import Token
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from gateway_core.backend_clients import CallContext, grpc_call_context
-from gateway_core.plugins import PacketRegistration, PluginError
+from gateway_core.backend_clients import CallSource, grpc_call_context
+from gateway_core.context import FatalHandlerError, Handler, PacketContext
+from gateway_core.registry import PacketRegistration, PluginError
+from gateway_core.session import SessionState
 
 if TYPE_CHECKING:
     from gateway_core.metrics import GatewayMetrics
@@ -35,6 +40,9 @@ if TYPE_CHECKING:
     from gateway_core.session import ConnectionRegistry, Session
 
     Event: TypeAlias = Packet | RawFrame
+
+__all__ = ["POLICY_CLOSE", "POLICY_DROP", "FatalHandlerError", "Handler", "PacketContext",
+           "Router"]
 
 log = logging.getLogger("gateway.router")
 
@@ -46,66 +54,12 @@ POLICY_CLOSE = "close"
 POLICY_DROP = "drop"
 
 
-class Handler(Protocol):
-    """``async def on_<packet>(ctx, packet)``: a packet handler."""
-
-    def __call__(self, ctx: PacketContext, packet: Any, /) -> Awaitable[None]: ...
-
-
-class FatalHandlerError(Exception):
-    """Raise from a handler to close the client's connection (after flushing what was queued).
-
-    Any other exception is logged and counted, and the connection goes on.
-    """
-
-
-class PacketContext:
-    """What a handler gets besides the packet: the session and the ways to answer.
-
-    One context exists per (connection, plugin); ``clients`` are the gRPC stubs the plugin
-    registered (``ctx.clients["auth"]``) and ``settings`` the gateway's validated settings.
-    """
-
-    __slots__ = ("clients", "connections", "plugin", "session", "settings")
-
-    def __init__(
-        self,
-        session: Session,
-        *,
-        plugin: str,
-        connections: ConnectionRegistry,
-        clients: Mapping[str, Any],
-        settings: Any,
-    ) -> None:
-        self.session = session
-        self.plugin = plugin
-        self.connections = connections
-        self.clients = clients
-        self.settings = settings
-
-    def reply(self, packet: Packet | RawFrame) -> None:
-        """Queue ``packet`` to this client (never waits)."""
-        self.session.send(packet)
-
-    def send(self, session: Session, packet: Packet | RawFrame) -> None:
-        """Queue ``packet`` to another client (never waits)."""
-        session.send(packet)
-
-    def broadcast(self, sessions: Iterable[Session], packet: Packet | RawFrame) -> int:
-        """Encode ``packet`` once and queue it to every session in ``sessions``."""
-        return self.connections.broadcast(sessions, packet)
-
-    def close(self, reason: str) -> None:
-        """Close this client's connection once what is queued has been written. Packets
-        already received after the current one are not dispatched."""
-        self.session.close(reason)
-
-
 class Router:
     """Dispatches decoded packets of one gateway to their handlers.
 
     ``known_packet`` validates registered names (``profile.by_name``); ``clients_for(plugin)``
-    gives the stubs a plugin registered.
+    gives the stubs a plugin registered and ``runtime_for(plugin)`` its runtime on this
+    gateway.
     """
 
     __slots__ = (
@@ -116,6 +70,8 @@ class Router:
         "_policy_before",
         "_processed",
         "_received",
+        "_routes",
+        "_runtime_for",
         "_settings",
         "_table",
     )
@@ -128,6 +84,7 @@ class Router:
         settings: Any,
         metrics: GatewayMetrics,
         clients_for: Callable[[str], Mapping[str, Any]] = lambda plugin: {},
+        runtime_for: Callable[[str], Any] = lambda plugin: None,
         known_packet: Callable[[str], bool] | None = None,
     ) -> None:
         for name, reg in registrations.items():
@@ -137,12 +94,18 @@ class Router:
                     f"profile {getattr(settings, 'PACKET_PROFILE', '?')}"
                 )
         self._table: dict[str, PacketRegistration] = dict(registrations)
+        # One table per state: the state guard and the lookup are one dict access.
+        self._routes: dict[SessionState, dict[str, PacketRegistration]] = {
+            state: {name: reg for name, reg in self._table.items() if state in reg.states}
+            for state in SessionState
+        }
         self._connections = connections
         self._settings = settings
         self._metrics = metrics
         self._received = metrics.received
         self._processed = metrics.processed
         self._clients_for = clients_for
+        self._runtime_for = runtime_for
         self._policy_before = _policy(getattr(settings, "POLICY_BEFORE_AUTH", POLICY_CLOSE))
         self._policy_after = _policy(getattr(settings, "POLICY_AFTER_AUTH", POLICY_DROP))
 
@@ -151,7 +114,7 @@ class Router:
         """The packet types somebody handles."""
         return frozenset(self._table)
 
-    def context(self, session: Session, plugin: str) -> PacketContext:
+    def context(self, session: Session, plugin: str) -> PacketContext[Any]:
         """A new context for ``plugin`` on ``session`` (the server caches it)."""
         return PacketContext(
             session,
@@ -159,10 +122,11 @@ class Router:
             connections=self._connections,
             clients=self._clients_for(plugin),
             settings=self._settings,
+            runtime=self._runtime_for(plugin),
         )
 
     async def dispatch(
-        self, session: Session, name: str, event: Event, contexts: dict[str, PacketContext]
+        self, session: Session, name: str, event: Event, contexts: dict[str, PacketContext[Any]]
     ) -> None:
         """Run the handler of ``event`` (type ``name``) for ``session``; never raises except
         for cancellation. ``contexts`` is the connection's per-plugin context cache."""
@@ -171,7 +135,7 @@ class Router:
             await rest
 
     def dispatch_nowait(
-        self, session: Session, name: str, event: Event, contexts: dict[str, PacketContext]
+        self, session: Session, name: str, event: Event, contexts: dict[str, PacketContext[Any]]
     ) -> Awaitable[None] | None:
         """:meth:`dispatch` without an await when the handler does not suspend.
 
@@ -181,32 +145,33 @@ class Router:
         with the same error handling. Must be called from a running task.
         """
         self._received(name)
-        reg = self._table.get(name)
+        reg = self._routes[session.state].get(name)
         if reg is None:
-            self._refuse(session, name, "unknown_type")
-            return None
-        if session.state not in reg.states:
-            self._refuse(session, name, "wrong_state")
+            self._refuse(session, name, "wrong_state" if name in self._table else "unknown_type")
             return None
         ctx = contexts.get(reg.plugin)
         if ctx is None:
             ctx = contexts[reg.plugin] = self.context(session, reg.plugin)
         start = _clock()
-        # Backend calls made by the handler carry who they are for (gateway_core.backend_clients).
-        token = grpc_call_context.set(CallContext.from_session(session)) if ctx.clients else None
+        # Backend calls made by the handler carry who they are for: the session, turned into
+        # metadata by the client interceptor only when a call is made.
+        token = grpc_call_context.set(session) if ctx.clients else None
         suspended = False
         try:
             aw = reg.handler(ctx, event)
-            if type(aw) is not _CoroutineType:
+            if aw is None:
+                pass  # a plain function that is done
+            elif type(aw) is not _CoroutineType:
                 suspended = True  # any other awaitable: await it the ordinary way
                 return self._finish(_await(aw), reg, session, name, start, token)
-            try:
-                waiting = aw.send(None)
-            except StopIteration:
-                pass
             else:
-                suspended = True
-                return self._finish(_resume(aw, waiting), reg, session, name, start, token)
+                try:
+                    waiting = aw.send(None)
+                except StopIteration:
+                    pass
+                else:
+                    suspended = True
+                    return self._finish(_resume(aw, waiting), reg, session, name, start, token)
         except FatalHandlerError as exc:
             self._fatal(reg, session, name, exc)
         except Exception:
@@ -224,7 +189,7 @@ class Router:
         session: Session,
         name: str,
         start: float,
-        token: Token[CallContext | None] | None,
+        token: Token[CallSource | None] | None,
     ) -> None:
         try:
             await rest

@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 
 class SessionState(enum.Enum):
-    """Where a connection is in the client's flow (PROTOCOL.md §7).
+    """Where a connection is in the client's flow (docs/protocol.md §7).
 
     A client talks to one gateway three times (login, character select, world), each time on
     a new connection; the state is per connection.
@@ -50,7 +50,9 @@ AUTHENTICATED_STATES = frozenset(
 
 
 class Outbox(Protocol):
-    """What a session needs from its connection (implemented by the server)."""
+    """What a session needs from its connection (implemented by
+    :class:`gateway_core.driver.ConnectionDriver`). ``closed`` may be a plain attribute: a
+    broadcast reads it for every recipient."""
 
     @property
     def closed(self) -> bool: ...

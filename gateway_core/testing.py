@@ -38,7 +38,8 @@ import grpc.aio
 from gateway_protos.v1 import auth_pb2
 
 from gateway_core.app import Gateway
-from gateway_core.bot import GameClient, flow
+from gateway_core.bot import GameClient
+from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import CreateCharResult, JoinResult, LoginResult
 from gateway_core.service_host import ReferenceService, ServiceHost
 

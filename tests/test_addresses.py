@@ -1,4 +1,4 @@
-"""The address handed out for the next leg (DESIGN.md "Addresses handed out"):
+"""The address handed out for the next leg (docs/protocol.md §10.2):
 :func:`gateway_core.addresses.public_address`, used by the login leg (server select reply) and
 the character leg (switch server). The end-to-end check is tests/e2e/test_addresses.py."""
 

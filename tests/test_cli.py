@@ -30,12 +30,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway_core.backend_clients import check_health
-from gateway_core.cli import CommandContext, CommandRegistrar, build_parser
+from gateway_core.cli import CliContext, build_parser
 from gateway_core.config import load_settings
 from gateway_core.hookspecs import hookimpl
 from gateway_core.plugins import GatewayPluginManager, PluginError
 from gateway_core.protocol.connection import NEED_DATA, ProtocolConnection, Role
 from gateway_core.protocol.packets import CliAcceptReq, SrvAcceptReply
+from gateway_core.registry import CommandRegistrar, Registry
 from gateway_core.service_host import ServiceHost
 from gateway_core.testing import free_port
 
@@ -314,18 +315,19 @@ def test_serve_answers_accept_req_counts_it_and_exits_0_on_sigterm(env: dict[str
 
 
 def test_command_registrar_rejects_builtin_and_duplicate_names() -> None:
-    commands: dict[str, Any] = {}
+    registry = Registry()
+    commands = registry.commands
 
     def configure(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--flag")
 
-    CommandRegistrar(commands, "one")("thing", help="h", configure=configure,
+    CommandRegistrar(registry, "one")("thing", help="h", configure=configure,
                                       run=lambda a, c: 0)
     with pytest.raises(PluginError, match="'one' and 'two'"):
-        CommandRegistrar(commands, "two")("thing", help="h", configure=configure,
+        CommandRegistrar(registry, "two")("thing", help="h", configure=configure,
                                           run=lambda a, c: 0)
     with pytest.raises(PluginError, match="built-in"):
-        CommandRegistrar(commands, "two")("serve", help="h", configure=configure,
+        CommandRegistrar(registry, "two")("serve", help="h", configure=configure,
                                           run=lambda a, c: 0)
     args = build_parser(commands).parse_args(["thing", "--flag", "x"])
     assert args.command == "thing" and args.flag == "x"
@@ -363,12 +365,12 @@ async def test_service_channel_embedded_and_remote_share_the_client_path(
     pm.register(_EchoProvider(), "echo-provider")
     try:
         pm.collect_registrations()
-        ctx = CommandContext(load_settings({"DATA_DIR": str(tmp_path)}, environ={}), pm)
+        ctx = CliContext(load_settings({"DATA_DIR": str(tmp_path)}, environ={}), pm)
         async with ctx.service_channel("echo") as channel:
             request_id = await channel.unary_unary("/test.Echo/Echo")(b"")
             assert len(request_id) == 32  # the interceptor chain is on the embedded path too
         async with ServiceHost({"echo": _EchoServicer(None)}) as host:
-            remote = CommandContext(load_settings({"DATA_DIR": str(tmp_path),
+            remote = CliContext(load_settings({"DATA_DIR": str(tmp_path),
                                                    "ECHO_SERVICE_ADDR": host.address},
                                                   environ={}), GatewayPluginManager())
             async with remote.service_channel("echo") as channel:

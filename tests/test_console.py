@@ -12,6 +12,7 @@ import anyio
 import pytest
 from rich.console import Console
 
+from gateway_core.admin_http import MetricsServer
 from gateway_core.console import configure, run
 from gateway_core.metrics import GatewayMetrics
 
@@ -57,7 +58,7 @@ async def test_once_renders_connections_and_totals_from_a_live_server() -> None:
     def connections() -> Sequence[Mapping[str, Any]]:
         return ROWS
 
-    async with metrics.http_server("127.0.0.1", 0, connections=connections) as server:
+    async with MetricsServer(metrics, "127.0.0.1", 0, connections=connections) as server:
         code, text = await anyio.to_thread.run_sync(_run_once, server.url)
     assert code == 0
     lines = text.splitlines()
@@ -76,7 +77,7 @@ async def test_once_renders_connections_and_totals_from_a_live_server() -> None:
 @pytest.mark.anyio
 async def test_once_caps_the_table_and_says_how_many_more() -> None:
     rows = [{"id": i, "peer": f"10.0.0.1:{i}"} for i in range(1, 6)]
-    async with GatewayMetrics().http_server("127.0.0.1", 0, connections=lambda: rows) as server:
+    async with MetricsServer(GatewayMetrics(), "127.0.0.1", 0, connections=lambda: rows) as server:
         code, text = await anyio.to_thread.run_sync(_run_once, server.url, "--limit", "2")
     assert code == 0
     assert "10.0.0.1:2" in text and "10.0.0.1:3" not in text
@@ -85,7 +86,7 @@ async def test_once_caps_the_table_and_says_how_many_more() -> None:
 
 def test_once_against_nothing_listening_exits_1_with_the_reason() -> None:
     async def free_port() -> int:
-        async with GatewayMetrics().http_server("127.0.0.1", 0) as server:
+        async with MetricsServer(GatewayMetrics(), "127.0.0.1", 0) as server:
             return server.port
 
     port = anyio.run(free_port)

@@ -12,11 +12,11 @@ import anyio
 import pytest
 
 from gateway_core import hookspecs
-from gateway_core.cli import CommandRegistrar
 from gateway_core.core_packets import ANY_STATE
 from gateway_core.hookspecs import hookimpl
 from gateway_core.plugins import GatewayPluginManager
 from gateway_core.protocol.packets import CliLoginReq, SrvNormalChat
+from gateway_core.registry import CommandRegistrar, Registry
 from gateway_core.session import Session, SessionState
 
 DOCS = Path(__file__).parent.parent / "docs" / "plugins.md"
@@ -204,6 +204,95 @@ def test_hook_gateway_register_commands() -> None:
 
     pm = GatewayPluginManager()
     pm.register(Commands(), "commands")
-    commands: dict[str, Any] = {}
-    pm.hook.gateway_register_commands(register=CommandRegistrar(commands, "commands"))
-    assert commands["hello"].plugin == "commands"
+    registry = Registry()
+    pm.hook.gateway_register_commands(register=CommandRegistrar(registry, "commands"))
+    assert registry.commands["hello"].plugin == "commands"
+    pm.collect_registrations()
+    assert pm.commands["hello"].plugin == "commands"
+
+
+class Counted:
+    """A runtime that records what the core tells it."""
+
+    def __init__(self, gateway: Any) -> None:
+        self.gateway = gateway
+        self.events: list[tuple[Any, ...]] = []
+
+    async def start(self) -> None:
+        self.events.append(("start",))
+
+    def session_opened(self, session: Session) -> None:
+        self.events.append(("opened", session.connection_id))
+
+    async def session_state_changed(
+        self, session: Session, old: SessionState, new: SessionState
+    ) -> None:
+        self.events.append(("changed", old, new))
+
+    def session_closed(self, session: Session) -> None:
+        self.events.append(("closed", session.connection_id))
+
+    async def stop(self) -> None:
+        self.events.append(("stop",))
+
+
+class WithRuntime:
+    """Registers a runtime; its handler and hooks report the runtime they were given."""
+
+    def __init__(self) -> None:
+        self.runtimes: list[Counted] = []
+        self.seen: list[tuple[str, Any]] = []
+
+    def make(self, gateway: Any) -> Counted:
+        runtime = Counted(gateway)
+        self.runtimes.append(runtime)
+        return runtime
+
+    @hookimpl
+    def gateway_register_runtime(self, register: Any) -> None:
+        register(self.make)
+
+    @hookimpl
+    def gateway_register_packets(self, register: Any) -> None:
+        register("PAKCS_LOGIN_REQ", self.login, states=ANY_STATE)
+
+    def login(self, ctx: Any, packet: Any) -> None:  # a plain def handler
+        self.seen.append(("handler", ctx.runtime))
+        ctx.reply(SrvNormalChat(char_id=0, message=b"ok"))
+
+    @hookimpl
+    def gateway_startup(self, app: Any, runtime: Any) -> None:
+        self.seen.append(("startup", runtime))
+        assert runtime.events == [("start",)]  # started before the startup hooks
+
+    @hookimpl
+    def gateway_session_closed(self, session: Session, runtime: Any) -> None:
+        self.seen.append(("closed", runtime))
+
+    @hookimpl
+    def gateway_shutdown(self, app: Any, runtime: Any) -> None:
+        self.seen.append(("shutdown", runtime))
+
+
+@pytest.mark.anyio
+async def test_hook_gateway_register_runtime(gateway: Any, connect: Any) -> None:
+    plugin = WithRuntime()
+    async with gateway((plugin, "with-runtime")) as first, gateway((plugin, "with-runtime")):
+        async with connect(first) as client:
+            await client.send(CliLoginReq(password=b"0" * 64, username=b"u"))
+            assert await client.receive() == [SrvNormalChat(char_id=0, message=b"ok")]
+        mine, other = plugin.runtimes
+        assert mine.gateway is first and other.gateway is not first
+        assert first.runtimes["with-runtime"] is mine
+        with anyio.fail_after(3):
+            while ("closed", 1) not in mine.events:
+                await anyio.sleep(0.01)
+    # Each gateway handed its own runtime to its handler and hooks, and told it everything.
+    assert ("handler", mine) in plugin.seen and ("handler", other) not in plugin.seen
+    assert [who for what, who in plugin.seen if what == "closed"] == [mine]
+    assert {id(who) for what, who in plugin.seen if what == "startup"} == {id(mine), id(other)}
+    assert mine.events == [
+        ("start",), ("opened", 1), ("changed", SessionState.CONNECTED, SessionState.CLOSING),
+        ("closed", 1), ("stop",),
+    ]
+    assert other.events == [("start",), ("stop",)]

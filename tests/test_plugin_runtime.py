@@ -1,7 +1,8 @@
-"""A plugin's per-gateway runtime: kept on its gateway (``app.plugin_state``), found from a
-session, told of sessions entering and leaving the world, closed at shutdown. Real gateways
-(built, not listening) with real connection registrys and metrics registries; the one boundary
-replaced is the gateway's gRPC clients (a plain mapping naming the backend)."""
+"""Plugin runtimes: made per gateway from the plugin's factory, started before the startup hooks,
+told of every session event, handed to the plugin's own hooks, stopped at shutdown; a runtime
+that raises is logged and counted and the others go on. Real gateways (built, not listening)
+with real connection registries and metrics registries; the one boundary replaced is a
+gateway's backend clients (``backends``, a plain mapping naming the service)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from gateway_core.api import GatewayView, InWorldRuntime, Key, Session, SessionState, hookimpl
 from gateway_core.app import Gateway
-from gateway_core.plugin_runtime import PluginRuntime, Runtimes
-from gateway_core.session import Key, Session, SessionState
+from gateway_core.plugins import GatewayPluginManager
 
 SETTINGS: dict[str, object] = {
     "LISTEN_ADDR": "127.0.0.1",
@@ -21,27 +22,25 @@ SETTINGS: dict[str, object] = {
     "GATEWAY_LOAD_PLUGINS": (),
 }
 
-log = logging.getLogger("test.plugin_runtime")
-
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
 
 
-class DemoRuntime(PluginRuntime):
+class DemoRuntime(InWorldRuntime):
     PLUGIN = "demo"
     DROPS_HELP = "Demo requests dropped, by reason."
 
-    def __init__(self, app: Any) -> None:
-        super().__init__(app)
+    def __init__(self, gateway: GatewayView) -> None:
+        super().__init__(gateway)
         self.events: list[str] = []
 
     def start(self) -> None:
         self.events.append("start")
 
-    async def aclose(self) -> None:
-        self.events.append("aclose")
+    async def stop(self) -> None:
+        self.events.append("stop")
 
     async def entered(self, session: Session) -> None:
         assert session.character_id is not None
@@ -54,10 +53,32 @@ class DemoRuntime(PluginRuntime):
         self.events.append(f"left #{session.connection_id}")
 
 
-def _gateway(*, with_client: bool = True) -> Gateway:
-    gateway = Gateway(overrides=SETTINGS, environ={})
+class Demo:
+    """A plugin whose runtime needs the ``demo`` backend, and whose hook reports it."""
+
+    def __init__(self) -> None:
+        self.hook_saw: list[Any] = []
+
+    @staticmethod
+    def make(gateway: GatewayView) -> DemoRuntime | None:
+        return DemoRuntime(gateway) if "demo" in gateway.clients else None
+
+    @hookimpl
+    def gateway_register_runtime(self, register: Any) -> None:
+        register(self.make)
+
+    @hookimpl
+    def gateway_session_closed(self, session: Session, runtime: Any) -> None:
+        self.hook_saw.append(runtime)
+
+
+def _gateway(plugin: object | None = None, *, with_client: bool = True) -> Gateway:
+    pm = GatewayPluginManager()
+    if plugin is not None:
+        pm.register(plugin, "demo")
+    gateway = Gateway(overrides=SETTINGS, environ={}, pm=pm)
     if with_client:
-        gateway.clients = {"demo": object()}  # type: ignore[assignment]
+        gateway.backends = {"demo": object()}  # type: ignore[assignment]
     return gateway
 
 
@@ -77,39 +98,30 @@ def test_gateway_plugin_state_is_typed_per_plugin_storage() -> None:
     assert _gateway(with_client=False).plugin_state.get(counter) is None
 
 
-def test_each_gateway_keeps_its_own_runtime_and_a_session_finds_its_gateways() -> None:
-    runtimes = Runtimes[DemoRuntime]("demo", log=log)
-    a, b = _gateway(), _gateway()
-    runtimes.start(a, "demo", DemoRuntime, disabled="demo is disabled")
-    runtimes.start(b, "demo", DemoRuntime, disabled="demo is disabled")
-    on_a, on_b = runtimes.get(a), runtimes.get(b)
-    assert on_a is not None and on_b is not None and on_a is not on_b
-    assert a.plugin_state.get(runtimes.key) is on_a
-    assert on_a.events == ["start"] and on_a.app is a
-    assert runtimes.for_session(_session(a, 1)) is on_a
-    assert runtimes.for_session(_session(b, 1)) is on_b
-    assert runtimes.for_session(Session(99)) is None
+@pytest.mark.anyio
+async def test_each_gateway_makes_and_starts_its_own_runtime() -> None:
+    plugin = Demo()
+    a, b = _gateway(plugin), _gateway(plugin)
+    await a.lifecycle.start(a)
+    await b.lifecycle.start(b)
+    on_a, on_b = a.runtimes["demo"], b.runtimes["demo"]
+    assert on_a is not on_b and on_a.app is a and on_b.app is b
+    assert on_a.events == ["start"] and a.lifecycle.get("demo") is on_a
 
 
 @pytest.mark.anyio
-async def test_session_hooks_tell_the_runtime_of_entering_and_leaving_the_world() -> None:
-    runtimes = Runtimes[DemoRuntime]("demo", log=log)
-    gateway = _gateway()
-    runtimes.start(gateway, "demo", DemoRuntime, disabled="demo is disabled")
-    runtime = runtimes.get(gateway)
-    assert runtime is not None
+async def test_session_events_tell_the_runtime_of_entering_and_leaving_the_world() -> None:
+    plugin = Demo()
+    gateway = _gateway(plugin)
+    await gateway.lifecycle.start(gateway)
+    runtime = gateway.runtimes["demo"]
     alice, bob = _session(gateway, 1), _session(gateway, 2)
-    await runtimes.session_state_changed(alice, SessionState.CONNECTED, SessionState.LOGGED_IN)
-    await runtimes.session_state_changed(
-        alice, SessionState.CHARACTER_SELECT, SessionState.IN_WORLD
-    )
-    await runtimes.session_state_changed(bob, SessionState.CHARACTER_SELECT, SessionState.IN_WORLD)
-    await runtimes.session_state_changed(
-        alice, SessionState.IN_WORLD, SessionState.CHARACTER_SELECT
-    )
-    # A tracked session is still found after its connection left the connection registry.
+    await alice.set_state(SessionState.LOGGED_IN)
+    await alice.set_state(SessionState.IN_WORLD)
+    await bob.set_state(SessionState.IN_WORLD)
+    await alice.set_state(SessionState.CHARACTER_SELECT)
     gateway.connections.remove(bob)
-    await runtimes.session_closed(bob)
+    await gateway.lifecycle.call_lifecycle("gateway_session_closed", session=bob)
     assert runtime.events == [
         "start",
         f"entered #{alice.connection_id}",
@@ -117,48 +129,57 @@ async def test_session_hooks_tell_the_runtime_of_entering_and_leaving_the_world(
         f"left #{alice.connection_id}",
         f"left #{bob.connection_id}",
     ]
+    assert plugin.hook_saw == [runtime]  # the plugin's own hook got its own runtime
 
 
 @pytest.mark.anyio
-async def test_stop_closes_and_forgets_the_gateways_runtime() -> None:
-    runtimes = Runtimes[DemoRuntime]("demo", log=log)
-    gateway, other = _gateway(), _gateway()
-    runtimes.start(gateway, "demo", DemoRuntime, disabled="demo is disabled")
-    runtimes.start(other, "demo", DemoRuntime, disabled="demo is disabled")
-    runtime = runtimes.get(gateway)
-    session = _session(gateway, 1)
-    await runtimes.stop(gateway)
-    assert runtime is not None and runtime.events == ["start", "aclose"]
-    assert runtimes.get(gateway) is None
-    assert runtimes.for_session(session) is None
-    assert runtimes.get(other) is not None
-    await runtimes.stop(gateway)  # a second stop has nothing to close
-    assert runtime.events == ["start", "aclose"]
+async def test_stop_stops_and_forgets_the_gateways_runtimes() -> None:
+    plugin = Demo()
+    gateway, other = _gateway(plugin), _gateway(plugin)
+    await gateway.lifecycle.start(gateway)
+    await other.lifecycle.start(other)
+    runtime = gateway.runtimes["demo"]
+    await gateway.lifecycle.stop()
+    assert runtime.events == ["start", "stop"]
+    assert "demo" not in gateway.runtimes and "demo" in other.runtimes
+    await gateway.lifecycle.stop()  # a second stop has nothing to stop
+    assert runtime.events == ["start", "stop"]
 
 
-def test_without_the_backend_client_no_runtime_is_made_and_a_warning_says_so(
+@pytest.mark.anyio
+async def test_a_factory_may_decline_and_the_handlers_then_get_no_runtime() -> None:
+    gateway = _gateway(Demo(), with_client=False)
+    await gateway.lifecycle.start(gateway)
+    assert "demo" not in gateway.runtimes
+    assert gateway.router.context(_session(gateway, 1), "demo").runtime is None
+
+
+class Broken(DemoRuntime):
+    PLUGIN = "broken"
+
+    async def entered(self, session: Session) -> None:
+        raise RuntimeError("boom")
+
+
+@pytest.mark.anyio
+async def test_a_runtime_that_raises_is_logged_and_counted_and_others_go_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    runtimes = Runtimes[DemoRuntime]("demo", log=log)
-    gateway = _gateway(with_client=False)
-    with caplog.at_level(logging.WARNING, logger="test.plugin_runtime"):
-        runtimes.start(gateway, "demo", DemoRuntime, disabled="demo events are disabled")
-    assert runtimes.get(gateway) is None
-    assert [r.getMessage() for r in caplog.records] == [
-        "demo: no demo client; demo events are disabled"
-    ]
+    class Two(Demo):
+        @staticmethod
+        def make(gateway: GatewayView) -> DemoRuntime | None:
+            return Broken(gateway)
 
-
-def test_drop_counts_by_reason_on_the_gateways_registry(caplog: pytest.LogCaptureFixture) -> None:
-    gateway = _gateway()
-    runtime = DemoRuntime(gateway)
+    pm = GatewayPluginManager()
+    pm.register(Two(), "broken")
+    pm.register(Demo(), "demo")
+    gateway = Gateway(overrides=SETTINGS, environ={}, pm=pm)
+    gateway.backends = {"demo": object()}  # type: ignore[assignment]
+    await gateway.lifecycle.start(gateway)
     session = _session(gateway, 1)
-    with caplog.at_level(logging.INFO, logger=__name__):
-        runtime.drop(session, "bad_message", "3 bytes")
-        runtime.drop(session, "bad_message")
-    registry = gateway.metrics.registry
-    assert registry.get_sample_value("gateway_demo_drops_total", {"reason": "bad_message"}) == 2
-    assert [r.getMessage() for r in caplog.records] == [
-        f"demo: dropped a request of connection #{session.connection_id} (bad_message): 3 bytes",
-        f"demo: dropped a request of connection #{session.connection_id} (bad_message)",
-    ]
+    with caplog.at_level(logging.ERROR, logger="gateway.plugins"):
+        await session.set_state(SessionState.IN_WORLD)
+    assert gateway.runtimes["demo"].events == ["start", f"entered #{session.connection_id}"]
+    assert "plugin broken: runtime raised in session_state_changed" in caplog.text
+    assert gateway.metrics.registry.get_sample_value(
+        "gateway_handler_errors_total", {"plugin": "broken"}) == 1

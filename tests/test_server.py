@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -198,6 +201,19 @@ async def test_default_policies_close_before_auth_and_drop_after(
             await login(client)
             await client.send(CliCharListReq())
             await echo_round_trip(client, "kept")
+
+
+async def test_a_client_that_half_closes_gets_its_replies_then_the_close(
+    gateway: Any, connect: Any
+) -> None:
+    async with gateway(Probe()) as gw, connect(gw) as client:
+        await client.send(chat("a"), chat("b"))
+        await client.stream.send_eof()
+        received = await client.closed_by_server()
+        assert [p.message for p in received] == [b"a", b"b"]
+        with anyio.fail_after(3):
+            while gw.server.connections:
+                await anyio.sleep(0.01)
 
 
 async def test_raising_handler_leaves_the_connection_and_others_working(
@@ -460,9 +476,60 @@ async def test_pipelined_flood_to_a_slow_handler_is_paced_by_backpressure(
         await echo_round_trip(client, "served after the flood")
 
 
-async def test_running_on_asyncio_is_detected_without_sniffio() -> None:
-    # anyio no longer installs sniffio: the check must not depend on it.
+# Run in a fresh interpreter where ``import sniffio`` fails (``sys.modules["sniffio"] = None``
+# before anyio is imported), as when anyio is installed without it: the check, anyio's asyncio
+# backend and the gateway itself must not depend on sniffio.
+WITHOUT_SNIFFIO = """
+import functools
+import sys
+sys.modules["sniffio"] = None  # any import of it raises ImportError from here on
+try:
+    import sniffio  # noqa: F401
+except ImportError:
+    pass
+else:
+    raise SystemExit("sniffio is still importable")
+
+import anyio
+import anyio._core._eventloop as anyio_eventloop
+
+from gateway_core.app import Gateway
+from gateway_core.plugins import GatewayPluginManager
+from gateway_core.protocol.connection import NEED_DATA, ProtocolConnection, Role
+from gateway_core.protocol.packets import CliAcceptReq, SrvAcceptReply
+from gateway_core.server import running_on_asyncio
+
+SETTINGS = {"LISTEN_ADDR": "127.0.0.1", "SERVICE_PORT": 0, "PACKET_METRICS_PORT": 0,
+            "GATEWAY_LOAD_PLUGINS": (), "SHUTDOWN_DEADLINE": 2.0}
+
+
+async def main() -> None:
+    assert anyio_eventloop.sniffio is None, "anyio found sniffio"
     assert running_on_asyncio()
+    gw = Gateway(overrides=SETTINGS, environ={}, pm=GatewayPluginManager())
+    async with anyio.create_task_group() as tg:
+        await tg.start(functools.partial(gw.run, handle_signals=False))
+        client = ProtocolConnection(Role.CLIENT)
+        with anyio.fail_after(10):
+            async with await anyio.connect_tcp(*gw.address) as stream:
+                await stream.send(client.send(CliAcceptReq()))
+                while (event := client.next_event()) is NEED_DATA:
+                    client.receive_data(await stream.receive())
+        assert isinstance(event, SrvAcceptReply), event
+        gw.stop()
+    print("served without sniffio:", type(event).__name__)
+
+
+anyio.run(main, backend="asyncio")
+assert "sniffio" not in sys.modules or sys.modules["sniffio"] is None
+"""
+
+
+def test_running_on_asyncio_is_detected_and_the_gateway_serves_without_sniffio() -> None:
+    result = subprocess.run([sys.executable, "-c", WITHOUT_SNIFFIO], capture_output=True,
+                            text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "served without sniffio: SrvAcceptReply" in result.stdout
 
 
 def test_running_on_asyncio_is_false_outside_an_event_loop() -> None:

@@ -101,7 +101,9 @@ async def test_running_gateway_join_world_brings_a_new_character_into_the_world(
         assert (session.character_name, session.username) == ("Mira", "mira")
         assert session.world_object_id == object_id
         assert running.clients[-1] is client
-        assert running.sample("gateway_world_drops_total", {"reason": "none"}) == 0.0
+        # The world leg's initial data went out once: the character data of the join.
+        sent = running.sample("gateway_packets_sent_total", {"type": "PAKWC_SELECT_CHAR_REPLY"})
+        assert sent == 1.0
 
 
 @pytest.mark.anyio

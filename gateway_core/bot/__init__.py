@@ -6,9 +6,9 @@ packet numbering profile; end-to-end tests, benchmarks and operators' smoke test
 
 * :mod:`gateway_core.bot.client`: :class:`GameClient`, one connection (send, receive,
   ``expect`` a packet class with a timeout, unexpected packets collected);
-* :mod:`gateway_core.bot.flow`: one building block per step (:func:`connect`, :func:`login`,
-  :func:`join`, :func:`select_character`, :func:`enter_world`, :func:`logout`, ...) and
-  :func:`run_flow` / :func:`run_clients` for whole runs;
+* :mod:`gateway_core.bot.steps`: one building block per protocol step (:func:`connect`,
+  :func:`login`, :func:`join`, :func:`select_character`, :func:`enter_world`, :func:`logout`, ...);
+* :mod:`gateway_core.bot.journey`: :func:`run_flow` / :func:`run_clients` for whole runs;
 * :mod:`gateway_core.bot.results`: the typed per-step and per-client results;
 * :mod:`gateway_core.bot.cli`: ``configure(parser)`` and ``run(args, ctx)`` for ``gateway bot``.
 """
@@ -24,10 +24,10 @@ from gateway_core.bot.client import (
     StepTimeout,
     UnexpectedPacket,
 )
-from gateway_core.bot.flow import (
+from gateway_core.bot.journey import FlowFailed, FlowOptions, run_clients, run_flow
+from gateway_core.bot.results import FlowResult, RunSummary, StepResult, StepTimings
+from gateway_core.bot.steps import (
     CharacterTemplate,
-    FlowFailed,
-    FlowOptions,
     InitialData,
     Refused,
     WorldEntry,
@@ -48,13 +48,10 @@ from gateway_core.bot.flow import (
     move,
     receive_initial_data,
     require_ok,
-    run_clients,
-    run_flow,
     select_character,
     select_server,
     whisper,
 )
-from gateway_core.bot.results import FlowResult, RunSummary, StepResult, StepTimings
 
 __all__ = [
     "BadServerData",

@@ -21,11 +21,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from gateway_core.bot.client import DEFAULT_TIMEOUT
-from gateway_core.bot.flow import INDEX_PLACEHOLDER, FlowOptions, run_clients
+from gateway_core.bot.journey import INDEX_PLACEHOLDER, FlowOptions, run_clients
 from gateway_core.bot.results import FlowResult, RunSummary, failure_reason
 
 if TYPE_CHECKING:
-    from gateway_core.cli import CommandContext
+    from gateway_core.registry import CommandContext
 
 __all__ = ["configure", "main", "options_from_args", "run"]
 

@@ -1,4 +1,4 @@
-"""Packet type table data (PROTOCOL.md §6 and §9.1). Generated once; do not edit by hand.
+"""Packet type table data (docs/protocol.md §6 and §9.1). Generated once; do not edit by hand.
 
 Each row: (name, value in profile 2026, value in profile 2021 or None when the member did
 not exist in 2021, direction, category, has a payload definition).

@@ -1,4 +1,4 @@
-"""Ciphers between the byte stream and the packet framing (PROTOCOL.md §3).
+"""Ciphers between the byte stream and the packet framing (docs/protocol.md §3).
 
 Two codecs implement :class:`~gateway_core.protocol.framing.FrameCodec`:
 
@@ -69,7 +69,7 @@ DEFAULT_SEED: Final = 0x0042D266
 
 
 class PlainCodec:
-    """The clear header of PROTOCOL.md §2; the same in both directions."""
+    """The clear header of docs/protocol.md §2; the same in both directions."""
 
     __slots__ = ()
 
@@ -151,7 +151,7 @@ def _div16(s: int) -> int:
 
 
 def build_key_table(seed: int = DEFAULT_SEED) -> tuple[tuple[int, ...], ...]:
-    """Return the signed key table ``R[16][2048]`` of PROTOCOL.md §3.2 for ``seed``.
+    """Return the signed key table ``R[16][2048]`` of docs/protocol.md §3.2 for ``seed``.
 
     Generators BC, AC, MY, VC (row ``i`` uses ``i & 3``) each keep their own state across
     rows. A drawn value is rejected while it equals one of the first ``j`` entries of row 0
@@ -195,7 +195,7 @@ def build_key_table(seed: int = DEFAULT_SEED) -> tuple[tuple[int, ...], ...]:
 
 
 # Sub-fields of the 40-bit header: (width, position in plain H, server->client wire position,
-# client->server wire position). PROTOCOL.md §3.2, "Scrambled header layouts".
+# client->server wire position). docs/protocol.md §3.2, "Scrambled header layouts".
 _SUBFIELDS: Final = (
     (3, 0, 32, 6),  # L1
     (3, 3, 0, 18),  # L2

@@ -36,7 +36,7 @@ from gateway_core.protocol.framing import (
 from gateway_core.protocol.numbering import DEFAULT_PROFILE, NumberingProfile, get_profile
 
 if TYPE_CHECKING:
-    from gateway_core.protocol.fields import Packet
+    from gateway_core.protocol.declarations import Packet
 
 __all__ = [
     "NEED_DATA",

@@ -1,4 +1,4 @@
-"""Packet framing: the 6-byte header and the receive buffer (PROTOCOL.md §2, §4).
+"""Packet framing: the 6-byte header and the receive buffer (docs/protocol.md §2, §4).
 
 Strategy: a read offset walks over the received bytes and each complete packet is cut out
 after one ``struct.unpack_from`` on its header, so a chunk holding a hundred packets costs a

@@ -1,6 +1,6 @@
 """Packet type table: names, values per numbering profile, direction and category.
 
-Two numbering profiles exist (PROTOCOL.md §6, §9.1): "2026" (the current packet set, the
+Two numbering profiles exist (docs/protocol.md §6, §9.1): "2026" (the current packet set, the
 default) and "2021" (the set the osIROSE-new servers were built against: two token-login
 members missing, so later values are one or two lower). Lookups by name and by value are
 dict lookups; profiles are built once per process on first use.
@@ -32,7 +32,7 @@ PROFILE_NAMES: Final = ("2026", "2021")
 
 
 class Direction(enum.StrEnum):
-    """Who sends a packet type. Values equal the strings used in PROTOCOL.md §6."""
+    """Who sends a packet type. Values equal the strings used in docs/protocol.md §6."""
 
     CLIENT_TO_SERVER = "client->server"
     SERVER_TO_CLIENT = "server->client"

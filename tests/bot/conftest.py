@@ -2,11 +2,11 @@
 
 Boundary: the gateway's auth and character handlers do not exist yet, so these tests run the
 bot against this scripted peer instead: a small anyio TCP server on 127.0.0.1 that plays the
-server side of PROTOCOL.md §7 with a real ``ProtocolConnection(Role.SERVER)`` (real framing,
+server side of docs/protocol.md §7 with a real ``ProtocolConnection(Role.SERVER)`` (real framing,
 real cipher, real packet codecs), answering with the replies the spec describes. Everything on
 the client side (the bot library, its sockets and its protocol layer) is the real thing. Like
 the gateway, it serves the login, character and world legs on one port and tells the legs
-apart by the session's phase (DESIGN.md, "Decisions the protocol leaves open").
+apart by the session's phase (docs/protocol.md §10).
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway_core.bot import GameClient, flow
+from gateway_core.bot import GameClient
+from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
     CreateCharResult,
     JoinResult,

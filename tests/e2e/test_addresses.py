@@ -1,4 +1,4 @@
-"""The addresses handed out for the next leg (DESIGN.md "Addresses handed out"), end to end:
+"""The addresses handed out for the next leg (docs/protocol.md §10.2), end to end:
 both legs hand out what gateway_core.addresses.public_address computes (its unit tests are
 tests/test_addresses.py)."""
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway_core.bot import flow
+from gateway_core.bot import steps as flow
 
 StartGateway = Any  # the start_gateway fixture (tests/e2e/conftest.py)
 

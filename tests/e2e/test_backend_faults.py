@@ -25,7 +25,7 @@ from gateway_character.service import CharacterReferenceService
 from gateway_protos.v1 import auth_pb2_grpc, character_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway_core.bot import flow
+from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import CreateCharResult, LoginResult
 from gateway_core.storage import sqlite_url
 from gateway_core.testing import free_port, serve_on_loopback

@@ -1,5 +1,5 @@
 """Character selection over the character leg: creation rules, delete / undelete, select
-(PROTOCOL.md §7.3 steps 4-8)."""
+(docs/protocol.md §7.3 steps 4-8)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from gateway_core.bot import ConnectionClosed, StepTimeout, flow
+from gateway_core.bot import ConnectionClosed, StepTimeout
+from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
     CliDeleteCharReq,
     CliSelectCharReq,

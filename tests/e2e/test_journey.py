@@ -1,4 +1,4 @@
-"""The client's whole journey through one gateway port (PROTOCOL.md §7.1-7.4, §7.7-7.8)."""
+"""The client's whole journey through one gateway port (docs/protocol.md §7.1-7.4, §7.7-7.8)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 import anyio
 import pytest
 
-from gateway_core.bot import ConnectionClosed, flow
+from gateway_core.bot import ConnectionClosed
+from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
     MAX_ITEMS,
     CliChangeCharReq,

@@ -1,4 +1,4 @@
-"""Every login result code and the refusals of the login leg and of joins (PROTOCOL.md §7.2,
+"""Every login result code and the refusals of the login leg and of joins (docs/protocol.md §7.2,
 §7.3 step 3, §8)."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import anyio
 import pytest
 from gateway_protos.v1 import auth_pb2
 
-from gateway_core.bot import ConnectionClosed, StepTimeout, flow
+from gateway_core.bot import ConnectionClosed, StepTimeout
+from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
     CliChannelListReq,
     CliJoinServerReq,

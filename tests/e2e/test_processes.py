@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 
-from gateway_core.bot import flow
+from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import JoinResult, LoginResult, ServerSelectResult
 from gateway_core.testing import GATEWAY_TEST_ENV, free_port
 

@@ -1,4 +1,4 @@
-"""crosecrypt golden vectors (PROTOCOL.md §3.3) and a cross-check against a literal port of §3.2."""
+"""crosecrypt golden vectors (docs/protocol.md §3.3) and a check against a literal port of §3.2."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from gateway_core.protocol.cipher import (
 )
 from gateway_core.protocol.errors import LocalProtocolError, RemoteProtocolError
 
-# --- golden vectors of PROTOCOL.md §3.3 (seed 0x0042D266) ---------------------------------------
+# --- golden vectors of docs/protocol.md §3.3 (seed 0x0042D266) ----------------------------------
 
 # (description, client_to_server, plain, encrypted)
 PACKET_VECTORS = [
@@ -244,7 +244,7 @@ def test_key_table_is_built_lazily_on_first_use() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-# --- cross-check with a literal port of PROTOCOL.md §3.2 ------------------------------------------
+# --- cross-check with a literal port of docs/protocol.md §3.2 -------------------------------------
 
 # (width, plain position, server->client wire position, client->server wire position)
 FIELDS = {

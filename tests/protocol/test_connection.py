@@ -14,7 +14,7 @@ from gateway_core.protocol import (
     encode_packet,
     get_profile,
 )
-from gateway_core.protocol.fields import Packet
+from gateway_core.protocol.declarations import Packet
 from gateway_core.protocol.framing import MAX_PACKET_SIZE
 from gateway_core.protocol.packets import (
     AcceptReplyResult,
@@ -32,7 +32,7 @@ from gateway_core.protocol.packets import (
 Warning = tuple[str, str, str]
 
 # (role that sends, packet, cipher, profile, wire bytes): checked both ways. The rosecrypt rows
-# are the vectors of PROTOCOL.md §3.3.
+# are the vectors of docs/protocol.md §3.3.
 WIRE_CASES: list[tuple[Role, Packet, str, str, str]] = [
     (Role.CLIENT, CliAlive(), "plain", "2026", "06 00 00 05 00 00"),
     (Role.CLIENT, CliChannelListReq(server_id=1), "plain", "2026", "0A 00 05 05 00 00 01 00 00 00"),

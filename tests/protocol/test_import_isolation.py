@@ -1,7 +1,10 @@
-"""The sans-IO protocol layer imports no async, RPC, metrics or console library."""
+"""The sans-IO protocol layer imports no async, RPC, metrics or console library, and the
+modules of its codec engine import each other one way only."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import subprocess
 import sys
 
@@ -56,3 +59,24 @@ def test_blocker_really_blocks() -> None:
     )
     assert result.returncode != 0
     assert "must not import rich" in result.stderr
+
+
+def _protocol_imports(module: str) -> set[str]:
+    """The gateway_core.protocol modules ``module`` imports, type-only imports included."""
+    spec = importlib.util.find_spec(f"gateway_core.protocol.{module}")
+    assert spec is not None and spec.origin is not None
+    with open(spec.origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name.rsplit(".", 1)[-1] for name in found if name.startswith("gateway_core.protocol.")}
+
+
+def test_codec_engine_imports_run_one_way() -> None:
+    # declarations -> codegen -> codecs: no cycle, not even through a type-only import.
+    assert _protocol_imports("codecs") <= {"errors"}
+    assert _protocol_imports("codegen") <= {"codecs", "errors"}

@@ -13,7 +13,7 @@ from gateway_core.protocol.numbering import (
     get_profile,
 )
 
-# (name, 2026 value, 2021 value or None) for representative members of PROTOCOL.md §6.
+# (name, 2026 value, 2021 value or None) for representative members of docs/protocol.md §6.
 REPRESENTATIVE = [
     ("ISCSTART", 0x0300, 0x0300),
     ("ISC_ALIVE", 0x0301, 0x0301),
@@ -67,7 +67,7 @@ def test_unknown_profile_name_is_rejected() -> None:
 
 def test_profile_counts_match_the_table() -> None:
     p2026, p2021 = get_profile("2026"), get_profile("2021")
-    assert len(p2026) == 224  # every row of packet_types.tsv, markers included
+    assert len(p2026) == 224  # every row of docs/packets.md plus the 4 markers
     assert len(p2021) == 222  # the two token-login members did not exist
     assert sum(info.has_definition for info in p2026) == 204
     assert sum(info.has_definition for info in p2021) == 202

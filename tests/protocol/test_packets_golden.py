@@ -1,6 +1,6 @@
 """Hand-computed payloads, checked both ways (h11's SIMPLE_CASES style).
 
-Each case covers one construct of PROTOCOL.md §5; the expected bytes are written out by hand
+Each case covers one construct of docs/protocol.md §5; the expected bytes are written out by hand
 as hex (spaces separate fields). Payload only: the 6-byte header belongs to framing.
 """
 
@@ -10,8 +10,8 @@ import hashlib
 
 import pytest
 
+from gateway_core.protocol.declarations import Packet, as_codec
 from gateway_core.protocol.errors import LocalProtocolError
-from gateway_core.protocol.fields import Packet, as_codec
 from gateway_core.protocol.packets import (
     AcceptReplyResult,
     BankMoveMode,

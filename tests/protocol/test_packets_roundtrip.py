@@ -7,7 +7,9 @@ default and union values with bits set in every byte.
 
 from __future__ import annotations
 
+import importlib
 import itertools
+import pkgutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway_core.protocol.fields import (
+from gateway_core.protocol import packets
+from gateway_core.protocol.codecs import (
     ArrayCodec,
     Codec,
     CountedArrayCodec,
@@ -24,17 +27,15 @@ from gateway_core.protocol.fields import (
     FixedStrCodec,
     FloatCodec,
     IntCodec,
-    Packet,
-    RecordCodec,
     TailArrayCodec,
     UnionCodec,
-    UnionValue,
-    fields_of,
 )
+from gateway_core.protocol.codegen import RecordCodec
+from gateway_core.protocol.declarations import Packet, UnionValue, fields_of, registered_packets
 from gateway_core.protocol.numbering import get_profile
 from gateway_core.protocol.packets import ALL_PACKETS, PACKETS_BY_NAME
 
-# The packet types of PROTOCOL.md §6 / packet_types.tsv that have a payload XML file.
+# The packet types of docs/protocol.md §6 / docs/packets.md that have a payload XML file.
 DEFINED_NAMES = (
     "ISC_ALIVE",
     "ISC_SERVER_REGISTER",
@@ -311,6 +312,18 @@ def test_every_defined_packet_type_has_a_class() -> None:
     assert [cls.NAME for cls in ALL_PACKETS] == list(DEFINED_NAMES)
 
 
+def test_the_package_exports_every_category_name_once() -> None:
+    assert len(packets.__all__) == len(set(packets.__all__))
+    assert {cls.__name__ for cls in ALL_PACKETS} <= set(packets.__all__)
+    assert all(getattr(packets, cls.__name__) is cls for cls in ALL_PACKETS)
+    for info in pkgutil.iter_modules(packets.__path__):
+        module = importlib.import_module(f"{packets.__name__}.{info.name}")
+        assert set(module.__all__) <= set(packets.__all__), info.name
+    assert packets.SrvSelectCharReply is PACKETS_BY_NAME["PAKWC_SELECT_CHAR_REPLY"]
+    # ALL_PACKETS holds the very classes the engine registered under their names.
+    assert {registered_packets()[cls.NAME] for cls in ALL_PACKETS} == set(ALL_PACKETS)
+
+
 def test_defined_packets_match_the_type_table_has_definition_flags() -> None:
     profile = get_profile("2026")
     for name in DEFINED_NAMES:
@@ -431,7 +444,7 @@ def test_union_parts_build_and_read_back(ucls: type[UnionValue]) -> None:
             assert getattr(u.with_parts(**{name: 0}), name) == 0
 
 
-# -- the generated fast paths (fields._gen_decoder / _gen_encoder) against the generic layout ----
+# -- the generated fast paths (codegen.gen_decoder / gen_encoders) against the generic layout --
 
 
 def _generic_decode(cls: type[Packet], buf: bytes) -> tuple[Packet, str | None, int]:

@@ -14,7 +14,7 @@ from gateway_core.protocol import (
     Role,
 )
 from gateway_core.protocol.cipher import get_codec
-from gateway_core.protocol.fields import Packet
+from gateway_core.protocol.declarations import Packet
 from gateway_core.protocol.framing import MAX_PAYLOAD_SIZE, FrameDecoder
 from gateway_core.protocol.packets import CliMouseCmd, CliNormalChat, SrvNormalChat
 

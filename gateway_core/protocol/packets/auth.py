@@ -1,6 +1,6 @@
 """Connection, login, server selection and server switching packets (category auth/login).
 
-Declarations follow PROTOCOL.md Appendix A (generated from the XML definitions, then
+Declarations follow docs/protocol.md Appendix A (generated from the XML definitions, then
 reviewed); field names are the XML names in snake_case.
 """
 
@@ -8,18 +8,14 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from gateway_core.protocol.fields import (
+from gateway_core.protocol.codecs import cstr, fixed_str, u8, u16, u32
+from gateway_core.protocol.declarations import (
     Packet,
     Record,
     counted,
-    cstr,
     field,
-    fixed_str,
     packet,
     record,
-    u8,
-    u16,
-    u32,
     until_end,
 )
 
@@ -153,7 +149,7 @@ class CliLoginReq(Packet):
     """``PAKCS_LOGIN_REQ``: client -> server (cli_login_req.xml).
 
     ``password`` is a fixed 64-byte field carrying the lowercase hex SHA-256 of the password
-    (PROTOCOL.md §5.11, §9.2), e.g.
+    (docs/protocol.md §5.11, §9.2), e.g.
     ``CliLoginReq.from_text(password=hashlib.sha256(b"admin").hexdigest(), username="admin")``.
     """
 

@@ -1,6 +1,6 @@
 """Character list, creation, deletion, selection and stats packets.
 
-Declarations follow PROTOCOL.md Appendix A (generated from the XML definitions, then
+Declarations follow docs/protocol.md Appendix A (generated from the XML definitions, then
 reviewed); field names are the XML names in snake_case.
 """
 
@@ -8,23 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from gateway_core.protocol.fields import (
-    Packet,
-    Record,
-    array,
-    counted,
-    cstr,
-    f32,
-    field,
-    i16,
-    i32,
-    i64,
-    packet,
-    record,
-    u8,
-    u16,
-    u32,
-)
+from gateway_core.protocol.codecs import cstr, f32, i16, i32, i64, u8, u16, u32
+from gateway_core.protocol.declarations import Packet, Record, array, counted, field, packet, record
 from gateway_core.protocol.packets.common import (
     MAX_HOTBAR_ITEMS,
     MAX_SKILL_COUNT,

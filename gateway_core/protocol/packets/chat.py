@@ -1,6 +1,6 @@
 """Chat, whisper, shout, messenger, chat room and memo packets.
 
-Declarations follow PROTOCOL.md Appendix A (generated from the XML definitions, then
+Declarations follow docs/protocol.md Appendix A (generated from the XML definitions, then
 reviewed); field names are the XML names in snake_case.
 """
 
@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from gateway_core.protocol.fields import (
-    Packet,
-    cstr,
-    field,
-    packet,
-    u8,
-    u16,
-    u32,
-)
+from gateway_core.protocol.codecs import cstr, u8, u16, u32
+from gateway_core.protocol.declarations import Packet, field, packet
 
 __all__ = [
     "CliAlliedChat",
@@ -190,7 +183,7 @@ class CliChatroom(Packet):
     """``PAKCS_CHATROOM``: client -> server (cli_chatroom.xml).
 
     The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (PROTOCOL.md §5.10).
+    so the generated packet has an empty payload (docs/protocol.md §5.10).
     """
 
 
@@ -199,7 +192,7 @@ class SrvChatroom(Packet):
     """``PAKCC_CHATROOM``: server -> client (srv_chatroom.xml).
 
     The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (PROTOCOL.md §5.10).
+    so the generated packet has an empty payload (docs/protocol.md §5.10).
     """
 
 
@@ -232,5 +225,5 @@ class SrvMemo(Packet):
     """``PAKCC_MEMO``: server -> client (srv_memo.xml).
 
     The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (PROTOCOL.md §5.10).
+    so the generated packet has an empty payload (docs/protocol.md §5.10).
     """

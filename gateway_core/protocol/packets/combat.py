@@ -1,6 +1,6 @@
 """Attack, damage, HP, skill and revive packets.
 
-Declarations follow PROTOCOL.md Appendix A (generated from the XML definitions, then
+Declarations follow docs/protocol.md Appendix A (generated from the XML definitions, then
 reviewed); field names are the XML names in snake_case.
 """
 
@@ -8,18 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from gateway_core.protocol.fields import (
-    Packet,
-    f32,
-    field,
-    i8,
-    i16,
-    i32,
-    packet,
-    u8,
-    u16,
-    u32,
-)
+from gateway_core.protocol.codecs import f32, i8, i16, i32, u8, u16, u32
+from gateway_core.protocol.declarations import Packet, field, packet
 from gateway_core.protocol.packets.common import (
     Item,
     MobAnimation,

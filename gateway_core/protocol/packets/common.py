@@ -2,7 +2,7 @@
 
 Item encodings (C1-C3), equipment, hotbar, status effects, party members.
 
-Declarations follow PROTOCOL.md Appendix A (generated from the XML definitions, then
+Declarations follow docs/protocol.md Appendix A (generated from the XML definitions, then
 reviewed); field names are the XML names in snake_case.
 """
 
@@ -11,18 +11,8 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Final
 
-from gateway_core.protocol.fields import (
-    Record,
-    UnionValue,
-    bit_field,
-    cstr,
-    field,
-    i16,
-    record,
-    u16,
-    u32,
-    union,
-)
+from gateway_core.protocol.codecs import cstr, i16, u16, u32
+from gateway_core.protocol.declarations import Record, UnionValue, bit_field, field, record, union
 
 __all__ = [
     "MAX_BULLET_TYPES",
@@ -57,7 +47,7 @@ __all__ = [
     "StatusEffect",
 ]
 
-# Array sizes (dataconsts.h of dev-osrose/packets, PROTOCOL.md §5.7).
+# Array sizes (dataconsts.h of dev-osrose/packets, docs/protocol.md §5.7).
 MAX_SELL_TYPE: Final = 11
 MAX_VISIBLE_ITEMS: Final = 8
 MAX_ITEMS: Final = 140

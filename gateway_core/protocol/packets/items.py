@@ -1,6 +1,6 @@
 """Inventory, equipment, bank, crafting and item-use packets.
 
-Declarations follow PROTOCOL.md Appendix A (generated from the XML definitions, then
+Declarations follow docs/protocol.md Appendix A (generated from the XML definitions, then
 reviewed); field names are the XML names in snake_case.
 """
 
@@ -8,24 +8,17 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from gateway_core.protocol.fields import (
+from gateway_core.protocol.codecs import cstr, f32, i8, i16, i64, u8, u16, u32
+from gateway_core.protocol.declarations import (
     Packet,
     Record,
     UnionValue,
     array,
     bit_field,
     counted,
-    cstr,
-    f32,
     field,
-    i8,
-    i16,
-    i64,
     packet,
     record,
-    u8,
-    u16,
-    u32,
     union,
     until_end,
 )
@@ -111,7 +104,7 @@ class BankListRequest(IntEnum):
 class BankMoveMode(IntEnum):
     """``BankMoveMode``: u8 on the wire (cli_bank_move_item.xml).
 
-    These are the 2026 values; the 2021 packet set used 0 and 1 (PROTOCOL.md §9.1).
+    These are the 2026 values; the 2021 packet set used 0 and 1 (docs/protocol.md §9.1).
     """
 
     INVENTORY_TO_BANK = 16
@@ -351,7 +344,7 @@ class CliEquipProjectile(Packet):
     """``PAKCS_EQUIP_PROJECTILE``: client -> server (cli_equip_projectile.xml).
 
     The XML comment claims the type sits in the high nibble (0x1000 = bullet), but the
-    declared bit-fields put it in bits 0-1; this follows the declaration (PROTOCOL.md §9.2).
+    declared bit-fields put it in bits 0-1; this follows the declaration (docs/protocol.md §9.2).
     """
 
     projectile: ProjectileTypeAndIndex = field(ProjectileTypeAndIndex)
@@ -458,7 +451,7 @@ class SrvCraftEnhanceReply(Packet):
     """``PAKWC_CRAFT_ENHANCE_REPLY``: server -> client (srv_craft_enhance_reply.xml).
 
     The XML spells the count attribute ``occurSize``, which the generator ignores, so
-    ``items`` has **no** count and runs to the end of the payload (PROTOCOL.md §5.7).
+    ``items`` has **no** count and runs to the end of the payload (docs/protocol.md §5.7).
     """
 
     result: CraftEnhancementResult | int = field(u8.enum(CraftEnhancementResult))

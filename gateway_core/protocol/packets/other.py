@@ -1,6 +1,6 @@
 """Everything else: ISC, spawn/visibility, quests, clans, NPC events, global variables.
 
-Declarations follow PROTOCOL.md Appendix A (generated from the XML definitions, then
+Declarations follow docs/protocol.md Appendix A (generated from the XML definitions, then
 reviewed); field names are the XML names in snake_case.
 """
 
@@ -8,22 +8,15 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from gateway_core.protocol.fields import (
+from gateway_core.protocol.codecs import cstr, f32, i8, i16, i32, u8, u16, u32
+from gateway_core.protocol.declarations import (
     Packet,
     Record,
     array,
     counted,
-    cstr,
-    f32,
     field,
-    i8,
-    i16,
-    i32,
     packet,
     record,
-    u8,
-    u16,
-    u32,
     until_end,
 )
 from gateway_core.protocol.packets.common import (
@@ -274,7 +267,7 @@ class SrvServerData(Packet):
     """``PAKWC_SERVER_DATA``: server -> client (srv_server_data.xml).
 
     The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (PROTOCOL.md §5.10).
+    so the generated packet has an empty payload (docs/protocol.md §5.10).
     """
 
 
@@ -473,7 +466,7 @@ class CliHotbarSetIconReq(Packet):
     """``PAKCS_HOTBAR_SET_ICON_REQ``: client -> server (cli_hotbar_set_icon_req.xml).
 
     The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (PROTOCOL.md §5.10).
+    so the generated packet has an empty payload (docs/protocol.md §5.10).
     """
 
 
@@ -482,7 +475,7 @@ class SrvHotbarSetIconReply(Packet):
     """``PAKWC_HOTBAR_SET_ICON_REPLY``: server -> client (srv_hotbar_set_icon_reply.xml).
 
     The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (PROTOCOL.md §5.10).
+    so the generated packet has an empty payload (docs/protocol.md §5.10).
     """
 
 
@@ -526,7 +519,7 @@ class CliClanCommand(Packet):
     """``PAKCS_CLAN_COMMAND``: client -> server (cli_clan_command.xml).
 
     The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (PROTOCOL.md §5.10).
+    so the generated packet has an empty payload (docs/protocol.md §5.10).
     """
 
 
@@ -535,7 +528,7 @@ class SrvClanCommand(Packet):
     """``PAKCC_CLAN_COMMAND``: server -> client (srv_clan_command.xml).
 
     The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (PROTOCOL.md §5.10).
+    so the generated packet has an empty payload (docs/protocol.md §5.10).
     """
 
 
@@ -544,7 +537,7 @@ class CliMessenger(Packet):
     """``PAKCS_MESSENGER``: client -> server (cli_messenger.xml).
 
     The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (PROTOCOL.md §5.10).
+    so the generated packet has an empty payload (docs/protocol.md §5.10).
     """
 
 
@@ -553,7 +546,7 @@ class SrvMessenger(Packet):
     """``PAKCC_MESSENGER``: server -> client (srv_messenger.xml).
 
     The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (PROTOCOL.md §5.10).
+    so the generated packet has an empty payload (docs/protocol.md §5.10).
     """
 
 

@@ -1,6 +1,6 @@
 """Party packets.
 
-Declarations follow PROTOCOL.md Appendix A (generated from the XML definitions, then
+Declarations follow docs/protocol.md Appendix A (generated from the XML definitions, then
 reviewed); field names are the XML names in snake_case.
 """
 
@@ -8,19 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from gateway_core.protocol.fields import (
-    Packet,
-    UnionValue,
-    bit_field,
-    cstr,
-    field,
-    i8,
-    packet,
-    u8,
-    u16,
-    u32,
-    union,
-)
+from gateway_core.protocol.codecs import cstr, i8, u8, u16, u32
+from gateway_core.protocol.declarations import Packet, UnionValue, bit_field, field, packet, union
 from gateway_core.protocol.packets.common import (
     Item,
     PartyMember,

@@ -1,6 +1,6 @@
 """NPC store and private shop packets.
 
-Declarations follow PROTOCOL.md Appendix A (generated from the XML definitions, then
+Declarations follow docs/protocol.md Appendix A (generated from the XML definitions, then
 reviewed); field names are the XML names in snake_case.
 """
 
@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from gateway_core.protocol.fields import (
+from gateway_core.protocol.codecs import cstr, u8, u16, u32
+from gateway_core.protocol.declarations import (
     Packet,
     Record,
     UnionValue,
     bit_field,
-    cstr,
     field,
     packet,
     record,
-    u8,
-    u16,
-    u32,
     union,
     until_end,
 )

@@ -1,6 +1,6 @@
 """Player-to-player trade packets.
 
-Declarations follow PROTOCOL.md Appendix A (generated from the XML definitions, then
+Declarations follow docs/protocol.md Appendix A (generated from the XML definitions, then
 reviewed); field names are the XML names in snake_case.
 """
 
@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from gateway_core.protocol.fields import (
-    Packet,
-    field,
-    packet,
-    u8,
-    u16,
-    u32,
-)
+from gateway_core.protocol.codecs import u8, u16, u32
+from gateway_core.protocol.declarations import Packet, field, packet
 from gateway_core.protocol.packets.common import (
     Item,
 )

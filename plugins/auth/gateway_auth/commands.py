@@ -21,7 +21,7 @@ from gateway_protos.v1 import auth_pb2, auth_pb2_grpc
 from gateway_auth.service.passwords import client_password_hash
 
 if TYPE_CHECKING:
-    from gateway_core.cli import CommandContext, CommandRegistrar
+    from gateway_core.api import CommandContext, CommandRegistrar
 
 # AuthAsyncStub exists only for type checkers.
 _Action = Callable[["auth_pb2_grpc.AuthAsyncStub", argparse.Namespace], Awaitable[int]]

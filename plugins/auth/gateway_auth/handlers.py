@@ -1,6 +1,6 @@
 """Client-facing packet handlers of the auth plugin: the login leg and logout.
 
-The login leg (PROTOCOL.md §7.2): ``PAKCS_LOGIN_REQ`` -> ``PAKLC_LOGIN_REPLY`` (the server list
+The login leg (docs/protocol.md §7.2): ``PAKCS_LOGIN_REQ`` -> ``PAKLC_LOGIN_REPLY`` (the server list
 on OK), ``PAKCS_CHANNEL_LIST_REQ`` -> ``PAKLC_CHANNEL_LIST_REPLY``, ``PAKCS_SRV_SELECT_REQ`` ->
 ``PAKLC_SRV_SELECT_REPLY`` with the session id and the address of the character endpoint, which
 is this gateway (or PUBLIC_HOST/PUBLIC_PORT). ``PAKCS_LOGOUT_REQ`` (§7.8) saves and ends the
@@ -18,39 +18,46 @@ LOGGED_IN only), and a second login on a connection is ignored the same way (CON
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 import grpc
 from gateway_protos.v1 import auth_pb2
 
 from gateway_auth.service.passwords import normalize_client_hash
-from gateway_auth.sessions import KEEPERS, LOGIN_PHASE, SessionKeeper, keeper_for
-from gateway_core.addresses import public_address
-from gateway_core.hookspecs import hookimpl
-from gateway_core.protocol.packets import (
+from gateway_auth.sessions import LOGIN_PHASE, SessionKeeper
+from gateway_core.api import (
     TEXT_ENCODING,
     ChannelInfo,
     CliChannelListReq,
     CliLoginReq,
     CliLogoutReq,
     CliSrvSelectReq,
+    Key,
     LoginResult,
     ServerInfo,
     ServerSelectResult,
+    Session,
+    SessionState,
     SrvChannelListReply,
     SrvLoginReply,
     SrvLogoutReply,
     SrvSrvSelectReply,
+    hookimpl,
+    public_address,
 )
-from gateway_core.session import Key, Session, SessionState
 
 if TYPE_CHECKING:
     from gateway_protos.v1.auth_pb2_grpc import AuthAsyncStub
 
-    from gateway_core.plugins import PacketRegistrar
-    from gateway_core.router import PacketContext
+    from gateway_core.api import PacketContext, PacketRegistrar
 
 log = logging.getLogger("gateway.auth")
+
+if TYPE_CHECKING:
+    #: What the handlers get: the runtime is this gateway's session keeper (None without an
+    #: auth client).
+    Ctx: TypeAlias = PacketContext[SessionKeeper | None]
+
 
 #: Set once a server select succeeded on a login connection; later list/select requests on it
 #: are ignored (osIROSE's "transferring" state, §7.2 step 7).
@@ -72,7 +79,7 @@ _SELECT_RESULTS = {int(r): r for r in ServerSelectResult}
 _LEGS = frozenset({SessionState.LOGGED_IN, SessionState.CHARACTER_SELECT, SessionState.IN_WORLD})
 
 
-def _auth(ctx: PacketContext) -> AuthAsyncStub:
+def _auth(ctx: Ctx) -> AuthAsyncStub:
     return cast("AuthAsyncStub", ctx.clients["auth"])
 
 
@@ -89,7 +96,7 @@ def _list_name(value: str) -> bytes:
 # --- login leg ----------------------------------------------------------------------------------
 
 
-async def on_login_req(ctx: PacketContext, packet: CliLoginReq) -> None:
+async def on_login_req(ctx: Ctx, packet: CliLoginReq) -> None:
     """Log in (§7.2 steps 1-3): the reply carries the server list on OK only;
     NO_RIGHT_TO_CONNECT closes the connection after the reply."""
     session = ctx.session
@@ -123,7 +130,7 @@ async def on_login_req(ctx: PacketContext, packet: CliLoginReq) -> None:
     except grpc.aio.AioRpcError as exc:
         _failure(exc, "server list", session)
         # The login opened a session: without it the account would stay online.
-        keeper = keeper_for(session)
+        keeper = ctx.runtime
         if keeper is not None:
             await keeper.end(reply.session_id)
         ctx.reply(SrvLoginReply(result=LoginResult.FAILED))
@@ -145,7 +152,7 @@ async def on_login_req(ctx: PacketContext, packet: CliLoginReq) -> None:
     await session.set_state(SessionState.LOGGED_IN)
 
 
-async def on_channel_list_req(ctx: PacketContext, packet: CliChannelListReq) -> None:
+async def on_channel_list_req(ctx: Ctx, packet: CliChannelListReq) -> None:
     """The channels of one world (§7.2 steps 4-5). The reply has no result field: an unknown
     world, or a backend fault, gets an empty list."""
     if TRANSFERRED in ctx.session.plugin_data:
@@ -167,7 +174,7 @@ async def on_channel_list_req(ctx: PacketContext, packet: CliChannelListReq) -> 
     ctx.reply(SrvChannelListReply(id=packet.server_id, channels=channels))
 
 
-async def on_srv_select_req(ctx: PacketContext, packet: CliSrvSelectReq) -> None:
+async def on_srv_select_req(ctx: Ctx, packet: CliSrvSelectReq) -> None:
     """Server select (§7.2 steps 6-7): the auth service moves the session to character select
     under a new id, and the reply sends the client to the character endpoint."""
     session = ctx.session
@@ -203,7 +210,7 @@ async def on_srv_select_req(ctx: PacketContext, packet: CliSrvSelectReq) -> None
 # --- logout -------------------------------------------------------------------------------------
 
 
-async def on_logout_req(ctx: PacketContext, packet: CliLogoutReq) -> None:
+async def on_logout_req(ctx: Ctx, packet: CliLogoutReq) -> None:
     """Logout (§7.8): the character is saved (the character plugin does that when the
     connection leaves the world), the session ends, then ``PAKWC_LOGOUT_REPLY { waitTime 0 }``
     and every connection of the session on this gateway is closed.
@@ -217,7 +224,7 @@ async def on_logout_req(ctx: PacketContext, packet: CliLogoutReq) -> None:
     # session ends, so a quick new login loads what was saved.
     await session.set_state(SessionState.CLOSING)
     ended = False
-    keeper = keeper_for(session)
+    keeper = ctx.runtime
     if session_id is not None and keeper is not None:
         ended = await keeper.end(session_id)
     ctx.reply(SrvLogoutReply(wait_time=0))
@@ -239,40 +246,3 @@ def gateway_register_packets(register: PacketRegistrar) -> None:
     register(CliChannelListReq.NAME, on_channel_list_req, states={SessionState.LOGGED_IN})
     register(CliSrvSelectReq.NAME, on_srv_select_req, states={SessionState.LOGGED_IN})
     register(CliLogoutReq.NAME, on_logout_req, states=_LEGS)
-
-
-@hookimpl
-def gateway_startup(app: Any) -> None:
-    """Start this gateway's session keeper."""
-    keeper = SessionKeeper.for_app(app)
-    if keeper is None:
-        log.warning("auth: no auth client; sessions are not ended or kept alive")
-        return
-    KEEPERS.append(keeper)
-    keeper.start()
-
-
-@hookimpl
-async def gateway_shutdown(app: Any) -> None:
-    """Stop the keeper; sessions waiting for their grace period end now."""
-    for keeper in [k for k in KEEPERS if k.connections is app.connections]:
-        KEEPERS.remove(keeper)
-        await keeper.stop()
-
-
-@hookimpl
-def gateway_session_state_changed(session: Session, old: SessionState,
-                                  new: SessionState) -> None:
-    """A join picked a session up: its pending end is cancelled."""
-    if new in (SessionState.CHARACTER_SELECT, SessionState.IN_WORLD) and session.session_id:
-        keeper = keeper_for(session)
-        if keeper is not None:
-            keeper.picked_up(session.session_id)
-
-
-@hookimpl
-def gateway_session_closed(session: Session) -> None:
-    """A connection is gone: its session ends now (login phase) or after the grace period."""
-    keeper = keeper_for(session)
-    if keeper is not None:
-        keeper.connection_closed(session)

@@ -9,20 +9,22 @@ from typing import TYPE_CHECKING
 from gateway_protos.v1 import auth_pb2_grpc
 
 from gateway_auth.commands import register_account_command
-from gateway_auth.handlers import (  # noqa: F401  (hook implementations, found by pluggy)
+from gateway_auth.handlers import (  # noqa: F401  (a hook implementation, found by pluggy)
     gateway_register_packets,
-    gateway_session_closed,
-    gateway_session_state_changed,
-    gateway_shutdown,
-    gateway_startup,
 )
 from gateway_auth.service import AuthReferenceService
 from gateway_auth.service.options import SETTINGS
-from gateway_core.hookspecs import hookimpl
+from gateway_auth.sessions import SessionKeeper
+from gateway_core.api import hookimpl
 
 if TYPE_CHECKING:
-    from gateway_core.cli import CommandRegistrar
-    from gateway_core.plugins import GrpcClientRegistrar, ServiceRegistrar, SettingsRegistrar
+    from gateway_core.api import (
+        CommandRegistrar,
+        GrpcClientRegistrar,
+        RuntimeRegistrar,
+        ServiceRegistrar,
+        SettingsRegistrar,
+    )
 
 #: Backend service name of the auth contract.
 SERVICE = "auth"
@@ -45,6 +47,13 @@ def gateway_register_services(register: ServiceRegistrar) -> None:
 def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
     """The auth client used by the login/join handlers (``ctx.clients["auth"]``)."""
     register(SERVICE, auth_pb2_grpc.AuthStub)
+
+
+@hookimpl
+def gateway_register_runtime(register: RuntimeRegistrar) -> None:
+    """This gateway's :class:`~gateway_auth.sessions.SessionKeeper` (``ctx.runtime`` of the
+    handlers): it ends sessions nobody carries any more and keeps live ones alive."""
+    register(SessionKeeper.for_app)
 
 
 @hookimpl

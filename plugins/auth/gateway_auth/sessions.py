@@ -3,7 +3,7 @@ them alive while they are not.
 
 Strategy: a session (issued by the auth service) outlives the connection that carries it: the
 client reconnects between legs (login -> character select -> world) and keeps its character
-select connection open while it plays (DESIGN.md "Session end"). So the gateway gives a session
+select connection open while it plays (docs/protocol.md §10.4). So the gateway gives a session
 up only when no connection of this gateway carries it any more, and only after SESSION_GRACE
 seconds, re-checked when the timer fires; a join that picks the session up again cancels the
 timer. A login connection that closes before server select gives its session up at once (its
@@ -12,7 +12,7 @@ every third of AUTH_SESSION_TTL so that a long game does not outlive the service
 session the service no longer knows (banned, ended elsewhere) closes its connections.
 
 Giving a session up is a release, not an end: the legs of one client may be on different
-gateways (DESIGN.md "Sessions across connections"), so the auth service arbitrates. Every touch
+gateways (docs/protocol.md §10.5), so the auth service arbitrates. Every touch
 renews this gateway's hold (a lease of AUTH_SESSION_TTL, keyed by GATEWAY_ID) and a join takes
 one; ReleaseSession drops this gateway's hold, and the service ends the session only when no
 other gateway holds a live lease. Logout ends the session for every gateway (:meth:`end`).
@@ -26,17 +26,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 from gateway_protos.v1 import auth_pb2
 
-from gateway_core.session import AUTHENTICATED_STATES, Key, Session
+from gateway_core.api import AUTHENTICATED_STATES, Key, Session, SessionState
 
 if TYPE_CHECKING:
     from gateway_protos.v1.auth_pb2_grpc import AuthAsyncStub
 
-    from gateway_core.session import ConnectionRegistry
+    from gateway_core.api import ConnectionRegistry, GatewayView
 
 log = logging.getLogger("gateway.auth")
 
@@ -74,11 +74,12 @@ class SessionKeeper:
         self._touch_task: asyncio.Task[None] | None = None
 
     @classmethod
-    def for_app(cls, app: Any) -> SessionKeeper | None:
-        """A keeper for :class:`gateway_core.app.Gateway` ``app`` (None without an auth
-        client)."""
+    def for_app(cls, app: GatewayView) -> SessionKeeper | None:
+        """The keeper of gateway ``app`` (None without an auth client: sessions are then
+        neither ended nor kept alive, which is logged)."""
         clients = app.clients
-        if clients is None or "auth" not in clients:
+        if "auth" not in clients:
+            log.warning("auth: no auth client; sessions are not ended or kept alive")
             return None
         settings = app.settings
         return cls(
@@ -90,9 +91,17 @@ class SessionKeeper:
             gateway_id=str(getattr(app, "gateway_id", "") or ""),
         )
 
-    def owns(self, session: Session) -> bool:
-        """True when ``session`` is a connection of this keeper's gateway."""
-        return self.connections.get(session.connection_id) is session
+    def session_state_changed(
+        self, session: Session, old: SessionState, new: SessionState
+    ) -> None:
+        """A join picked a session up: its pending end is cancelled."""
+        if new in (SessionState.CHARACTER_SELECT, SessionState.IN_WORLD) and session.session_id:
+            self.picked_up(session.session_id)
+
+    def session_closed(self, session: Session) -> None:
+        """A connection is gone: its session ends now (login phase) or after the grace
+        period."""
+        self.connection_closed(session)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -234,12 +243,3 @@ class SessionKeeper:
                 else:
                     log.warning("could not touch session %d: %s", session_id,
                                 exc.code().name)
-
-
-#: The keepers of the running gateways.
-KEEPERS: list[SessionKeeper] = []
-
-
-def keeper_for(session: Session) -> SessionKeeper | None:
-    """The keeper of the gateway that owns ``session``."""
-    return next((k for k in KEEPERS if k.owns(session)), None)

@@ -2,7 +2,7 @@
 
 Backend data is untrusted like client data: every number is clamped into its wire field and
 every name made encodable, so a bad row never makes a handler raise while encoding. Strings
-use the protocol layer's text encoding (latin-1, lossless; PROTOCOL.md §9.3).
+use the protocol layer's text encoding (latin-1, lossless; docs/protocol.md §9.3).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from gateway_protos.v1 import character_pb2
 
-from gateway_core.protocol.packets import (
+from gateway_core.api import (
     MAX_HOTBAR_ITEMS,
     MAX_ITEMS,
     MAX_SKILL_COUNT,

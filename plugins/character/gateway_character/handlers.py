@@ -1,7 +1,7 @@
 """Client-facing packet handlers of the character plugin: the joins of the character and world
 legs, character selection (list, create, delete/undelete, select) and change of character.
 
-Flow (PROTOCOL.md §7.3, §7.4, §7.7; DESIGN.md "Which leg a join is for"): a
+Flow (docs/protocol.md §7.3, §7.4, §7.7; docs/protocol.md §10.1): a
 ``PAKCS_JOIN_SERVER_REQ`` is validated by the auth service and the connection takes the
 session's phase. In character select the join reply's ``id`` is a non-zero number of the
 gateway's choice. In the world phase the character is loaded first (a failure answers the join
@@ -42,9 +42,8 @@ from gateway_character.convert import (
     select_char_reply,
     wire_name,
 )
-from gateway_core.addresses import public_address
-from gateway_core.hookspecs import hookimpl
-from gateway_core.protocol.packets import (
+from gateway_core.api import (
+    CharacterSummary,
     CliChangeCharReq,
     CliCharListReq,
     CliCreateCharReq,
@@ -53,6 +52,10 @@ from gateway_core.protocol.packets import (
     CliSelectCharReq,
     CreateCharResult,
     JoinResult,
+    Key,
+    Position,
+    Session,
+    SessionState,
     SrvBillingMessage,
     SrvChanCharReply,
     SrvCharListReply,
@@ -61,16 +64,15 @@ from gateway_core.protocol.packets import (
     SrvJoinServerReply,
     SrvQuestData,
     SrvSwitchServer,
+    hookimpl,
+    public_address,
 )
-from gateway_core.session import CharacterSummary, Key, Position, Session, SessionState
 
 if TYPE_CHECKING:
     from gateway_protos.v1.auth_pb2_grpc import AuthAsyncStub
     from gateway_protos.v1.character_pb2_grpc import CharacterAsyncStub
 
-    from gateway_core.plugins import PacketRegistrar
-    from gateway_core.router import PacketContext
-    from gateway_core.session import ConnectionRegistry
+    from gateway_core.api import ConnectionRegistry, PacketContext, PacketRegistrar
 
 log = logging.getLogger("gateway.character")
 
@@ -95,11 +97,11 @@ class Playing:
 PLAYING = Key[Playing]("character.playing")
 
 
-def _character(ctx: PacketContext) -> CharacterAsyncStub:
+def _character(ctx: PacketContext[None]) -> CharacterAsyncStub:
     return cast("CharacterAsyncStub", ctx.clients["character"])
 
 
-def _auth(ctx: PacketContext) -> AuthAsyncStub:
+def _auth(ctx: PacketContext[None]) -> AuthAsyncStub:
     return cast("AuthAsyncStub", ctx.clients["auth"])
 
 
@@ -134,7 +136,7 @@ def _ref(session: Session, char_id: int) -> character_pb2.CharacterRef:
 # --- joins --------------------------------------------------------------------------------------
 
 
-async def on_join_server_req(ctx: PacketContext, packet: CliJoinServerReq) -> None:
+async def on_join_server_req(ctx: PacketContext[None], packet: CliJoinServerReq) -> None:
     """Join the character or world leg with a session id (§7.3 steps 2-3, §7.4 steps 2-4).
 
     INVALID_PASSWORD for an unknown, expired or forged session or a wrong password hash;
@@ -184,7 +186,7 @@ def _bind(session: Session, info: auth_pb2.SessionInfo) -> None:
     session.session_id = info.session_id
 
 
-async def _join_world(ctx: PacketContext, info: auth_pb2.SessionInfo) -> None:
+async def _join_world(ctx: PacketContext[None], info: auth_pb2.SessionInfo) -> None:
     session = ctx.session
     character = _character(ctx)
     try:
@@ -228,7 +230,7 @@ async def _join_world(ctx: PacketContext, info: auth_pb2.SessionInfo) -> None:
 # --- character select ---------------------------------------------------------------------------
 
 
-async def on_char_list_req(ctx: PacketContext, packet: CliCharListReq) -> None:
+async def on_char_list_req(ctx: PacketContext[None], packet: CliCharListReq) -> None:
     """The account's characters (§7.3 step 4), remaining delete seconds included; a backend
     fault gets an empty list (the reply has no result field)."""
     session = ctx.session
@@ -247,7 +249,7 @@ async def on_char_list_req(ctx: PacketContext, packet: CliCharListReq) -> None:
     ctx.reply(SrvCharListReply(characters=tuple(char_info(c) for c in summaries)))
 
 
-async def on_create_char_req(ctx: PacketContext, packet: CliCreateCharReq) -> None:
+async def on_create_char_req(ctx: PacketContext[None], packet: CliCreateCharReq) -> None:
     """Create a character (§7.3 step 5) with the service's result code: OK, NAME_TAKEN,
     INVALID_VALUE, TOO_MANY_CHARS, BLOCKED, or FAILED on a backend fault."""
     session = ctx.session
@@ -272,7 +274,7 @@ async def on_create_char_req(ctx: PacketContext, packet: CliCreateCharReq) -> No
     ctx.reply(SrvCreateCharReply(result=result, platininum=0))
 
 
-async def on_delete_char_req(ctx: PacketContext, packet: CliDeleteCharReq) -> None:
+async def on_delete_char_req(ctx: PacketContext[None], packet: CliDeleteCharReq) -> None:
     """Delete (``isDelete`` 1) or undelete (0) a character (§7.3 step 6); the reply carries
     the seconds left before the deletion takes effect (0 after an undelete or an immediate
     delete)."""
@@ -293,7 +295,7 @@ async def on_delete_char_req(ctx: PacketContext, packet: CliDeleteCharReq) -> No
                                  name=wire_name(reply.name)))
 
 
-async def on_select_char_req(ctx: PacketContext, packet: CliSelectCharReq) -> None:
+async def on_select_char_req(ctx: PacketContext[None], packet: CliSelectCharReq) -> None:
     """Pick the character to play (§7.3 steps 7-8): the auth session moves to the world phase
     for it and ``PAKCC_SWITCH_SERVER`` names the world endpoint. This connection stays open
     (the client keeps it while it plays). A character the account does not have closes the
@@ -334,7 +336,7 @@ async def on_select_char_req(ctx: PacketContext, packet: CliSelectCharReq) -> No
 # --- world --------------------------------------------------------------------------------------
 
 
-async def on_change_char_req(ctx: PacketContext, packet: CliChangeCharReq) -> None:
+async def on_change_char_req(ctx: PacketContext[None], packet: CliChangeCharReq) -> None:
     """Back to character select without a new login (§7.7): the auth session returns to the
     character select phase, the character is saved (on leaving the world), then
     ``PAKCC_CHAN_CHAR_REPLY``. The client joins the character leg again with its session id."""

@@ -14,10 +14,10 @@ from gateway_character.handlers import (  # noqa: F401  (hook implementations, f
 )
 from gateway_character.service import CharacterReferenceService
 from gateway_character.service.options import SETTINGS
-from gateway_core.hookspecs import hookimpl
+from gateway_core.api import hookimpl
 
 if TYPE_CHECKING:
-    from gateway_core.plugins import GrpcClientRegistrar, ServiceRegistrar, SettingsRegistrar
+    from gateway_core.api import GrpcClientRegistrar, ServiceRegistrar, SettingsRegistrar
 
 #: Backend service name of the character contract.
 SERVICE = "character"

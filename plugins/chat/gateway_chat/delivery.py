@@ -19,9 +19,10 @@ import anyio
 import grpc
 from gateway_protos.v1 import chat_pb2
 
-from gateway_core.protocol.packets import (
+from gateway_core.api import (
     TEXT_ENCODING,
     Packet,
+    ReconnectingStream,
     SrvAlliedChat,
     SrvAnnounceChat,
     SrvClanChat,
@@ -29,7 +30,6 @@ from gateway_core.protocol.packets import (
     SrvShoutChat,
     SrvWhisperChat,
 )
-from gateway_core.streams import ReconnectingStream
 
 if TYPE_CHECKING:
     from gateway_protos.v1.chat_pb2_grpc import ChatAsyncStub
@@ -186,7 +186,7 @@ SERVER_SENDER = "server msg"
 
 
 def not_found_packet(target_name: str) -> Packet:
-    """The whisper telling a sender that ``target_name`` is unknown or offline (DESIGN.md)."""
+    """The whisper saying that ``target_name`` is unknown or offline (docs/protocol.md §10.7)."""
     return SrvWhisperChat(
         sender=SERVER_SENDER.encode(TEXT_ENCODING),
         message=f"{target_name} is not online.".encode(TEXT_ENCODING, "replace"),

@@ -1,5 +1,5 @@
 """Client-facing packet handlers of the chat plugin: whisper, shout, and party, clan and allied
-chat (PROTOCOL.md §7.5; DESIGN.md "Decisions the protocol leaves open").
+chat (docs/protocol.md §7.5, §10).
 
 Every message goes to the chat service, which works out the recipients on every gateway and
 pushes the deliveries on each gateway's stream (:mod:`gateway_chat.delivery`), so a whisper
@@ -21,33 +21,37 @@ next line works once the service is back.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final, TypeAlias, cast
 
 import anyio
 import grpc
 from gateway_protos.v1 import chat_pb2
 
 from gateway_chat.delivery import SERVER_SENDER, not_found_packet
-from gateway_chat.plugin import RUNTIMES, SERVICE, ChatRuntime
+from gateway_chat.runtime import SERVICE, ChatRuntime
 from gateway_chat.service.limits import MAX_MESSAGE_BYTES, MAX_NAME_BYTES
-from gateway_core.protocol.packets import (
+from gateway_core.api import (
     TEXT_ENCODING,
     CliAlliedChat,
     CliClanChat,
     CliPartyChat,
     CliShoutChat,
     CliWhisperChat,
+    SessionState,
     SrvWhisperChat,
 )
-from gateway_core.session import SessionState
 
 if TYPE_CHECKING:
     from gateway_protos.v1.chat_pb2_grpc import ChatAsyncStub
 
-    from gateway_core.plugins import PacketRegistrar
-    from gateway_core.router import PacketContext
+    from gateway_core.api import PacketContext, PacketRegistrar
 
 log = logging.getLogger("gateway.chat")
+
+if TYPE_CHECKING:
+    #: What the handlers get: the runtime is this gateway's (None without the backend).
+    Ctx: TypeAlias = PacketContext[ChatRuntime | None]
+
 
 #: What a client whose chat line could not be carried is told.
 CHAT_UNAVAILABLE: Final = "Chat is unavailable right now; please try again later."
@@ -87,18 +91,18 @@ def character_name(raw: bytes) -> str | None:
     return name
 
 
-def _stub(ctx: PacketContext) -> ChatAsyncStub | None:
+def _stub(ctx: Ctx) -> ChatAsyncStub | None:
     stub = ctx.clients.get(SERVICE)
     return cast("ChatAsyncStub", stub) if stub is not None else None
 
 
 async def _sender(
-    ctx: PacketContext, what: str
+    ctx: Ctx, what: str
 ) -> tuple[ChatRuntime, ChatAsyncStub, chat_pb2.HostedCharacter] | None:
     """The runtime, stub and hosted record of the speaking character; None (counted, and the
     client told chat is unavailable) when the chat service cannot take a line now."""
     session = ctx.session
-    runtime = RUNTIMES.for_session(session)
+    runtime = ctx.runtime
     stub = _stub(ctx)
     if runtime is None or stub is None:
         log.info("chat: %s of connection #%d: no chat service", what, session.connection_id)
@@ -123,7 +127,7 @@ async def _sender(
     return runtime, stub, hosted
 
 
-def _failed(ctx: PacketContext, runtime: ChatRuntime, exc: grpc.aio.AioRpcError, what: str) -> None:
+def _failed(ctx: Ctx, runtime: ChatRuntime, exc: grpc.aio.AioRpcError, what: str) -> None:
     """A chat call failed: count it, and tell the client unless the line itself was bad."""
     if exc.code() is grpc.StatusCode.INVALID_ARGUMENT:
         runtime.drop(ctx.session, "bad_message", f"{what}: {exc.details()}")
@@ -132,8 +136,8 @@ def _failed(ctx: PacketContext, runtime: ChatRuntime, exc: grpc.aio.AioRpcError,
     ctx.reply(server_message(CHAT_UNAVAILABLE))
 
 
-def _refuse(ctx: PacketContext, size: int, what: str) -> None:
-    runtime = RUNTIMES.for_session(ctx.session)
+def _refuse(ctx: Ctx, size: int, what: str) -> None:
+    runtime = ctx.runtime
     if runtime is not None:
         runtime.drop(ctx.session, "bad_message", f"{what} of {size} bytes")
 
@@ -141,7 +145,7 @@ def _refuse(ctx: PacketContext, size: int, what: str) -> None:
 # --- handlers -----------------------------------------------------------------------------------
 
 
-async def on_whisper_chat(ctx: PacketContext, packet: CliWhisperChat) -> None:
+async def on_whisper_chat(ctx: Ctx, packet: CliWhisperChat) -> None:
     """Whisper to a character by name, on whichever gateway it plays (§7.5): the target gets
     ``PAKWC_WHISPER_CHAT`` from the sender's name. An unknown or offline name (or one no
     character can have) gets a whisper from ``server msg`` saying the name is not online."""
@@ -170,7 +174,7 @@ async def on_whisper_chat(ctx: PacketContext, packet: CliWhisperChat) -> None:
         ctx.reply(not_found_packet(target))
 
 
-async def on_shout_chat(ctx: PacketContext, packet: CliShoutChat) -> None:
+async def on_shout_chat(ctx: Ctx, packet: CliShoutChat) -> None:
     """Shout to every player on the sender's map, the sender included, on every gateway
     (``PAKWC_SHOUT_CHAT``, §7.5)."""
     message = chat_message(packet.message)
@@ -189,7 +193,7 @@ async def on_shout_chat(ctx: PacketContext, packet: CliShoutChat) -> None:
         _failed(ctx, runtime, exc, "shout")
 
 
-async def _group_chat(ctx: PacketContext, raw: bytes, kind: chat_pb2.ChatKind) -> None:
+async def _group_chat(ctx: Ctx, raw: bytes, kind: chat_pb2.ChatKind) -> None:
     what = chat_pb2.ChatKind.Name(kind).removeprefix("CHAT_KIND_").lower() + "_chat"
     message = chat_message(raw)
     if message is None:
@@ -213,19 +217,19 @@ async def _group_chat(ctx: PacketContext, raw: bytes, kind: chat_pb2.ChatKind) -
         _failed(ctx, runtime, exc, what)
 
 
-async def on_party_chat(ctx: PacketContext, packet: CliPartyChat) -> None:
+async def on_party_chat(ctx: Ctx, packet: CliPartyChat) -> None:
     """Party chat: ``PAKWC_PARTY_CHAT`` to the sender's party, the sender included; dropped
     (counted) for a character without a party."""
     await _group_chat(ctx, packet.message, chat_pb2.CHAT_KIND_PARTY)
 
 
-async def on_clan_chat(ctx: PacketContext, packet: CliClanChat) -> None:
+async def on_clan_chat(ctx: Ctx, packet: CliClanChat) -> None:
     """Clan chat: ``PAKWC_CLAN_CHAT`` to the sender's clan, the sender included; dropped
     (counted) for a character without a clan."""
     await _group_chat(ctx, packet.message, chat_pb2.CHAT_KIND_CLAN)
 
 
-async def on_allied_chat(ctx: PacketContext, packet: CliAlliedChat) -> None:
+async def on_allied_chat(ctx: Ctx, packet: CliAlliedChat) -> None:
     """Allied chat: ``PAKWC_ALLIED_CHAT`` to the sender's allied team, the sender included;
     dropped (counted) for a character without a team."""
     await _group_chat(ctx, packet.message, chat_pb2.CHAT_KIND_ALLIED)

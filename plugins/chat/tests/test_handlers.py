@@ -13,11 +13,12 @@ import anyio
 import pytest
 from gateway_chat.delivery import SERVER_SENDER
 from gateway_chat.handlers import CHAT_UNAVAILABLE
-from gateway_chat.plugin import RUNTIMES, ChatRuntime
+from gateway_chat.runtime import ChatRuntime
 from gateway_chat.service import ChatReferenceService
 from gateway_protos.v1 import chat_pb2
 
-from gateway_core.bot import GameClient, flow
+from gateway_core.bot import GameClient
+from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
     CliAlliedChat,
     CliClanChat,
@@ -83,8 +84,8 @@ class Running(RunningGateway):
 
     @property
     def runtime(self) -> ChatRuntime:
-        runtime = RUNTIMES.get(self.gateway)
-        assert runtime is not None
+        runtime = self.gateway.runtimes.get("chat")
+        assert isinstance(runtime, ChatRuntime)
         return runtime
 
     def drops(self, reason: str) -> float:

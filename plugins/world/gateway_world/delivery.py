@@ -1,11 +1,26 @@
-"""Gateway side of the world service: one ``Connect`` stream, requests and their answers.
+"""Gateway side of the world service: one ``Connect`` stream, requests and their answers, and
+the delivery of the events to the clients.
 
 Strategy: :class:`WorldLink` keeps the gateway's single bidirectional stream open. Outgoing
-requests go through a bounded queue feeding the stream; a request that needs an answer gets a
+requests go through a bounded queue (the outbox) feeding the stream; whatever is in it when the
+stream can take more leaves as one ``WorldRequestBatch``. A request that needs an answer gets a
 request id and a future, resolved by the matching ``ack`` or failed by ``rejected`` (or by the
-stream breaking). Every other event (spawns, removals, movement, chat, game actions, rejections
-of fire-and-forget requests) goes to a callback; an exception there is logged and counted, never
-allowed to end the stream. That, and reconnecting with exponential backoff, are
+stream breaking). When the outbox is full, :meth:`WorldLink.submit` (and ``amove``, ``astop``,
+``asay``, ``aact``) wait up to ``outbox_wait`` seconds for room: the packet handler awaiting it
+suspends, which pauses the reading of that client's socket, so the clients that cause the load
+are slowed by TCP before anything is dropped; only what still finds no room is dropped and
+counted (:attr:`WorldLink.dropped_requests`). The service does the same one step further: it
+stops reading a gateway that does not read its events.
+
+The service sends one ``WorldEventBatch`` per delivery tick. The link resolves the answers in
+it and hands every other event of the batch (spawns, removals, movement, chat, game actions,
+rejections of fire-and-forget requests), in order, to one synchronous call of the batch
+callback (or, without one, to the per-event callback); an exception there is logged and
+counted, never allowed to end the stream. :class:`Delivery` is that batch callback for a
+gateway: each event, one packet for all its recipients, encoded once and queued to every
+recipient's connection without an await in between, so that every connection is written once
+per batch; packets that repeat (removals of one object, the same spawn, a game action's type)
+are converted once. Reconnecting with exponential backoff is
 :class:`gateway_core.streams.ReconnectingStream`'s. The link remembers where each of its
 characters is, so after a reconnect (the service restarted and forgot everyone) it enters them
 again, asking for their old object ids, and marks them ready again, before it reports itself
@@ -18,35 +33,43 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anyio
 import grpc
 from gateway_protos.v1 import world_pb2
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from gateway_core.protocol.connection import RawFrame
-from gateway_core.protocol.numbering import NumberingProfile
-from gateway_core.protocol.packets import (
+from gateway_core.api import (
     TEXT_ENCODING,
     EquippedItem,
     ItemHeader,
+    NumberingProfile,
     Packet,
+    RawFrame,
+    ReconnectingStream,
     SrvMouseCmd,
     SrvNormalChat,
     SrvPlayerChar,
     SrvRemoveObject,
     SrvStopMoving,
 )
-from gateway_core.streams import ReconnectingStream
 
 if TYPE_CHECKING:
     from gateway_protos.v1.world_pb2_grpc import WorldAsyncStub
 
+    from gateway_core.api import Session
+
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[world_pb2.WorldEvent], Awaitable[None] | None]
+#: Gets the delivery events of one batch, in order; must not await (one write per connection).
+BatchCallback = Callable[[Sequence[world_pb2.WorldEvent]], None]
+
+#: Most requests sent in one stream message.
+MAX_REQUEST_BATCH = 512
 
 
 class WorldRequestError(Exception):
@@ -74,9 +97,11 @@ class WorldLink(ReconnectingStream):
     """Keeps a gateway connected to the world service.
 
     ``stub`` is a ``WorldStub`` on a ``grpc.aio`` channel; ``on_event`` receives every event
-    for this gateway's characters. Start it with :meth:`start` (or run :meth:`run` in a task
-    group) and end it with :meth:`aclose`; the reconnect loop is
-    :class:`gateway_core.streams.ReconnectingStream`'s.
+    for this gateway's characters, unless ``on_batch`` is given: then that receives the events
+    of each batch at once. ``outbox_limit`` bounds the requests waiting for the stream and
+    ``outbox_wait`` is how long :meth:`submit` waits for room (default ``request_timeout``).
+    Start it with :meth:`start` (or run :meth:`run` in a task group) and end it with
+    :meth:`aclose`; the reconnect loop is :class:`gateway_core.streams.ReconnectingStream`'s.
     """
 
     def __init__(
@@ -89,6 +114,8 @@ class WorldLink(ReconnectingStream):
         max_backoff: float = 5.0,
         request_timeout: float = 5.0,
         outbox_limit: int = 4096,
+        outbox_wait: float | None = None,
+        on_batch: BatchCallback | None = None,
     ) -> None:
         super().__init__(
             label="world: stream",
@@ -101,15 +128,22 @@ class WorldLink(ReconnectingStream):
         self._stub = stub
         self.gateway_id = gateway_id
         self._on_event = on_event
+        self._on_batch = on_batch
         self._request_timeout = request_timeout
         self._outbox_limit = outbox_limit
+        self._outbox_wait = request_timeout if outbox_wait is None else outbox_wait
         self._outbox: asyncio.Queue[world_pb2.WorldRequest | None] | None = None
         self._pending: dict[int, asyncio.Future[world_pb2.Ack]] = {}
         self._ids = itertools.count(1)
         self._present: dict[int, _Presence] = {}
         self.view_radius = 0.0
-        #: Fire-and-forget requests dropped (no stream, or its outbox full).
+        #: Fire-and-forget requests dropped (no stream, or its outbox still full after the
+        #: bounded wait).
         self.dropped_requests = 0
+        #: Requests that found the outbox full and waited for room.
+        self.paced_requests = 0
+        #: Event batches received.
+        self.batches = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -118,13 +152,22 @@ class WorldLink(ReconnectingStream):
         """Events handed to the callback."""
         return self.dispatched
 
+    @property
+    def outbox_size(self) -> int:
+        """Requests waiting in the outbox."""
+        return 0 if self._outbox is None else self._outbox.qsize()
+
     def stream_lost(self) -> None:
         """Close the outbox and fail the requests waiting for an answer."""
         super().stream_lost()
-        if self._outbox is not None:
+        outbox, self._outbox = self._outbox, None
+        if outbox is not None:
+            # Nothing reads it any more: empty it, which wakes the requests waiting for room
+            # (they see the stream gone), and end the request iterator.
+            while not outbox.empty():
+                outbox.get_nowait()
             with contextlib.suppress(asyncio.QueueFull):
-                self._outbox.put_nowait(None)
-        self._outbox = None
+                outbox.put_nowait(None)
         pending, self._pending = self._pending, {}
         for future in pending.values():
             if not future.done():
@@ -138,35 +181,73 @@ class WorldLink(ReconnectingStream):
         outbox: asyncio.Queue[world_pb2.WorldRequest | None] = asyncio.Queue(self._outbox_limit)
         outbox.put_nowait(world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id=self.gateway_id)))
 
-        async def requests() -> AsyncIterator[world_pb2.WorldRequest]:
+        async def requests() -> AsyncIterator[world_pb2.WorldRequestBatch]:
+            # Everything queued since the last message leaves as one message.
             while (item := await outbox.get()) is not None:
-                yield item
+                batch = [item]
+                while len(batch) < MAX_REQUEST_BATCH and not outbox.empty():
+                    item = outbox.get_nowait()
+                    if item is None:
+                        yield world_pb2.WorldRequestBatch(requests=batch)
+                        return
+                    batch.append(item)
+                yield world_pb2.WorldRequestBatch(requests=batch)
 
         call = self._stub.Connect(requests())
         async with anyio.create_task_group() as tg:
             try:
-                async for event in call:
-                    kind = event.WhichOneof("event")
-                    if kind == "welcome":
-                        self.connections += 1
-                        self.view_radius = event.welcome.view_radius
-                        self._outbox = outbox
-                        # Replay while the events keep flowing (acks resolve the replay).
-                        tg.start_soon(self._replay)
-                    elif kind == "ack" and event.ack.request_id in self._pending:
-                        future = self._pending.pop(event.ack.request_id)
-                        if not future.done():
-                            future.set_result(event.ack)
-                    elif kind == "rejected" and event.rejected.request_id in self._pending:
-                        future = self._pending.pop(event.rejected.request_id)
-                        code = _STATUS_BY_NUMBER.get(event.rejected.code, grpc.StatusCode.UNKNOWN)
-                        if not future.done():
-                            future.set_exception(WorldRequestError(code, event.rejected.message))
+                async for batch in call:
+                    self.batches += 1
+                    deliveries: list[world_pb2.WorldEvent] = []
+                    for event in batch.events:
+                        kind = event.WhichOneof("event")
+                        if kind == "welcome":
+                            self.connections += 1
+                            self.view_radius = event.welcome.view_radius
+                            self._outbox = outbox
+                            # Replay while the events keep flowing (acks resolve the replay).
+                            tg.start_soon(self._replay)
+                        elif kind == "ack":
+                            self._answered(event.ack.request_id, event.ack, None)
+                        elif kind == "rejected" and event.rejected.request_id in self._pending:
+                            rejected = event.rejected
+                            code = _STATUS_BY_NUMBER.get(rejected.code, grpc.StatusCode.UNKNOWN)
+                            self._answered(
+                                rejected.request_id, None, WorldRequestError(code, rejected.message)
+                            )
+                        else:
+                            deliveries.append(event)
+                    if not deliveries:
+                        continue
+                    if self._on_batch is not None:
+                        self._deliver_batch(self._on_batch, deliveries)
                     else:
-                        await self.dispatch(self._on_event, event)
+                        for event in deliveries:
+                            await self.dispatch(self._on_event, event)
             finally:
                 tg.cancel_scope.cancel()
                 call.cancel()
+
+    def _answered(
+        self, request_id: int, ack: world_pb2.Ack | None, error: WorldRequestError | None
+    ) -> None:
+        future = self._pending.pop(request_id, None)
+        if future is None or future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(ack if ack is not None else world_pb2.Ack())
+
+    def _deliver_batch(
+        self, callback: BatchCallback, events: Sequence[world_pb2.WorldEvent]
+    ) -> None:
+        self.dispatched += len(events)
+        try:
+            callback(events)
+        except Exception:
+            self.callback_errors += 1
+            log.exception("world: event batch callback failed")
 
     async def _replay(self) -> None:
         for character_id, presence in list(self._present.items()):
@@ -206,13 +287,9 @@ class WorldLink(ReconnectingStream):
         request.request_id = request_id
         future: asyncio.Future[world_pb2.Ack] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        try:
-            outbox.put_nowait(request)
-        except asyncio.QueueFull:
+        if not await self._put(outbox, request):
             self._pending.pop(request_id, None)
-            raise WorldRequestError(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, "world outbox full"
-            ) from None
+            raise WorldRequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, "world outbox full")
         try:
             with anyio.fail_after(self._request_timeout):
                 return await future
@@ -228,8 +305,26 @@ class WorldLink(ReconnectingStream):
         with anyio.move_on_after(self._request_timeout):
             await self._ready.wait()
 
+    async def _put(
+        self, outbox: asyncio.Queue[world_pb2.WorldRequest | None], request: world_pb2.WorldRequest
+    ) -> bool:
+        """Queue ``request``, waiting up to ``outbox_wait`` for room; False when there was none
+        (or the stream went away meanwhile)."""
+        try:
+            outbox.put_nowait(request)
+            return True
+        except asyncio.QueueFull:
+            pass
+        self.paced_requests += 1
+        with anyio.move_on_after(self._outbox_wait):
+            await outbox.put(request)
+            # Room came from a stream that was lost (its outbox emptied): not sent.
+            return self._outbox is outbox
+        return False
+
     def send(self, request: world_pb2.WorldRequest) -> bool:
-        """Send a fire-and-forget request; False (and counted) when it had to be dropped.
+        """Send a fire-and-forget request without waiting; False (and counted) when it had to
+        be dropped (no stream, or the outbox full).
 
         Its rejection, if any, arrives at the event callback as a ``rejected`` event.
         """
@@ -243,6 +338,22 @@ class WorldLink(ReconnectingStream):
             self.dropped_requests += 1
             return False
         return True
+
+    async def submit(self, request: world_pb2.WorldRequest) -> bool:
+        """Send a fire-and-forget request; when the outbox is full, wait up to ``outbox_wait``
+        seconds for room (the caller, a packet handler, is suspended meanwhile, which slows
+        its client). False (and counted) when it was dropped: no stream, or still no room.
+
+        Returns without suspending whenever there is room.
+        """
+        outbox = self._outbox
+        if outbox is None or not self._ready.is_set():
+            self.dropped_requests += 1
+            return False
+        if await self._put(outbox, request):
+            return True
+        self.dropped_requests += 1
+        return False
 
     # -- convenience for the packet handlers -------------------------------------------------
 
@@ -293,51 +404,82 @@ class WorldLink(ReconnectingStream):
                 world_pb2.WorldRequest(leave=world_pb2.LeaveMap(character_id=character_id))
             )
 
-    def move(
+    def _move_request(
         self, character_id: int, target_object_id: int, destination: world_pb2.Position
-    ) -> bool:
-        """PAKCS_MOUSE_CMD (fire and forget)."""
+    ) -> world_pb2.WorldRequest:
         presence = self._present.get(character_id)
         if presence is not None:
             presence.enter.position.CopyFrom(destination)
-        return self.send(
-            world_pb2.WorldRequest(
-                move=world_pb2.MoveTo(
-                    character_id=character_id,
-                    target_object_id=target_object_id,
-                    destination=destination,
-                )
+        return world_pb2.WorldRequest(
+            move=world_pb2.MoveTo(
+                character_id=character_id,
+                target_object_id=target_object_id,
+                destination=destination,
             )
         )
 
-    def stop(self, character_id: int, position: world_pb2.Position) -> bool:
-        """PAKCS_STOP_MOVING (fire and forget)."""
+    def _stop_request(
+        self, character_id: int, position: world_pb2.Position
+    ) -> world_pb2.WorldRequest:
         presence = self._present.get(character_id)
         if presence is not None:
             presence.enter.position.CopyFrom(position)
-        return self.send(
-            world_pb2.WorldRequest(
-                stop=world_pb2.StopMoving(character_id=character_id, position=position)
+        return world_pb2.WorldRequest(
+            stop=world_pb2.StopMoving(character_id=character_id, position=position)
+        )
+
+    @staticmethod
+    def _chat_request(character_id: int, message: str) -> world_pb2.WorldRequest:
+        return world_pb2.WorldRequest(
+            chat=world_pb2.NormalChat(character_id=character_id, message=message)
+        )
+
+    @staticmethod
+    def _action_request(
+        character_id: int, packet_name: str, payload: bytes
+    ) -> world_pb2.WorldRequest:
+        return world_pb2.WorldRequest(
+            action=world_pb2.GameAction(
+                character_id=character_id, packet_name=packet_name, payload=payload
             )
         )
+
+    def move(
+        self, character_id: int, target_object_id: int, destination: world_pb2.Position
+    ) -> bool:
+        """PAKCS_MOUSE_CMD (fire and forget, dropped at once when the outbox is full)."""
+        return self.send(self._move_request(character_id, target_object_id, destination))
+
+    def stop(self, character_id: int, position: world_pb2.Position) -> bool:
+        """PAKCS_STOP_MOVING (fire and forget, dropped at once when the outbox is full)."""
+        return self.send(self._stop_request(character_id, position))
 
     def say(self, character_id: int, message: str) -> bool:
-        """PAKCS_NORMAL_CHAT (fire and forget)."""
-        return self.send(
-            world_pb2.WorldRequest(
-                chat=world_pb2.NormalChat(character_id=character_id, message=message)
-            )
-        )
+        """PAKCS_NORMAL_CHAT (fire and forget, dropped at once when the outbox is full)."""
+        return self.send(self._chat_request(character_id, message))
 
     def act(self, character_id: int, packet_name: str, payload: bytes) -> bool:
-        """Route a game packet to the world (fire and forget)."""
-        return self.send(
-            world_pb2.WorldRequest(
-                action=world_pb2.GameAction(
-                    character_id=character_id, packet_name=packet_name, payload=payload
-                )
-            )
-        )
+        """Route a game packet to the world (fire and forget, dropped at once when the outbox
+        is full)."""
+        return self.send(self._action_request(character_id, packet_name, payload))
+
+    async def amove(
+        self, character_id: int, target_object_id: int, destination: world_pb2.Position
+    ) -> bool:
+        """PAKCS_MOUSE_CMD; waits (bounded) for room in a full outbox (:meth:`submit`)."""
+        return await self.submit(self._move_request(character_id, target_object_id, destination))
+
+    async def astop(self, character_id: int, position: world_pb2.Position) -> bool:
+        """PAKCS_STOP_MOVING; waits (bounded) for room in a full outbox (:meth:`submit`)."""
+        return await self.submit(self._stop_request(character_id, position))
+
+    async def asay(self, character_id: int, message: str) -> bool:
+        """PAKCS_NORMAL_CHAT; waits (bounded) for room in a full outbox (:meth:`submit`)."""
+        return await self.submit(self._chat_request(character_id, message))
+
+    async def aact(self, character_id: int, packet_name: str, payload: bytes) -> bool:
+        """A routed game packet; waits (bounded) for room in a full outbox (:meth:`submit`)."""
+        return await self.submit(self._action_request(character_id, packet_name, payload))
 
 
 def _spawn_packet(spawn: world_pb2.PlayerSpawn) -> SrvPlayerChar:
@@ -420,3 +562,175 @@ def event_packet(
         info = profile.by_name(event.action.packet_name)
         return RawFrame(info.value, info.name, bytes(event.action.payload))
     return None
+
+
+#: Finds the session of a character hosted by this gateway.
+SessionLookup = Callable[[int], "Session | None"]
+#: Encodes a packet once and queues it to every session (``ConnectionRegistry.broadcast``).
+Broadcast = Callable[[Iterable["Session"], "Packet | RawFrame"], int]
+
+
+class Delivery:
+    """Turns the world's delivery events into packets for this gateway's clients.
+
+    ``lookup`` finds the session of a recipient character (None: not here any more),
+    ``broadcast`` encodes a packet once and queues the bytes to every given session
+    (:meth:`gateway_core.session.ConnectionRegistry.broadcast`), ``profile`` numbers the game
+    actions' packets. :meth:`deliver_batch` is the :class:`WorldLink`'s batch callback: it runs
+    through a batch without awaiting, so each connection's packets of the batch are written
+    together (the server flushes a connection once, after the batch). Spawns and removals
+    repeat (the same object shown to, or removed from, several characters in one tick); their
+    conversion is kept, payload encoded, for up to ``cache_size`` distinct packets each.
+    A bad event (a game action the profile does not know) is logged and counted in
+    :attr:`failed`; the rest of the batch goes on.
+    """
+
+    def __init__(
+        self,
+        lookup: SessionLookup,
+        broadcast: Broadcast,
+        profile: NumberingProfile,
+        *,
+        cache_size: int = 4096,
+    ) -> None:
+        self._lookup = lookup
+        self._broadcast = broadcast
+        self._profile = profile
+        self._cache_size = cache_size
+        self._removals: dict[int, RawFrame] = {}
+        self._spawns: dict[bytes, RawFrame] = {}
+        self._types: dict[str, tuple[int, str]] = {}
+        #: Delivery events handled (rejections included).
+        self.events = 0
+        #: Packets queued to clients (one per recipient).
+        self.packets = 0
+        #: Packets built from events (conversions not served from the cache).
+        self.converted = 0
+        #: Rejections of fire-and-forget requests (logged).
+        self.rejected = 0
+        #: Events that could not become a packet.
+        self.failed = 0
+
+    def deliver_batch(self, events: Sequence[world_pb2.WorldEvent]) -> None:
+        """Deliver every event of a batch, in order, without awaiting."""
+        deliver = self.deliver
+        for event in events:
+            deliver(event)
+
+    def deliver(self, event: world_pb2.WorldEvent) -> None:
+        """Send an event's packet to the recipients it lists that are still here (encoded
+        once); log a rejection."""
+        self.events += 1
+        kind = event.WhichOneof("event")
+        if kind == "rejected":
+            self.rejected += 1
+            log.info("world: request rejected: %s", event.rejected.message)
+            return
+        lookup = self._lookup
+        sessions = [s for cid in event.recipient_character_ids if (s := lookup(cid)) is not None]
+        if not sessions:
+            return
+        try:
+            packet = self.packet(event, kind)
+        except Exception:
+            self.failed += 1
+            log.exception("world: event %s could not become a packet", kind)
+            return
+        if packet is not None:
+            self.packets += self._broadcast(sessions, packet)
+
+    def packet(
+        self, event: world_pb2.WorldEvent, kind: str | None = None
+    ) -> Packet | RawFrame | None:
+        """The packet of ``event`` (:func:`event_packet`), from the cache where it repeats."""
+        if kind is None:
+            kind = event.WhichOneof("event")
+        if kind == "removed":
+            object_id = event.removed.object_id
+            frame = self._removals.get(object_id)
+            if frame is None:
+                frame = self._removals[object_id] = self._frame(SrvRemoveObject(id=object_id))
+            return frame
+        if kind == "spawn":
+            key = event.spawn.SerializeToString()
+            frame = self._spawns.get(key)
+            if frame is None:
+                if len(self._spawns) >= self._cache_size:
+                    self._spawns.clear()
+                frame = self._spawns[key] = self._frame(_spawn_packet(event.spawn))
+            return frame
+        if kind == "action":
+            name = event.action.packet_name
+            numbered = self._types.get(name)
+            if numbered is None:
+                info = self._profile.by_name(name)
+                if len(self._types) >= self._cache_size:
+                    self._types.clear()
+                numbered = self._types[name] = (info.value, info.name)
+            self.converted += 1
+            return RawFrame(numbered[0], numbered[1], bytes(event.action.payload))
+        packet = event_packet(event, self._profile)
+        if packet is not None:
+            self.converted += 1
+        return packet
+
+    def _frame(self, packet: Packet) -> RawFrame:
+        """``packet`` with its payload encoded once (broadcasting it only adds the header)."""
+        self.converted += 1
+        info = self._profile.by_name(packet.NAME)
+        return RawFrame(info.value, info.name, packet.encode_payload())
+
+
+class WorldMetrics:
+    """The world link's and the delivery's counters as Prometheus metrics (a collector for
+    the gateway's registry): ``gateway_world_event_batches_total``,
+    ``gateway_world_events_total``, ``gateway_world_packets_total``,
+    ``gateway_world_paced_requests_total``, ``gateway_world_dropped_requests_total`` and the
+    gauge ``gateway_world_outbox_requests``."""
+
+    def __init__(self, link: WorldLink, delivery: Delivery) -> None:
+        self._link = link
+        self._delivery = delivery
+
+    def describe(self) -> list[Metric]:
+        """Nothing to describe ahead (no registry-time collection)."""
+        return []
+
+    def collect(self) -> list[Metric]:
+        """The current values."""
+        link, delivery = self._link, self._delivery
+        counters = (
+            (
+                "gateway_world_event_batches",
+                "Event batches received from the world service.",
+                link.batches,
+            ),
+            ("gateway_world_events", "World events delivered to this gateway.", delivery.events),
+            (
+                "gateway_world_packets",
+                "Packets queued to clients from world events.",
+                delivery.packets,
+            ),
+            (
+                "gateway_world_paced_requests",
+                "World requests that found the outbox full and waited for room (their client "
+                "was slowed).",
+                link.paced_requests,
+            ),
+            (
+                "gateway_world_dropped_requests",
+                "Fire-and-forget world requests dropped: no stream, or no room after the wait.",
+                link.dropped_requests,
+            ),
+        )
+        metrics: list[Metric] = [
+            CounterMetricFamily(name, doc, value=value) for name, doc, value in counters
+        ]
+        metrics.append(
+            GaugeMetricFamily(
+                "gateway_world_outbox_requests",
+                "World requests waiting in the outbox for the stream.",
+                value=link.outbox_size,
+            )
+        )
+        return metrics

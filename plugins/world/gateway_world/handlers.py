@@ -1,5 +1,5 @@
 """Client-facing packet handlers of the world plugin: entering the map, movement, normal chat,
-animations and teleports (PROTOCOL.md §7.4 steps 5-7, §7.5, §7.6, §7.7).
+animations and teleports (docs/protocol.md §7.4 steps 5-7, §7.5, §7.6, §7.7).
 
 The character is put on its map when its connection enters the world (the plugin's state
 hook, :meth:`gateway_world.plugin.WorldRuntime.entered`). ``PAKCS_CHANGE_MAP_REQ`` (the client
@@ -23,9 +23,9 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeAlias
 
-from gateway_core.protocol.packets import (
+from gateway_core.api import (
     TEXT_ENCODING,
     CliChangeMapReq,
     CliMouseCmd,
@@ -33,22 +33,28 @@ from gateway_core.protocol.packets import (
     CliSetAnimation,
     CliStopMoving,
     CliTeleportReq,
+    Position,
+    Session,
+    SessionState,
     SrvChangeMapReply,
     SrvTeleportReply,
     SrvWhisperChat,
 )
-from gateway_core.session import Position, Session, SessionState
 from gateway_world.delivery import WorldLink, WorldRequestError
-from gateway_world.plugin import PRESENCE, RUNTIMES, WorldPresence, WorldRuntime, wire_position
+from gateway_world.plugin import PRESENCE, WorldPresence, WorldRuntime, wire_position
 from gateway_world.service.limits import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
-    from gateway_core.plugins import PacketRegistrar
-    from gateway_core.router import PacketContext
+    from gateway_core.api import PacketContext, PacketRegistrar
 
 log = logging.getLogger("gateway.world")
 
-#: Sender name of the whispers the gateway itself sends (DESIGN.md, "Whisper").
+if TYPE_CHECKING:
+    #: What the handlers get: the runtime is this gateway's (None without the backend).
+    Ctx: TypeAlias = PacketContext[WorldRuntime | None]
+
+
+#: Sender name of the whispers the gateway itself sends (docs/protocol.md §10.7).
 SERVER_SENDER: Final = "server msg"
 #: What a client whose normal chat could not be carried is told.
 CHAT_UNAVAILABLE: Final = "Chat is unavailable right now; please try again later."
@@ -89,11 +95,11 @@ class _OnMap:
     presence: WorldPresence
 
 
-def _on_map(ctx: PacketContext, what: str, *, ready: bool = True) -> _OnMap | None:
+def _on_map(ctx: Ctx, what: str, *, ready: bool = True) -> _OnMap | None:
     """The world context of the connection, or None (counted) when the request cannot go to
     the world: no world link, not on the map yet, or (with ``ready``) the map not loaded."""
     session = ctx.session
-    runtime = RUNTIMES.for_session(session)
+    runtime = ctx.runtime
     if runtime is None:
         log.info("world: %s of connection #%d dropped: no world link", what, session.connection_id)
         return None
@@ -126,7 +132,7 @@ def change_map_reply(session: Session, presence: WorldPresence | None) -> SrvCha
 # --- map entry ----------------------------------------------------------------------------------
 
 
-async def on_change_map_req(ctx: PacketContext, packet: CliChangeMapReq) -> None:
+async def on_change_map_req(ctx: Ctx, packet: CliChangeMapReq) -> None:
     """The client loaded the map (§7.4 steps 5-7): ``PAKWC_CHANGE_MAP_REPLY``, then the world
     service exchanges spawns (``PAKWC_PLAYER_CHAR``) with the players around.
 
@@ -136,7 +142,7 @@ async def on_change_map_req(ctx: PacketContext, packet: CliChangeMapReq) -> None
     Sent again after a teleport, it makes the character visible again.
     """
     session = ctx.session
-    runtime = RUNTIMES.for_session(session)
+    runtime = ctx.runtime
     presence = session.plugin_data.get(PRESENCE)
     character_id = session.character_id
     if runtime is None or presence is None or character_id is None:
@@ -163,7 +169,7 @@ async def on_change_map_req(ctx: PacketContext, packet: CliChangeMapReq) -> None
 # --- movement -----------------------------------------------------------------------------------
 
 
-async def on_mouse_cmd(ctx: PacketContext, packet: CliMouseCmd) -> None:
+async def on_mouse_cmd(ctx: Ctx, packet: CliMouseCmd) -> None:
     """Click to move (§7.6): the world service sends ``PAKWC_MOUSE_CMD`` to the players that
     see the mover, the mover included. A target that is no object of the map is ignored by
     the world (walk to the point)."""
@@ -181,7 +187,7 @@ async def on_mouse_cmd(ctx: PacketContext, packet: CliMouseCmd) -> None:
     ctx.session.position = Position(destination.x, destination.y, float(destination.z))
 
 
-async def on_stop_moving(ctx: PacketContext, packet: CliStopMoving) -> None:
+async def on_stop_moving(ctx: Ctx, packet: CliStopMoving) -> None:
     """The client stopped at a point (§7.6): the world sets the position there; the players
     that see it get ``PAKWC_STOP_MOVING``."""
     on_map = _on_map(ctx, "stop_moving")
@@ -197,7 +203,7 @@ async def on_stop_moving(ctx: PacketContext, packet: CliStopMoving) -> None:
     ctx.session.position = Position(position.x, position.y, float(position.z))
 
 
-async def on_teleport_req(ctx: PacketContext, packet: CliTeleportReq) -> None:
+async def on_teleport_req(ctx: Ctx, packet: CliTeleportReq) -> None:
     """The client walked into a warp gate (§7.7), handled on the same map.
 
     The reference world has no warp-gate table, so the gate's destination is unknown: the
@@ -239,7 +245,7 @@ async def on_teleport_req(ctx: PacketContext, packet: CliTeleportReq) -> None:
 # --- chat and actions ---------------------------------------------------------------------------
 
 
-async def on_normal_chat(ctx: PacketContext, packet: CliNormalChat) -> None:
+async def on_normal_chat(ctx: Ctx, packet: CliNormalChat) -> None:
     """Say something nearby (§7.5): ``PAKWC_NORMAL_CHAT`` to the players within the view
     radius, the speaker included, on any gateway. An empty or oversize line is dropped
     (counted); a line the world cannot take gets a server whisper saying chat is unavailable.
@@ -256,7 +262,7 @@ async def on_normal_chat(ctx: PacketContext, packet: CliNormalChat) -> None:
         ctx.reply(server_message(CHAT_UNAVAILABLE))
 
 
-async def on_set_animation(ctx: PacketContext, packet: CliSetAnimation) -> None:
+async def on_set_animation(ctx: Ctx, packet: CliSetAnimation) -> None:
     """Emotes and sitting (§7.6): routed to the world as a game action, which relays
     ``PACWC_SET_ANIMATION`` to the players around, the actor included."""
     on_map = _on_map(ctx, "set_animation")

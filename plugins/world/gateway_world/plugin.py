@@ -4,7 +4,7 @@ At start-up each gateway opens its one ``Connect`` stream to the world service
 (:class:`WorldLink`). Events for its characters become packets sent to their sessions. A
 session entering the world is put on its map (:meth:`WorldRuntime.entered`); one that leaves
 the world or closes is taken off it. Movement and chat requests come from the packet handlers
-(:mod:`gateway_world.handlers`), which reach this gateway's runtime through :data:`RUNTIMES`.
+(:mod:`gateway_world.handlers`), which get this gateway's runtime as ``ctx.runtime``.
 """
 
 from __future__ import annotations
@@ -12,17 +12,24 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import grpc
 from gateway_protos.v1 import character_pb2, world_pb2, world_pb2_grpc
 
-from gateway_core.hookspecs import hookimpl
-from gateway_core.plugin_runtime import PluginRuntime, Runtimes
-from gateway_core.protocol.numbering import NumberingProfile, get_profile
-from gateway_core.session import Key, Session, SessionState
-from gateway_core.validators import positive_int, positive_number
-from gateway_world.delivery import WorldLink, WorldRequestError, event_packet
+from gateway_core.api import (
+    GatewayView,
+    InWorldRuntime,
+    Key,
+    NumberingProfile,
+    RuntimeRegistrar,
+    Session,
+    get_profile,
+    hookimpl,
+    positive_int,
+    positive_number,
+)
+from gateway_world.delivery import Delivery, WorldLink, WorldMetrics, WorldRequestError
 from gateway_world.service import (
     DEFAULT_QUEUE_LIMIT,
     DEFAULT_TICK_INTERVAL,
@@ -31,13 +38,13 @@ from gateway_world.service import (
 )
 
 if TYPE_CHECKING:
-    from gateway_core.plugins import (
+    from gateway_core.api import (
         GrpcClientRegistrar,
         PacketRegistrar,
+        ServiceConfig,
         ServiceRegistrar,
         SettingsRegistrar,
     )
-    from gateway_core.service_host import ServiceConfig
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +166,7 @@ def wire_position(x: float, y: float, z: float | int = 0) -> world_pb2.Position 
     return world_pb2.Position(x=x, y=y, z=_clamp(int(z), 0, _MAX_U16))
 
 
-class WorldRuntime(PluginRuntime):
+class WorldRuntime(InWorldRuntime):
     """One gateway's world glue: its stream and the sessions of its characters.
 
     ``drops`` counts (by reason) the client requests the world plugin could not carry out:
@@ -172,39 +179,36 @@ class WorldRuntime(PluginRuntime):
         "the map yet, bad values)."
     )
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: GatewayView) -> None:
         super().__init__(app)
         self.profile: NumberingProfile = get_profile(app.settings.PACKET_PROFILE)
+        #: World events -> packets, a whole batch at a time (one write per connection).
+        self.delivery = Delivery(self.sessions.get, app.connections.broadcast, self.profile)
         self.link = WorldLink(
             app.clients[SERVICE],
             app.gateway_id,
             self.deliver,
+            on_batch=self.delivery.deliver_batch,
             max_backoff=float(app.settings.WORLD_RECONNECT_MAX_DELAY),
             request_timeout=float(app.settings.GRPC_DEADLINE),
         )
+        registry = getattr(app, "metrics_registry", None)
+        if registry is not None:
+            registry.register(WorldMetrics(self.link, self.delivery))
 
     def start(self) -> None:
         """Open the world stream."""
         self.link.start()
 
-    async def aclose(self) -> None:
+    async def stop(self) -> None:
         """Close the world stream (the service takes this gateway's characters off their
         maps)."""
         await self.link.aclose()
 
     def deliver(self, event: world_pb2.WorldEvent) -> None:
-        """Send an event's packet to the sessions it lists (encoded once)."""
-        if event.HasField("rejected"):
-            log.info("world: request rejected: %s", event.rejected.message)
-            return
-        sessions = [
-            s for cid in event.recipient_character_ids if (s := self.sessions.get(cid)) is not None
-        ]
-        if not sessions:
-            return
-        packet = event_packet(event, self.profile)
-        if packet is not None:
-            self.app.connections.broadcast(sessions, packet)
+        """Send an event's packet to the sessions it lists (encoded once); batches go to
+        :meth:`Delivery.deliver_batch` directly."""
+        self.delivery.deliver(event)
 
     async def _character(self, session: Session) -> character_pb2.CharacterState | None:
         # The character data comes from whichever plugin declared a character client (the core
@@ -290,40 +294,24 @@ class WorldRuntime(PluginRuntime):
             await self.link.leave(character_id)
 
 
-#: This plugin's runtime of each running gateway (tests may run several in one process).
-RUNTIMES = Runtimes[WorldRuntime]("world", log=log)
+def create_runtime(gateway: GatewayView) -> WorldRuntime | None:
+    """This gateway's world runtime; none without a world client (events disabled)."""
+    if SERVICE not in gateway.clients:
+        log.warning("world: no %s client; world events are disabled", SERVICE)
+        return None
+    return WorldRuntime(gateway)
+
+
+@hookimpl
+def gateway_register_runtime(register: RuntimeRegistrar) -> None:
+    """One :class:`WorldRuntime` per gateway: its world stream and its characters."""
+    register(create_runtime)
 
 
 @hookimpl
 def gateway_register_packets(register: PacketRegistrar) -> None:
     """Map entry, movement, normal chat, animations and teleports (:mod:`.handlers`)."""
-    # Imported here: the handlers import this module for the runtime.
+    # Imported here: the handlers import this module for the runtime's type.
     from gateway_world.handlers import register_packets
 
     register_packets(register)
-
-
-@hookimpl
-async def gateway_startup(app: Any) -> None:
-    """Open this gateway's world stream."""
-    RUNTIMES.start(app, SERVICE, WorldRuntime, disabled="world events are disabled")
-
-
-@hookimpl
-async def gateway_shutdown(app: Any) -> None:
-    """Close the world stream (the service takes this gateway's characters off their maps)."""
-    await RUNTIMES.stop(app)
-
-
-@hookimpl
-async def gateway_session_state_changed(
-    session: Session, old: SessionState, new: SessionState
-) -> None:
-    """Put characters entering the world on their map; take those leaving it off."""
-    await RUNTIMES.session_state_changed(session, old, new)
-
-
-@hookimpl
-async def gateway_session_closed(session: Session) -> None:
-    """Take the character of a closed connection off its map."""
-    await RUNTIMES.session_closed(session)

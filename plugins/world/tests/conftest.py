@@ -32,16 +32,33 @@ def pos(x: float, y: float, z: int = 0) -> world_pb2.Position:
 
 
 class RawGateway(StreamReader[world_pb2.WorldEvent]):
-    """One gateway's Connect stream, driven request by request."""
+    """One gateway's Connect stream, driven request by request (each its own batch); the
+    events of the batches it receives are read one by one (:attr:`batch_sizes` keeps how many
+    each batch carried)."""
 
     def __init__(
         self,
-        call: grpc.aio.StreamStreamCall[world_pb2.WorldRequest, world_pb2.WorldEvent],
-        outbox: asyncio.Queue[world_pb2.WorldRequest | None],
+        call: grpc.aio.StreamStreamCall[world_pb2.WorldRequestBatch, world_pb2.WorldEventBatch],
+        outbox: asyncio.Queue[world_pb2.WorldRequest | world_pb2.WorldRequestBatch | None],
     ) -> None:
         super().__init__(call, timeout=EVENT_TIMEOUT)
         self.outbox = outbox
         self.ids = itertools.count(1)
+        self.batch_sizes: list[int] = []
+
+    async def _pump(self) -> None:
+        try:
+            while True:
+                batch = await self.call.read()
+                if batch is grpc.aio.EOF:
+                    return
+                self.batch_sizes.append(len(batch.events))
+                for event in batch.events:
+                    self.events.put_nowait(event)
+        except grpc.aio.AioRpcError:
+            return
+        finally:
+            self.ended.set()
 
     async def request(self, **body: object) -> world_pb2.WorldEvent:
         """Send one request with a fresh id and return its ack or rejected event; events
@@ -118,13 +135,18 @@ class WorldHarness:
     gateways: list[RawGateway] = field(default_factory=list)
 
     def open(self, first: world_pb2.WorldRequest | None) -> RawGateway:
-        outbox: asyncio.Queue[world_pb2.WorldRequest | None] = asyncio.Queue()
+        outbox: asyncio.Queue[world_pb2.WorldRequest | world_pb2.WorldRequestBatch | None] = (
+            asyncio.Queue()
+        )
         if first is not None:
             outbox.put_nowait(first)
 
-        async def requests() -> AsyncIterator[world_pb2.WorldRequest]:
+        async def requests() -> AsyncIterator[world_pb2.WorldRequestBatch]:
             while (item := await outbox.get()) is not None:
-                yield item
+                if isinstance(item, world_pb2.WorldRequestBatch):
+                    yield item
+                else:
+                    yield world_pb2.WorldRequestBatch(requests=[item])
 
         gateway = RawGateway(self.stub.Connect(requests()), outbox)
         gateway.start()

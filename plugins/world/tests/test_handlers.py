@@ -18,7 +18,8 @@ from gateway_world.handlers import CHAT_UNAVAILABLE, SERVER_SENDER, WORLD_UNAVAI
 from gateway_world.plugin import BASE_RUN_SPEED, PRESENCE
 from gateway_world.service import WorldReferenceService
 
-from gateway_core.bot import GameClient, flow
+from gateway_core.bot import GameClient
+from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
     CliMouseCmd,
     CliNormalChat,
@@ -345,8 +346,6 @@ async def test_world_service_down_gets_chat_a_server_whisper_and_movement_a_coun
 
 
 def _link(world: World) -> Any:
-    from gateway_world.plugin import RUNTIMES
-
-    runtime = RUNTIMES.get(world.gateway)
+    runtime = world.gateway.runtimes.get("world")
     assert runtime is not None
     return runtime.link

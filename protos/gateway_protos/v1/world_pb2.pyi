@@ -74,6 +74,12 @@ class PlayerSpawn(_message.Message):
     look: PlayerLook
     def __init__(self, object_id: _Optional[int] = ..., character_id: _Optional[int] = ..., name: _Optional[str] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., destination: _Optional[_Union[Position, _Mapping]] = ..., moving: _Optional[bool] = ..., target_object_id: _Optional[int] = ..., look: _Optional[_Union[PlayerLook, _Mapping]] = ...) -> None: ...
 
+class WorldRequestBatch(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[WorldRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[WorldRequest, _Mapping]]] = ...) -> None: ...
+
 class WorldRequest(_message.Message):
     __slots__ = ("request_id", "hello", "enter", "ready", "move", "stop", "teleport", "leave", "chat", "action")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +183,12 @@ class GameAction(_message.Message):
     packet_name: str
     payload: bytes
     def __init__(self, character_id: _Optional[int] = ..., packet_name: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
+
+class WorldEventBatch(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[WorldEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[WorldEvent, _Mapping]]] = ...) -> None: ...
 
 class WorldEvent(_message.Message):
     __slots__ = ("recipient_character_ids", "welcome", "ack", "rejected", "spawn", "removed", "moved", "stopped", "said", "action")
@@ -309,17 +321,23 @@ class WorldStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WorldStats(_message.Message):
-    __slots__ = ("gateways", "characters", "events", "dropped_gateways", "replaced_gateways", "rejected_requests")
+    __slots__ = ("gateways", "characters", "events", "replaced_gateways", "rejected_requests", "dropped_events", "resynced_views", "paced_streams", "batches")
     GATEWAYS_FIELD_NUMBER: _ClassVar[int]
     CHARACTERS_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
-    DROPPED_GATEWAYS_FIELD_NUMBER: _ClassVar[int]
     REPLACED_GATEWAYS_FIELD_NUMBER: _ClassVar[int]
     REJECTED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    RESYNCED_VIEWS_FIELD_NUMBER: _ClassVar[int]
+    PACED_STREAMS_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
     gateways: int
     characters: int
     events: int
-    dropped_gateways: int
     replaced_gateways: int
     rejected_requests: int
-    def __init__(self, gateways: _Optional[int] = ..., characters: _Optional[int] = ..., events: _Optional[int] = ..., dropped_gateways: _Optional[int] = ..., replaced_gateways: _Optional[int] = ..., rejected_requests: _Optional[int] = ...) -> None: ...
+    dropped_events: int
+    resynced_views: int
+    paced_streams: int
+    batches: int
+    def __init__(self, gateways: _Optional[int] = ..., characters: _Optional[int] = ..., events: _Optional[int] = ..., replaced_gateways: _Optional[int] = ..., rejected_requests: _Optional[int] = ..., dropped_events: _Optional[int] = ..., resynced_views: _Optional[int] = ..., paced_streams: _Optional[int] = ..., batches: _Optional[int] = ...) -> None: ...

@@ -37,8 +37,8 @@ class WorldStub:
         """
         self.Connect = channel.stream_stream(
                 '/rose.gateway.v1.World/Connect',
-                request_serializer=gateway__protos_dot_v1_dot_world__pb2.WorldRequest.SerializeToString,
-                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.WorldEvent.FromString,
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.WorldRequestBatch.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.WorldEventBatch.FromString,
                 _registered_method=True)
         self.GetPresence = channel.unary_unary(
                 '/rose.gateway.v1.World/GetPresence',
@@ -57,12 +57,12 @@ class WorldServicer:
     """
 
     def Connect(self, request_iterator, context):
-        """The gateway's stream. The first request must be `hello` (else the stream ends with
-        INVALID_ARGUMENT); the first event is `welcome`. A bad request gets a `rejected` event
-        with a gRPC status code and the stream stays open. The stream ends with RESOURCE_EXHAUSTED
-        when the gateway does not read fast enough (its bounded queue overflowed; the service never
-        waits for a slow gateway), with ABORTED when another stream says hello with the same
-        gateway id, and with UNAVAILABLE on shutdown.
+        """The gateway's stream. The first request of the first batch must be `hello` (else the stream
+        ends with INVALID_ARGUMENT); the first event is `welcome`. A bad request gets a `rejected`
+        event with a gRPC status code and the stream stays open. A gateway that does not read fast
+        enough is paced, then loses events (see "Overload" above), never its stream. The stream
+        ends with ABORTED when another stream says hello with the same gateway id, and with
+        UNAVAILABLE on shutdown.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -87,8 +87,8 @@ def add_WorldServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Connect': grpc.stream_stream_rpc_method_handler(
                     servicer.Connect,
-                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.WorldRequest.FromString,
-                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.WorldEvent.SerializeToString,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.WorldRequestBatch.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.WorldEventBatch.SerializeToString,
             ),
             'GetPresence': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPresence,
@@ -127,8 +127,8 @@ class World:
             request_iterator,
             target,
             '/rose.gateway.v1.World/Connect',
-            gateway__protos_dot_v1_dot_world__pb2.WorldRequest.SerializeToString,
-            gateway__protos_dot_v1_dot_world__pb2.WorldEvent.FromString,
+            gateway__protos_dot_v1_dot_world__pb2.WorldRequestBatch.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.WorldEventBatch.FromString,
             options,
             channel_credentials,
             insecure,

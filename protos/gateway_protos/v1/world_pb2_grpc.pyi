@@ -4,18 +4,34 @@ isort:skip_file
 The world service: map presence, world object ids, positions, visibility and movement, and the
 routing of game actions, for characters hosted on any number of gateways.
 
-Each gateway keeps ONE bidirectional `Connect` stream open. It sends `WorldRequest`s for its
-players (enter a map, ready, move, stop, teleport, leave, normal chat, game actions) and
-receives `WorldEvent`s: answers to its requests (`ack` / `rejected`, matched by request id)
-and what to deliver to which of its characters (spawns, removals, movement, chat, game
-actions). Deliveries are structured; the gateway turns each into one packet and sends it to
-every listed recipient (PAKWC_PLAYER_CHAR, PAKWC_REMOVE_OBJECT, PAKWC_MOUSE_CMD,
-PAKWC_STOP_MOVING, PAKWC_NORMAL_CHAT, or the game action's own packet).
+Each gateway keeps ONE bidirectional `Connect` stream open. It sends batches of
+`WorldRequest`s for its players (enter a map, ready, move, stop, teleport, leave, normal chat,
+game actions) and receives batches of `WorldEvent`s: answers to its requests (`ack` /
+`rejected`, matched by request id) and what to deliver to which of its characters (spawns,
+removals, movement, chat, game actions). Deliveries are structured; the gateway turns each
+event into one packet, encoded once, and sends it to every listed recipient
+(PAKWC_PLAYER_CHAR, PAKWC_REMOVE_OBJECT, PAKWC_MOUSE_CMD, PAKWC_STOP_MOVING,
+PAKWC_NORMAL_CHAT, or the game action's own packet), in the order of the batch.
+
+Batching: the service accumulates each gateway's events and sends them as one
+`WorldEventBatch` per delivery tick (a few milliseconds); a batch that carries the answer to a
+request is sent at once, so answers are not delayed by the tick. A gateway sends what its
+players asked for since its last message as one `WorldRequestBatch`; requests are applied in
+order, batch after batch.
 
 Visibility: two characters on the same map see each other when both are ready (the client
 finished loading the map: PAKCS_CHANGE_MAP_REQ) and their distance is at most the view radius
 (WORLD_VIEW_RADIUS). Normal chat and movement go to the characters that see the actor, the
 actor included; spawns and removals are sent both ways when visibility changes.
+
+Overload: each gateway stream has a bound of events queued and not yet written
+(WORLD_SUBSCRIBER_QUEUE). From half of it on, the service stops reading that gateway's
+requests until the gateway has read enough (its requests wait in its own outbox, which in turn
+slows its clients). Events beyond the bound are dropped and counted (`dropped_events`); the
+views of the characters that missed a spawn, removal or movement are rebuilt once the queue
+has room again: a removal of each affected object they no longer see, and a removal and a
+fresh spawn of each affected object they see (`resynced_views`). Chat lines and game actions
+that were dropped are lost. The stream itself stays open.
 
 World object ids are 16-bit, allocated per map, unique among the live objects of the map, and
 reused only after release (leave, change of map, stream end). 0 is never allocated.
@@ -54,13 +70,13 @@ class WorldStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> WorldAsyncStub: ...
-    Connect: _grpc.StreamStreamMultiCallable[_world_pb2.WorldRequest, _world_pb2.WorldEvent]
-    """The gateway's stream. The first request must be `hello` (else the stream ends with
-    INVALID_ARGUMENT); the first event is `welcome`. A bad request gets a `rejected` event
-    with a gRPC status code and the stream stays open. The stream ends with RESOURCE_EXHAUSTED
-    when the gateway does not read fast enough (its bounded queue overflowed; the service never
-    waits for a slow gateway), with ABORTED when another stream says hello with the same
-    gateway id, and with UNAVAILABLE on shutdown.
+    Connect: _grpc.StreamStreamMultiCallable[_world_pb2.WorldRequestBatch, _world_pb2.WorldEventBatch]
+    """The gateway's stream. The first request of the first batch must be `hello` (else the stream
+    ends with INVALID_ARGUMENT); the first event is `welcome`. A bad request gets a `rejected`
+    event with a gRPC status code and the stream stays open. A gateway that does not read fast
+    enough is paced, then loses events (see "Overload" above), never its stream. The stream
+    ends with ABORTED when another stream says hello with the same gateway id, and with
+    UNAVAILABLE on shutdown.
     """
     GetPresence: _grpc.UnaryUnaryMultiCallable[_world_pb2.GetPresenceRequest, _world_pb2.Presence]
     """Where a character is. Errors: INVALID_ARGUMENT (id 0), NOT_FOUND (not on any map)."""
@@ -72,13 +88,13 @@ class WorldAsyncStub(WorldStub):
     """Live map presence and movement."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    Connect: _aio.StreamStreamMultiCallable[_world_pb2.WorldRequest, _world_pb2.WorldEvent]  # type: ignore[assignment]
-    """The gateway's stream. The first request must be `hello` (else the stream ends with
-    INVALID_ARGUMENT); the first event is `welcome`. A bad request gets a `rejected` event
-    with a gRPC status code and the stream stays open. The stream ends with RESOURCE_EXHAUSTED
-    when the gateway does not read fast enough (its bounded queue overflowed; the service never
-    waits for a slow gateway), with ABORTED when another stream says hello with the same
-    gateway id, and with UNAVAILABLE on shutdown.
+    Connect: _aio.StreamStreamMultiCallable[_world_pb2.WorldRequestBatch, _world_pb2.WorldEventBatch]  # type: ignore[assignment]
+    """The gateway's stream. The first request of the first batch must be `hello` (else the stream
+    ends with INVALID_ARGUMENT); the first event is `welcome`. A bad request gets a `rejected`
+    event with a gRPC status code and the stream stays open. A gateway that does not read fast
+    enough is paced, then loses events (see "Overload" above), never its stream. The stream
+    ends with ABORTED when another stream says hello with the same gateway id, and with
+    UNAVAILABLE on shutdown.
     """
     GetPresence: _aio.UnaryUnaryMultiCallable[_world_pb2.GetPresenceRequest, _world_pb2.Presence]  # type: ignore[assignment]
     """Where a character is. Errors: INVALID_ARGUMENT (id 0), NOT_FOUND (not on any map)."""
@@ -91,15 +107,15 @@ class WorldServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
     def Connect(
         self,
-        request_iterator: _MaybeAsyncIterator[_world_pb2.WorldRequest],
+        request_iterator: _MaybeAsyncIterator[_world_pb2.WorldRequestBatch],
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_world_pb2.WorldEvent], _abc.AsyncIterator[_world_pb2.WorldEvent]]:
-        """The gateway's stream. The first request must be `hello` (else the stream ends with
-        INVALID_ARGUMENT); the first event is `welcome`. A bad request gets a `rejected` event
-        with a gRPC status code and the stream stays open. The stream ends with RESOURCE_EXHAUSTED
-        when the gateway does not read fast enough (its bounded queue overflowed; the service never
-        waits for a slow gateway), with ABORTED when another stream says hello with the same
-        gateway id, and with UNAVAILABLE on shutdown.
+    ) -> _typing.Union[_abc.Iterator[_world_pb2.WorldEventBatch], _abc.AsyncIterator[_world_pb2.WorldEventBatch]]:
+        """The gateway's stream. The first request of the first batch must be `hello` (else the stream
+        ends with INVALID_ARGUMENT); the first event is `welcome`. A bad request gets a `rejected`
+        event with a gRPC status code and the stream stays open. A gateway that does not read fast
+        enough is paced, then loses events (see "Overload" above), never its stream. The stream
+        ends with ABORTED when another stream says hello with the same gateway id, and with
+        UNAVAILABLE on shutdown.
         """
 
     @_abc_1.abstractmethod

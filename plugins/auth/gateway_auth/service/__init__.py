@@ -15,12 +15,12 @@ from gateway_protos.v1 import auth_pb2_grpc
 from gateway_auth.service.db import Base, upgrade_schema
 from gateway_auth.service.options import AuthOptions
 from gateway_auth.service.servicer import AuthServicer
-from gateway_core.storage import DatabaseService, database_url
+from gateway_core.api import DatabaseService, database_url
 
 if TYPE_CHECKING:
     import grpc
 
-    from gateway_core.service_host import ServiceConfig
+    from gateway_core.api import ServiceConfig
 
 __all__ = ["AuthOptions", "AuthReferenceService", "AuthServicer"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway_auth.service.passwords import Argon2Params
-from gateway_core.validators import Validator, int_range, name_list, positive_finite_number
+from gateway_core.api import Validator, int_range, name_list, positive_finite_number
 
 
 @dataclass(frozen=True, slots=True)

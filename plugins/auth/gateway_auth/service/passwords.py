@@ -1,6 +1,6 @@
 """Password hashing of the reference auth service, and the cheap session binding of joins.
 
-The client never sends its plain password: it sends the lowercase hex SHA-256 of it (PROTOCOL.md
+The client never sends its plain password: it sends its lowercase hex SHA-256 (docs/protocol.md
 §7.2). That 64-character string is what we hash with argon2id; the plain text is never seen and
 neither string is stored or logged.
 

@@ -16,12 +16,12 @@ from gateway_protos.v1 import character_pb2_grpc
 from gateway_character.service.db import Base
 from gateway_character.service.options import CharacterOptions
 from gateway_character.service.servicer import CharacterServicer
-from gateway_core.storage import DatabaseService, database_url
+from gateway_core.api import DatabaseService, database_url
 
 if TYPE_CHECKING:
     import grpc
 
-    from gateway_core.service_host import ServiceConfig
+    from gateway_core.api import ServiceConfig
 
 __all__ = ["CharacterOptions", "CharacterReferenceService", "CharacterServicer"]
 

@@ -1,4 +1,4 @@
-"""Item encodings shared by the character list and the world (PROTOCOL.md §5.6, C1-C3)."""
+"""Item encodings shared by the character list and the world (docs/protocol.md §5.6, C1-C3)."""
 
 from __future__ import annotations
 

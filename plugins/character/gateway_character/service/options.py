@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gateway_core.validators import Validator, int_range, name_list
+from gateway_core.api import Validator, int_range, name_list
 
 #: Hard limit on names: longer is a malformed argument, not a rule violation.
 MAX_NAME_CHARS = 64

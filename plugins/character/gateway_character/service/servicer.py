@@ -31,7 +31,8 @@ from gateway_character.service.items import (
     visible_items,
 )
 from gateway_character.service.options import MAX_NAME_CHARS, CharacterOptions
-from gateway_core.service_errors import Context, ServiceError, abort, abort_internal, name_error
+from gateway_core.api import ServiceError, abort, abort_internal, name_error
+from gateway_core.api import ServicerContext as Context
 
 log = logging.getLogger("gateway.service.character")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import grpc
 
-from gateway_core.service_errors import ServiceError, check_text
+from gateway_core.api import ServiceError, check_text
 
 #: Longest character or announcer name, in UTF-8 bytes.
 MAX_NAME_BYTES = 32

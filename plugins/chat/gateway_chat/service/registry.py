@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import grpc
 from gateway_protos.v1 import chat_pb2
 
-from gateway_core.service_errors import ServiceError
-from gateway_core.streams import GatewayStream
+from gateway_core.api import GatewayStream, ServiceError
 
 # Index keys: (group kind, group id). Map 0 is a real map id, so every character has a map key;
 # the other groups only when their id is non-zero.

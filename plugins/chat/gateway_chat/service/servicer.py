@@ -19,12 +19,7 @@ from gateway_chat.service.limits import (
     check_u16,
 )
 from gateway_chat.service.registry import ChatRegistry
-from gateway_core.service_errors import (
-    ServiceError,
-    abort,
-    check_character_id,
-    check_gateway_id,
-)
+from gateway_core.api import ServiceError, abort, check_character_id, check_gateway_id
 
 if TYPE_CHECKING:
     from grpc.aio import ServicerContext

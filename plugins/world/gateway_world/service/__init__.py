@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway_world.service.servicer import (
+    DEFAULT_FLUSH_INTERVAL,
     DEFAULT_QUEUE_LIMIT,
     DEFAULT_TICK_INTERVAL,
     DEFAULT_VIEW_RADIUS,
@@ -12,6 +13,7 @@ from gateway_world.service.servicer import (
 from gateway_world.service.state import WorldState
 
 __all__ = [
+    "DEFAULT_FLUSH_INTERVAL",
     "DEFAULT_QUEUE_LIMIT",
     "DEFAULT_TICK_INTERVAL",
     "DEFAULT_VIEW_RADIUS",

@@ -13,7 +13,7 @@ import math
 import grpc
 from gateway_protos.v1 import world_pb2
 
-from gateway_core.service_errors import ServiceError, check_text
+from gateway_core.api import ServiceError, check_text
 
 #: Longest character name or second name line, in UTF-8 bytes.
 MAX_NAME_BYTES = 32

@@ -1,10 +1,15 @@
 """The reference world service: a grpc.aio servicer over the in-memory :class:`WorldState`.
 
-Strategy: ``Connect`` runs two halves per gateway. A reader task takes the gateway's requests in
-order and applies each to the state at once (synchronously, so nothing interleaves inside one
-request); the handler itself only drains the gateway's bounded queue onto the wire. A bad
-request becomes a ``rejected`` event and the stream stays open; only a stream that does not
-start with ``hello`` is ended. A tick task advances walking characters.
+Strategy: ``Connect`` runs two halves per gateway. A reader task takes the gateway's request
+batches in order and applies each request to the state at once (synchronously, so nothing
+interleaves inside one request); a batch that produced answers is flushed to the gateway right
+after it, everything else waits for the delivery tick (:meth:`WorldState.flush`). Before each
+batch the reader waits while the gateway has half its queue limit of events unwritten: a gateway
+that does not read is not read either. The handler itself only writes the gateway's queued event
+batches onto the wire and tells the state what was written (which lets the reader go on and
+rebuilds the views of dropped events). A bad request becomes a ``rejected`` event and the stream
+stays open; only a stream that does not start with ``hello`` is ended. A tick task advances
+walking characters.
 """
 
 from __future__ import annotations
@@ -13,19 +18,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import grpc
 from gateway_protos.v1 import world_pb2, world_pb2_grpc
 
-from gateway_core.service_errors import (
-    ServiceError,
-    abort,
-    check_character_id,
-    check_gateway_id,
-    check_text,
-)
+from gateway_core.api import ServiceError, abort, check_character_id, check_gateway_id, check_text
 from gateway_world.service.limits import (
     MAX_MESSAGE_BYTES,
     MAX_NAME_BYTES,
@@ -49,6 +48,9 @@ log = logging.getLogger(__name__)
 DEFAULT_VIEW_RADIUS = 10000.0
 DEFAULT_QUEUE_LIMIT = 4096
 DEFAULT_TICK_INTERVAL = 0.2
+#: Seconds between two event batches to a gateway (the delivery tick): events of one tick share
+#: one stream message, and each client gets them in one socket write.
+DEFAULT_FLUSH_INTERVAL = 0.02
 
 _Handler = Callable[[GatewayStream, Any], Entity | None]
 
@@ -70,27 +72,32 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         }
 
     async def Connect(
-        self, request_iterator: AsyncIterator[world_pb2.WorldRequest], context: _Context
-    ) -> AsyncIterator[world_pb2.WorldEvent]:
-        """Register the gateway's stream, apply its requests and yield its events."""
+        self, request_iterator: AsyncIterator[world_pb2.WorldRequestBatch], context: _Context
+    ) -> AsyncIterator[world_pb2.WorldEventBatch]:
+        """Register the gateway's stream, apply its requests and yield its event batches."""
         try:
             first = await anext(aiter(request_iterator))
         except StopAsyncIteration:
             return
-        if not first.HasField("hello"):
+        if not first.requests or not first.requests[0].HasField("hello"):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "the first request of a stream must be hello"
             )
         try:
-            gateway_id = check_gateway_id(first.hello.gateway_id)
+            gateway_id = check_gateway_id(first.requests[0].hello.gateway_id)
         except ServiceError as exc:
             await abort(context, exc)
         stream = self.state.connect(gateway_id)
         log.info("world: gateway %r connected", gateway_id)
+        if len(first.requests) > 1:
+            self.handle_batch(stream, first.requests[1:])
         reader = asyncio.get_running_loop().create_task(self._read(stream, request_iterator))
+        state = self.state
         try:
-            async for event in stream.drain(context, log, "world"):
-                yield event
+            async for batch in stream.drain(context, log, "world"):
+                yield batch
+                # Resumed once the batch is written (or buffered within the HTTP/2 window).
+                state.written(stream, len(batch.events))
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -98,18 +105,34 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
             self.state.release(stream)
 
     async def _read(
-        self, stream: GatewayStream, requests: AsyncIterator[world_pb2.WorldRequest]
+        self, stream: GatewayStream, requests: AsyncIterator[world_pb2.WorldRequestBatch]
     ) -> None:
+        state = self.state
         try:
-            async for request in requests:
+            async for batch in requests:
+                if stream.pending >= state.pace_mark and not stream.closed:
+                    # The gateway does not read its events: stop reading its requests, which
+                    # makes its link (and so its clients) wait instead of events being dropped.
+                    state.paced_streams += 1
+                    await stream.wait_room(state.pace_mark)
                 if stream.closed:
                     return
-                self.handle(stream, request)
+                self.handle_batch(stream, batch.requests)
         except grpc.aio.AioRpcError:
             pass  # the call is gone; Connect's own cleanup runs
         # The gateway closed its side (or the call broke): end the stream cleanly.
         if not stream.closed:
             stream.close(grpc.StatusCode.OK, "gateway closed its request stream")
+
+    def handle_batch(
+        self, stream: GatewayStream, requests: Iterable[world_pb2.WorldRequest]
+    ) -> None:
+        """Apply a gateway's requests in order; flush its answers (with the events before
+        them) at once."""
+        for request in requests:
+            self.handle(stream, request)
+        if stream.urgent:
+            self.state.flush_stream(stream)
 
     def handle(self, stream: GatewayStream, request: world_pb2.WorldRequest) -> None:
         """Apply one request and answer it (ack when it has an id, rejected on failure)."""
@@ -132,7 +155,7 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
                     ack.map_id = entity.map_id
                     ack.object_id = entity.object_id
                     ack.position.CopyFrom(entity.position())
-                self.state.answer(stream, world_pb2.WorldEvent(ack=ack))
+                self.state.answer(stream, "ack", ack)
         except ServiceError as exc:
             self._reject(stream, request.request_id, character_id, exc.code, exc.message)
         except Exception:
@@ -141,8 +164,6 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
             self._reject(
                 stream, request.request_id, character_id, grpc.StatusCode.INTERNAL, "internal error"
             )
-        finally:
-            self.state.flush_drops()
 
     def _reject(
         self,
@@ -155,13 +176,12 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         status_number = code.value[0]
         self.state.answer(
             stream,
-            world_pb2.WorldEvent(
-                rejected=world_pb2.Rejected(
-                    request_id=request_id,
-                    character_id=character_id,
-                    code=status_number,
-                    message=message,
-                )
+            "rejected",
+            world_pb2.Rejected(
+                request_id=request_id,
+                character_id=character_id,
+                code=status_number,
+                message=message,
             ),
         )
 
@@ -258,9 +278,13 @@ class WorldReferenceService:
     """The world service as a :class:`gateway_core.service_host.ReferenceService`.
 
     ``view_radius`` (WORLD_VIEW_RADIUS) is the visibility distance in map units,
-    ``queue_limit`` (WORLD_SUBSCRIBER_QUEUE) bounds each gateway's event queue and
-    ``tick_interval`` (WORLD_TICK_INTERVAL) is how often walking characters are advanced.
-    Presence is live only (in memory): positions are persisted by the character service.
+    ``queue_limit`` (WORLD_SUBSCRIBER_QUEUE) bounds the events queued per gateway (half of it
+    paces the gateway's requests, beyond it events are dropped and views rebuilt),
+    ``tick_interval`` (WORLD_TICK_INTERVAL) is how often walking characters are advanced and
+    ``flush_interval`` the delivery tick: how long a gateway's events are gathered into one
+    batch (answers to requests go at once). ``clock`` drives movement; the delivery tick runs
+    on the event loop's clock. Presence is live only (in memory): positions are persisted by the
+    character service.
     """
 
     def __init__(
@@ -269,11 +293,17 @@ class WorldReferenceService:
         view_radius: float = DEFAULT_VIEW_RADIUS,
         queue_limit: int = DEFAULT_QUEUE_LIMIT,
         tick_interval: float = DEFAULT_TICK_INTERVAL,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not tick_interval > 0:
             raise ValueError("tick_interval must be positive")
-        self.state = WorldState(view_radius=view_radius, queue_limit=queue_limit, clock=clock)
+        self.state = WorldState(
+            view_radius=view_radius,
+            queue_limit=queue_limit,
+            clock=clock,
+            flush_interval=flush_interval,
+        )
         self.servicer = WorldServicer(self.state)
         self.tick_interval = tick_interval
         self._ticker: asyncio.Task[None] | None = None

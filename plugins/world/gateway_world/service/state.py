@@ -8,10 +8,18 @@ moves, teleports or leaves, its set is recomputed and the differences produce sp
 removal events both ways. Walking is simulated lazily (position = start + direction * speed *
 elapsed) and :meth:`WorldState.tick` advances the walkers so visibility follows them.
 
-Events are grouped by the gateway stream hosting the recipients and ``put_nowait`` into its
-bounded queue. A full queue marks the stream for dropping; the drop (which removes that
-gateway's characters and so sends more events) runs after the current operation, so an
-operation never sees its sets change under it.
+Events are grouped by the gateway stream hosting the recipients: one event per gateway, listing
+its recipients, written straight into that stream's open :class:`~world_pb2.WorldEventBatch`.
+One timer (the delivery tick, ``flush_interval``) moves every open batch onto its stream's
+queue, so a gateway gets one message per tick however many events it has; a batch holding the
+answer to a request is moved at once (:meth:`WorldState.flush_stream`). Each stream counts the
+events it holds and has not written (``pending``). From half of ``queue_limit`` on, the
+servicer stops reading that gateway's requests (:meth:`WorldStream.wait_room`); at
+``queue_limit``, further events for it are dropped (answers are never dropped) and counted, and
+for the spawns, removals and movements among them the recipients are marked with the objects
+concerned (``WorldStream.resync``). When the gateway has read the queue down to half, the
+marked views are rebuilt (:meth:`WorldState.resync`): a removal of each marked object the
+character no longer sees, a removal and a fresh spawn of each it sees.
 """
 
 from __future__ import annotations
@@ -21,21 +29,55 @@ import math
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from gateway_protos.v1 import world_pb2
 
-from gateway_core.service_errors import ServiceError
-from gateway_core.streams import GatewayStream as _GatewayStream
+from gateway_core.api import GatewayStream as _GatewayStream
+from gateway_core.api import ServiceError
 
 #: Map units per second when the look gives no run speed (osIROSE's base move speed).
 DEFAULT_RUN_SPEED = 425.0
 #: Object ids are 16-bit; 0 means "no object" on the wire and is never allocated.
 MAX_OBJECT_ID = 0xFFFF
 
+#: Event kinds that change what a client shows; when one is dropped its recipients' views are
+#: rebuilt. (A dropped chat line or game action is only lost.)
+VIEW_KINDS = frozenset({"spawn", "removed", "moved", "stopped"})
 
-#: One open ``Connect`` stream of a gateway.
-GatewayStream = _GatewayStream[world_pb2.WorldEvent]
+
+@dataclass(eq=False, slots=True)
+class WorldStream(_GatewayStream[world_pb2.WorldEventBatch]):
+    """One open ``Connect`` stream of a gateway: the queue of batches to write (unbounded; the
+    bound is on ``pending`` events), the batch being filled, and the views to rebuild."""
+
+    #: The batch being filled until the next flush.
+    batch: world_pb2.WorldEventBatch = field(default_factory=world_pb2.WorldEventBatch)
+    #: Events in ``batch`` and in the queued batches, not written to the gateway yet.
+    pending: int = 0
+    #: The batch holds an answer: flush it at the end of the request batch.
+    urgent: bool = False
+    #: Character id -> object ids whose events it missed (views to rebuild).
+    resync: dict[int, set[int]] = field(default_factory=dict)
+    #: Set while ``pending`` is below the pacing mark (the reader may go on).
+    room: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_room(self, mark: int) -> None:
+        """Wait until fewer than ``mark`` events are pending (or the stream is closing)."""
+        while self.pending >= mark and not self.closed:
+            self.room.clear()
+            await self.room.wait()
+
+    def close(self, code: grpc.StatusCode, details: str) -> None:
+        """End the stream (see :class:`GatewayStream`) and wake a paused reader."""
+        _GatewayStream.close(self, code, details)
+        self.resync.clear()
+        self.room.set()
+
+
+#: One open ``Connect`` stream of a gateway (the name the servicer uses).
+GatewayStream = WorldStream
 
 
 @dataclass(eq=False, slots=True)
@@ -44,7 +86,7 @@ class Entity:
 
     character_id: int
     name: str
-    gateway: GatewayStream
+    gateway: WorldStream
     map_id: int
     object_id: int
     look: world_pb2.PlayerLook
@@ -185,12 +227,12 @@ def _on_set_animation(state: WorldState, entity: Entity, payload: bytes) -> None
     animation, value = _SET_ANIMATION_IN.unpack_from(payload)
     state.send(
         [entity, *entity.seen],
-        world_pb2.WorldEvent(
-            action=world_pb2.GameActionDelivery(
-                packet_name="PACWC_SET_ANIMATION",
-                payload=_SET_ANIMATION_OUT.pack(animation, value, entity.object_id),
-            ),
+        "action",
+        world_pb2.GameActionDelivery(
+            packet_name="PACWC_SET_ANIMATION",
+            payload=_SET_ANIMATION_OUT.pack(animation, value, entity.object_id),
         ),
+        entity.object_id,
     )
 
 
@@ -201,7 +243,9 @@ DEFAULT_ACTION_HANDLERS: dict[str, ActionHandler] = {"PAKCS_SET_ANIMATION": _on_
 class WorldState:
     """All maps, characters and gateway streams of the world service, with its counters.
 
-    ``clock`` returns monotonic seconds (the event loop's time in the service).
+    ``clock`` returns monotonic seconds (the event loop's time in the service);
+    ``flush_interval`` is the delivery tick in seconds of the event loop's own clock (0: at the
+    next turn of the loop).
     """
 
     def __init__(
@@ -210,101 +254,191 @@ class WorldState:
         view_radius: float,
         queue_limit: int,
         clock: Callable[[], float],
+        flush_interval: float = 0.0,
         action_handlers: dict[str, ActionHandler] | None = None,
     ) -> None:
         if not view_radius > 0:
             raise ValueError("view_radius must be positive")
         if queue_limit < 1:
             raise ValueError("queue_limit must be at least 1")
+        if not flush_interval >= 0:
+            raise ValueError("flush_interval must not be negative")
         self.view_radius = view_radius
         self.queue_limit = queue_limit
+        #: From this many pending events on, a gateway's requests are not read.
+        self.pace_mark = max(1, queue_limit // 2)
         self.clock = clock
+        self.flush_interval = flush_interval
         self.action_handlers = dict(
             DEFAULT_ACTION_HANDLERS if action_handlers is None else action_handlers
         )
-        self.gateways: dict[str, GatewayStream] = {}
+        self.gateways: dict[str, WorldStream] = {}
         self.characters: dict[int, Entity] = {}
         self.maps: dict[int, MapState] = {}
-        self._to_drop: list[GatewayStream] = []
+        self._dirty: dict[WorldStream, None] = {}
+        self._flush_handle: asyncio.Handle | None = None
         self.events = 0
-        self.dropped_gateways = 0
+        self.batches = 0
+        self.dropped_events = 0
+        self.resynced_views = 0
+        self.paced_streams = 0
         self.replaced_gateways = 0
         self.rejected_requests = 0
 
     # -- streams ---------------------------------------------------------------------------
 
-    def connect(self, gateway_id: str) -> GatewayStream:
+    def connect(self, gateway_id: str) -> WorldStream:
         """Register a stream for ``gateway_id``, replacing (and ending) an older one."""
         old = self.gateways.get(gateway_id)
         if old is not None:
             old.close(grpc.StatusCode.ABORTED, f"gateway {gateway_id!r} connected again")
             self.release(old)
             self.replaced_gateways += 1
-        # +1: the final StreamEnd always fits, even when the stream is dropped for being full.
-        stream = GatewayStream(gateway_id, asyncio.Queue(self.queue_limit + 1))
+        stream = WorldStream(gateway_id, asyncio.Queue())
+        stream.room.set()
         self.gateways[gateway_id] = stream
-        stream.queue.put_nowait(
-            world_pb2.WorldEvent(
-                welcome=world_pb2.Welcome(
-                    gateway_id=gateway_id,
-                    view_radius=self.view_radius,
-                    queue_limit=self.queue_limit,
-                )
-            )
-        )
+        welcome = stream.batch.events.add().welcome
+        welcome.gateway_id = gateway_id
+        welcome.view_radius = self.view_radius
+        welcome.queue_limit = self.queue_limit
+        stream.pending += 1
+        self.flush_stream(stream)
         return stream
 
-    def release(self, stream: GatewayStream) -> None:
+    def release(self, stream: WorldStream) -> None:
         """The stream is gone: take its characters off their maps."""
         if self.gateways.get(stream.gateway_id) is stream:
             del self.gateways[stream.gateway_id]
+        self._dirty.pop(stream, None)
         for character_id in list(stream.characters):
             entity = self.characters.get(character_id)
             if entity is not None and entity.gateway is stream:
                 self._remove(entity)
         stream.characters.clear()
-        self.flush_drops()
 
     def close_all(self, code: grpc.StatusCode, details: str) -> None:
         """End every stream (service shutdown)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
         for stream in list(self.gateways.values()):
             stream.close(code, details)
             self.release(stream)
 
-    def flush_drops(self) -> None:
-        """Release the streams whose queue overflowed during the last operation."""
-        while self._to_drop:
-            stream = self._to_drop.pop()
-            self.dropped_gateways += 1
-            self.release(stream)
-
-    def send(self, recipients: Iterable[Entity], event: world_pb2.WorldEvent) -> None:
-        """Queue ``event`` once per gateway hosting some of ``recipients``, listing them."""
-        by_stream: dict[int, tuple[GatewayStream, list[int]]] = {}
+    def send(self, recipients: Iterable[Entity], kind: str, body: Any, subject: int) -> None:
+        """Queue the event ``kind`` (``body`` is its message, about object ``subject``) once
+        per gateway hosting some of ``recipients``, listing them."""
+        by_stream: dict[WorldStream, list[int]] = {}
         for entity in recipients:
-            entry = by_stream.setdefault(id(entity.gateway), (entity.gateway, []))
-            entry[1].append(entity.character_id)
-        for stream, ids in by_stream.values():
-            copy = world_pb2.WorldEvent()
-            copy.CopyFrom(event)
-            copy.recipient_character_ids.extend(ids)
-            self._offer(stream, copy)
+            ids = by_stream.get(entity.gateway)
+            if ids is None:
+                by_stream[entity.gateway] = [entity.character_id]
+            else:
+                ids.append(entity.character_id)
+        for stream, ids in by_stream.items():
+            self._offer(stream, kind, body, subject, ids)
 
-    def answer(self, stream: GatewayStream, event: world_pb2.WorldEvent) -> None:
-        """Queue an ack or rejection for the gateway itself."""
-        if event.HasField("rejected"):
+    def _offer(
+        self, stream: WorldStream, kind: str, body: Any, subject: int, ids: list[int]
+    ) -> None:
+        if stream.closed:
+            return
+        if stream.pending >= self.queue_limit:
+            self.dropped_events += 1
+            if kind in VIEW_KINDS:
+                resync = stream.resync
+                for character_id in ids:
+                    marked = resync.get(character_id)
+                    if marked is None:
+                        resync[character_id] = {subject}
+                    else:
+                        marked.add(subject)
+            return
+        event = stream.batch.events.add()
+        event.recipient_character_ids.extend(ids)
+        getattr(event, kind).CopyFrom(body)
+        stream.pending += 1
+        self.events += 1
+        self._dirty[stream] = None
+        if self._flush_handle is None:
+            self._schedule_flush()
+
+    def answer(self, stream: WorldStream, kind: str, body: Any) -> None:
+        """Queue an ack or rejection for the gateway itself (never dropped); the servicer
+        flushes it at the end of the request batch."""
+        if kind == "rejected":
             self.rejected_requests += 1
-        self._offer(stream, event)
+        if stream.closed:
+            return
+        getattr(stream.batch.events.add(), kind).CopyFrom(body)
+        stream.pending += 1
+        stream.urgent = True
+        self.events += 1
 
-    def _offer(self, stream: GatewayStream, event: world_pb2.WorldEvent) -> None:
-        if stream.offer(event):
-            self.events += 1
-        elif not stream.closed:
-            stream.close(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"event queue of {self.queue_limit} overflowed; gateway too slow",
-            )
-            self._to_drop.append(stream)
+    # -- delivery ticks --------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a synchronous caller): flush() by hand
+        if self.flush_interval > 0:
+            self._flush_handle = loop.call_later(self.flush_interval, self.flush)
+        else:
+            self._flush_handle = loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """The delivery tick: queue every stream's open batch."""
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, {}
+        for stream in dirty:
+            self.flush_stream(stream)
+
+    def flush_stream(self, stream: WorldStream) -> None:
+        """Queue ``stream``'s open batch now (answers must not wait for the tick)."""
+        stream.urgent = False
+        batch = stream.batch
+        if not batch.events or stream.closed:
+            return
+        stream.batch = world_pb2.WorldEventBatch()
+        stream.queue.put_nowait(batch)
+        self.batches += 1
+
+    def written(self, stream: WorldStream, count: int) -> None:
+        """``count`` events of ``stream`` were written to the gateway: let its reader go on
+        below the pacing mark, rebuild the marked views once half the queue is free."""
+        stream.pending -= count
+        if stream.pending < self.pace_mark and not stream.room.is_set():
+            stream.room.set()
+        if stream.resync and stream.pending <= self.pace_mark and not stream.closed:
+            self.resync(stream)
+
+    def resync(self, stream: WorldStream) -> None:
+        """Rebuild the views marked on ``stream`` as far as its queue has room: each marked
+        object the character no longer sees is removed, each it sees is removed and spawned
+        afresh (the client may hold it stale, or not at all)."""
+        now = self.clock()
+        resync = stream.resync
+        for character_id in list(resync):
+            if stream.pending >= self.queue_limit:
+                break  # what does not fit is marked again: the next rebuild goes on
+            objects = resync.pop(character_id)
+            entity = self.characters.get(character_id)
+            if entity is None or entity.gateway is not stream or not entity.ready:
+                continue  # gone, or not on its map: the next ready spawns everything afresh
+            seen = {other.object_id: other for other in entity.seen}
+            ids = [character_id]
+            for object_id in sorted(objects):
+                if object_id == entity.object_id:
+                    continue  # its own movement echo: nothing to rebuild
+                self._offer(
+                    stream, "removed", world_pb2.ObjectRemoved(object_id=object_id), object_id, ids
+                )
+                other = seen.get(object_id)
+                if other is not None:
+                    other.advance(now)
+                    self._offer(stream, "spawn", other.spawn(), object_id, ids)
+            self.resynced_views += 1
 
     # -- presence --------------------------------------------------------------------------
 
@@ -314,7 +448,7 @@ class WorldState:
             state = self.maps[map_id] = MapState(map_id, self.view_radius)
         return state
 
-    def owned(self, stream: GatewayStream, character_id: int) -> Entity:
+    def owned(self, stream: WorldStream, character_id: int) -> Entity:
         """The character, which must be on a map through ``stream``."""
         entity = self.characters.get(character_id)
         if entity is None:
@@ -330,7 +464,7 @@ class WorldState:
 
     def enter(
         self,
-        stream: GatewayStream,
+        stream: WorldStream,
         *,
         character_id: int,
         name: str,
@@ -382,14 +516,14 @@ class WorldState:
         distance = math.hypot(entity.dest_x - entity.x, entity.dest_y - entity.y)
         self.send(
             [entity, *entity.seen],
-            world_pb2.WorldEvent(
-                moved=world_pb2.Moved(
-                    object_id=entity.object_id,
-                    target_object_id=entity.target_object_id,
-                    distance=min(MAX_OBJECT_ID, round(distance)),
-                    destination=destination,
-                ),
+            "moved",
+            world_pb2.Moved(
+                object_id=entity.object_id,
+                target_object_id=entity.target_object_id,
+                distance=min(MAX_OBJECT_ID, round(distance)),
+                destination=destination,
             ),
+            entity.object_id,
         )
 
     def stop(self, entity: Entity, position: world_pb2.Position) -> None:
@@ -400,9 +534,9 @@ class WorldState:
         self._map(entity.map_id).place(entity)
         self.send(
             entity.seen,
-            world_pb2.WorldEvent(
-                stopped=world_pb2.Stopped(object_id=entity.object_id, position=position),
-            ),
+            "stopped",
+            world_pb2.Stopped(object_id=entity.object_id, position=position),
+            entity.object_id,
         )
         self.update_visibility(entity)
 
@@ -419,9 +553,9 @@ class WorldState:
                 # Those who saw it before and still do must learn where it landed.
                 self.send(
                     still_seeing & entity.seen,
-                    world_pb2.WorldEvent(
-                        stopped=world_pb2.Stopped(object_id=entity.object_id, position=position),
-                    ),
+                    "stopped",
+                    world_pb2.Stopped(object_id=entity.object_id, position=position),
+                    entity.object_id,
                 )
             return
         self._hide(entity)
@@ -439,9 +573,9 @@ class WorldState:
         self._require_ready(entity)
         self.send(
             [entity, *entity.seen],
-            world_pb2.WorldEvent(
-                said=world_pb2.ChatSaid(object_id=entity.object_id, message=message),
-            ),
+            "said",
+            world_pb2.ChatSaid(object_id=entity.object_id, message=message),
+            entity.object_id,
         )
 
     def act(self, entity: Entity, packet_name: str, payload: bytes) -> None:
@@ -463,7 +597,6 @@ class WorldState:
             if entity.ready:
                 self._map(entity.map_id).place(entity)
                 self.update_visibility(entity)
-        self.flush_drops()
 
     # -- visibility ------------------------------------------------------------------------
 
@@ -477,12 +610,14 @@ class WorldState:
     def _nearby(self, entity: Entity) -> set[Entity]:
         now = self.clock()
         limit = self.view_radius * self.view_radius
+        x, y = entity.x, entity.y
         found: set[Entity] = set()
-        for other in self._map(entity.map_id).around(entity.x, entity.y):
+        for other in self._map(entity.map_id).around(x, y):
             if other is entity:
                 continue
-            other.advance(now)
-            dx, dy = other.x - entity.x, other.y - entity.y
+            if other.moving:
+                other.advance(now)
+            dx, dy = other.x - x, other.y - y
             if dx * dx + dy * dy <= limit:
                 found.add(other)
         return found
@@ -492,39 +627,50 @@ class WorldState:
         if not entity.ready:
             return
         now_seen = self._nearby(entity)
-        appeared = now_seen - entity.seen
-        vanished = entity.seen - now_seen
+        seen = entity.seen
+        if now_seen == seen:
+            return
+        appeared = now_seen - seen
+        vanished = seen - now_seen
         for other in vanished:
-            entity.seen.discard(other)
+            seen.discard(other)
             other.seen.discard(entity)
             self.send(
                 [entity],
-                world_pb2.WorldEvent(removed=world_pb2.ObjectRemoved(object_id=other.object_id)),
+                "removed",
+                world_pb2.ObjectRemoved(object_id=other.object_id),
+                other.object_id,
             )
         if vanished:
             self.send(
                 vanished,
-                world_pb2.WorldEvent(removed=world_pb2.ObjectRemoved(object_id=entity.object_id)),
+                "removed",
+                world_pb2.ObjectRemoved(object_id=entity.object_id),
+                entity.object_id,
             )
         for other in appeared:
-            entity.seen.add(other)
+            seen.add(other)
             other.seen.add(entity)
-            self.send([entity], world_pb2.WorldEvent(spawn=other.spawn()))
+            self.send([entity], "spawn", other.spawn(), other.object_id)
         if appeared:
-            self.send(appeared, world_pb2.WorldEvent(spawn=entity.spawn()))
+            self.send(appeared, "spawn", entity.spawn(), entity.object_id)
 
     def _hide(self, entity: Entity) -> None:
         """Make ``entity`` invisible: the others that saw it get a removal, it leaves the grid."""
         if entity.seen:
             self.send(
                 entity.seen,
-                world_pb2.WorldEvent(removed=world_pb2.ObjectRemoved(object_id=entity.object_id)),
+                "removed",
+                world_pb2.ObjectRemoved(object_id=entity.object_id),
+                entity.object_id,
             )
         for other in entity.seen:
             other.seen.discard(entity)
         entity.seen.clear()
         self._map(entity.map_id).unplace(entity)
         entity.ready = False
+        # Its client reloads the map (or leaves): nothing of the old view to rebuild.
+        entity.gateway.resync.pop(entity.character_id, None)
 
     def _remove(self, entity: Entity) -> None:
         self._hide(entity)
@@ -559,7 +705,10 @@ class WorldState:
             gateways=len(self.gateways),
             characters=len(self.characters),
             events=self.events,
-            dropped_gateways=self.dropped_gateways,
             replaced_gateways=self.replaced_gateways,
             rejected_requests=self.rejected_requests,
+            dropped_events=self.dropped_events,
+            resynced_views=self.resynced_views,
+            paced_streams=self.paced_streams,
+            batches=self.batches,
         )

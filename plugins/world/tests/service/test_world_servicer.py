@@ -393,10 +393,72 @@ async def test_get_presence_and_stats(world: WorldHarness) -> None:
     assert stats.events >= 3
 
 
+# -- batches --------------------------------------------------------------------------------
+
+
+async def test_the_events_of_one_tick_share_one_batch(world: WorldHarness) -> None:
+    a = await world.connect("gw-a")
+    b = await world.connect("gw-b")
+    await a.enter(1, 0, 0)
+    for character_id in (2, 3, 4):
+        await b.enter(character_id, 10.0 * character_id, 0)
+    for gateway, character_id in ((a, 1), (b, 2)):
+        # Everything queued for the gateway comes before the answer: skip it.
+        await gateway.ok(ready=world_pb2.Ready(character_id=character_id))
+        while not gateway.events.empty():
+            gateway.events.get_nowait()
+    # One request batch: twelve chat lines, then a stop that wants an answer (13 events per
+    # gateway: within the queue limit of 16).
+    lines = [
+        world_pb2.WorldRequest(chat=world_pb2.NormalChat(character_id=1, message=f"line {n}"))
+        for n in range(12)
+    ]
+    stop = world_pb2.WorldRequest(
+        request_id=999, stop=world_pb2.StopMoving(character_id=1, position=pos(5, 0))
+    )
+    a_batches, b_batches = len(a.batch_sizes), len(b.batch_sizes)
+    a.outbox.put_nowait(world_pb2.WorldRequestBatch(requests=[*lines, stop]))
+    for n in range(12):
+        said = await a.expect("said")
+        assert (said.said.message, list(said.recipient_character_ids)) == (f"line {n}", [1])
+    assert (await a.expect("ack")).ack.request_id == 999
+    # The answer went at once, in the same message as the lines before it.
+    assert a.batch_sizes[a_batches:] == [13]
+    for n in range(12):
+        said = await b.expect("said")
+        assert said.said.message == f"line {n}"
+        assert sorted(said.recipient_character_ids) == [2, 3, 4]  # one event for all three
+    stopped = await b.expect("stopped")
+    assert sorted(stopped.recipient_character_ids) == [2, 3, 4]
+    # The other gateway got the tick's 13 events in one message.
+    assert b.batch_sizes[b_batches:] == [13]
+    stats = await world.stub.GetStats(world_pb2.WorldStatsRequest())
+    assert stats.batches >= 2 and stats.dropped_events == 0
+
+
 # -- backpressure ---------------------------------------------------------------------------
 
 
-async def test_slow_gateway_is_dropped_without_delaying_others(world: WorldHarness) -> None:
+class ViewModel:
+    """What a gateway's clients show: per character, the object ids spawned and not removed
+    (a spawn of a shown object replaces it)."""
+
+    def __init__(self) -> None:
+        self.shown: dict[int, set[int]] = {}
+
+    def apply(self, event: world_pb2.WorldEvent) -> None:
+        kind = event.WhichOneof("event")
+        for character_id in event.recipient_character_ids:
+            shown = self.shown.setdefault(character_id, set())
+            if kind == "spawn":
+                shown.add(event.spawn.object_id)
+            elif kind == "removed":
+                shown.discard(event.removed.object_id)
+
+
+async def test_a_gateway_that_does_not_read_loses_events_then_gets_its_views_rebuilt(
+    world: WorldHarness,
+) -> None:
     # The slow gateway stops reading; a small HTTP/2 window makes its backlog reach the
     # service's queue after a few events instead of megabytes.
     slow_channel = grpc.aio.insecure_channel(
@@ -406,34 +468,83 @@ async def test_slow_gateway_is_dropped_without_delaying_others(world: WorldHarne
         slow_stub: world_pb2_grpc.WorldAsyncStub = world_pb2_grpc.WorldStub(slow_channel)
         outbox: asyncio.Queue[world_pb2.WorldRequest] = asyncio.Queue()
         outbox.put_nowait(world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id="gw-slow")))
-        for request in (
-            world_pb2.WorldRequest(enter=world_pb2.EnterMap(character_id=1, name="slow", map_id=1)),
-            world_pb2.WorldRequest(ready=world_pb2.Ready(character_id=1)),
-        ):
-            outbox.put_nowait(request)
+        for character_id, x in ((1, 0.0), (2, 400.0)):
+            outbox.put_nowait(
+                world_pb2.WorldRequest(
+                    enter=world_pb2.EnterMap(
+                        character_id=character_id, name="slow", map_id=1, position=pos(x, 0)
+                    )
+                )
+            )
+            outbox.put_nowait(
+                world_pb2.WorldRequest(ready=world_pb2.Ready(character_id=character_id))
+            )
 
-        async def requests() -> AsyncIterator[world_pb2.WorldRequest]:
+        async def requests() -> AsyncIterator[world_pb2.WorldRequestBatch]:
             while True:
-                yield await outbox.get()
+                yield world_pb2.WorldRequestBatch(requests=[await outbox.get()])
 
         slow_call = slow_stub.Connect(requests())
-        await slow_call.read()  # welcome; never read again
+        model = ViewModel()
+        said: list[str] = []
+
+        async def read_one() -> None:
+            batch = await asyncio.wait_for(slow_call.read(), 5.0)
+            assert batch is not grpc.aio.EOF
+            for event in batch.events:
+                model.apply(event)
+                if event.HasField("said"):
+                    said.append(event.said.message)
+
+        await read_one()  # welcome; not read again for a while
         fast = await world.connect("gw-fast")
-        await fast.enter(2, 10, 0)
-        await fast.expect("spawn")
-        sent = 0
-        dropped = False
-        while sent < 2000 and not dropped:  # bounded; the drop comes after a few dozen
-            sent += 1
-            await fast.ok(chat=world_pb2.NormalChat(character_id=2, message="x" * 1900))
-            assert (await fast.expect("said")).said.message == "x" * 1900
-            dropped = (
-                await world.stub.GetStats(world_pb2.WorldStatsRequest())
-            ).dropped_gateways == 1
-        assert dropped and sent > 16
-        # The slow gateway's character left the map; the fast one was told and goes on.
-        assert (await fast.expect("removed")).removed.object_id > 0
-        await fast.marker(2)
+        fast_ids = [await fast.enter(10 + n, 200.0 * n, 50) for n in range(3)]
+        state = world.service.state
+        rounds_dropping = 0
+        for _ in range(5000):  # bounded; the drops start after a few dozen rounds
+            if state.dropped_events:
+                rounds_dropping += 1
+                if rounds_dropping > 3:
+                    break
+            # Each round: a long chat line for everyone around, and the fast characters
+            # stepping out of the slow ones' view and back (spawns, removals, stops).
+            for n in range(3):
+                fast.outbox.put_nowait(
+                    world_pb2.WorldRequest(
+                        chat=world_pb2.NormalChat(character_id=10 + n, message="x" * 1900)
+                    )
+                )
+                await fast.ok(stop=world_pb2.StopMoving(character_id=10 + n, position=pos(0, 5000)))
+                await fast.ok(
+                    stop=world_pb2.StopMoving(character_id=10 + n, position=pos(200.0 * n, 50))
+                )
+        assert state.dropped_events > 0
+        slow = state.gateways["gw-slow"]
+        assert slow.resync and not slow.closed
+        # More happens while the slow gateway is behind: one fast character leaves the view
+        # for good, another walks off with the slow characters' last knowledge of it dropped.
+        await fast.ok(stop=world_pb2.StopMoving(character_id=12, position=pos(0, 9000)))
+        await fast.ok(stop=world_pb2.StopMoving(character_id=11, position=pos(300, 100)))
+        # The slow gateway asks something: held while its queue is half full (paced).
+        outbox.put_nowait(
+            world_pb2.WorldRequest(
+                request_id=77, chat=world_pb2.NormalChat(character_id=1, message="me again")
+            )
+        )
+        # It reads again: what was queued, then the rebuilt views, then its own line.
+        for _ in range(10000):  # bounded
+            await read_one()
+            if "me again" in said and not slow.resync and slow.pending == 0:
+                break
+        stats = await world.stub.GetStats(world_pb2.WorldStatsRequest())
+        assert stats.dropped_events > 0 and stats.resynced_views > 0 and stats.paced_streams > 0
+        assert stats.gateways == 2  # nobody was dropped
+        # Every slow character shows exactly what it sees.
+        for character_id in (1, 2):
+            truth = {other.object_id for other in state.characters[character_id].seen}
+            assert model.shown.get(character_id, set()) == truth
+        seen_by_1 = {o.object_id for o in state.characters[1].seen}
+        assert seen_by_1 == {fast_ids[0], fast_ids[1], state.characters[2].object_id}
         slow_call.cancel()
     finally:
         await slow_channel.close()

@@ -1,4 +1,5 @@
-"""The bot's scripted flow and its building blocks, against the scripted server.
+"""The bot's journey (:mod:`gateway_core.bot.journey`): whole flows of one or N clients,
+against the scripted server.
 
 Boundary: the server side is the scripted peer of ``tests/bot/conftest.py`` (real TCP on
 127.0.0.1, real ProtocolConnection in the server role), standing in for the gateway's auth,
@@ -7,41 +8,14 @@ character, chat and world handlers until they exist. Both ciphers and both numbe
 
 from __future__ import annotations
 
-import argparse
-import json
-
 import anyio
-import anyio.from_thread
 import pytest
 
-from gateway_core.bot import cli as bot_cli
-from gateway_core.bot.client import StepTimeout, UnexpectedPacket
-from gateway_core.bot.flow import (
-    FlowOptions,
-    Refused,
-    alive,
-    char_list,
-    connect,
-    create_character,
-    enter_world,
-    join,
-    login,
-    logout,
-    run_clients,
-    run_flow,
-    select_character,
-    select_server,
-)
+from gateway_core.bot.journey import FlowOptions, run_clients, run_flow
 from gateway_core.bot.results import RunSummary
-from gateway_core.config import load_settings
-from gateway_core.protocol.packets import (
-    CreateCharResult,
-    JoinResult,
-    LoginResult,
-    ServerSelectResult,
-)
+from gateway_core.protocol.packets import LoginResult
 
-from .conftest import CIPHERS, PROFILES, ScriptedServer, ServerFactory, running
+from .conftest import CIPHERS, PROFILES, ScriptedServer, ServerFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -235,155 +209,3 @@ async def test_run_clients_keeps_failures_apart(scripted_server: ServerFactory) 
     summary = RunSummary.from_results(results, elapsed=0.5)
     assert summary.failures == {"login: UNKNOWN_ACCOUNT": 1}
     assert not summary.ok
-
-
-# -- building blocks, driven one step at a time ------------------------------------------
-
-
-@pytest.mark.parametrize("cipher", CIPHERS)
-async def test_blocks_return_refusals_for_the_caller_to_judge(
-    scripted_server: ServerFactory, cipher: str
-) -> None:
-    async with scripted_server(cipher=cipher, accounts={"alice": "secret", "bob": "pw"},
-                               characters={"bob": ["Taken"]}) as server:
-        async with await connect("127.0.0.1", server.port, cipher=cipher, timeout=FAST) as leg:
-            reply = await login(leg, "alice", "secret")
-            assert reply.result == LoginResult.OK
-            assert [info.id for info in reply.servers_info] == [7]
-            selected = await select_server(leg, 7, 1)
-            assert selected.result == ServerSelectResult.OK
-
-        async with await connect("127.0.0.1", server.port, cipher=cipher, timeout=FAST) as leg:
-            forged = await join(leg, selected.session_id + 1, "secret")
-            assert forged.result == JoinResult.INVALID_PASSWORD
-
-        async with await connect("127.0.0.1", server.port, cipher=cipher, timeout=FAST) as leg:
-            joined = await join(leg, selected.session_id, "secret")
-            assert joined.result == JoinResult.OK
-            taken = await create_character(leg, "Taken")
-            assert taken.result == CreateCharResult.NAME_TAKEN
-            created = await create_character(leg, "Fresh")
-            assert created.result == CreateCharResult.OK
-            listing = await char_list(leg)
-            assert [info.name for info in listing.characters] == [b"Fresh"]
-            await alive(leg)  # never answered: the next reply is still the select's
-            switch = await select_character(leg, 0, "Fresh")
-            assert switch.session_id == selected.session_id
-
-            async with await connect("127.0.0.1", switch.port, cipher=cipher,
-                                     timeout=FAST) as world:
-                entry = await enter_world(world, switch.session_id, "secret")
-                assert entry.object_id == entry.change_map.object_index
-                assert entry.initial.character.name == b"Fresh"
-                assert entry.initial.billing.function_type == 0x1001
-                bye = await logout(world)
-                assert bye.wait_time == 0
-    assert "PAKCS_ALIVE" in server.received
-
-
-async def test_enter_world_raises_refused_for_a_bad_session(
-    scripted_server: ServerFactory,
-) -> None:
-    async with scripted_server(accounts={"alice": "secret"}) as server:
-        async with await connect("127.0.0.1", server.port, timeout=FAST) as leg:
-            with pytest.raises(Refused) as caught:
-                await enter_world(leg, 999, "secret")
-    assert (caught.value.step, caught.value.code, caught.value.value) == (
-        "enter_world", "INVALID_PASSWORD", 3)
-
-
-async def test_block_timeout_is_a_step_timeout(scripted_server: ServerFactory) -> None:
-    async with scripted_server(accounts={"alice": "secret"},
-                               mute={"PAKCS_LOGIN_REQ"}) as server:
-        async with await connect("127.0.0.1", server.port, timeout=0.1) as leg:
-            with pytest.raises(StepTimeout) as caught:
-                await login(leg, "alice", "secret", step="my_login")
-    assert caught.value.step == "my_login"
-    assert caught.value.expected == "PAKLC_LOGIN_REPLY"
-
-
-async def test_receive_initial_data_rejects_order_swap_as_unexpected_packet(
-    scripted_server: ServerFactory,
-) -> None:
-    async with scripted_server(accounts={"alice": "secret"}, characters={"alice": ["A"]},
-                               initial_order=(0, 1, 3, 2)) as server:
-        async with await connect("127.0.0.1", server.port, timeout=FAST) as leg:
-            await login(leg, "alice", "secret")
-            selected = await select_server(leg, 7, 1)
-        async with await connect("127.0.0.1", server.port, timeout=FAST) as leg:
-            await join(leg, selected.session_id, "secret")
-            await select_character(leg, 0, "A")
-            async with await connect("127.0.0.1", server.port, timeout=FAST) as world:
-                with pytest.raises(UnexpectedPacket) as caught:
-                    await enter_world(world, selected.session_id, "secret")
-    assert caught.value.received == "PAKWC_BILLING_MESSAGE"
-    assert caught.value.expected == "PAKWC_QUEST_DATA"
-
-
-# -- the command line --------------------------------------------------------------------
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    bot_cli.configure(parser)
-    return parser.parse_args(list(argv))
-
-
-def test_cli_parses_move_and_rejects_bad_values() -> None:
-    args = parse("--move", "10.5,-3", "--count", "4", "--chat", "yo")
-    assert (args.move, args.count, args.chat) == ((10.5, -3.0), 4, "yo")
-    assert args.user == "bot{i}"
-    for bad in (["--move", "1"], ["--count", "0"], ["--timeout", "-1"]):
-        with pytest.raises(SystemExit):
-            parse(*bad)
-
-
-def test_cli_defaults_come_from_the_gateway_settings() -> None:
-    settings = load_settings({"SERVICE_PORT": 29123, "CIPHER": "rosecrypt",
-                              "PACKET_PROFILE": "2021"}, environ={})
-    from_settings = bot_cli.options_from_args(parse(), settings)
-    assert (from_settings.port, from_settings.cipher, from_settings.profile) == (
-        29123, "rosecrypt", "2021")
-    # A backend call that hit GRPC_DEADLINE is answered FAILED before a bot gives up waiting.
-    assert from_settings.timeout > settings.GRPC_DEADLINE
-    assert FlowOptions().timeout == from_settings.timeout
-    explicit = bot_cli.options_from_args(
-        parse("--port", "1234", "--cipher", "plain", "--profile", "2026"), settings)
-    assert (explicit.port, explicit.cipher, explicit.profile) == (1234, "plain", "2026")
-
-
-@pytest.mark.parametrize("cipher", CIPHERS)
-def test_cli_json_run_exits_zero_when_every_client_completes(
-    cipher: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    server = ScriptedServer(cipher=cipher, accounts={f"u{i}": "pw" for i in range(1, 3)})
-    with anyio.from_thread.start_blocking_portal("asyncio") as portal:
-        with portal.wrap_async_context_manager(running(server)):
-            args = parse("--port", str(server.port), "--cipher", cipher, "--user", "u{i}",
-                         "--password", "pw", "--create", "--count", "2", "--first-index",
-                         "1", "--chat", "hey", "--move", "5,6", "--timeout", "2", "--json")
-            status = bot_cli.run(args, None)
-    document = json.loads(capsys.readouterr().out)
-    assert status == 0
-    assert document["summary"]["ok"] is True
-    assert document["summary"]["succeeded"] == 2
-    assert [client["client"] for client in document["clients"]] == ["u1", "u2"]
-    assert document["clients"][0]["steps"][1] == {
-        "name": "login", "ok": True, "elapsed_ms": document["clients"][0]["steps"][1]
-        ["elapsed_ms"], "codes": {"result": 0}, "names": {"result": "OK"}, "detail": "1 server(s)"}
-    assert document["options"]["cipher"] == cipher
-
-
-def test_cli_table_run_exits_non_zero_and_names_the_refusal(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    server = ScriptedServer(accounts={"u0": "pw"})
-    with anyio.from_thread.start_blocking_portal("asyncio") as portal:
-        with portal.wrap_async_context_manager(running(server)):
-            args = parse("--port", str(server.port), "--user", "u0", "--password", "nope",
-                         "--timeout", "2")
-            status = bot_cli.run(args, None)
-    out = capsys.readouterr().out
-    assert status == 1
-    assert "login: INVALID_PASSWORD" in out
-    assert "0/1 ok" in out

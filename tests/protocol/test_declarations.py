@@ -1,4 +1,5 @@
-"""The field codec engine, on small declarations made for these tests."""
+"""The declaration API end to end (codecs, layouts and generated fast paths behind it), on
+small declarations made for these tests."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway_core.protocol.errors import LocalProtocolError
-from gateway_core.protocol.fields import (
+from gateway_core.protocol.codecs import (
     MAX_PAYLOAD,
+    cstr,
+    f32,
+    f64,
+    fixed_str,
+    i16,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+)
+from gateway_core.protocol.declarations import (
     TEXT_ENCODING,
     Decoded,
     Packet,
@@ -19,23 +31,14 @@ from gateway_core.protocol.fields import (
     array,
     bit_field,
     counted,
-    cstr,
-    f32,
-    f64,
     field,
     fields_of,
-    fixed_str,
-    i16,
-    i64,
     packet,
     record,
-    u8,
-    u16,
-    u32,
-    u64,
     union,
     until_end,
 )
+from gateway_core.protocol.errors import LocalProtocolError
 
 
 class Colour(IntEnum):

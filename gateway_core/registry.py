@@ -1,0 +1,342 @@
+"""What plugins register, and the scoped registrars they register it with.
+
+Strategy: the core calls each plugin's ``gateway_register_*`` hook with a registrar bound to
+that plugin (llm's ``register_models(register)``), so every packet handler, backend client,
+reference service, setting, runtime and command carries its owner, and a duplicate is a
+start-up error naming both owners. Everything a registration can get wrong is checked here, at
+start-up, with a message naming the plugin and the thing: a handler that is not callable, a
+packet type the server never receives, a state set in which nothing is ever dispatched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+from gateway_core.context import GatewayView, Handler
+from gateway_core.protocol.numbering import Direction, NumberingProfile, get_profile
+from gateway_core.session import SessionState
+
+if TYPE_CHECKING:
+    import grpc.aio
+
+__all__ = [
+    "BUILTIN_COMMANDS",
+    "ClientRegistration",
+    "CommandContext",
+    "CommandRegistrar",
+    "CommandSpec",
+    "GrpcClientRegistrar",
+    "PacketRegistrar",
+    "PacketRegistration",
+    "PluginError",
+    "Registry",
+    "RuntimeRegistrar",
+    "RuntimeRegistration",
+    "ServiceRegistrar",
+    "ServiceRegistration",
+    "SettingRegistration",
+    "SettingsRegistrar",
+]
+
+#: States in which a connection dispatches packets (nothing is dispatched while CLOSING).
+DISPATCH_STATES = frozenset(SessionState) - {SessionState.CLOSING}
+#: Packet directions a gateway receives from its clients.
+_RECEIVED = frozenset({Direction.CLIENT_TO_SERVER, Direction.BOTH})
+#: Names the core's own commands use.
+BUILTIN_COMMANDS = ("serve", "plugins", "service", "console", "bot")
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or registered something invalid: start-up fails."""
+
+
+@dataclass(frozen=True, slots=True)
+class PacketRegistration:
+    """``plugin`` handles packets named ``name`` with ``handler`` while the session is in one
+    of ``states``. ``is_async`` is true when ``handler`` is an ``async def``."""
+
+    plugin: str
+    name: str
+    handler: Handler
+    states: frozenset[SessionState]
+    is_async: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRegistration:
+    """``plugin`` needs a gRPC client ``stub_class`` for backend ``service``."""
+
+    plugin: str
+    service: str
+    stub_class: Any
+    deadline: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRegistration:
+    """``plugin`` provides the reference implementation of backend ``service``."""
+
+    plugin: str
+    service: str
+    factory: Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SettingRegistration:
+    """``plugin`` declares setting ``name`` (upper-case) with a default and validator.
+
+    ``convert`` turns a raw value (a string from the environment, a value from the settings
+    file) into the setting's type, raising ``ValueError`` with a reason; without one the raw
+    value is coerced to the type of ``default``.
+    """
+
+    plugin: str
+    name: str
+    default: Any
+    validate: Callable[[Any], str | None] | None
+    doc: str
+    convert: Callable[[object], Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeRegistration:
+    """``plugin`` keeps a runtime per gateway, made by ``factory(gateway)``."""
+
+    plugin: str
+    factory: Callable[[GatewayView], Any]
+
+
+class CommandContext(Protocol):
+    """What a command gets besides its arguments (implemented by the CLI): the validated
+    settings, the plugin manager with every registration collected, the output stream and
+    ``service_channel(name)``, an async context manager yielding a gRPC channel to backend
+    ``name`` (remote when ``<NAME>_SERVICE_ADDR`` is set, else the reference service run
+    in-process on loopback for the duration of the block)."""
+
+    @property
+    def settings(self) -> Any: ...
+
+    @property
+    def pm(self) -> Any: ...
+
+    @property
+    def out(self) -> TextIO: ...
+
+    def service_channel(
+        self, name: str
+    ) -> AbstractAsyncContextManager[grpc.aio.Channel]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A subcommand: ``configure(parser)`` adds arguments, ``run(args, ctx)`` returns the exit
+    code (``run`` may be ``async def``; it is then run on anyio's asyncio backend)."""
+
+    plugin: str
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, CommandContext], Any]
+
+
+@dataclass
+class Registry:
+    """Everything the plugins registered, by kind (filled by the registrars)."""
+
+    packet_handlers: dict[str, PacketRegistration] = field(default_factory=dict)
+    grpc_clients: list[ClientRegistration] = field(default_factory=list)
+    services: dict[str, ServiceRegistration] = field(default_factory=dict)
+    plugin_settings: list[SettingRegistration] = field(default_factory=list)
+    runtimes: dict[str, RuntimeRegistration] = field(default_factory=dict)
+    commands: dict[str, CommandSpec] = field(default_factory=dict)
+
+
+class _Registrar:
+    """Base of the scoped registrars: the registry and the owning plugin."""
+
+    __slots__ = ("_registry", "plugin")
+
+    def __init__(self, registry: Registry, plugin: str) -> None:
+        self._registry = registry
+        self.plugin = plugin
+
+
+class PacketRegistrar(_Registrar):
+    """``register(packet_name, handler, *, states)`` for ``gateway_register_packets``.
+
+    ``profile`` is the numbering the gateway speaks: a name it does not know, or a type the
+    server never receives, is refused.
+    """
+
+    __slots__ = ("_profile",)
+
+    def __init__(
+        self, registry: Registry, plugin: str, profile: NumberingProfile | None = None
+    ) -> None:
+        super().__init__(registry, plugin)
+        self._profile = profile if profile is not None else get_profile()
+
+    def __call__(
+        self, packet_name: str, handler: Handler, *, states: Iterable[SessionState]
+    ) -> None:
+        """Claim ``packet_name`` (protocol name, e.g. ``"PAKCS_LOGIN_REQ"``) for ``handler``
+        (``def`` or ``async def``), accepted while the session is in one of ``states``."""
+        plugin = self.plugin
+        if not isinstance(packet_name, str) or not packet_name:
+            raise PluginError(f"plugin {plugin!r} registered a packet with a bad name")
+        if not callable(handler):
+            raise PluginError(f"plugin {plugin!r}: handler for {packet_name} is not callable")
+        try:
+            info = self._profile.by_name(packet_name)
+        except (KeyError, LookupError):
+            raise PluginError(
+                f"plugin {plugin!r} registered {packet_name}, which is not a packet type of "
+                f"profile {self._profile.name}"
+            ) from None
+        if info.direction not in _RECEIVED:
+            raise PluginError(
+                f"plugin {plugin!r} registered {packet_name}, a {info.direction.value} packet "
+                "type: a gateway only receives client->server packets"
+            )
+        state_set = frozenset(states)
+        if not state_set or not all(isinstance(s, SessionState) for s in state_set):
+            raise PluginError(
+                f"plugin {plugin!r}: {packet_name} needs a non-empty set of SessionState"
+            )
+        if not state_set & DISPATCH_STATES:
+            raise PluginError(
+                f"plugin {plugin!r}: {packet_name} is registered only for "
+                f"{', '.join(sorted(s.name for s in state_set))}, in which nothing is dispatched"
+            )
+        existing = self._registry.packet_handlers.get(packet_name)
+        if existing is not None:
+            raise PluginError(
+                f"packet type {packet_name} is claimed by two plugins: "
+                f"{existing.plugin!r} and {plugin!r}"
+            )
+        self._registry.packet_handlers[packet_name] = PacketRegistration(
+            plugin, packet_name, handler, state_set & DISPATCH_STATES, _is_async(handler)
+        )
+
+
+def _is_async(handler: Callable[..., Any]) -> bool:
+    target = getattr(handler, "__func__", handler)
+    if inspect.iscoroutinefunction(target):
+        return True
+    call = getattr(type(handler), "__call__", None)  # noqa: B004 (a callable object)
+    return call is not None and not inspect.isroutine(handler) and \
+        inspect.iscoroutinefunction(call)
+
+
+class GrpcClientRegistrar(_Registrar):
+    """``register(service, stub_class, *, deadline=None)`` for ``gateway_register_grpc_clients``."""
+
+    __slots__ = ()
+
+    def __call__(self, service: str, stub_class: Any, *, deadline: float | None = None) -> None:
+        """Ask for a ``stub_class`` client of backend ``service`` (``"auth"``)."""
+        if not isinstance(service, str) or not service.isidentifier():
+            raise PluginError(f"plugin {self.plugin!r} asked for a client of a bad service name")
+        if deadline is not None and not deadline > 0:
+            raise PluginError(f"plugin {self.plugin!r}: deadline for {service} must be > 0")
+        self._registry.grpc_clients.append(
+            ClientRegistration(self.plugin, service.lower(), stub_class, deadline)
+        )
+
+
+class ServiceRegistrar(_Registrar):
+    """``register(service, factory)`` for ``gateway_register_services``."""
+
+    __slots__ = ()
+
+    def __call__(self, service: str, factory: Callable[..., Any]) -> None:
+        """Provide the reference implementation of ``service``: ``factory(config)``."""
+        if not isinstance(service, str) or not service.isidentifier():
+            raise PluginError(f"plugin {self.plugin!r} provided a service with a bad name")
+        key = service.lower()
+        existing = self._registry.services.get(key)
+        if existing is not None:
+            raise PluginError(
+                f"service {key!r} is provided by two plugins: "
+                f"{existing.plugin!r} and {self.plugin!r}"
+            )
+        self._registry.services[key] = ServiceRegistration(self.plugin, key, factory)
+
+
+class SettingsRegistrar(_Registrar):
+    """``register(name, default, *, validate=None, convert=None, doc="")`` for
+    ``gateway_register_settings``."""
+
+    __slots__ = ()
+
+    def __call__(
+        self,
+        name: str,
+        default: Any,
+        *,
+        validate: Callable[[Any], str | None] | None = None,
+        convert: Callable[[object], Any] | None = None,
+        doc: str = "",
+    ) -> None:
+        """Declare setting ``name`` (upper-case, read like every other setting)."""
+        if not isinstance(name, str) or not name.isidentifier() or name != name.upper():
+            raise PluginError(f"plugin {self.plugin!r}: setting name {name!r} must be upper-case")
+        for existing in self._registry.plugin_settings:
+            if existing.name == name:
+                raise PluginError(
+                    f"setting {name} is declared by two plugins: "
+                    f"{existing.plugin!r} and {self.plugin!r}"
+                )
+        self._registry.plugin_settings.append(
+            SettingRegistration(self.plugin, name, default, validate, doc, convert)
+        )
+
+
+class RuntimeRegistrar(_Registrar):
+    """``register(factory)`` for ``gateway_register_runtime``."""
+
+    __slots__ = ()
+
+    def __call__(self, factory: Callable[[GatewayView], Any]) -> None:
+        """Keep a runtime per gateway: ``factory(gateway)`` (may return ``None``: no runtime
+        on that gateway, for instance without the plugin's backend)."""
+        if not callable(factory):
+            raise PluginError(f"plugin {self.plugin!r}: runtime factory is not callable")
+        if self.plugin in self._registry.runtimes:
+            raise PluginError(f"plugin {self.plugin!r} registered two runtimes")
+        self._registry.runtimes[self.plugin] = RuntimeRegistration(self.plugin, factory)
+
+
+class CommandRegistrar(_Registrar):
+    """``register(name, *, help, configure, run)`` for ``gateway_register_commands``.
+
+    A name used by a built-in command or by another plugin is a start-up error naming both
+    owners.
+    """
+
+    __slots__ = ()
+
+    def __call__(
+        self,
+        name: str,
+        *,
+        help: str,
+        configure: Callable[[argparse.ArgumentParser], None],
+        run: Callable[[argparse.Namespace, CommandContext], Any],
+    ) -> None:
+        """Add ``gateway <name>``."""
+        if (not isinstance(name, str) or not name or not name.replace("-", "").isalnum()
+                or name != name.lower()):
+            raise PluginError(f"plugin {self.plugin!r}: command name {name!r} must be lower-case")
+        if name in BUILTIN_COMMANDS:
+            raise PluginError(f"plugin {self.plugin!r}: command {name!r} is a built-in command")
+        existing = self._registry.commands.get(name)
+        if existing is not None:
+            raise PluginError(f"command {name!r} is registered by two plugins: "
+                              f"{existing.plugin!r} and {self.plugin!r}")
+        self._registry.commands[name] = CommandSpec(self.plugin, name, help, configure, run)

@@ -1,0 +1,427 @@
+"""The session part of the reference auth service: auth sessions, the join binding, and the holds
+gateways take on them (leases, touches, releases).
+
+(Not to be confused with :mod:`gateway_auth.sessions`, the gateway side that keeps its holds.)
+
+Strategy: check-then-insert steps (one live session per account, unique random session ids) run
+under one asyncio lock, which is enough because a database file belongs to one service process.
+Expired sessions are dropped lazily when met.
+
+Argon2 runs once per login, never per join: the login binds the new session to the client hash
+it verified (an HMAC under a key held only in memory, kept in the session row and carried over
+by SelectServer), and ValidateSession compares the joining client's hash against that binding
+in constant time; a wrong hash gets INVALID_PASSWORD as before. Only a session bound under
+another key (the service restarted since) is checked with argon2, once, and re-bound. Details
+and the security argument: :mod:`gateway_auth.service.passwords`.
+
+Session life across gateways: the service, not a gateway, decides when a session carried by
+several gateways ends. A join (ValidateSession) and every touch record the calling gateway's
+hold (a row of ``auth_session_holds`` with a lease of AUTH_SESSION_TTL); ReleaseSession drops
+the caller's hold and ends the session only when no other live hold remains. An expired lease
+(a gateway that crashed) counts for nothing. EndSession and a ban end the session whoever
+holds it. The holder is the request's ``gateway_id`` or, when empty, the ``x-gateway-id`` call
+metadata every gateway sends (so callers that predate the field still take holds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+import grpc
+from gateway_protos.v1 import auth_pb2
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway_auth.service.accounts import (
+    MAX_LOGIN_NAME,
+    call_deadline,
+    client_hash_argument,
+    is_online,
+)
+from gateway_auth.service.db import AccountRow, SessionHoldRow, SessionRow
+from gateway_auth.service.options import AuthOptions, WorldConfig
+from gateway_auth.service.passwords import HashBusy, PasswordService, SessionBinder
+from gateway_core.api import ServiceError, abort, abort_internal, check_gateway_id, name_error
+from gateway_core.api import ServicerContext as Context
+
+__all__ = ["GATEWAY_ID_METADATA", "Sessions"]
+
+log = logging.getLogger("gateway.service.auth")
+
+_SESSION_ID_ATTEMPTS = 64
+
+_PHASE_LOGIN = auth_pb2.SESSION_PHASE_LOGIN
+_PHASE_SELECT = auth_pb2.SESSION_PHASE_CHARACTER_SELECT
+_PHASE_WORLD = auth_pb2.SESSION_PHASE_WORLD
+#: Call metadata naming the calling gateway (gateway_core.backend_clients adds it to every call).
+GATEWAY_ID_METADATA = "x-gateway-id"
+
+
+class Sessions:
+    """The auth sessions of the service over an async SQLAlchemy session factory.
+
+    ``passwords`` is the service's argon2 worker (a join bound under another key is checked
+    with it once); the join binding key (:class:`SessionBinder`) lives here, in memory.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        options: AuthOptions,
+        passwords: PasswordService,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = sessionmaker
+        self._options = options
+        self._passwords = passwords
+        self._binder = SessionBinder()
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _holder(self, context: Context, explicit: str, *, required: bool) -> str | None:
+        """The gateway a session call is for: ``explicit`` or the x-gateway-id metadata (None
+        when neither is there and it is not ``required``)."""
+        value = explicit
+        if not value:
+            for key, item in context.invocation_metadata() or ():
+                if key == GATEWAY_ID_METADATA and isinstance(item, str):
+                    value = item
+        if not value and not required:
+            return None
+        try:
+            return check_gateway_id(value)
+        except ServiceError as refused:
+            await abort(context, refused)
+
+    async def _hold(self, db: AsyncSession, session_id: int, holder: str | None) -> None:
+        """Record or renew ``holder``'s lease on a live session (callers hold ``_lock``)."""
+        if holder is None:
+            return
+        expires_at = self._clock() + self._options.session_ttl
+        hold = await db.get(SessionHoldRow, (session_id, holder))
+        if hold is None:
+            db.add(SessionHoldRow(session_id=session_id, gateway_id=holder, expires_at=expires_at))
+        else:
+            hold.expires_at = expires_at
+        await db.flush()
+
+    async def _live_session(self, db: AsyncSession, session_id: int) -> SessionRow | None:
+        """The session ``session_id`` if it is live; an expired one is deleted on the way."""
+        row = await db.get(SessionRow, session_id)
+        if row is not None and row.expires_at <= self._clock():
+            await db.delete(row)
+            return None
+        return row
+
+    async def _new_session_id(self, db: AsyncSession) -> int:
+        """A random non-zero u32 that no live session uses (expired holders are dropped)."""
+        for _ in range(_SESSION_ID_ATTEMPTS):
+            candidate = secrets.randbits(32)
+            if candidate == 0:
+                continue
+            existing = await db.get(SessionRow, candidate)
+            if existing is None:
+                return candidate
+            if existing.expires_at <= self._clock():
+                await db.delete(existing)
+                await db.flush()
+                return candidate
+        raise RuntimeError("could not find a free session id")
+
+    def _session_message(self, session: SessionRow, account: AccountRow) -> auth_pb2.SessionInfo:
+        return auth_pb2.SessionInfo(
+            session_id=session.id,
+            user_id=account.id,
+            username=account.username,
+            access_level=account.access_level,
+            phase=session.phase,  # type: ignore[arg-type]
+            world_id=session.world_id,
+            channel_id=session.channel_id,
+            character_id=session.character_id,
+            character_name=session.character_name,
+            expires_at=session.expires_at,
+        )
+
+    # -- login ------------------------------------------------------------------------------
+
+    async def open_login(
+        self, account_id: int, client_hash: str, rehash: str | None
+    ) -> auth_pb2.LoginReply:
+        """Open the LOGIN-phase session of a proven login (ALREADY_LOGGEDIN while the account
+        has a live session), bound to ``client_hash``; store ``rehash`` as the account's new
+        password hash in the same transaction."""
+        async with self._lock, self._db() as db, db.begin():
+            now = self._clock()
+            await db.execute(
+                delete(SessionRow).where(
+                    SessionRow.account_id == account_id, SessionRow.expires_at <= now
+                )
+            )
+            if await is_online(db, account_id, self._clock()):
+                return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_ALREADY_LOGGEDIN)
+            row = await db.get(AccountRow, account_id)
+            if row is None:  # deleted meanwhile
+                return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_UNKNOWN_ACCOUNT)
+            row.last_login_at = now
+            if rehash is not None:
+                row.password_hash = rehash
+            session_id = await self._new_session_id(db)
+            db.add(
+                SessionRow(
+                    id=session_id,
+                    account_id=row.id,
+                    phase=_PHASE_LOGIN,
+                    world_id=0,
+                    channel_id=0,
+                    character_id=0,
+                    character_name="",
+                    created_at=now,
+                    expires_at=now + self._options.session_ttl,
+                    password_binding=self._binder.bind(row.id, row.password_hash, client_hash),
+                )
+            )
+            reply = auth_pb2.LoginReply(
+                result=auth_pb2.LOGIN_RESULT_OK,
+                user_id=row.id,
+                username=row.username,
+                access_level=row.access_level,
+                session_id=session_id,
+            )
+        log.info("login ok: user %d", reply.user_id)
+        return reply
+
+    # -- session RPCs ----------------------------------------------------------------------
+
+    async def select_server(
+        self, request: auth_pb2.SelectServerRequest, context: Context, world: WorldConfig
+    ) -> auth_pb2.SelectServerReply:
+        """SelectServer (on a checked world and channel): move a LOGIN session to
+        CHARACTER_SELECT under a fresh random id."""
+        try:
+            async with self._lock, self._db() as db, db.begin():
+                old = await self._live_session(db, request.session_id)
+                if old is None:
+                    raise ServiceError(
+                        grpc.StatusCode.NOT_FOUND, "no such session (ended or expired)"
+                    )
+                if old.phase != _PHASE_LOGIN:
+                    raise ServiceError(
+                        grpc.StatusCode.FAILED_PRECONDITION, "server already selected"
+                    )
+                account_id = old.account_id
+                binding = old.password_binding
+                await db.delete(old)
+                await db.flush()
+                now = self._clock()
+                session_id = await self._new_session_id(db)
+                db.add(
+                    SessionRow(
+                        id=session_id,
+                        account_id=account_id,
+                        phase=_PHASE_SELECT,
+                        world_id=world.id,
+                        channel_id=request.channel_id,
+                        character_id=0,
+                        character_name="",
+                        created_at=now,
+                        expires_at=now + self._options.session_ttl,
+                        password_binding=binding,
+                    )
+                )
+        except ServiceError as refused:
+            await abort(context, refused)
+        except SQLAlchemyError as exc:
+            log.error("auth SelectServer failed: %s", exc, exc_info=exc)
+            return auth_pb2.SelectServerReply(result=auth_pb2.SERVER_SELECT_RESULT_FAILED)
+        return auth_pb2.SelectServerReply(
+            result=auth_pb2.SERVER_SELECT_RESULT_OK, session_id=session_id
+        )
+
+    async def validate(
+        self, request: auth_pb2.ValidateSessionRequest, context: Context
+    ) -> auth_pb2.ValidateSessionReply:
+        """ValidateSession: check a join (session id + password hash); extend the session and
+        renew the caller's hold on success.
+
+        The hash is checked against the session's binding (no argon2); see the module doc."""
+        client_hash = await client_hash_argument(context, request.password_hash)
+        holder = await self._holder(context, request.gateway_id, required=False)
+        invalid = auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_INVALID_PASSWORD)
+        try:
+            async with self._lock, self._db() as db, db.begin():
+                row = await db.get(SessionRow, request.session_id)
+                if row is None or row.phase == _PHASE_LOGIN:
+                    return invalid
+                if row.expires_at <= self._clock():
+                    await db.delete(row)
+                    return auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_TIME_OUT)
+                account = await db.get(AccountRow, row.account_id)
+                if account is None or account.banned:
+                    return invalid
+                stored = account.password_hash
+                bound = self._binder.check(row.password_binding, account.id, stored, client_hash)
+                if bound is False:
+                    return invalid
+                if bound:
+                    row.expires_at = self._clock() + self._options.session_ttl
+                    await db.flush()
+                    await self._hold(db, row.id, holder)
+                    return auth_pb2.ValidateSessionReply(
+                        result=auth_pb2.JOIN_RESULT_OK, session=self._session_message(row, account)
+                    )
+            # Bound under another key (or not at all): argon2 once, then bind under ours.
+            deadline = call_deadline(context)
+            if not await self._passwords.verify(stored, client_hash, deadline=deadline):
+                return invalid
+            async with self._lock, self._db() as db, db.begin():
+                row = await self._live_session(db, request.session_id)
+                account = await db.get(AccountRow, row.account_id) if row is not None else None
+                if row is None or account is None:  # ended while we verified
+                    return invalid
+                row.expires_at = self._clock() + self._options.session_ttl
+                if account.password_hash == stored:
+                    row.password_binding = self._binder.bind(account.id, stored, client_hash)
+                await db.flush()
+                await self._hold(db, row.id, holder)
+                info = self._session_message(row, account)
+        except HashBusy as busy:
+            log.warning("auth ValidateSession answered FAILED: %s", busy)
+            return auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_FAILED)
+        except SQLAlchemyError as exc:
+            log.error("auth ValidateSession failed: %s", exc, exc_info=exc)
+            return auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_FAILED)
+        return auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_OK, session=info)
+
+    async def set_phase(
+        self, request: auth_pb2.SetSessionPhaseRequest, context: Context
+    ) -> auth_pb2.SessionInfo:
+        """SetSessionPhase: CHARACTER_SELECT <-> WORLD; re-asking for the current state is
+        accepted."""
+        phase = request.phase
+        if phase == _PHASE_WORLD:
+            error = name_error(request.character_name, "character_name", MAX_LOGIN_NAME)
+            if request.character_id == 0:
+                error = "character_id is required for WORLD"
+            if error is not None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
+        elif phase == _PHASE_SELECT:
+            if request.character_id or request.character_name:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "CHARACTER_SELECT takes no character",
+                )
+        else:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "phase must be CHARACTER_SELECT or WORLD"
+            )
+        try:
+            async with self._db() as db, db.begin():
+                row = await self._live_session(db, request.session_id)
+                if row is None:
+                    raise ServiceError(
+                        grpc.StatusCode.NOT_FOUND, "no such session (ended or expired)"
+                    )
+                same = (row.phase, row.character_id) == (phase, request.character_id)
+                allowed = {(_PHASE_SELECT, _PHASE_WORLD), (_PHASE_WORLD, _PHASE_SELECT)}
+                if not same and (row.phase, phase) not in allowed:
+                    raise ServiceError(
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        f"cannot move a session from {auth_pb2.SessionPhase.Name(row.phase)} "
+                        f"to {auth_pb2.SessionPhase.Name(phase)}",
+                    )
+                account = await db.get(AccountRow, row.account_id)
+                if account is None:
+                    raise ServiceError(grpc.StatusCode.NOT_FOUND, "the session's account is gone")
+                row.phase = phase
+                row.character_id = request.character_id
+                row.character_name = request.character_name
+                row.expires_at = self._clock() + self._options.session_ttl
+                await db.flush()
+                info = self._session_message(row, account)
+        except ServiceError as refused:
+            await abort(context, refused)
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "auth", "SetSessionPhase", exc)
+        return info
+
+    async def touch(
+        self, request: auth_pb2.TouchSessionRequest, context: Context
+    ) -> auth_pb2.TouchSessionReply:
+        """TouchSession: extend a live session by AUTH_SESSION_TTL and renew the caller's
+        hold."""
+        holder = await self._holder(context, request.gateway_id, required=False)
+        try:
+            async with self._lock, self._db() as db, db.begin():
+                row = await self._live_session(db, request.session_id)
+                if row is None:
+                    raise ServiceError(
+                        grpc.StatusCode.NOT_FOUND, "no such session (ended or expired)"
+                    )
+                row.expires_at = self._clock() + self._options.session_ttl
+                expires_at = row.expires_at
+                await self._hold(db, row.id, holder)
+        except ServiceError as refused:
+            await abort(context, refused)
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "auth", "TouchSession", exc)
+        return auth_pb2.TouchSessionReply(expires_at=expires_at)
+
+    async def release(
+        self, request: auth_pb2.ReleaseSessionRequest, context: Context
+    ) -> auth_pb2.ReleaseSessionReply:
+        """ReleaseSession: drop the caller's hold; end the session when no other gateway holds
+        a live lease."""
+        holder = await self._holder(context, request.gateway_id, required=True)
+        try:
+            async with self._lock, self._db() as db, db.begin():
+                row = await self._live_session(db, request.session_id)
+                if row is None:
+                    return auth_pb2.ReleaseSessionReply(ended=False)
+                # Expired leases go too: a gateway that stopped touching holds nothing.
+                await db.execute(
+                    delete(SessionHoldRow).where(
+                        SessionHoldRow.session_id == row.id,
+                        or_(
+                            SessionHoldRow.gateway_id == holder,
+                            SessionHoldRow.expires_at <= self._clock(),
+                        ),
+                    )
+                )
+                others = (
+                    await db.execute(
+                        select(func.count())
+                        .select_from(SessionHoldRow)
+                        .where(SessionHoldRow.session_id == row.id)
+                    )
+                ).scalar_one()
+                if others:
+                    log.debug("session %d released by %s, held by %d more", row.id, holder,
+                              others)
+                    return auth_pb2.ReleaseSessionReply(ended=False, holders=others)
+                await db.delete(row)
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "auth", "ReleaseSession", exc)
+        log.debug("session %d released by %s: ended", request.session_id, holder)
+        return auth_pb2.ReleaseSessionReply(ended=True)
+
+    async def end(
+        self, request: auth_pb2.EndSessionRequest, context: Context
+    ) -> auth_pb2.EndSessionReply:
+        """EndSession: delete a session whoever holds it; ``ended`` tells whether a live one
+        existed."""
+        try:
+            async with self._db() as db, db.begin():
+                row = await self._live_session(db, request.session_id)
+                if row is not None:
+                    await db.delete(row)
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "auth", "EndSession", exc)
+        return auth_pb2.EndSessionReply(ended=row is not None)

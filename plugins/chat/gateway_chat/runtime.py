@@ -1,0 +1,108 @@
+"""The chat plugin's runtime on one gateway: its delivery stream and its hosted sessions.
+
+At start-up each gateway subscribes to the chat service (:class:`ChatDelivery`); a session
+that enters the world is announced with its character, map and object id, and retracted when it
+leaves the world or closes. Deliveries become packets sent to the hosted sessions.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gateway_protos.v1 import chat_pb2
+
+from gateway_chat.delivery import ChatDelivery, delivery_packet
+from gateway_core.api import GatewayView, InWorldRuntime, Session
+
+log = logging.getLogger(__name__)
+
+#: Backend service name of the chat contract.
+SERVICE = "chat"
+
+
+class ChatRuntime(InWorldRuntime):
+    """One gateway's chat glue: its delivery stream and its hosted sessions.
+
+    ``drops`` counts (by reason) the chat requests that were not carried out:
+    ``gateway_chat_drops_total{reason}`` on the gateway's metrics registry.
+    """
+
+    PLUGIN = "chat"
+    DROPS_HELP = (
+        "Chat requests the chat plugin dropped, by reason (backend unavailable, no group, "
+        "bad message)."
+    )
+
+    def __init__(self, app: GatewayView) -> None:
+        super().__init__(app)
+        self.delivery = ChatDelivery(
+            app.clients[SERVICE],
+            app.gateway_id,
+            self.deliver,
+            max_backoff=float(app.settings.CHAT_RECONNECT_MAX_DELAY),
+            call_timeout=float(app.settings.GRPC_DEADLINE),
+        )
+
+    def start(self) -> None:
+        """Open the delivery stream."""
+        self.delivery.start()
+
+    async def stop(self) -> None:
+        """Close the delivery stream."""
+        await self.delivery.aclose()
+
+    def deliver(self, message: chat_pb2.Delivery) -> None:
+        """Send a delivery to the hosted sessions it lists (encoded once)."""
+        sessions = [
+            s
+            for cid in message.recipient_character_ids
+            if (s := self.sessions.get(cid)) is not None
+        ]
+        if sessions:
+            self.app.connections.broadcast(sessions, delivery_packet(message))
+
+    async def entered(self, session: Session) -> None:
+        """Announce a session that entered the world (again: its group ids are kept)."""
+        if session.character_id is None or not session.character_name:
+            return
+        self.sessions[session.character_id] = session
+        character = chat_pb2.HostedCharacter()
+        known = self.delivery.hosted.get(session.character_id)
+        if known is not None:
+            character.CopyFrom(known)
+        character.character_id = session.character_id
+        character.name = session.character_name
+        character.map_id = session.map_id or 0
+        character.object_id = session.world_object_id or 0
+        await self.delivery.host(character)
+
+    async def refresh(self, session: Session) -> chat_pb2.HostedCharacter | None:
+        """The hosted record of ``session``, announced again first when its map or world
+        object id changed since (a teleport, or an object id the world service reassigned);
+        None when the session is not hosted here."""
+        character_id = session.character_id
+        if character_id is None or self.sessions.get(character_id) is not session:
+            return None
+        known = self.delivery.hosted.get(character_id)
+        if known is None or (known.map_id, known.object_id) != (
+            session.map_id or 0,
+            session.world_object_id or 0,
+        ):
+            await self.entered(session)
+            known = self.delivery.hosted.get(character_id)
+        return known
+
+    async def left(self, session: Session) -> None:
+        """Retract a session that left the world."""
+        character_id = session.character_id
+        if character_id is not None and self.sessions.get(character_id) is session:
+            del self.sessions[character_id]
+            await self.delivery.unhost(character_id)
+
+
+def create_runtime(gateway: GatewayView) -> ChatRuntime | None:
+    """This gateway's chat runtime; none without a chat client (deliveries disabled)."""
+    if SERVICE not in gateway.clients:
+        log.warning("chat: no %s client; chat deliveries are disabled", SERVICE)
+        return None
+    return ChatRuntime(gateway)

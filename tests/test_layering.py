@@ -1,0 +1,111 @@
+"""The import structure: the core is layered one way (import-linter contracts in pyproject.toml),
+plugins import the core only through ``gateway_core.api`` and never each other, and no module
+imports itself back through others (type-only imports included)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN_PACKAGES = ("gateway_auth", "gateway_character", "gateway_chat", "gateway_world")
+LAYERED_CONTRACT = "The core is layered one way"
+
+
+def _lint_imports(cwd: Path, extra_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if extra_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(extra_path), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-c", "from importlinter.cli import lint_imports_command as m; m()",
+         "--no-cache"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def _graph() -> grimp.ImportGraph:
+    return grimp.build_graph("gateway_core", *PLUGIN_PACKAGES, cache_dir=None)
+
+
+def test_the_import_contracts_hold() -> None:
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
+
+
+@pytest.mark.slow
+def test_an_upward_import_breaks_the_layering(tmp_path: Path) -> None:
+    # A copy of the core where the session layer reaches up to the gateway: the contract must
+    # catch it (so the test above is not vacuous).
+    shutil.copytree(ROOT / "gateway_core", tmp_path / "gateway_core",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    session = tmp_path / "gateway_core" / "session.py"
+    session.write_text(session.read_text() + "\nfrom gateway_core import app as _app  # noqa\n")
+    result = _lint_imports(tmp_path, extra_path=tmp_path)
+    assert result.returncode != 0
+    assert "BROKEN" in result.stdout and LAYERED_CONTRACT in result.stdout
+    assert "gateway_core.session -> gateway_core.app" in result.stdout
+
+
+def test_plugins_import_the_core_only_through_the_api() -> None:
+    graph = _graph()
+    wrong = sorted(
+        f"{module} -> {imported}"
+        for package in PLUGIN_PACKAGES
+        for module in graph.find_descendants(package) | {package}
+        for imported in graph.find_modules_directly_imported_by(module)
+        if imported.startswith("gateway_core") and imported != "gateway_core.api"
+        and imported != "gateway_core"
+    )
+    assert not wrong, "plugins must import from gateway_core.api only:\n" + "\n".join(wrong)
+
+
+def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+
+    def visit(node: str) -> None:
+        nonlocal counter
+        index[node] = low[node] = counter
+        counter += 1
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.find_modules_directly_imported_by(node):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_module_imports_itself_back() -> None:
+    cycles = _cycles(_graph())
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)

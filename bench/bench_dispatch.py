@@ -329,6 +329,7 @@ async def _player(port: int, index: int, *, world: bool) -> Any:
 
     from gateway_core import bot
     from gateway_core.bot import GameClient
+    from gateway_core.protocol.packets import AcceptReplyResult
 
     loop = asyncio.get_running_loop()
     user, password, name = f"disp{index}", "pw", f"Disp{index}"
@@ -338,7 +339,7 @@ async def _player(port: int, index: int, *, world: bool) -> Any:
         _, wire = await loop.create_connection(
             Wire, "127.0.0.1" if where in ("", "0.0.0.0", "::") else where, leg_port or port)
         client = GameClient(WireStream(wire), label=user)
-        bot.require_ok("accept", await bot.accept(client), ok=1)
+        bot.require_ok("accept", await bot.accept(client), ok=AcceptReplyResult.ACCEPTED)
         return client, wire
 
     login = await bot.connect("127.0.0.1", port, label=user)

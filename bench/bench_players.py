@@ -802,7 +802,8 @@ class Bench:
             login_s = max(g["seconds"] for g in grown)
             login_seconds += login_s
             retries = sum(g["retries"] for g in grown)
-            login_cpu = (proc_cpu(process.pid) - cpu0) / (time.monotonic() - wall0)
+            login_cpu_s = proc_cpu(process.pid) - cpu0
+            login_cpu = login_cpu_s / (time.monotonic() - wall0)
             gen_login_cpu = sum(g["cpu"] for g in grown) / login_s
             steps: defaultdict[str, float] = defaultdict(float)
             for g in grown:
@@ -813,7 +814,8 @@ class Bench:
             self.say(f"N={size}: {joined}/{len(new)} new players in {login_s:.1f} s "
                      f"({len(new) / login_s:.0f}/s, {retries} retried)"
                      + (f", failures {dict(failures.most_common(3))}" if failures else "")
-                     + f"; gateway cpu {login_cpu:.0%}, load generator cpu {gen_login_cpu:.0%}"
+                     + f"; gateway cpu {login_cpu:.0%} ({login_cpu_s * 1000 / max(1, joined):.0f}"
+                     f" cpu-ms per player), load generator cpu {gen_login_cpu:.0%}"
                      + f"; mean ms per step {mean}")
             time.sleep(1.5)  # spawns settle
             start = time.monotonic_ns() + 200_000_000
@@ -876,9 +878,10 @@ class Bench:
         if lag_p99 > GENERATOR_LAG_LIMIT_MS:
             limited.append(f"load generator sends {lag_p99:.0f} ms late at p99")
         waits = [p["wait"] for p in played]
+        busy = ""
         if max(waits) > GENERATOR_WAIT_LIMIT:
-            limited.append(f"load generator waited {max(waits):.0%} of the time for a CPU "
-                           "(other processes on its CPUs)")
+            busy = (f"load generator waited {max(waits):.0%} of the time for a CPU (other "
+                    "processes on its CPUs)")
         saturated = []
         if lat["p99_ms"] > args.saturation_ms:
             saturated.append(f"p99 {lat['p99_ms']:.0f} ms > {args.saturation_ms:g} ms")
@@ -909,6 +912,7 @@ class Bench:
             "closed_connections": sum(p["closed"] for p in played),
             "other_packets": dict(others.most_common(6)),
             "generator_limited": "; ".join(limited),
+            "machine_busy": busy,
             "saturated": "; ".join(saturated),
         }
 
@@ -928,7 +932,8 @@ class Bench:
             + (f"; closed connections {r['closed_connections']}" if r["closed_connections"]
                else "")
             + (f"\n    LOAD GENERATOR LIMITED: {r['generator_limited']}"
-               if r["generator_limited"] else ""))
+               if r["generator_limited"] else "")
+            + (f"\n    machine busy: {r['machine_busy']}" if r["machine_busy"] else ""))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

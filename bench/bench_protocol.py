@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway_core.protocol import NEED_DATA, ProtocolConnection, Role
-from gateway_core.protocol.fields import Packet
+from gateway_core.protocol.declarations import Packet
 from gateway_core.protocol.packets import (
     CliMouseCmd,
     CliNormalChat,

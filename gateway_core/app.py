@@ -70,6 +70,7 @@ class Gateway:
             self.pm.load_plugins(load=settings.GATEWAY_LOAD_PLUGINS,
                                  disable=settings.GATEWAY_DISABLE_PLUGINS)
         self.settings = settings
+        _report_unknown(settings, self.pm)
         numbering = get_profile(settings.PACKET_PROFILE)
         self.pm.collect_registrations(numbering)
         self.gateway_id = settings.GATEWAY_ID or uuid.uuid4().hex[:12]
@@ -245,6 +246,16 @@ class Gateway:
                 await self.service_host.stop(grace=min(1.0, left()))
         # The metrics server stops with the task group (cancelled right after this).
         log.info("gateway stopped")
+
+
+def _report_unknown(settings: Settings, pm: GatewayPluginManager) -> None:
+    """Say at start-up what the configuration names that nothing uses (likely typos)."""
+    if settings.unknown_keys:
+        log.warning("settings file %s has settings no core setting or plugin declares "
+                    "(ignored): %s", settings.SETTINGS_FILE, ", ".join(settings.unknown_keys))
+    if pm.unknown_disabled:
+        log.warning("GATEWAY_DISABLE_PLUGINS names plugins that are not installed: %s",
+                    ", ".join(pm.unknown_disabled))
 
 
 def _known(profile: Any, name: str) -> bool:

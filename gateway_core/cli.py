@@ -27,7 +27,13 @@ import anyio
 
 from gateway_core import __version__
 from gateway_core.backend_clients import open_channel
-from gateway_core.config import ConfigError, Settings, load_settings, service_addr_setting
+from gateway_core.config import (
+    CORE_SETTINGS,
+    ConfigError,
+    Settings,
+    load_settings,
+    service_addr_setting,
+)
 from gateway_core.protocol.numbering import get_profile
 from gateway_core.registry import BUILTIN_COMMANDS, CommandSpec, PluginError
 from gateway_core.service_host import ServiceHost, build_services
@@ -200,7 +206,7 @@ def _plugin_rows(pm: GatewayPluginManager, commands: dict[str, CommandSpec]) -> 
             "grpc_clients": clients,
             "services": sorted(s for s, reg in pm.services.items() if reg.plugin == info.name),
             "settings": [{"name": s.name, "default": s.default, "doc": s.doc}
-                         for s in pm.plugin_settings if s.plugin == info.name],
+                         for s in (*CORE_SETTINGS, *pm.plugin_settings) if s.plugin == info.name],
             "commands": sorted(c.name for c in commands.values() if c.plugin == info.name),
         })
     return rows

@@ -6,7 +6,9 @@ read by name only - the core settings, the settings plugins declare, and ``<SERV
 values are strings) and validated once at start-up into an immutable :class:`Settings`; a bad
 value raises :class:`ConfigError` naming the setting and the value. Loading happens twice at
 start-up: once with the core settings only (to know which plugins to load), then again with the
-settings the loaded plugins declared.
+settings the loaded plugins declared. The core declares its own settings as
+:class:`SettingRegistration` objects of the plugin ``core``, exactly as a plugin's are declared,
+and both go through one conversion and validation path.
 """
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from dynaconf import Dynaconf  # type: ignore[import-untyped]
 
 __all__ = [
+    "CORE_PLUGIN",
     "CORE_SETTINGS",
     "ConfigError",
-    "CoreSetting",
-    "PluginSetting",
+    "SettingRegistration",
     "Settings",
     "load_settings",
     "service_addr_setting",
@@ -51,22 +53,33 @@ class ConfigError(Exception):
         super().__init__(f"invalid setting {setting}={value!r}: {reason}")
 
 
-class PluginSetting(Protocol):
-    """What :func:`load_settings` needs from a plugin's setting registration.
+@dataclass(frozen=True, slots=True)
+class SettingRegistration:
+    """One setting, the core's or a plugin's: who declares it (``plugin``; ``"core"`` for the
+    core), its name (= environment variable), default and meaning.
 
-    ``gateway_core.plugins.SettingRegistration`` has these attributes; any object with them works.
+    ``convert`` turns a raw value (a string from the environment, a value from the settings
+    file) into the setting's type, raising ``ValueError`` with a reason; without one the raw
+    value is coerced to the type of ``default``. ``validate`` returns a message for a value it
+    refuses (or ``None``). A setting whose default is ``None`` may stay unset (an empty string
+    from the environment then means unset).
     """
 
+    plugin: str
+    name: str
+    default: Any
+    validate: Callable[[Any], str | None] | None = None
+    doc: str = ""
+    convert: Callable[[object], Any] | None = None
+
     @property
-    def plugin(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def default(self) -> Any: ...
-    @property
-    def validate(self) -> Callable[[Any], str | None] | None: ...
-    @property
-    def doc(self) -> str: ...
+    def optional(self) -> bool:
+        """True when unset is a valid value."""
+        return self.default is None
+
+
+#: Who declares the core's own settings.
+CORE_PLUGIN = "core"
 
 
 # --- coercion helpers: each takes the raw value (a str from the environment, or whatever the
@@ -192,76 +205,71 @@ def _grpc_target(raw: object) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class CoreSetting:
-    """One core setting: its name (= environment variable), default, converter and meaning."""
-
-    name: str
-    default: object
-    convert: Callable[[object], object]
-    doc: str
-    optional: bool = False  # None (unset) is a valid value; an empty string means unset
+def _core(name: str, default: object, convert: Callable[[object], object], doc: str,
+          *, optional: bool = False) -> SettingRegistration:
+    # ``optional`` documents intent at the call site; it is the same as a None default.
+    assert optional == (default is None), name
+    return SettingRegistration(CORE_PLUGIN, name, default, doc=doc, convert=convert)
 
 
 _PORT = _int_range(0, 65535)
 
-CORE_SETTINGS: tuple[CoreSetting, ...] = (
-    CoreSetting("LISTEN_ADDR", "0.0.0.0", _non_empty,
+CORE_SETTINGS: tuple[SettingRegistration, ...] = (
+    _core("LISTEN_ADDR", "0.0.0.0", _non_empty,
                 "Address the game listener and the metrics/admin HTTP server bind to."),
-    CoreSetting("SERVICE_PORT", 29000, _PORT, "TCP port of the game listener."),
-    CoreSetting("PACKET_METRICS_PORT", 9102, _PORT,
+    _core("SERVICE_PORT", 29000, _PORT, "TCP port of the game listener."),
+    _core("PACKET_METRICS_PORT", 9102, _PORT,
                 "Port of the metrics/health/admin HTTP server (0 = disabled)."),
-    CoreSetting("MAX_CONCURRENT_CONNECTIONS", 10000, _int_range(1),
+    _core("MAX_CONCURRENT_CONNECTIONS", 10000, _int_range(1),
                 "Client connections accepted at once; more are closed and counted."),
-    CoreSetting("BUFFER_POOL_SIZE", 1024, _int_range(1), "Number of pooled receive buffers."),
-    CoreSetting("RECEIVE_BUFFER_SIZE", 16384, _int_range(256, 16 * 1024 * 1024),
+    _core("BUFFER_POOL_SIZE", 1024, _int_range(1), "Number of pooled receive buffers."),
+    _core("RECEIVE_BUFFER_SIZE", 16384, _int_range(256, 16 * 1024 * 1024),
                 "Bytes per pooled receive buffer (largest chunk read from a socket at once)."),
-    CoreSetting("LOG_LEVEL", "info", _choice("debug", "info", "warning", "error", "critical"),
+    _core("LOG_LEVEL", "info", _choice("debug", "info", "warning", "error", "critical"),
                 "Log level."),
-    CoreSetting("IDLE_TIMEOUT", 300.0, _seconds(),
+    _core("IDLE_TIMEOUT", 300.0, _seconds(),
                 "Seconds without a packet from a client before its connection is closed."),
-    CoreSetting("SEND_QUEUE_LIMIT", 262144, _int_range(1),
+    _core("SEND_QUEUE_LIMIT", 262144, _int_range(1),
                 "Bytes queued for one client before it is disconnected as too slow."),
-    CoreSetting("MAX_PACKETS_PER_SECOND", 200, _int_range(0, 1_000_000),
+    _core("MAX_PACKETS_PER_SECOND", 200, _int_range(0, 1_000_000),
                 "Packets per second one client may send on average (0 = unlimited); a client "
                 "over the limit is disconnected and counted as a flood."),
-    CoreSetting("MAX_PACKETS_BURST", 400, _int_range(1, 1_000_000),
+    _core("MAX_PACKETS_BURST", 400, _int_range(1, 1_000_000),
                 "Packets one client may send at once above its MAX_PACKETS_PER_SECOND average "
                 "(the token bucket's size)."),
-    CoreSetting("SHUTDOWN_DEADLINE", 10.0, _seconds(),
+    _core("SHUTDOWN_DEADLINE", 10.0, _seconds(),
                 "Seconds a graceful shutdown waits for connections and services."),
-    CoreSetting("CIPHER", "plain", _choice("plain", "rosecrypt"), "Wire cipher."),
-    CoreSetting("PACKET_PROFILE", "2026", _choice("2026", "2021"),
+    _core("CIPHER", "plain", _choice("plain", "rosecrypt"), "Wire cipher."),
+    _core("PACKET_PROFILE", "2026", _choice("2026", "2021"),
                 "Packet type numbering profile (2021 for osIROSE-new era clients)."),
-    CoreSetting("POLICY_BEFORE_AUTH", "close", _choice("close", "drop"),
+    _core("POLICY_BEFORE_AUTH", "close", _choice("close", "drop"),
                 "Unknown or wrong-state packet before a login/join succeeded: close or drop."),
-    CoreSetting("POLICY_AFTER_AUTH", "drop", _choice("drop", "close"),
+    _core("POLICY_AFTER_AUTH", "drop", _choice("drop", "close"),
                 "Unknown or wrong-state packet after a login/join succeeded: drop or close."),
-    CoreSetting("GATEWAY_LOAD_PLUGINS", None, _as_name_list,
+    _core("GATEWAY_LOAD_PLUGINS", None, _as_name_list,
                 "Comma list of the only plugins to load (unset or empty = all installed).",
                 optional=True),
-    CoreSetting("GATEWAY_DISABLE_PLUGINS", (), _as_name_list,
+    _core("GATEWAY_DISABLE_PLUGINS", (), _as_name_list,
                 "Comma list of installed plugins not to load."),
-    CoreSetting("DATA_DIR", "./data", _non_empty,
+    _core("DATA_DIR", "./data", _non_empty,
                 "Directory of the embedded reference services' data (SQLite files)."),
-    CoreSetting("DATABASE_URL", None, _non_empty,
+    _core("DATABASE_URL", None, _non_empty,
                 "SQLAlchemy URL for the reference services (unset = SQLite file per service "
                 "under DATA_DIR).", optional=True),
-    CoreSetting("PUBLIC_HOST", None, _non_empty,
+    _core("PUBLIC_HOST", None, _non_empty,
                 "Host handed to clients for the next leg (unset = the address they reached).",
                 optional=True),
-    CoreSetting("PUBLIC_PORT", None, _int_range(1, 65535),
+    _core("PUBLIC_PORT", None, _int_range(1, 65535),
                 "Port handed to clients for the next leg (unset = SERVICE_PORT).", optional=True),
-    CoreSetting("GRPC_DEADLINE", 5.0, _seconds(), "Default deadline of a backend gRPC call."),
-    CoreSetting("SESSION_GRACE", 60.0, _seconds(allow_zero=True),
+    _core("GRPC_DEADLINE", 5.0, _seconds(), "Default deadline of a backend gRPC call."),
+    _core("SESSION_GRACE", 60.0, _seconds(allow_zero=True),
                 "Seconds a session outlives its last connection (reconnects between legs)."),
-    CoreSetting("GATEWAY_ID", None, _non_empty,
+    _core("GATEWAY_ID", None, _non_empty,
                 "Identity of this gateway towards the backends (unset = random per process).",
                 optional=True),
-    CoreSetting("SETTINGS_FILE", None, _non_empty,
+    _core("SETTINGS_FILE", None, _non_empty,
                 "Path of a TOML or YAML settings file.", optional=True),
 )
-_CORE_BY_NAME = {setting.name: setting for setting in CORE_SETTINGS}
 
 
 def service_addr_setting(service: str) -> str:
@@ -411,7 +419,7 @@ def load_settings(
     overrides: Mapping[str, object] | None = None,
     *,
     settings_file: str | None = None,
-    plugin_settings: Iterable[PluginSetting] = (),
+    plugin_settings: Iterable[SettingRegistration] = (),
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Load and validate the settings.
@@ -425,21 +433,20 @@ def load_settings(
     env = os.environ if environ is None else environ
     overrides = {key.upper(): value for key, value in (overrides or {}).items()}
 
-    specs: dict[str, tuple[object, Callable[[object], object], bool]] = {
-        spec.name: (spec.default, spec.convert, spec.optional) for spec in CORE_SETTINGS
-    }
+    # One path for every setting, the core's and the plugins': convert, then validate.
+    specs: dict[str, tuple[object, Callable[[object], object], bool]] = {}
     validators: dict[str, tuple[str, Callable[[Any], str | None] | None]] = {}
-    for registration in plugin_settings:
+    for registration in (*CORE_SETTINGS, *plugin_settings):
         name = registration.name.upper()
-        if name in _CORE_BY_NAME:
-            raise ConfigError(name, registration.default,
-                              f"plugin {registration.plugin!r} declares a core setting")
         if name in validators and validators[name][0] != registration.plugin:
-            raise ConfigError(name, registration.default,
-                              f"declared by both plugin {validators[name][0]!r} and "
-                              f"{registration.plugin!r}")
+            owner = validators[name][0]
+            reason = (f"plugin {registration.plugin!r} declares a core setting"
+                      if owner == CORE_PLUGIN else
+                      f"declared by both plugin {owner!r} and {registration.plugin!r}")
+            raise ConfigError(name, registration.default, reason)
         default = registration.default
-        specs[name] = (default, functools.partial(_coerce_like, default), default is None)
+        convert = registration.convert or functools.partial(_coerce_like, default)
+        specs[name] = (default, convert, registration.optional)
         validators[name] = (registration.plugin, registration.validate)
 
     file_path = settings_file

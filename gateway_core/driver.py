@@ -29,7 +29,9 @@ to the connection's out-queue; nothing ever waits on the peer. Replies queued wh
 dispatched are written in one ``write`` when the chunk is done (or before the caller waits for
 a suspended handler); anything queued at other times (broadcasts, pushes from backends) is
 written by one coalescing flush per event-loop turn, scheduled through ``Transport.schedule``
-(bound once per connection: no loop lookup per send). When the queue, or the transport's
+(bound once per connection: no loop lookup per send); while that flush is pending, a chunk's
+end leaves its replies to it, so a busy connection gets one write per turn. A broadcast queues
+the same bytes object to every recipient. When the queue, or the transport's
 unsent backlog after a write, exceeds SEND_QUEUE_LIMIT the peer is a slow reader: it is
 aborted and counted, so it never delays anyone else.
 """
@@ -337,7 +339,8 @@ class ConnectionDriver:
             self._dispatching = False
             if flooded:
                 self._flooded()
-            elif self._out:
+            elif self._out and not self._scheduled:
+                # (A coalescing flush already on the loop writes it all in one go.)
                 self._flush()
 
     async def _finish_chunk(self, rest: Awaitable[None],

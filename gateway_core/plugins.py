@@ -21,7 +21,7 @@ from typing import Any
 
 import pluggy
 
-from gateway_core import hookspecs
+from gateway_core import core_packets, hookspecs
 from gateway_core.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME
 from gateway_core.protocol.numbering import NumberingProfile
 from gateway_core.registry import (
@@ -118,6 +118,8 @@ class GatewayPluginManager(pluggy.PluginManager):
         self.profile: NumberingProfile | None = None
         #: Called as ``on_hook_error(plugin, hook_name)`` when a lifecycle hook raised.
         self.on_hook_error: Callable[[str, str], None] | None = None
+        #: Names in GATEWAY_DISABLE_PLUGINS that match no installed plugin (after loading).
+        self.unknown_disabled: tuple[str, ...] = ()
         self._dists: dict[str, tuple[str | None, str | None]] = {}
         self._impl_cache: dict[str, list[_Impl]] = {}
         self._done: set[str] = set()
@@ -141,20 +143,21 @@ class GatewayPluginManager(pluggy.PluginManager):
         builtins: bool = True,
     ) -> list[str]:
         """Register the core built-ins and every installed plugin of the ``gateway.plugins``
-        entry point group, restricted to ``load`` (entry point or distribution names; ``None``
-        = all installed) and without ``disable``. Returns the names registered."""
+        entry point group, restricted to ``load`` (entry point or distribution names, ``core``
+        for the built-ins; ``None`` = all installed) and without ``disable``. Returns the names
+        registered. A name in ``load`` that is not installed fails; one in ``disable`` is kept
+        in :attr:`unknown_disabled` (the gateway reports it: disabling what is not there does
+        no harm)."""
         disabled = {d.lower() for d in disable}
         wanted = None if load is None else {n.lower() for n in load}
         names: list[str] = []
         if builtins and BUILTIN_PLUGIN_NAME not in disabled:
-            from gateway_core import core_packets
-
             if self.get_plugin(BUILTIN_PLUGIN_NAME) is None:
                 self.register(core_packets, BUILTIN_PLUGIN_NAME)
                 self._dists[BUILTIN_PLUGIN_NAME] = ("rose-gateway", _version("rose-gateway"))
             names.append(BUILTIN_PLUGIN_NAME)
         seen: set[str] = set()
-        installed: set[str] = set()
+        installed: set[str] = {BUILTIN_PLUGIN_NAME}
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist_name = ep.dist.name if ep.dist is not None else None
             aliases = {ep.name.lower()}
@@ -177,6 +180,8 @@ class GatewayPluginManager(pluggy.PluginManager):
             version = ep.dist.version if ep.dist is not None else None
             self._dists[ep.name] = (dist_name, version)
             names.append(ep.name)
+        # Plugins registered by hand (tests, embedding code) count as installed.
+        installed |= {name.lower() for name, _ in self.list_name_plugin() if name}
         if wanted is not None:
             missing = wanted - installed
             if missing:
@@ -184,6 +189,7 @@ class GatewayPluginManager(pluggy.PluginManager):
                     f"GATEWAY_LOAD_PLUGINS names plugins that are not installed: "
                     f"{', '.join(sorted(missing))}"
                 )
+        self.unknown_disabled = tuple(sorted(disabled - installed))
         return names
 
     def plugin_infos(self) -> list[PluginInfo]:

@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from gateway_core.config import SettingRegistration
 from gateway_core.context import GatewayView, Handler
 from gateway_core.protocol.numbering import Direction, NumberingProfile, get_profile
 from gateway_core.session import SessionState
@@ -84,23 +85,6 @@ class ServiceRegistration:
     plugin: str
     service: str
     factory: Callable[..., Any]
-
-
-@dataclass(frozen=True, slots=True)
-class SettingRegistration:
-    """``plugin`` declares setting ``name`` (upper-case) with a default and validator.
-
-    ``convert`` turns a raw value (a string from the environment, a value from the settings
-    file) into the setting's type, raising ``ValueError`` with a reason; without one the raw
-    value is coerced to the type of ``default``.
-    """
-
-    plugin: str
-    name: str
-    default: Any
-    validate: Callable[[Any], str | None] | None
-    doc: str
-    convert: Callable[[object], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ clients, the metrics HTTP server, and SIGTERM handling in a real subprocess."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -147,6 +148,40 @@ def test_unknown_packet_name_fails_start_up() -> None:
     pm.register(Typo(), "typo")
     with pytest.raises(PluginError, match="'typo' registered PAKCS_NO_SUCH_THING"):
         Gateway(overrides=TEST_SETTINGS, environ={}, pm=pm)
+
+
+def test_start_up_reports_settings_and_disabled_plugins_nothing_uses(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings_file = tmp_path / "gateway.toml"
+    settings_file.write_text('SERVICE_PORT = 0\nSERVCE_PORT = 1\nMAX_PACKETS_PER_SECND = 5\n')
+    with caplog.at_level(logging.WARNING, logger="gateway"):
+        Gateway(overrides={**TEST_SETTINGS, "GATEWAY_DISABLE_PLUGINS": "nosuchplugin"},
+                settings_file=str(settings_file), environ={})
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"settings file {settings_file} has settings no core setting or plugin declares " \
+           "(ignored): MAX_PACKETS_PER_SECND, SERVCE_PORT" in messages
+    assert "GATEWAY_DISABLE_PLUGINS names plugins that are not installed: nosuchplugin" \
+           in messages
+
+
+def test_a_plugins_setting_in_the_settings_file_is_not_reported_as_unknown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Declares:
+        @hookimpl
+        def gateway_register_settings(self, register: Any) -> None:
+            register("DEMO_LIMIT", 3)
+
+    settings_file = tmp_path / "gateway.toml"
+    settings_file.write_text("DEMO_LIMIT = 7\n")
+    pm = GatewayPluginManager()
+    pm.register(Declares(), "demo")
+    with caplog.at_level(logging.WARNING, logger="gateway"):
+        gateway = Gateway(overrides=TEST_SETTINGS, settings_file=str(settings_file),
+                          environ={}, pm=pm)
+    assert gateway.settings.DEMO_LIMIT == 7
+    assert not [r for r in caplog.records if "settings file" in r.getMessage()]
 
 
 def _free_port() -> int:

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from gateway_core.config import CORE_SETTINGS, ConfigError, load_settings
+from gateway_core.config import CORE_SETTINGS, ConfigError, SettingRegistration, load_settings
 
-
-@dataclass(frozen=True)
-class Declared:
-    plugin: str
-    name: str
-    default: Any
-    validate: Any = None
-    doc: str = ""
+#: A plugin's declaration of a setting: the same record the core declares its own with.
+Declared = SettingRegistration
 
 
 def _toml(tmp_path: Path, text: str) -> str:

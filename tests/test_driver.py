@@ -44,7 +44,7 @@ class FakeTransport:
         self.scheduled: list[Callable[[], object]] = []
 
     def write(self, data: bytes) -> None:
-        self.writes.append(bytes(data))
+        self.writes.append(data)  # not copied: the driver hands over immutable bytes
 
     def close(self) -> None:
         self.closes += 1
@@ -225,6 +225,11 @@ async def test_a_suspended_handler_finishes_before_the_rest_of_its_chunk() -> No
         assert rig.handlers.seen == [b"before", b"wait"]  # "after" waits for the handler
         rig.handlers.gate.set()
     assert rig.handlers.seen == [b"before", b"wait", b"after"]
+    # The resumed handler's reply was queued outside a chunk: the coalescing flush writes it
+    # and the rest of the chunk's replies together, on the next turn.
+    assert len(transport.scheduled) == 1
+    transport.next_turn()
+    assert len(transport.writes) == 2
     assert messages(transport.writes) == [b"before", b"gate passed", b"after"]
 
 
@@ -247,6 +252,7 @@ async def test_data_fed_while_a_handler_is_suspended_pauses_reading_and_is_dispa
     rig.handlers.gate.set()
     await rest
     assert rig.handlers.seen == [b"wait", b"queued 1", b"queued 2"]
+    transport.next_turn()
     assert messages(transport.writes) == [b"gate passed", b"queued 1", b"queued 2"]
     assert not transport.paused and driver.buffered_bytes == 0
     assert driver.receive_data(rig.wire(chat("next"))) is None
@@ -347,6 +353,19 @@ async def test_sends_outside_a_chunk_are_coalesced_into_one_write_per_turn() -> 
     assert len(transport.writes) == 1 and transport.scheduled == []
 
 
+async def test_a_chunk_leaves_its_replies_to_a_pending_coalescing_flush() -> None:
+    rig = Rig()
+    driver, transport = rig.connect()
+    driver.session.send(SrvNormalChat(char_id=0, message=b"pushed"))  # a flush is scheduled
+    assert driver.receive_data(rig.wire(chat("reply"))) is None
+    assert transport.writes == []
+    transport.next_turn()
+    assert len(transport.writes) == 1  # one write for both
+    assert messages(transport.writes) == [b"pushed", b"reply"]
+    assert driver.receive_data(rig.wire(chat("next"))) is None  # nothing pending: at once
+    assert len(transport.writes) == 2
+
+
 async def test_a_broadcast_queues_the_same_bytes_to_every_open_recipient() -> None:
     rig = Rig()
     peers = [rig.connect() for _ in range(4)]
@@ -354,11 +373,12 @@ async def test_a_broadcast_queues_the_same_bytes_to_every_open_recipient() -> No
     packet = SrvNormalChat(char_id=7, message=b"to everyone")
     count = rig.registry.broadcast([d.session for d, _ in peers], packet)
     assert count == 3
-    queued = [d._out[0] for i, (d, _) in enumerate(peers) if i != 2]
-    assert queued[0] is queued[1] is queued[2]  # encoded once, the same object for each
     for _, transport in peers:
         transport.next_turn()
     assert [len(t.writes) for _, t in peers] == [1, 1, 0, 1]
+    # Encoded once: each recipient writes the very same bytes object.
+    [a], [b], [c] = (t.writes for i, (_, t) in enumerate(peers) if i != 2)
+    assert a is b is c
     assert decode(peers[0][1].writes) == [packet]
     assert rig.sample("gateway_packets_sent_total", {"type": "PAKWC_NORMAL_CHAT"}) == 3
 

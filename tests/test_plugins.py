@@ -87,6 +87,23 @@ def test_disable_list_skips_a_distribution_and_the_builtins(installed_dist: list
     assert pm.get_plugin(BUILTIN_PLUGIN_NAME) is None
 
 
+def test_load_list_may_name_the_core_builtins(installed_dist: list[str]) -> None:
+    # GATEWAY_LOAD_PLUGINS=core,testdist: "core" names the built-ins, not a missing plugin.
+    pm = GatewayPluginManager()
+    assert pm.load_plugins(load=["core", "testdist"]) == [BUILTIN_PLUGIN_NAME, "testdist"]
+    pm = GatewayPluginManager()
+    assert pm.load_plugins(load=["core"]) == [BUILTIN_PLUGIN_NAME]
+
+
+def test_disable_names_that_match_nothing_are_kept_for_the_start_up_report(
+    installed_dist: list[str],
+) -> None:
+    pm = GatewayPluginManager()
+    pm.load_plugins(load=["testdist"], disable=["testdits", "core"])
+    assert pm.unknown_disabled == ("testdits",)
+    assert pm.get_plugin(BUILTIN_PLUGIN_NAME) is None
+
+
 def test_load_list_naming_a_missing_plugin_fails(installed_dist: list[str]) -> None:
     pm = GatewayPluginManager()
     with pytest.raises(PluginError, match="not installed: nosuchplugin"):

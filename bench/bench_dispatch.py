@@ -1,6 +1,7 @@
 """Dispatch benchmark: the gateway against a hand-written asyncio Protocol + uvloop baseline.
 
-Run on demand: ``python bench/bench_dispatch.py [--duration 3] [--profile]``.
+Run on demand: ``python bench/bench_dispatch.py [--duration 3] [--tree PATH ...]
+[--observers 0,30] [--plugin-depth 64] [--no-plugins] [--profile] [--json]``.
 
 Three servers, each in its own process pinned to CPU 0, are driven by the same load generator
 in a separate process pinned to CPU 1 (``os.sched_setaffinity`` where available):
@@ -12,15 +13,38 @@ in a separate process pinned to CPU 1 (``os.sched_setaffinity`` where available)
 * ``gateway``: the real Gateway with a trivial plugin handler that answers the same way.
 
 Scenarios: 100 connections x 16 requests in flight, and 1 connection x 1 in flight. Requests
-are 38-byte packets. Prints packets/s, p50/p99 latency and the gateway/baseline ratio of the
-same run. ``--profile`` runs the gateway under cProfile (in the 100x16 scenario, or the one
-given with ``--profile-scenario 1x1``) and prints the top entries by internal time.
+are 38-byte packets. Prints packets/s, p50/p99 latency, the server process's CPU share and CPU
+microseconds per packet (``/proc/<pid>/stat`` over the measured window / packets answered), and
+the gateway/baseline ratio of the same run. ``--profile`` runs the gateway under cProfile (in
+the 100x16 scenario, or the one given with ``--profile-scenario 1x1``) and prints the top
+entries by internal time.
+
+Then the real plugins: ``gateway serve`` as a subprocess (every built-in plugin, embedded
+services, temporary DATA_DIR, cheap argon2, ``MAX_PACKETS_PER_SECOND=0``; the settings of
+``bench_players.gateway_settings``), players logged in through the real flow with the bot's
+building blocks, all at the start point (so each sees all the others), and one actor
+connection keeping ``--plugin-depth`` requests in flight:
+
+* ``char_list``: ``PAKCS_CHAR_LIST_REQ`` on the character leg, answered by the character
+  service (``ListCharacters``; the account has one character);
+* ``move``: ``PAKCS_MOUSE_CMD`` through the world plugin and the world service, which sends
+  ``PAKWC_MOUSE_CMD`` to the actor and each of the N observers (``--observers``, a list);
+* ``chat``: ``PAKCS_NORMAL_CHAT`` the same way (``PAKWC_NORMAL_CHAT``).
+
+Each prints requests answered per second (the actor's own reply), latency, the gateway
+process's CPU share (its embedded services included), CPU microseconds per request and per
+delivered packet, and ``x baseline``: CPU per request over the baseline's CPU per packet at
+100x16 in the same run.
+
+``--tree PATH`` (repeatable) runs every gateway (the echo-plugin one and ``gateway serve``) from
+the checkout at PATH (``PYTHONPATH=PATH:PATH/protos:PATH/plugins/*/``), e.g. ``--tree
+/tmp/before --tree .`` measures both trees against the same baseline in one run; the raw and
+baseline servers and the load generators always run from the installed tree.
 
 Each line also shows the load generator's CPU use: near 100% means that figure is bounded by
 the load generator, not by the server (the ``raw`` 100x16 figure usually is; ``baseline`` and
 ``gateway`` should stay well below it).
 """
-
 from __future__ import annotations
 
 import argparse
@@ -548,7 +572,7 @@ def main() -> None:
                         help="run the gateway from this checkout (repeatable)")
     parser.add_argument("--observers", default="0,30",
                         help="observer counts of the move and chat scenarios (%(default)s)")
-    parser.add_argument("--plugin-depth", type=int, default=16,
+    parser.add_argument("--plugin-depth", type=int, default=64,
                         help="requests in flight on the real-plugin actor (%(default)s)")
     parser.add_argument("--no-plugins", dest="plugins", action="store_false",
                         help="only the echo-plugin scenarios")

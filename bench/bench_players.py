@@ -3,7 +3,7 @@
 Run on demand::
 
     python bench/bench_players.py [--sizes 250,500,1000,2000,5000,10000] [--seconds 8]
-        [--workers 2] [--tree PATH ...] [--set KEY=VALUE ...] [--json]
+        [--workers 2] [--budget 300] [--tree PATH ...] [--set KEY=VALUE ...] [--json]
 
 For each tree (default: the installed one; ``--tree PATH`` runs ``python -m gateway_core serve``
 from the checkout at PATH with ``PYTHONPATH=PATH:PATH/protos:PATH/plugins/*/``; repeat it, e.g.
@@ -48,14 +48,19 @@ could not keep up: a worker above 90% CPU or sends more than 50 ms late at p99; 
 measures the load generator, and the line says so), and prints the largest size with p99 below
 50 ms. The gateway is pinned to CPU 0 and the load generator's workers (``--workers``, each an
 asyncio + uvloop process driving its share of the players) to the other CPUs, where there are
-two or more (``--no-pin`` to leave scheduling alone).
+two or more (``--no-pin`` to leave scheduling alone). How long the gateway and the workers were
+runnable but waiting for a CPU (``/proc/<pid>/schedstat``: other processes on the machine) is
+printed too; a worker waiting over 25% of the time marks the line "machine busy". The login
+phase prints its rate, the gateway's CPU per player joined and the mean time of each step.
 
 Options: ``--sizes`` (comma list), ``--seconds`` (measured window per size, default 8),
 ``--warmup`` (s of play before the window, default 1), ``--drain`` (default 2), ``--workers``,
 ``--chat-every`` (default 10: one chat per player every 5 s), ``--view-radius`` (default 10000),
-``--login-concurrency`` (flows at once per worker, default 16), ``--timeout`` (each wait of a
-bot, default 20 s), ``--set KEY=VALUE`` (extra gateway setting, repeatable), ``--tree PATH``
-(repeatable), ``--no-pin``, ``--json``. Every phase is bounded; the gateway is stopped (SIGTERM,
+``--login-concurrency`` (flows at once per worker, default 16; a failed flow is retried once),
+``--timeout`` (each wait of a bot, default 20 s), ``--budget`` (seconds per tree, default 300:
+a size whose logins would not fit at the rate measured so far is skipped, and the sweep ends),
+``--set KEY=VALUE`` (extra gateway setting, repeatable), ``--tree PATH`` (repeatable),
+``--no-pin``, ``--json``. Every phase is bounded; the gateway is stopped (SIGTERM,
 then SIGKILL after 15 s) and the workers are ended when the script ends.
 """
 
@@ -313,6 +318,7 @@ class Worker:
         cpu0 = time.process_time()
 
         retries = 0
+        retried: Counter[str] = Counter()
 
         async def one(index: int) -> None:
             nonlocal retries
@@ -323,11 +329,13 @@ class Worker:
                             self.players.append(await self.join(index))
                         return
                     except Exception as exc:
+                        step = getattr(exc, "step", "?")
+                        reason = f"{step}: {type(exc).__name__}: {str(exc)[:120]}"
                         if attempt == 0:
                             retries += 1
+                            retried[reason] += 1
                             continue
-                        step = getattr(exc, "step", "?")
-                        failures[f"{step}: {type(exc).__name__}: {str(exc)[:120]}"] += 1
+                        failures[reason] += 1
 
         await asyncio.gather(*(one(i) for i in indexes))
         self.players.sort(key=lambda p: p.phase_ns)
@@ -335,7 +343,8 @@ class Worker:
         self.step_seconds.clear()
         return {"joined": len(indexes) - sum(failures.values()), "failures": dict(failures),
                 "seconds": time.perf_counter() - started, "steps": steps,
-                "cpu": time.process_time() - cpu0, "retries": retries}
+                "cpu": time.process_time() - cpu0, "retries": retries,
+                "retried": dict(retried)}
 
     async def join(self, index: int) -> Player:
         from gateway_core import bot
@@ -413,7 +422,7 @@ class Worker:
             await char_leg.aclose()
             raise
         kept: GameClient | None = char_leg
-        if not self.options["keep_char_leg"]:
+        if index >= self.options["char_legs_below"]:
             await char_leg.aclose()
             kept = None
         player = Player(index, self.homes[index], wire, kept,
@@ -713,8 +722,9 @@ class Bench:
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
         pin = cpus[0] if args.pin and len(cpus) >= 2 else None
         worker_cpus = cpus[1:] if pin is not None else []
-        keep_char_leg = 2 * self.max_players + 512 <= resource.getrlimit(
-            resource.RLIMIT_NOFILE)[1]
+        # Two connections per player in the gateway: beyond the fd limit, players close their
+        # character leg after the select (the gateway tolerates either, PROTOCOL.md §9.2).
+        char_legs_below = (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 512) // 2
         settings = {
             **gateway_settings(self.max_players, args.view_radius),
             **args.settings,
@@ -731,7 +741,8 @@ class Bench:
                     "max_players": self.max_players, "shm": shm.name, "cpus": worker_cpus,
                     "login_concurrency": args.login_concurrency, "timeout": args.timeout,
                     "flow_timeout": args.timeout * 4, "chat_every": args.chat_every,
-                    "drain": args.drain, "workers": args.workers, "keep_char_leg": keep_char_leg,
+                    "drain": args.drain, "workers": args.workers,
+                    "char_legs_below": char_legs_below,
                 }
                 context = multiprocessing.get_context("spawn")
                 for number in range(args.workers):
@@ -746,7 +757,8 @@ class Bench:
                          f"generator workers{f' on cpus {worker_cpus}' if worker_cpus else ''}; "
                          f"view radius {args.view_radius:g}, grid step "
                          f"{spacing(args.view_radius):.0f}; character legs "
-                         f"{'kept open' if keep_char_leg else 'closed (fd limit)'}")
+                         "kept open" + (f" (closed from player {char_legs_below} on: fd limit)"
+                                        if char_legs_below < self.max_players else ""))
                 rows = self.sweep(process)
             finally:
                 for pipe in self.pipes:
@@ -802,6 +814,9 @@ class Bench:
             login_s = max(g["seconds"] for g in grown)
             login_seconds += login_s
             retries = sum(g["retries"] for g in grown)
+            retried: Counter[str] = Counter()
+            for g in grown:
+                retried.update(g["retried"])
             login_cpu_s = proc_cpu(process.pid) - cpu0
             login_cpu = login_cpu_s / (time.monotonic() - wall0)
             gen_login_cpu = sum(g["cpu"] for g in grown) / login_s
@@ -814,6 +829,8 @@ class Bench:
             self.say(f"N={size}: {joined}/{len(new)} new players in {login_s:.1f} s "
                      f"({len(new) / login_s:.0f}/s, {retries} retried)"
                      + (f", failures {dict(failures.most_common(3))}" if failures else "")
+                     + (f", first attempts failed: {dict(retried.most_common(3))}"
+                        if retried else "")
                      + f"; gateway cpu {login_cpu:.0%} ({login_cpu_s * 1000 / max(1, joined):.0f}"
                      f" cpu-ms per player), load generator cpu {gen_login_cpu:.0%}"
                      + f"; mean ms per step {mean}")

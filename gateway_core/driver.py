@@ -145,7 +145,9 @@ class ConnectionDriver:
     """
 
     __slots__ = (
+        "_burst",
         "_busy",
+        "_clock",
         "_contexts",
         "_dispatch",
         "_dispatching",
@@ -159,6 +161,7 @@ class ConnectionDriver:
         "_packets",
         "_paused",
         "_pending",
+        "_rate",
         "_schedule",
         "_scheduled",
         "_sent",
@@ -199,6 +202,9 @@ class ConnectionDriver:
         self._sent = metrics.sent
         self._sent_bytes = metrics.sent_bytes
         self._limit = config.send_queue_limit
+        self._clock = config.clock
+        self._rate = config.packet_rate
+        self._burst = float(config.packet_burst)
         # receive side
         self._busy = False  # a suspended handler's chunk is being finished
         self._pending: deque[bytes] = deque()  # chunks fed while busy
@@ -236,7 +242,9 @@ class ConnectionDriver:
 
     def shutdown(self) -> None:
         """Stop for good: write what is queued and close the transport (if still open)."""
-        self.closed = True
+        if not self.closed:
+            self.closed = True
+            self.close_reason = "end of stream"
         if not self._write_closed:
             self._flush()
             self._write_closed = True
@@ -297,12 +305,11 @@ class ConnectionDriver:
         return self._finish_chunk(rest, events)
 
     def _refill(self) -> None:
-        now = self.config.clock()
+        now = self._clock()
         self.session.last_activity = now
-        rate = self.config.packet_rate
+        rate = self._rate
         if rate:
-            self._tokens = min(float(self.config.packet_burst),
-                               self._tokens + (now - self._stamp) * rate)
+            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * rate)
             self._stamp = now
 
     def _drain(self, events: Iterator[Packet | RawFrame]) -> Awaitable[None] | None:
@@ -334,7 +341,7 @@ class ConnectionDriver:
             return None
         finally:
             self._tokens = tokens
-            if self.config.packet_rate:
+            if self._rate:
                 self._packets += round(start - tokens)
             self._dispatching = False
             if flooded:

@@ -160,7 +160,8 @@ class ClientConnection(asyncio.BufferedProtocol):
 
     def resume_reading(self) -> None:
         self._driver_paused = False
-        if self._buf is None and not self._waiting_pool:
+        buf = self._buf
+        if not self._waiting_pool and (buf is None or self._filled < len(buf)):
             self._resume()
 
     # -- pool and pacing ---------------------------------------------------------------------
@@ -225,9 +226,9 @@ class ClientConnection(asyncio.BufferedProtocol):
         try:
             await driver.start()
             while not driver.closed:
-                if self._filled:
-                    rest = driver.receive_data(memoryview(cast(bytearray, self._buf))
-                                               [: self._filled])
+                buf = self._buf
+                if buf is not None and self._filled:
+                    rest = driver.receive_data(memoryview(buf)[: self._filled])
                     self._return_buffer()
                     if not self._waiting_pool:
                         self._resume()

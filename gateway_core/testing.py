@@ -28,7 +28,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -40,6 +40,7 @@ from gateway_protos.v1 import auth_pb2
 from gateway_core.app import Gateway
 from gateway_core.bot import GameClient
 from gateway_core.bot import steps as flow
+from gateway_core.plugins import GatewayPluginManager
 from gateway_core.protocol.packets import CreateCharResult, JoinResult, LoginResult
 from gateway_core.service_host import ReferenceService, ServiceHost
 
@@ -185,12 +186,18 @@ async def running_gateway(
     make: Callable[[Gateway, str, int], R],
     *,
     environ: Mapping[str, str] | None = None,
+    plugins: Iterable[tuple[object, str]] = (),
 ) -> AsyncIterator[R]:
     """Run a :class:`Gateway` with the settings ``overrides`` (and ``environ``, default none of
     the process's) until the block ends; yields ``make(gateway, host, port)`` for the bound
-    listener. Clients the yielded object lists in a ``clients`` attribute are closed first,
-    shielded from cancellation, then the gateway stops."""
-    gateway = Gateway(overrides=dict(overrides), environ={} if environ is None else environ)
+    listener. ``plugins`` are ``(plugin, name)`` pairs registered besides the installed ones
+    (a plugin under test). Clients the yielded object lists in a ``clients`` attribute are
+    closed first, shielded from cancellation, then the gateway stops."""
+    pm = GatewayPluginManager()
+    for plugin, name in plugins:
+        pm.register(plugin, name)
+    gateway = Gateway(overrides=dict(overrides), environ={} if environ is None else environ,
+                      pm=pm)
     async with anyio.create_task_group() as tg:
         host, port = await tg.start(functools.partial(gateway.run, handle_signals=False))
         running = make(gateway, host, port)

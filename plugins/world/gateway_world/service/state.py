@@ -6,7 +6,9 @@ a point are in the 3 x 3 cells around it, and the exact test is the Euclidean di
 Visibility is a symmetric relation kept in ``Entity.seen``: whenever a character appears,
 moves, teleports or leaves, its set is recomputed and the differences produce spawn and
 removal events both ways. Walking is simulated lazily (position = start + direction * speed *
-elapsed) and :meth:`WorldState.tick` advances the walkers so visibility follows them.
+elapsed) and :meth:`WorldState.tick` advances the walkers so visibility follows them (for each
+walker when it arrives and every sixteenth of the view radius on the way, so a long walk costs
+a few visibility updates, not one per tick).
 
 Events are grouped by the gateway stream hosting the recipients: one event per gateway, listing
 its recipients, written straight into that stream's open :class:`~world_pb2.WorldEventBatch`.
@@ -102,11 +104,15 @@ class Entity:
     ready: bool = False
     cell: tuple[int, int] | None = None
     seen: set[Entity] = field(default_factory=set)
+    #: Where its visibility was last computed.
+    seen_from: tuple[float, float] = (math.inf, math.inf)
 
-    @property
-    def speed(self) -> float:
-        """Walking speed in map units per second."""
-        return float(self.look.run_speed) if self.look.run_speed > 0 else DEFAULT_RUN_SPEED
+    #: Walking speed in map units per second (from the look; set on creation).
+    speed: float = 0.0
+
+    def __post_init__(self) -> None:
+        run_speed = self.look.run_speed
+        self.speed = float(run_speed) if run_speed > 0 else DEFAULT_RUN_SPEED
 
     def advance(self, now: float) -> None:
         """Move the position along the walk up to ``now``; stop on arrival."""
@@ -264,6 +270,8 @@ class WorldState:
         if not flush_interval >= 0:
             raise ValueError("flush_interval must not be negative")
         self.view_radius = view_radius
+        #: How far a walker goes between two visibility updates by the tick.
+        self.visibility_step = view_radius / 16
         self.queue_limit = queue_limit
         #: From this many pending events on, a gateway's requests are not read.
         self.pace_mark = max(1, queue_limit // 2)
@@ -590,13 +598,18 @@ class WorldState:
         handler(self, entity, payload)
 
     def tick(self) -> None:
-        """Advance every walker and let visibility follow."""
+        """Advance every walker and let visibility follow: recomputed for a walker that
+        arrived, or walked a sixteenth of the view radius since it was last computed."""
         now = self.clock()
+        step = self.visibility_step * self.visibility_step
         for entity in [e for e in self.characters.values() if e.moving]:
             entity.advance(now)
             if entity.ready:
                 self._map(entity.map_id).place(entity)
-                self.update_visibility(entity)
+                fx, fy = entity.seen_from
+                dx, dy = entity.x - fx, entity.y - fy
+                if not entity.moving or dx * dx + dy * dy >= step:
+                    self.update_visibility(entity)
 
     # -- visibility ------------------------------------------------------------------------
 
@@ -626,6 +639,7 @@ class WorldState:
         """Recompute who ``entity`` sees; spawn and remove both ways for the differences."""
         if not entity.ready:
             return
+        entity.seen_from = (entity.x, entity.y)
         now_seen = self._nearby(entity)
         seen = entity.seen
         if now_seen == seen:

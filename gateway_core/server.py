@@ -1,9 +1,9 @@
 """The asyncio transport: the listener, pooled reads, one task per connection, idle sweeping.
 
-Strategy: measured on this machine kind (DESIGN.md's table, and bench/bench_dispatch.py), the
+Strategy: measured on this machine kind (docs/protocol.md §10.10, bench/bench_dispatch.py), the
 anyio stream layer alone costs half the throughput of an asyncio ``Protocol`` under uvloop,
 which would leave no room for decoding and dispatch within the 0.5 target. So the socket side
-is an asyncio ``BufferedProtocol`` (the route DESIGN.md allows when the backend is asyncio),
+is an asyncio ``BufferedProtocol`` (allowed where the anyio backend is asyncio),
 while anyio keeps the structure around it (the gateway's task group, signals, cancellation,
 ``task_status``). What needs no socket (dispatch, the flood limit, the send queue, close and
 abort decisions) is the transport-agnostic :class:`~gateway_core.driver.ConnectionDriver`;

@@ -289,6 +289,8 @@ class WorldLink(ReconnectingStream):
         self._pending[request_id] = future
         if not await self._put(outbox, request):
             self._pending.pop(request_id, None)
+            if self._outbox is not outbox:
+                raise WorldRequestError(grpc.StatusCode.UNAVAILABLE, "world stream lost")
             raise WorldRequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, "world outbox full")
         try:
             with anyio.fail_after(self._request_timeout):

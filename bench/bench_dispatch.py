@@ -538,11 +538,14 @@ def _run(mode: str, conns: int, depth: int, duration: float, profile: bool,
     return result
 
 
+def _num(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
 def _line(label: str, r: dict[str, Any]) -> str:
-    cpu = r.get("cpu_us_per_pkt")
-    return (f"  {label:<22s} {r['pps']:>11,.0f} pkt/s   p50 {r['p50_us']:8.1f} us   "
-            f"p99 {r['p99_us']:8.1f} us   server cpu {r['server_cpu']:4.0%}, "
-            f"{cpu if cpu is not None else math.nan:6.1f} cpu-us/pkt   "
+    return (f"  {label:<22s} {r['pps']:>11,.0f} pkt/s   p50 {_num(r['p50_us']):8.1f} us   "
+            f"p99 {_num(r['p99_us']):8.1f} us   server cpu {r['server_cpu']:4.0%}, "
+            f"{_num(r.get('cpu_us_per_pkt')):6.1f} cpu-us/pkt   "
             f"load-gen cpu {r['loadgen_cpu']:.0%}")
 
 
@@ -620,11 +623,12 @@ def main() -> None:
                 "cpu-us/pkt at 100x16")
             rows = _run_plugins(tree, observers, args.duration, args.plugin_depth)
             for r in rows:
-                r["x_baseline"] = r["cpu_us_per_pkt"] / base if base else None
+                cpu = r["cpu_us_per_pkt"]
+                r["x_baseline"] = cpu / base if base and cpu is not None else None
                 name = f"{r['scenario']} ({r['observers']} obs)"
-                say(_line(name, r) + f"   {r['x_baseline']:.1f}x baseline, "
+                say(_line(name, r) + f"   {_num(r['x_baseline']):.1f}x baseline, "
                     f"{r['deliveries_per_s']:,.0f} deliveries/s, "
-                    f"{r['cpu_us_per_delivery']:.1f} cpu-us/delivery")
+                    f"{_num(r['cpu_us_per_delivery']):.1f} cpu-us/delivery")
             everything["plugins"][label] = rows
     if args.json:
         print(json.dumps(everything, indent=2))

@@ -26,8 +26,10 @@ staying logged in:
   (the next ones are at sqrt(10) steps, 267 units outside the radius at the default 10000), and
   a bigger population only adds players at the border;
 * then every player sends ``PAKCS_MOUSE_CMD`` at 2 Hz (phases spread over the half second) to a
-  point at most 40 units from its grid point in x and y (so nobody ever crosses a view border),
-  and every ``--chat-every``-th tick a ``PAKCS_NORMAL_CHAT`` too.
+  point at most ``--jitter`` units (default 90, the most that keeps every pair on its side of
+  the view radius) from its grid point in x and y, about 100 units from the last one (a walk of
+  ~0.24 s at the base run speed, so the world's tick has walkers to follow), and every
+  ``--chat-every``-th tick a ``PAKCS_NORMAL_CHAT`` too.
 
 Latency: the move's destination encodes a sequence number (the offsets from the grid point),
 and the sender writes its CLOCK_MONOTONIC send time (ns) for that number into shared memory
@@ -51,11 +53,16 @@ asyncio + uvloop process driving its share of the players) to the other CPUs, wh
 two or more (``--no-pin`` to leave scheduling alone). How long the gateway and the workers were
 runnable but waiting for a CPU (``/proc/<pid>/schedstat``: other processes on the machine) is
 printed too; a worker waiting over 25% of the time marks the line "machine busy". The login
-phase prints its rate, the gateway's CPU per player joined and the mean time of each step.
+phase prints its rate, the gateway's CPU per player joined and the mean time of each step. The
+gateway's drop and disconnect counters (``gateway_world_drops_total``,
+``gateway_router_drops_total``, slow-client and flood disconnects, handler errors, buffer pool
+exhaustion) are read from its ``/metrics`` (on a free port) before and after each window and
+printed when they moved: where lost deliveries went.
 
 Options: ``--sizes`` (comma list), ``--seconds`` (measured window per size, default 8),
 ``--warmup`` (s of play before the window, default 1), ``--drain`` (default 2), ``--workers``,
 ``--chat-every`` (default 10: one chat per player every 5 s), ``--view-radius`` (default 10000),
+``--jitter`` (default 90; ``--jitter 40``: shorter walks, as in the first figures),
 ``--login-concurrency`` (flows at once per worker, default 16; a failed flow is retried once),
 ``--timeout`` (each wait of a bot, default 20 s), ``--budget`` (seconds per tree, default 300:
 a size whose logins would not fit at the rate measured so far is skipped, and the sweep ends),
@@ -79,10 +86,12 @@ import os
 import re
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -99,13 +108,8 @@ START_TIMEOUT = 90.0
 CENTRE = 520000
 #: Grid spacing = view radius / this: 28 others within the radius, the next at sqrt(10) steps.
 SPACING_DIVISOR = 3.08
-#: Largest offset of a move's destination from the grid point, per axis (map units).
-JITTER = 40
-#: Offsets per axis (81): a move's sequence number modulo 81 * 81 is its two offsets.
-SPAN = 2 * JITTER + 1
-CODES = SPAN * SPAN
-#: Shared-memory slots per player (one per x offset): a send time is kept for 81 moves (40 s).
-SLOTS = SPAN
+#: Default largest offset of a move's destination from the grid point, per axis (map units).
+JITTER = 90
 MOVE_INTERVAL_NS = 500_000_000  # 2 Hz
 #: Latency samples kept per worker and kind; beyond, every k-th delivery is sampled.
 MAX_SAMPLES = 1_000_000
@@ -156,6 +160,37 @@ def observer_counts(homes: Sequence[tuple[int, int]], view_radius: float) -> lis
 
 def _cell(x: float, y: float, step: float) -> tuple[int, int]:
     return (round((x - CENTRE) / step), round((y - CENTRE) / step))
+
+
+def max_jitter(view_radius: float) -> int:
+    """The largest jitter that never moves a pair of players across the view radius: both may
+    be up to jitter * sqrt(2) from their grid points (3 and sqrt(10) steps apart around it)."""
+    step = spacing(view_radius)
+    margin = min(view_radius - 3 * step, math.sqrt(10) * step - view_radius)
+    return int((margin - 2) / (2 * math.sqrt(2)))
+
+
+@dataclass(frozen=True)
+class Moves:
+    """How a move's sequence number k is carried: its destination is the grid point plus the
+    offsets (a, b) - jitter of code = k * mult mod span^2 (a = code % span, b = code // span;
+    scrambled, so that consecutive moves walk some way across the square), and its send time
+    is in shared-memory slot k % span of the player (kept for ``span`` moves)."""
+
+    jitter: int
+    span: int
+    codes: int
+    mult: int
+    inverse: int
+
+    @classmethod
+    def of(cls, jitter: int) -> Moves:
+        span = 2 * jitter + 1
+        codes = span * span
+        mult = int(codes * 0.618)
+        while math.gcd(mult, codes) != 1:
+            mult += 1
+        return cls(jitter, span, codes, mult, pow(mult, -1, codes))
 
 
 # -- the world connection: the bot's GameClient during the flow, then a direct feed -------------
@@ -302,6 +337,7 @@ class Worker:
         assert buf is not None
         self.slots = buf.cast("q")
         self.window: Window | None = None
+        self.moves = Moves.of(options["jitter"])
         self.others: Counter[str] = Counter()
         self.step_seconds: defaultdict[str, float] = defaultdict(float)
         self.encoder = ProtocolConnection(Role.CLIENT)
@@ -442,6 +478,8 @@ class Worker:
         receive_data, events = conn.receive_data, conn.events
         mouse_cls, chat_cls = self.mouse_cls, self.chat_cls
         slots, where, homes, step = self.slots, self.where, self.homes, self.step
+        jitter, span, codes, inverse = (self.moves.jitter, self.moves.span, self.moves.codes,
+                                        self.moves.inverse)
         others = self.others
         monotonic_ns = time.monotonic_ns
 
@@ -460,9 +498,9 @@ class Worker:
                         others["move_unknown_point"] += 1
                         continue
                     hx, hy = homes[j]
-                    a, b = int(x) - hx + JITTER, int(y) - hy + JITTER
-                    base = (j * SLOTS + a) * 2
-                    if slots[base + 1] != b * SPAN + a:
+                    code = (int(y) - hy + jitter) * span + int(x) - hx + jitter
+                    base = (j * span + code * inverse % codes % span) * 2
+                    if slots[base + 1] != code:
                         w.stale += 1
                         continue
                     sent = slots[base]
@@ -497,8 +535,11 @@ class Worker:
         stride = max(1, math.ceil(expected_rate * (t1 - t0) / 1e9 / MAX_SAMPLES))
         window = Window(t0, t1, stride)
         self.window = window
+        self.others.clear()  # spawns of the login phase are not news
         send = self.encoder.send
         slots, players, observers = self.slots, self.players, self.observers
+        jitter, span, codes, mult = (self.moves.jitter, self.moves.span, self.moves.codes,
+                                     self.moves.mult)
         cpu0, wait0 = time.process_time(), proc_wait("self")
         monotonic_ns = time.monotonic_ns
         position, rounds = 0, 0
@@ -511,12 +552,11 @@ class Worker:
                 await asyncio.sleep((due - now) / 1e9)
                 continue
             player = players[position]
-            code = player.moves % CODES
-            a, b = code % SPAN, code // SPAN
+            code = player.moves * mult % codes
             hx, hy = player.home
-            base = (player.index * SLOTS + a) * 2
-            packet = CliMouseCmd(target_id=0, x=float(hx + a - JITTER), y=float(hy + b - JITTER),
-                                 z=0)
+            base = (player.index * span + player.moves % span) * 2
+            packet = CliMouseCmd(target_id=0, x=float(hx + code % span - jitter),
+                                 y=float(hy + code // span - jitter), z=0)
             data = send(packet)
             chat = chat_every > 0 and player.moves % chat_every == chat_every - 1
             sent = monotonic_ns()
@@ -604,6 +644,12 @@ def gateway_settings(players: int, view_radius: float) -> dict[str, str]:
     }
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _tree_env(tree: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     if tree is not None:
@@ -650,6 +696,28 @@ def stop_gateway(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+#: Gateway counters read from /metrics around each window: what was dropped, and why.
+DROP_METRICS = ("gateway_world_drops_total", "gateway_router_drops_total",
+                "gateway_slow_client_disconnects_total", "gateway_flood_disconnects_total",
+                "gateway_handler_errors_total", "gateway_buffer_pool_exhausted_total")
+
+
+def scrape_drops(port: int) -> dict[str, float]:
+    """The gateway's drop and disconnect counters (by series), or {} when unreachable."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+            text = reply.read().decode("utf-8", "replace")
+    except OSError:
+        return {}
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(DROP_METRICS):
+            series, _, value = line.rpartition(" ")
+            with contextlib.suppress(ValueError):
+                found[series] = float(value)
+    return found
 
 
 def proc_cpu(pid: int) -> float:
@@ -725,13 +793,15 @@ class Bench:
         # Two connections per player in the gateway: beyond the fd limit, players close their
         # character leg after the select (the gateway tolerates either, PROTOCOL.md §9.2).
         char_legs_below = (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 512) // 2
+        self.metrics_port = free_port()
         settings = {
             **gateway_settings(self.max_players, args.view_radius),
+            "PACKET_METRICS_PORT": str(self.metrics_port),
             **args.settings,
         }
         label = str(self.tree) if self.tree is not None else "installed"
         rows: list[dict[str, Any]] = []
-        slots = self.max_players * SLOTS * 2
+        slots = self.max_players * Moves.of(args.jitter).span * 2
         with tempfile.TemporaryDirectory(prefix="bench-players-") as tmp:
             process, port = start_gateway(self.tree, Path(tmp), settings, pin)
             shm = SharedMemory(create=True, size=slots * 8)
@@ -739,6 +809,7 @@ class Bench:
                 options = {
                     "host": "127.0.0.1", "port": port, "view_radius": args.view_radius,
                     "max_players": self.max_players, "shm": shm.name, "cpus": worker_cpus,
+                    "jitter": args.jitter,
                     "login_concurrency": args.login_concurrency, "timeout": args.timeout,
                     "flow_timeout": args.timeout * 4, "chat_every": args.chat_every,
                     "drain": args.drain, "workers": args.workers,
@@ -838,6 +909,7 @@ class Bench:
             start = time.monotonic_ns() + 200_000_000
             t0 = start + int(args.warmup * 1e9)
             t1 = t0 + int(args.seconds * 1e9)
+            drops0 = scrape_drops(self.metrics_port)
             for pipe in self.pipes:
                 pipe.send({"cmd": "play", "start": start, "t0": t0, "t1": t1, "count": size})
             time.sleep(max(0.0, (t0 - time.monotonic_ns()) / 1e9))
@@ -854,6 +926,9 @@ class Bench:
                 played.append(pipe.recv())
             row = self.figures(size, played, cpu1 - cpu0, wall1 - wall0, rss, failures,
                                login_s)
+            drops1 = scrape_drops(self.metrics_port)
+            row["gateway_drops"] = {k: v - drops0.get(k, 0.0) for k, v in drops1.items()
+                                    if v - drops0.get(k, 0.0) > 0}
             row["gateway_cpu_wait"] = round(waited, 3)
             row["generator_cpu_wait"] = [round(p["wait"], 3) for p in played]
             rows.append(row)
@@ -861,6 +936,8 @@ class Bench:
             self.say("    waiting for a CPU (other processes): gateway "
                      f"{waited:.0%}, load generator "
                      + ", ".join(f"{p['wait']:.0%}" for p in played))
+            if row["gateway_drops"]:
+                self.say(f"    gateway drops (/metrics, window and drain): {row['gateway_drops']}")
             if row["saturated"]:
                 self.say(f"  stopping: {row['saturated']}")
                 break
@@ -950,7 +1027,9 @@ class Bench:
                else "")
             + (f"\n    LOAD GENERATOR LIMITED: {r['generator_limited']}"
                if r["generator_limited"] else "")
-            + (f"\n    machine busy: {r['machine_busy']}" if r["machine_busy"] else ""))
+            + (f"\n    machine busy: {r['machine_busy']}" if r["machine_busy"] else "")
+            + (f"\n    other packets while playing (visibility changes?): {r['other_packets']}"
+               if r["other_packets"] else ""))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -964,6 +1043,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chat-every", type=int, default=10,
                         help="a chat every k moves (0 = none; %(default)s)")
     parser.add_argument("--view-radius", type=float, default=10000.0)
+    parser.add_argument("--jitter", type=int, default=None,
+                        help=f"largest offset of a move from the grid point ({JITTER}, at most "
+                        "what keeps every pair on its side of the view radius)")
     parser.add_argument("--login-concurrency", type=int, default=16)
     parser.add_argument("--budget", type=float, default=300.0,
                         help="seconds per tree: a size whose logins would not fit is skipped")
@@ -980,6 +1062,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--sizes expects integers separated by commas")
     if not args.sizes or args.sizes[0] < 1 or args.workers < 1:
         parser.error("--sizes and --workers must be at least 1")
+    limit = max_jitter(args.view_radius)
+    if args.jitter is None:
+        args.jitter = min(JITTER, limit)
+    if not 1 <= args.jitter <= limit:
+        parser.error(f"--jitter must be 1..{limit} at view radius {args.view_radius:g}")
     args.settings = {}
     for item in args.set:
         key, sep, value = item.partition("=")

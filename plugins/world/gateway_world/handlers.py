@@ -2,7 +2,7 @@
 animations and teleports (docs/protocol.md §7.4 steps 5-7, §7.5, §7.6, §7.7).
 
 The character is put on its map when its connection enters the world (the plugin's state
-hook, :meth:`gateway_world.plugin.WorldRuntime.entered`). ``PAKCS_CHANGE_MAP_REQ`` (the client
+hook, :meth:`gateway_world.runtime.WorldRuntime.entered`). ``PAKCS_CHANGE_MAP_REQ`` (the client
 loaded the map) is answered with ``PAKWC_CHANGE_MAP_REPLY`` and then marks the character ready,
 upon which the world service exchanges the spawns with the players around. Movement, normal
 chat and animations go to the world service, which sends them to the players within the view
@@ -13,9 +13,11 @@ Strategy: every handler checks that its connection is on the map through this ga
 link and that the client's values are usable (finite coordinates, a message that fits a
 packet) before sending anything. What cannot be carried out is dropped and counted
 (``gateway_world_drops_total{reason}``), never raised; a normal-chat line the world service
-cannot take gets a whisper from the server saying so. Movement and chat are fire-and-forget on
-the world stream, so a slow world service never holds a client's packets up; entering the map
-and teleports wait for the world's answer (at most GRPC_DEADLINE).
+cannot take gets a whisper from the server saying so. Movement and chat need no answer from the
+world and go out without waiting, unless the link's outbox is full: then the handler waits a
+bounded time for room, and since a suspended handler pauses reading from its client, the client
+that causes the load is slowed by TCP before anything is dropped. Entering the map and
+teleports wait for the world's answer (at most GRPC_DEADLINE).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from gateway_core.api import (
     SrvWhisperChat,
 )
 from gateway_world.delivery import WorldLink, WorldRequestError
-from gateway_world.plugin import PRESENCE, WorldPresence, WorldRuntime, wire_position
+from gateway_world.runtime import PRESENCE, WorldPresence, WorldRuntime, wire_position
 from gateway_world.service.limits import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
@@ -180,7 +182,7 @@ async def on_mouse_cmd(ctx: Ctx, packet: CliMouseCmd) -> None:
     if destination is None:
         on_map.runtime.drop(ctx.session, "bad_position", "mouse_cmd")
         return
-    if not on_map.link.move(on_map.character_id, packet.target_id, destination):
+    if not await on_map.link.amove(on_map.character_id, packet.target_id, destination):
         on_map.runtime.drop(ctx.session, "world_unavailable", "mouse_cmd")
         return
     # Kept as where the character will be: the position saved when it leaves the world.
@@ -197,7 +199,7 @@ async def on_stop_moving(ctx: Ctx, packet: CliStopMoving) -> None:
     if position is None:
         on_map.runtime.drop(ctx.session, "bad_position", "stop_moving")
         return
-    if not on_map.link.stop(on_map.character_id, position):
+    if not await on_map.link.astop(on_map.character_id, position):
         on_map.runtime.drop(ctx.session, "world_unavailable", "stop_moving")
         return
     ctx.session.position = Position(position.x, position.y, float(position.z))
@@ -257,7 +259,7 @@ async def on_normal_chat(ctx: Ctx, packet: CliNormalChat) -> None:
     if text is None:
         on_map.runtime.drop(ctx.session, "bad_message", f"{len(packet.message)} bytes")
         return
-    if not on_map.link.say(on_map.character_id, text):
+    if not await on_map.link.asay(on_map.character_id, text):
         on_map.runtime.drop(ctx.session, "world_unavailable", "normal_chat")
         ctx.reply(server_message(CHAT_UNAVAILABLE))
 
@@ -268,7 +270,8 @@ async def on_set_animation(ctx: Ctx, packet: CliSetAnimation) -> None:
     on_map = _on_map(ctx, "set_animation")
     if on_map is None:
         return
-    if not on_map.link.act(on_map.character_id, CliSetAnimation.NAME, packet.encode_payload()):
+    payload = packet.encode_payload()
+    if not await on_map.link.aact(on_map.character_id, CliSetAnimation.NAME, payload):
         on_map.runtime.drop(ctx.session, "world_unavailable", "set_animation")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import pytest
 from gateway_world.handlers import CHAT_UNAVAILABLE, SERVER_SENDER, WORLD_UNAVAILABLE
-from gateway_world.plugin import BASE_RUN_SPEED, PRESENCE
+from gateway_world.runtime import BASE_RUN_SPEED, PRESENCE
 from gateway_world.service import WorldReferenceService
 
 from gateway_core.bot import GameClient

@@ -14,8 +14,9 @@ event into one packet, encoded once, and sends it to every listed recipient
 PAKWC_NORMAL_CHAT, or the game action's own packet), in the order of the batch.
 
 Batching: the service accumulates each gateway's events and sends them as one
-`WorldEventBatch` per delivery tick (20 ms by default); a batch that carries the answer to a
-request is sent at once, so answers are not delayed by the tick. A gateway sends what its
+`WorldEventBatch` per delivery tick (20 ms by default; after a quiet tick the first events go
+at once); a batch that carries the answer to a request is sent at once, so answers are not
+delayed by the tick. A gateway sends what its
 players asked for since its last message as one `WorldRequestBatch`; requests are applied in
 order, batch after batch.
 

@@ -13,8 +13,10 @@ a few visibility updates, not one per tick).
 Events are grouped by the gateway stream hosting the recipients: one event per gateway, listing
 its recipients, written straight into that stream's open :class:`~world_pb2.WorldEventBatch`.
 One timer (the delivery tick, ``flush_interval``) moves every open batch onto its stream's
-queue, so a gateway gets one message per tick however many events it has; a batch holding the
-answer to a request is moved at once (:meth:`WorldState.flush_stream`). Each stream counts the
+queue, so a gateway gets one message per tick however many events it has; after a quiet spell
+(no flush for a tick) the first event is sent at the next turn of the loop, so batching costs
+latency only under load. A batch holding the answer to a request is moved at once
+(:meth:`WorldState.flush_stream`). Each stream counts the
 events it holds and has not written (``pending``). From half of ``queue_limit`` on, the
 servicer stops reading that gateway's requests (:meth:`WorldStream.wait_room`); at
 ``queue_limit``, further events for it are dropped (answers are never dropped) and counted, and
@@ -27,6 +29,7 @@ character no longer sees, a removal and a fresh spawn of each it sees.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import struct
 from collections.abc import Callable, Iterable
@@ -285,6 +288,7 @@ class WorldState:
         self.maps: dict[int, MapState] = {}
         self._dirty: dict[WorldStream, None] = {}
         self._flush_handle: asyncio.Handle | None = None
+        self._last_flush = -math.inf
         self.events = 0
         self.batches = 0
         self.dropped_events = 0
@@ -386,18 +390,23 @@ class WorldState:
     # -- delivery ticks --------------------------------------------------------------------
 
     def _schedule_flush(self) -> None:
+        # Leading edge: after a quiet spell the first event goes at the next turn of the loop
+        # (with whatever joins it meanwhile); under load the batches leave one tick apart.
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop (a synchronous caller): flush() by hand
-        if self.flush_interval > 0:
-            self._flush_handle = loop.call_later(self.flush_interval, self.flush)
+        delay = self._last_flush + self.flush_interval - loop.time()
+        if delay > 0:
+            self._flush_handle = loop.call_later(delay, self.flush)
         else:
             self._flush_handle = loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """The delivery tick: queue every stream's open batch."""
         self._flush_handle = None
+        with contextlib.suppress(RuntimeError):  # no loop: called by hand
+            self._last_flush = asyncio.get_running_loop().time()
         dirty, self._dirty = self._dirty, {}
         for stream in dirty:
             self.flush_stream(stream)

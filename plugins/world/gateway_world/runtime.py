@@ -1,0 +1,231 @@
+"""The world plugin's runtime on one gateway: its world stream and the sessions of its
+characters.
+
+At start-up each gateway opens its one ``Connect`` stream to the world service
+(:class:`WorldLink`). Events for its characters become packets sent to their sessions. A
+session entering the world is put on its map (:meth:`WorldRuntime.entered`); one that leaves
+the world or closes is taken off it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import grpc
+from gateway_protos.v1 import character_pb2, world_pb2
+
+from gateway_core.api import (
+    GatewayView,
+    InWorldRuntime,
+    Key,
+    NumberingProfile,
+    Session,
+    get_profile,
+)
+from gateway_world.delivery import Delivery, WorldLink, WorldMetrics, WorldRequestError
+
+log = logging.getLogger(__name__)
+
+#: Backend service name of the world contract.
+SERVICE = "world"
+
+
+#: osIROSE's base run and attack speeds, shown to others when the character data has none.
+BASE_RUN_SPEED: Final = 425
+BASE_ATTACK_SPEED: Final = 100
+_MAX_U8, _MAX_U16 = 0xFF, 0xFFFF
+_I16 = (-0x8000, 0x7FFF)
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return min(max(int(value), low), high)
+
+
+@dataclass(slots=True)
+class WorldPresence:
+    """What the world plugin keeps per world connection (``session.plugin_data[PRESENCE]``).
+
+    ``entered``: the world service has the character on its map; ``ready``: the client loaded
+    the map (PAKCS_CHANGE_MAP_REQ) and the world exchanged spawns. The vitals feed
+    PAKWC_CHANGE_MAP_REPLY (0 where the character data is unknown).
+    """
+
+    look: world_pb2.PlayerLook
+    hp: int = 0
+    mp: int = 0
+    xp: int = 0
+    penalty_xp: int = 0
+    team: int = 0
+    entered: bool = False
+    ready: bool = False
+
+
+#: The world state of a session in the world.
+PRESENCE = Key[WorldPresence]("world.presence")
+
+
+def presence_from_character(state: character_pb2.CharacterState | None) -> WorldPresence:
+    """The look others see and the vitals of a character (untrusted backend data, clamped into
+    the fields of PAKWC_PLAYER_CHAR); defaults when the character data is unavailable."""
+    if state is None:
+        return WorldPresence(
+            world_pb2.PlayerLook(run_speed=BASE_RUN_SPEED, atk_speed=BASE_ATTACK_SPEED)
+        )
+    look = world_pb2.PlayerLook(
+        hp=_clamp(state.hp, -(2**31), 2**31 - 1),
+        race=_clamp(state.race, 0, _MAX_U8),
+        run_speed=BASE_RUN_SPEED,
+        atk_speed=BASE_ATTACK_SPEED,
+        face=state.face,
+        hair=state.hair,
+        equipment=list(state.equipped_items[:8]),
+        job=_clamp(state.job, *_I16),
+        level=_clamp(state.level, 0, _MAX_U8),
+    )
+    return WorldPresence(look, hp=state.hp, mp=state.mp, xp=state.xp, penalty_xp=state.penalty_xp)
+
+
+def wire_position(x: float, y: float, z: float | int = 0) -> world_pb2.Position | None:
+    """A map point for the world service, or None when it is not one (NaN, infinite)."""
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return None
+    return world_pb2.Position(x=x, y=y, z=_clamp(int(z), 0, _MAX_U16))
+
+
+class WorldRuntime(InWorldRuntime):
+    """One gateway's world glue: its stream and the sessions of its characters.
+
+    ``drops`` counts (by reason) the client requests the world plugin could not carry out:
+    ``gateway_world_drops_total{reason}`` on the gateway's metrics registry.
+    """
+
+    PLUGIN = "world"
+    DROPS_HELP = (
+        "Client requests the world plugin dropped, by reason (backend unavailable, not on "
+        "the map yet, bad values)."
+    )
+
+    def __init__(self, app: GatewayView) -> None:
+        super().__init__(app)
+        self.profile: NumberingProfile = get_profile(app.settings.PACKET_PROFILE)
+        #: World events -> packets, a whole batch at a time (one write per connection).
+        self.delivery = Delivery(self.sessions.get, app.connections.broadcast, self.profile)
+        self.link = WorldLink(
+            app.clients[SERVICE],
+            app.gateway_id,
+            self.deliver,
+            on_batch=self.delivery.deliver_batch,
+            max_backoff=float(app.settings.WORLD_RECONNECT_MAX_DELAY),
+            request_timeout=float(app.settings.GRPC_DEADLINE),
+        )
+        registry = getattr(app, "metrics_registry", None)
+        if registry is not None:
+            registry.register(WorldMetrics(self.link, self.delivery))
+
+    def start(self) -> None:
+        """Open the world stream."""
+        self.link.start()
+
+    async def stop(self) -> None:
+        """Close the world stream (the service takes this gateway's characters off their
+        maps)."""
+        await self.link.aclose()
+
+    def deliver(self, event: world_pb2.WorldEvent) -> None:
+        """Send an event's packet to the sessions it lists (encoded once); batches go to
+        :meth:`Delivery.deliver_batch` directly."""
+        self.delivery.deliver(event)
+
+    async def _character(self, session: Session) -> character_pb2.CharacterState | None:
+        # The character data comes from whichever plugin declared a character client (the core
+        # shares one channel per service); without one, spawns show a default look.
+        clients = getattr(self.app, "clients", None)
+        stub = clients.get("character") if clients is not None else None
+        if stub is None or session.character_id is None:
+            return None
+        try:
+            state: character_pb2.CharacterState = await stub.GetCharacter(
+                character_pb2.GetCharacterRequest(character_id=session.character_id)
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning(
+                "world: character %d not loaded (%s); default look",
+                session.character_id,
+                exc.code().name,
+            )
+            return None
+        return state
+
+    async def entered(self, session: Session) -> None:
+        """Track a session that entered the world and put its character on its map.
+
+        Asks for the object id the join handed out (``session.world_object_id``); when the
+        world gives another one (taken on that map by another gateway's player), the session
+        takes the world's, which PAKWC_CHANGE_MAP_REPLY then tells the client. A world that is
+        unavailable is logged and counted; PAKCS_CHANGE_MAP_REQ tries again.
+        """
+        if session.character_id is None:
+            return
+        self.sessions[session.character_id] = session
+        presence = session.plugin_data.get(PRESENCE)
+        if presence is None:
+            presence = presence_from_character(await self._character(session))
+            session.plugin_data.set(PRESENCE, presence)
+        await self.enter(session, presence)
+
+    async def enter(self, session: Session, presence: WorldPresence) -> bool:
+        """Put the character of ``session`` on its map (``presence.entered`` on success)."""
+        character_id = session.character_id
+        if character_id is None:
+            return False
+        position = wire_position(session.position.x, session.position.y, session.position.z)
+        enter = world_pb2.EnterMap(
+            character_id=character_id,
+            name=session.character_name or "",
+            map_id=_clamp(session.map_id or 0, 0, _MAX_U16),
+            position=position if position is not None else world_pb2.Position(),
+            look=presence.look,
+            requested_object_id=_clamp(session.world_object_id or 0, 0, _MAX_U16),
+        )
+        try:
+            ack = await self.link.enter(enter)
+        except WorldRequestError as exc:
+            self.drop(session, "world_unavailable", f"enter: {exc}")
+            return False
+        if self.sessions.get(character_id) is not session:
+            # The connection left the world while the enter was on its way.
+            await self.link.leave(character_id)
+            return False
+        if ack.object_id != session.world_object_id:
+            log.info(
+                "world: connection #%d is object %d on map %d (asked for %s)",
+                session.connection_id,
+                ack.object_id,
+                ack.map_id,
+                session.world_object_id,
+            )
+            session.world_object_id = ack.object_id
+        presence.entered = True
+        presence.ready = False
+        return True
+
+    async def left(self, session: Session) -> None:
+        """Take the character of a session that left the world off its map."""
+        character_id = session.character_id
+        presence = session.plugin_data.pop(PRESENCE)
+        if presence is not None:
+            presence.entered = presence.ready = False
+        if character_id is not None and self.sessions.get(character_id) is session:
+            del self.sessions[character_id]
+            await self.link.leave(character_id)
+
+
+def create_runtime(gateway: GatewayView) -> WorldRuntime | None:
+    """This gateway's world runtime; none without a world client (events disabled)."""
+    if SERVICE not in gateway.clients:
+        log.warning("world: no %s client; world events are disabled", SERVICE)
+        return None
+    return WorldRuntime(gateway)

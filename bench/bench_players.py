@@ -748,6 +748,16 @@ def proc_rss_mib(pid: int) -> float:
 # -- orchestration -----------------------------------------------------------------------------
 
 
+def _log_kind(line: str) -> str:
+    """A gateway log line without its numbers; of a traceback, only the message and the last
+    line (the exception)."""
+    message, _, exc = line.split("msg=", 1)[-1].partition(" exc=")
+    text = message[:140]
+    if exc:
+        text += " -> " + exc.strip('"').replace("\\n", "\n").strip().splitlines()[-1][:160]
+    return re.sub(r"\d+", "#", text)
+
+
 def _percentiles(samples: array.array[int]) -> dict[str, float]:
     if not samples:
         return {"p50_ms": math.nan, "p99_ms": math.nan, "p999_ms": math.nan}
@@ -791,7 +801,7 @@ class Bench:
         pin = cpus[0] if args.pin and len(cpus) >= 2 else None
         worker_cpus = cpus[1:] if pin is not None else []
         # Two connections per player in the gateway: beyond the fd limit, players close their
-        # character leg after the select (the gateway tolerates either, PROTOCOL.md §9.2).
+        # character leg after the select (the gateway tolerates either, docs/protocol.md §9.2).
         char_legs_below = (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 512) // 2
         self.metrics_port = free_port()
         settings = {
@@ -845,8 +855,7 @@ class Bench:
                 shm.unlink()
                 errors = (Path(tmp) / "gateway.err").read_text(errors="replace").splitlines()
                 if errors:
-                    kinds = Counter(re.sub(r"\d+", "#", line.split("msg=", 1)[-1])[:140]
-                                    for line in errors)
+                    kinds = Counter(_log_kind(line) for line in errors)
                     self.say(f"  gateway stderr: {len(errors)} lines; most frequent:")
                     for text, count in kinds.most_common(5):
                         self.say(f"    x{count}: {text}")

@@ -158,6 +158,10 @@ class ChatDelivery(ReconnectingStream):
             except grpc.aio.AioRpcError as exc:
                 # A lost stream unhosts everything anyway.
                 log.info("chat: unhost %d failed: %s", character_id, exc.details())
+            except grpc.aio.UsageError as exc:
+                # The channel closed under us (the gateway is stopping): the stream, and with
+                # it everything this gateway hosted, is gone too.
+                log.info("chat: unhost %d skipped: %s", character_id, exc)
 
 
 def delivery_packet(delivery: chat_pb2.Delivery) -> Packet:

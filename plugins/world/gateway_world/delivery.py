@@ -184,6 +184,9 @@ class WorldLink(ReconnectingStream):
         async def requests() -> AsyncIterator[world_pb2.WorldRequestBatch]:
             # Everything queued since the last message leaves as one message.
             while (item := await outbox.get()) is not None:
+                # One turn of the loop first: the other connections' packets read in the same
+                # round queue their requests too, and leave in this message, not in their own.
+                await asyncio.sleep(0)
                 batch = [item]
                 while len(batch) < MAX_REQUEST_BATCH and not outbox.empty():
                     item = outbox.get_nowait()

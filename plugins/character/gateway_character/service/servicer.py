@@ -178,11 +178,19 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
     async def ListCharacters(
         self, request: character_pb2.ListCharactersRequest, context: Context
     ) -> character_pb2.ListCharactersReply:
-        """The account's characters in creation order."""
+        """The account's characters in creation order.
+
+        Listing is the most frequent call, so it only reads, unless one of the account's own
+        characters is past its deletion delay: then the purge runs first (every other call
+        that could meet such a character purges too).
+        """
         try:
             async with self._db() as db, db.begin():
-                await self._purge(db)
                 rows = await self._owned(db, request.account_id)
+                now = self._clock()
+                if any(row.delete_at is not None and row.delete_at <= now for row in rows):
+                    await self._purge(db)
+                    rows = await self._owned(db, request.account_id)
                 reply = character_pb2.ListCharactersReply(
                     characters=[self._summary(row) for row in rows]
                 )

@@ -50,6 +50,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import importlib.util
 import json
 import math
 import os
@@ -170,12 +171,20 @@ def _serve_gateway(profile: bool) -> None:
     from gateway_core.plugins import GatewayPluginManager
     from gateway_core.protocol.packets import CliNormalChat, SrvNormalChat
 
+    # A handler that only replies is a plain ``def`` where the plugin API allows one (it never
+    # builds a coroutine); trees before gateway_core.registry existed need an ``async def``.
+    plain_handlers = importlib.util.find_spec("gateway_core.registry") is not None
+
     class EchoPlugin:
         @hookimpl
         def gateway_register_packets(self, register: Any) -> None:
-            register("PAKCS_NORMAL_CHAT", self.on_normal_chat, states=ANY_STATE)
+            handler = self.on_normal_chat if plain_handlers else self.on_normal_chat_async
+            register("PAKCS_NORMAL_CHAT", handler, states=ANY_STATE)
 
-        async def on_normal_chat(self, ctx: Any, packet: CliNormalChat) -> None:
+        def on_normal_chat(self, ctx: Any, packet: CliNormalChat) -> None:
+            ctx.reply(SrvNormalChat(char_id=0, message=packet.message))
+
+        async def on_normal_chat_async(self, ctx: Any, packet: CliNormalChat) -> None:
             ctx.reply(SrvNormalChat(char_id=0, message=packet.message))
 
     pm = GatewayPluginManager()

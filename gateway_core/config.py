@@ -205,10 +205,10 @@ def _grpc_target(raw: object) -> str:
     return value
 
 
-def _core(name: str, default: object, convert: Callable[[object], object], doc: str,
-          *, optional: bool = False) -> SettingRegistration:
-    # ``optional`` documents intent at the call site; it is the same as a None default.
-    assert optional == (default is None), name
+def _core(
+    name: str, default: object, convert: Callable[[object], object], doc: str
+) -> SettingRegistration:
+    # A None default makes the setting optional (see SettingRegistration.optional).
     return SettingRegistration(CORE_PLUGIN, name, default, doc=doc, convert=convert)
 
 
@@ -247,28 +247,25 @@ CORE_SETTINGS: tuple[SettingRegistration, ...] = (
     _core("POLICY_AFTER_AUTH", "drop", _choice("drop", "close"),
                 "Unknown or wrong-state packet after a login/join succeeded: drop or close."),
     _core("GATEWAY_LOAD_PLUGINS", None, _as_name_list,
-                "Comma list of the only plugins to load (unset or empty = all installed).",
-                optional=True),
+                "Comma list of the only plugins to load (unset or empty = all installed)."),
     _core("GATEWAY_DISABLE_PLUGINS", (), _as_name_list,
                 "Comma list of installed plugins not to load."),
     _core("DATA_DIR", "./data", _non_empty,
                 "Directory of the embedded reference services' data (SQLite files)."),
     _core("DATABASE_URL", None, _non_empty,
                 "SQLAlchemy URL for the reference services (unset = SQLite file per service "
-                "under DATA_DIR).", optional=True),
+                "under DATA_DIR)."),
     _core("PUBLIC_HOST", None, _non_empty,
-                "Host handed to clients for the next leg (unset = the address they reached).",
-                optional=True),
+                "Host handed to clients for the next leg (unset = the address they reached)."),
     _core("PUBLIC_PORT", None, _int_range(1, 65535),
-                "Port handed to clients for the next leg (unset = SERVICE_PORT).", optional=True),
+                "Port handed to clients for the next leg (unset = SERVICE_PORT)."),
     _core("GRPC_DEADLINE", 5.0, _seconds(), "Default deadline of a backend gRPC call."),
     _core("SESSION_GRACE", 60.0, _seconds(allow_zero=True),
                 "Seconds a session outlives its last connection (reconnects between legs)."),
     _core("GATEWAY_ID", None, _non_empty,
-                "Identity of this gateway towards the backends (unset = random per process).",
-                optional=True),
+                "Identity of this gateway towards the backends (unset = random per process)."),
     _core("SETTINGS_FILE", None, _non_empty,
-                "Path of a TOML or YAML settings file.", optional=True),
+                "Path of a TOML or YAML settings file."),
 )
 
 

@@ -13,11 +13,11 @@ import time
 from typing import TYPE_CHECKING
 
 from gateway_core.api import (
+    DISPATCH_STATES,
     AcceptReplyResult,
     CliAcceptReq,
     CliAlive,
     CliScreenShotTimeReq,
-    SessionState,
     SrvAcceptReply,
     SrvScreenShotTimeReply,
     hookimpl,
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from gateway_core.api import PacketContext, PacketRegistrar
 
 #: Every state in which a connection still dispatches packets.
-ANY_STATE = frozenset(SessionState) - {SessionState.CLOSING}
+ANY_STATE = DISPATCH_STATES
 
 
 async def on_accept_req(ctx: PacketContext[None], packet: CliAcceptReq) -> None:

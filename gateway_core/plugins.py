@@ -39,7 +39,6 @@ from gateway_core.registry import (
     SettingRegistration,
     SettingsRegistrar,
 )
-from gateway_core.session import SessionState
 
 # Registration types are re-exported: the manager's attributes hold them.
 __all__ = [
@@ -114,8 +113,6 @@ class GatewayPluginManager(pluggy.PluginManager):
         self.plugin_settings = self.registry.plugin_settings
         self.runtimes = self.registry.runtimes
         self.commands = self.registry.commands
-        #: The numbering that packet registrations are checked against.
-        self.profile: NumberingProfile | None = None
         #: Called as ``on_hook_error(plugin, hook_name)`` when a lifecycle hook raised.
         self.on_hook_error: Callable[[str, str], None] | None = None
         #: Names in GATEWAY_DISABLE_PLUGINS that match no installed plugin (after loading).
@@ -218,7 +215,7 @@ class GatewayPluginManager(pluggy.PluginManager):
         own registrar; packet names are checked against ``profile`` (default: the default
         numbering). A duplicate or an exception fails with :class:`PluginError`."""
         if profile is not None:
-            self.profile = profile
+            self.registry.profile = profile
         for hook_name, registrar in _REGISTER_HOOKS:
             if not self._collected(hook_name):
                 self._run_register(hook_name, registrar)
@@ -229,13 +226,8 @@ class GatewayPluginManager(pluggy.PluginManager):
     def _run_register(self, hook_name: str, registrar: Callable[..., Any]) -> None:
         self._done.add(hook_name)
         for plugin, function, argnames in self._impls(hook_name):
-            scoped = (
-                PacketRegistrar(self.registry, plugin, self.profile)
-                if registrar is PacketRegistrar
-                else registrar(self.registry, plugin)
-            )
             try:
-                function(**dict.fromkeys(argnames, scoped))
+                function(**dict.fromkeys(argnames, registrar(self.registry, plugin)))
             except PluginError:
                 raise
             except Exception as exc:
@@ -279,14 +271,6 @@ class GatewayPluginManager(pluggy.PluginManager):
                 log.exception("plugin %s raised in %s", plugin, hook_name)
                 if self.on_hook_error is not None:
                     self.on_hook_error(plugin, hook_name)
-
-    async def session_state_changed(
-        self, session: Any, old: SessionState, new: SessionState
-    ) -> None:
-        """Fire ``gateway_session_state_changed`` without runtimes (a gateway binds its
-        :class:`~gateway_core.plugin_runtime.GatewayLifecycle` instead)."""
-        await self.call_lifecycle("gateway_session_state_changed", session=session, old=old,
-                                  new=new)
 
 
 def _version(dist: str) -> str | None:

@@ -11,7 +11,6 @@ packet type the server never receives, a state set in which nothing is ever disp
 from __future__ import annotations
 
 import argparse
-import inspect
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -59,13 +58,12 @@ class PluginError(Exception):
 @dataclass(frozen=True, slots=True)
 class PacketRegistration:
     """``plugin`` handles packets named ``name`` with ``handler`` while the session is in one
-    of ``states``. ``is_async`` is true when ``handler`` is an ``async def``."""
+    of ``states``."""
 
     plugin: str
     name: str
     handler: Handler
     states: frozenset[SessionState]
-    is_async: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +136,8 @@ class Registry:
     plugin_settings: list[SettingRegistration] = field(default_factory=list)
     runtimes: dict[str, RuntimeRegistration] = field(default_factory=dict)
     commands: dict[str, CommandSpec] = field(default_factory=dict)
+    #: The numbering packet registrations are checked against (``None``: the default one).
+    profile: NumberingProfile | None = None
 
 
 class _Registrar:
@@ -153,17 +153,15 @@ class _Registrar:
 class PacketRegistrar(_Registrar):
     """``register(packet_name, handler, *, states)`` for ``gateway_register_packets``.
 
-    ``profile`` is the numbering the gateway speaks: a name it does not know, or a type the
-    server never receives, is refused.
+    The registry's ``profile`` is the numbering the gateway speaks: a name it does not know,
+    or a type the server never receives, is refused.
     """
 
     __slots__ = ("_profile",)
 
-    def __init__(
-        self, registry: Registry, plugin: str, profile: NumberingProfile | None = None
-    ) -> None:
+    def __init__(self, registry: Registry, plugin: str) -> None:
         super().__init__(registry, plugin)
-        self._profile = profile if profile is not None else get_profile()
+        self._profile = registry.profile if registry.profile is not None else get_profile()
 
     def __call__(
         self, packet_name: str, handler: Handler, *, states: Iterable[SessionState]
@@ -204,17 +202,8 @@ class PacketRegistrar(_Registrar):
                 f"{existing.plugin!r} and {plugin!r}"
             )
         self._registry.packet_handlers[packet_name] = PacketRegistration(
-            plugin, packet_name, handler, state_set & DISPATCH_STATES, _is_async(handler)
+            plugin, packet_name, handler, state_set & DISPATCH_STATES
         )
-
-
-def _is_async(handler: Callable[..., Any]) -> bool:
-    target = getattr(handler, "__func__", handler)
-    if inspect.iscoroutinefunction(target):
-        return True
-    call = getattr(type(handler), "__call__", None)  # noqa: B004 (a callable object)
-    return call is not None and not inspect.isroutine(handler) and \
-        inspect.iscoroutinefunction(call)
 
 
 class GrpcClientRegistrar(_Registrar):

@@ -34,8 +34,8 @@ SETTINGS: dict[str, object] = {
 
 
 def _register(name: str, handler: Any, states: Any) -> Registry:
-    registry = Registry()
-    PacketRegistrar(registry, "demo", get_profile("2026"))(name, handler, states=states)
+    registry = Registry(profile=get_profile("2026"))
+    PacketRegistrar(registry, "demo")(name, handler, states=states)
     return registry
 
 
@@ -75,27 +75,6 @@ def test_closing_is_dropped_from_a_state_set_that_has_reachable_states() -> None
     registry = _register(CliNormalChat.NAME, _handler,
                          {SessionState.IN_WORLD, SessionState.CLOSING})
     assert registry.packet_handlers[CliNormalChat.NAME].states == {SessionState.IN_WORLD}
-
-
-def test_handlers_are_told_apart_as_async_or_plain() -> None:
-    def plain(ctx: Any, packet: Any) -> None:
-        pass
-
-    class Bound:
-        async def method(self, ctx: Any, packet: Any) -> None:
-            pass
-
-        def __call__(self, ctx: Any, packet: Any) -> None:
-            pass
-
-    async_reg = _register(CliNormalChat.NAME, _handler, {SessionState.IN_WORLD})
-    plain_reg = _register(CliNormalChat.NAME, plain, {SessionState.IN_WORLD})
-    method_reg = _register(CliNormalChat.NAME, Bound().method, {SessionState.IN_WORLD})
-    object_reg = _register(CliNormalChat.NAME, Bound(), {SessionState.IN_WORLD})
-    assert async_reg.packet_handlers[CliNormalChat.NAME].is_async
-    assert not plain_reg.packet_handlers[CliNormalChat.NAME].is_async
-    assert method_reg.packet_handlers[CliNormalChat.NAME].is_async
-    assert not object_reg.packet_handlers[CliNormalChat.NAME].is_async
 
 
 def test_a_plain_def_handler_runs_to_completion_without_a_coroutine() -> None:

@@ -426,6 +426,7 @@ class ConnectionDriver:
             self._sent(packet.type_name or "raw")
         else:
             self._sent(packet.NAME)
+        # send_encoded, inlined: every reply passes here.
         self._out.append(data)
         self._out_bytes += len(data)
         if self._out_bytes > self._limit:

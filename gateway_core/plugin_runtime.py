@@ -15,7 +15,7 @@ import abc
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 from prometheus_client import Counter
 
@@ -130,6 +130,20 @@ class InWorldRuntime(PluginRuntime, abc.ABC):
     PLUGIN: ClassVar[str]
     #: Help text of the drop counter.
     DROPS_HELP: ClassVar[str]
+    #: The backend service the runtime works through, and what is lost without its client.
+    SERVICE: ClassVar[str]
+    WITHOUT_SERVICE: ClassVar[str]
+
+    @classmethod
+    def create(cls, gateway: GatewayView) -> Self | None:
+        """The runtime factory to register: a runtime of ``gateway``, or none (logged) when
+        the gateway has no client of :attr:`SERVICE`."""
+        if cls.SERVICE not in gateway.clients:
+            logging.getLogger(cls.__module__).warning(
+                "%s: no %s client; %s", cls.PLUGIN, cls.SERVICE, cls.WITHOUT_SERVICE
+            )
+            return None
+        return cls(gateway)
 
     def __init__(self, gateway: GatewayView) -> None:
         super().__init__(gateway)

@@ -31,6 +31,8 @@ def anyio_backend() -> str:
 class DemoRuntime(InWorldRuntime):
     PLUGIN = "demo"
     DROPS_HELP = "Demo requests dropped, by reason."
+    SERVICE = "demo"
+    WITHOUT_SERVICE = "demo events are disabled"
 
     def __init__(self, gateway: GatewayView) -> None:
         super().__init__(gateway)
@@ -152,6 +154,19 @@ async def test_a_factory_may_decline_and_the_handlers_then_get_no_runtime() -> N
     await gateway.lifecycle.start(gateway)
     assert "demo" not in gateway.runtimes
     assert gateway.router.context(_session(gateway, 1), "demo").runtime is None
+
+
+def test_create_makes_no_runtime_without_the_backend_client_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger=__name__):
+        assert DemoRuntime.create(_gateway(with_client=False)) is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "demo: no demo client; demo events are disabled"
+    ]
+    gateway = _gateway()
+    runtime = DemoRuntime.create(gateway)
+    assert isinstance(runtime, DemoRuntime) and runtime.app is gateway
 
 
 class Broken(DemoRuntime):

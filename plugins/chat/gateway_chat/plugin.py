@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from gateway_protos.v1 import chat_pb2_grpc
 
 from gateway_chat.handlers import register_packets
-from gateway_chat.runtime import SERVICE, create_runtime
+from gateway_chat.runtime import SERVICE, ChatRuntime
 from gateway_chat.service import DEFAULT_QUEUE_LIMIT, ChatReferenceService
 from gateway_core.api import (
     RuntimeRegistrar,
@@ -71,7 +71,7 @@ def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
 @hookimpl
 def gateway_register_runtime(register: RuntimeRegistrar) -> None:
     """One :class:`ChatRuntime` per gateway: its delivery stream and its hosted sessions."""
-    register(create_runtime)
+    register(ChatRuntime.create)
 
 
 @hookimpl

@@ -28,6 +28,8 @@ class ChatRuntime(InWorldRuntime):
     """
 
     PLUGIN = "chat"
+    SERVICE = SERVICE
+    WITHOUT_SERVICE = "chat deliveries are disabled"
     DROPS_HELP = (
         "Chat requests the chat plugin dropped, by reason (backend unavailable, no group, "
         "bad message)."
@@ -98,11 +100,3 @@ class ChatRuntime(InWorldRuntime):
         if character_id is not None and self.sessions.get(character_id) is session:
             del self.sessions[character_id]
             await self.delivery.unhost(character_id)
-
-
-def create_runtime(gateway: GatewayView) -> ChatRuntime | None:
-    """This gateway's chat runtime; none without a chat client (deliveries disabled)."""
-    if SERVICE not in gateway.clients:
-        log.warning("chat: no %s client; chat deliveries are disabled", SERVICE)
-        return None
-    return ChatRuntime(gateway)

@@ -19,7 +19,7 @@ from gateway_core.api import (
     positive_number,
 )
 from gateway_world.handlers import register_packets
-from gateway_world.runtime import SERVICE, create_runtime
+from gateway_world.runtime import SERVICE, WorldRuntime
 from gateway_world.service import (
     DEFAULT_FLUSH_INTERVAL,
     DEFAULT_QUEUE_LIMIT,
@@ -105,7 +105,7 @@ def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
 @hookimpl
 def gateway_register_runtime(register: RuntimeRegistrar) -> None:
     """One :class:`WorldRuntime` per gateway: its world stream and its characters."""
-    register(create_runtime)
+    register(WorldRuntime.create)
 
 
 @hookimpl

@@ -103,6 +103,8 @@ class WorldRuntime(InWorldRuntime):
     """
 
     PLUGIN = "world"
+    SERVICE = SERVICE
+    WITHOUT_SERVICE = "world events are disabled"
     DROPS_HELP = (
         "Client requests the world plugin dropped, by reason (backend unavailable, not on "
         "the map yet, bad values)."
@@ -221,11 +223,3 @@ class WorldRuntime(InWorldRuntime):
         if character_id is not None and self.sessions.get(character_id) is session:
             del self.sessions[character_id]
             await self.link.leave(character_id)
-
-
-def create_runtime(gateway: GatewayView) -> WorldRuntime | None:
-    """This gateway's world runtime; none without a world client (events disabled)."""
-    if SERVICE not in gateway.clients:
-        log.warning("world: no %s client; world events are disabled", SERVICE)
-        return None
-    return WorldRuntime(gateway)

@@ -635,14 +635,15 @@ class Delivery:
         sessions = [s for cid in event.recipient_character_ids if (s := lookup(cid)) is not None]
         if not sessions:
             return
+        # Backend data: an event that cannot become a packet, or whose packet cannot be
+        # encoded (too large for the wire), is counted and skipped, and the batch goes on.
         try:
             packet = self.packet(event, kind)
+            if packet is not None:
+                self.packets += self._broadcast(sessions, packet)
         except Exception:
             self.failed += 1
             log.exception("world: event %s could not become a packet", kind)
-            return
-        if packet is not None:
-            self.packets += self._broadcast(sessions, packet)
 
     def packet(
         self, event: world_pb2.WorldEvent, kind: str | None = None

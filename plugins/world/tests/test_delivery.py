@@ -163,6 +163,31 @@ def test_a_closed_connection_and_an_unknown_action_are_skipped_not_fatal() -> No
     assert closed_one.queued == [] and delivery.packets == 1
 
 
+def test_an_event_too_large_for_a_packet_is_skipped_and_the_batch_goes_on() -> None:
+    # Backend data is untrusted: an action payload past the largest packet cannot be encoded;
+    # it is counted and the events after it in the batch are still delivered.
+    registry = ConnectionRegistry(encode=CountingEncoder())
+    outbox = Recorder()
+    sessions = {1: Session(1, outbox=outbox)}
+    registry.add(sessions[1])
+    delivery = Delivery(sessions.get, registry.broadcast, PROFILE)
+    delivery.deliver_batch(
+        [
+            world_pb2.WorldEvent(
+                recipient_character_ids=[1],
+                action=world_pb2.GameActionDelivery(
+                    packet_name="PACWC_SET_ANIMATION", payload=b"x" * 5000
+                ),
+            ),
+            world_pb2.WorldEvent(
+                recipient_character_ids=[1], removed=world_pb2.ObjectRemoved(object_id=9)
+            ),
+        ]
+    )
+    assert delivery.failed == 1
+    assert outbox.queued == [wire(SrvRemoveObject(id=9))]
+
+
 # -- the link against a world service that reads only when told --------------------------------
 
 

@@ -5,9 +5,12 @@ may move freely between releases. Its parts:
 
 * hooks: :data:`hookimpl` and the registrars each ``gateway_register_*`` hook receives;
 * packets: :class:`PacketContext` (what a handler gets besides the packet), :class:`Session`
-  and :class:`SessionState`, typed per-session and per-gateway storage (:class:`Key`,
-  :class:`PluginData`), :class:`RawFrame`, and every packet class and enum (re-exported from the
-  protocol layer, also reachable as :mod:`packets`);
+  and :class:`SessionState`, the game's session records (:class:`RecordKey`, read with
+  ``session.records.get``, written by their one owner through :class:`RecordWriter`; the
+  shared ones are :data:`SELECTED_CHARACTER` and :data:`WORLD_PLACEMENT`), a plugin's private
+  per-session and per-gateway storage (:class:`Key`, :class:`PluginData`), :class:`RawFrame`,
+  and every packet class and enum (re-exported from the protocol layer, also reachable as
+  :mod:`packets`);
 * runtimes: :class:`PluginRuntime` (and :class:`InWorldRuntime`) for state kept per running
   gateway, handed to handlers as ``ctx.runtime``; :class:`GatewayView` is what a runtime sees
   of its gateway;
@@ -95,6 +98,17 @@ from gateway_core.protocol.packets.other import *  # noqa: F403
 from gateway_core.protocol.packets.party import *  # noqa: F403
 from gateway_core.protocol.packets.shop import *  # noqa: F403
 from gateway_core.protocol.packets.trade import *  # noqa: F403
+from gateway_core.records import (
+    SELECTED_CHARACTER,
+    WORLD_PLACEMENT,
+    Position,
+    RecordKey,
+    RecordOwnershipError,
+    Records,
+    RecordWriter,
+    SelectedCharacter,
+    WorldPlacement,
+)
 from gateway_core.registry import (
     DISPATCH_STATES,
     CommandContext,
@@ -120,11 +134,9 @@ from gateway_core.service_errors import Context as ServicerContext
 from gateway_core.service_host import ReferenceService, ServiceConfig
 from gateway_core.session import (
     AUTHENTICATED_STATES,
-    CharacterSummary,
     ConnectionRegistry,
     Key,
     PluginData,
-    Position,
     Session,
     SessionState,
 )
@@ -145,11 +157,12 @@ __all__ = [
     "DISPATCH_STATES",
     "MAX_GATEWAY_ID_BYTES",
     "PACKETS_BY_NAME",
+    "SELECTED_CHARACTER",
     "TEXT_ENCODING",
+    "WORLD_PLACEMENT",
     "AddressSettings",
     "CallContext",
     "Category",
-    "CharacterSummary",
     "CommandContext",
     "CommandRegistrar",
     "ConnectionRegistry",
@@ -175,8 +188,13 @@ __all__ = [
     "RawFrame",
     "ReconnectingStream",
     "Record",
+    "RecordKey",
+    "RecordOwnershipError",
+    "RecordWriter",
+    "Records",
     "ReferenceService",
     "RuntimeRegistrar",
+    "SelectedCharacter",
     "ServiceConfig",
     "ServiceError",
     "ServiceRegistrar",
@@ -187,6 +205,7 @@ __all__ = [
     "StreamEnd",
     "UnionValue",
     "Validator",
+    "WorldPlacement",
     "abort",
     "abort_internal",
     "check_character_id",

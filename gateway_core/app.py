@@ -30,6 +30,7 @@ from gateway_core.plugin_runtime import GatewayLifecycle
 from gateway_core.plugins import GatewayPluginManager
 from gateway_core.protocol.connection import Role, encode_packet
 from gateway_core.protocol.numbering import get_profile
+from gateway_core.records import SELECTED_CHARACTER, WORLD_PLACEMENT, RecordWriter
 from gateway_core.router import Router
 from gateway_core.server import Server, running_on_asyncio
 from gateway_core.service_host import ServiceHost, build_services
@@ -77,6 +78,8 @@ class Gateway:
         #: Typed per-plugin state of this gateway, addressed by a plugin's own
         #: :class:`~gateway_core.session.Key` (like ``session.plugin_data`` per session).
         self.plugin_state = PluginData()
+        #: One writer per plugin of the session records it claimed.
+        self._record_writers: dict[str, RecordWriter] = {}
         self.metrics = metrics if metrics is not None else GatewayMetrics()
         self.pm.on_hook_error = lambda plugin, hook: self.metrics.handler_error(plugin)
         #: The plugins' runtimes on this gateway and the dispatch of its lifecycle events.
@@ -100,6 +103,7 @@ class Gateway:
             metrics=self.metrics,
             clients_for=self._clients_for,
             runtime_for=self.lifecycle.get,
+            records_for=self.record_writer,
             known_packet=lambda name: _known(numbering, name),
         )
         self.server = Server(settings=settings, router=self.router, service=self.connections,
@@ -133,6 +137,14 @@ class Gateway:
         """The runtime of each plugin that has one on this gateway."""
         return self.lifecycle.runtimes
 
+    def record_writer(self, plugin: str) -> RecordWriter:
+        """The writer of the session records ``plugin`` claimed (``ctx.records``)."""
+        writer = self._record_writers.get(plugin)
+        if writer is None:
+            writer = RecordWriter(plugin, self.pm.registry.record_owners)
+            self._record_writers[plugin] = writer
+        return writer
+
     def _clients_for(self, plugin: str) -> Mapping[str, Any]:
         return self.backends.for_plugin(plugin) if self.backends is not None else {}
 
@@ -141,13 +153,15 @@ class Gateway:
         now = time.monotonic()
         rows: list[dict[str, object]] = []
         for s in self.connections:
+            character = s.records.get(SELECTED_CHARACTER)
+            placement = s.records.get(WORLD_PLACEMENT)
             rows.append({
                 "id": s.connection_id,
                 "peer": f"{s.peer_address[0]}:{s.peer_address[1]}",
                 "state": s.state.name,
                 "user": s.username if s.username is not None else s.user_id,
-                "character": s.character_name,
-                "map": s.map_id,
+                "character": character.name if character is not None else None,
+                "map": placement.map_id if placement is not None else None,
                 "idle_seconds": round(now - s.last_activity, 1),
             })
         return rows

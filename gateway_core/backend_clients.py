@@ -32,6 +32,7 @@ import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
 
 from gateway_core.config import ConfigError, Settings, service_addr_setting
+from gateway_core.records import SELECTED_CHARACTER, Records
 
 if TYPE_CHECKING:
     from gateway_core.metrics import GatewayMetrics
@@ -76,14 +77,21 @@ class CallContext:
 
     @classmethod
     def from_session(cls, session: Any, request_id: str | None = None) -> CallContext:
-        """The context of a :class:`gateway_core.session.Session` (read by attribute name)."""
+        """The context of a :class:`gateway_core.session.Session` (or of an object read like
+        one, by attribute name); the character is the selected-character record's."""
         connection_id = getattr(session, "connection_id", None)
         if connection_id is None:
             connection_id = getattr(session, "id", None)
+        records = getattr(session, "records", None)
+        if isinstance(records, Records):
+            character = records.get(SELECTED_CHARACTER)
+            character_id = character.character_id if character is not None else None
+        else:
+            character_id = getattr(session, "character_id", None)
         return cls(
             session_id=_opt_str(getattr(session, "session_id", None)),
             user_id=getattr(session, "user_id", None),
-            character_id=getattr(session, "character_id", None),
+            character_id=character_id,
             connection_id=connection_id,
             request_id=request_id,
         )

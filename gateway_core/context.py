@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
 
+from gateway_core.records import RecordWriter
 from gateway_core.session import ConnectionRegistry, PluginData, Session, SessionState
 
 if TYPE_CHECKING:
@@ -65,6 +66,11 @@ class GatewayView(Protocol):
     @property
     def plugin_state(self) -> PluginData: ...
 
+    def record_writer(self, plugin: str) -> RecordWriter:
+        """The writer of the session records ``plugin`` claimed (what its handlers get as
+        ``ctx.records``)."""
+        ...
+
 
 class PluginRuntime:
     """Base of a plugin's per-gateway runtime (optional: any object will do).
@@ -105,13 +111,14 @@ class PluginRuntime:
 
 class PacketContext(Generic[R_co]):
     """What a handler gets besides the packet: the session, the ways to answer, and the
-    plugin's own things (its gRPC clients, its per-gateway ``runtime``, the settings).
+    plugin's own things (its gRPC clients, its per-gateway ``runtime``, the writer of the
+    session ``records`` it claimed, the settings).
 
     One context exists per (connection, plugin). Annotate it with the plugin's runtime type,
     ``PacketContext[WorldRuntime]``, or ``PacketContext[None]`` for a plugin without one.
     """
 
-    __slots__ = ("clients", "connections", "plugin", "runtime", "session", "settings")
+    __slots__ = ("clients", "connections", "plugin", "records", "runtime", "session", "settings")
 
     def __init__(
         self,
@@ -122,9 +129,13 @@ class PacketContext(Generic[R_co]):
         clients: Mapping[str, Any],
         settings: Any,
         runtime: R_co,
+        records: RecordWriter | None = None,
     ) -> None:
         self.session = session
         self.plugin = plugin
+        #: Writes the session records this plugin claimed (``ctx.records.set(session, KEY,
+        #: value)``); read records with ``session.records.get(KEY)``.
+        self.records = records if records is not None else RecordWriter(plugin, {})
         self.connections = connections
         self.clients = clients
         self.settings = settings

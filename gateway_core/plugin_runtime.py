@@ -123,7 +123,8 @@ class InWorldRuntime(PluginRuntime, abc.ABC):
 
     ``sessions`` are the sessions that entered the world, by character id. ``drops`` counts
     (by reason) the requests the plugin did not carry out: ``gateway_<PLUGIN>_drops_total
-    {reason}`` on the gateway's metrics registry, described by ``DROPS_HELP``.
+    {reason}`` on the gateway's metrics registry, described by ``DROPS_HELP``. ``records``
+    writes the session records the plugin claimed.
     """
 
     #: The plugin's name: metric name, log prefix.
@@ -148,6 +149,7 @@ class InWorldRuntime(PluginRuntime, abc.ABC):
     def __init__(self, gateway: GatewayView) -> None:
         super().__init__(gateway)
         self.sessions: dict[int, Session] = {}
+        self.records = gateway.record_writer(self.PLUGIN)
         self.drops = Counter(
             f"gateway_{self.PLUGIN}_drops", self.DROPS_HELP, ["reason"],
             registry=gateway.metrics_registry,

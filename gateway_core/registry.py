@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 from gateway_core.config import SettingRegistration
 from gateway_core.context import GatewayView, Handler
 from gateway_core.protocol.numbering import Direction, NumberingProfile, get_profile
+from gateway_core.records import RecordKey
 from gateway_core.session import SessionState
 
 if TYPE_CHECKING:
@@ -136,6 +137,8 @@ class Registry:
     plugin_settings: list[SettingRegistration] = field(default_factory=list)
     runtimes: dict[str, RuntimeRegistration] = field(default_factory=dict)
     commands: dict[str, CommandSpec] = field(default_factory=dict)
+    #: The plugin that writes each claimed session record.
+    record_owners: dict[RecordKey[Any], str] = field(default_factory=dict)
     #: The numbering packet registrations are checked against (``None``: the default one).
     profile: NumberingProfile | None = None
 
@@ -271,7 +274,8 @@ class SettingsRegistrar(_Registrar):
 
 
 class RuntimeRegistrar(_Registrar):
-    """``register(factory)`` for ``gateway_register_runtime``."""
+    """``register(factory)`` and ``register.claim(record_key)`` for
+    ``gateway_register_runtime``."""
 
     __slots__ = ()
 
@@ -283,6 +287,19 @@ class RuntimeRegistrar(_Registrar):
         if self.plugin in self._registry.runtimes:
             raise PluginError(f"plugin {self.plugin!r} registered two runtimes")
         self._registry.runtimes[self.plugin] = RuntimeRegistration(self.plugin, factory)
+
+    def claim(self, key: RecordKey[Any]) -> None:
+        """Make this plugin the one writer of the session record ``key``
+        (:mod:`gateway_core.records`); a key another plugin claimed fails start-up."""
+        if not isinstance(key, RecordKey):
+            raise PluginError(f"plugin {self.plugin!r}: claim({key!r}) is not a RecordKey")
+        owner = self._registry.record_owners.get(key)
+        if owner is not None and owner != self.plugin:
+            raise PluginError(
+                f"plugin {self.plugin!r} claimed record {key.name!r}, already claimed by "
+                f"plugin {owner!r}"
+            )
+        self._registry.record_owners[key] = self.plugin
 
 
 class CommandRegistrar(_Registrar):

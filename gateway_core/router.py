@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from gateway_core.backend_clients import CallSource, grpc_call_context
 from gateway_core.context import FatalHandlerError, Handler, PacketContext
+from gateway_core.records import RecordWriter
 from gateway_core.registry import PacketRegistration, PluginError
 from gateway_core.session import SessionState
 
@@ -58,8 +59,8 @@ class Router:
     """Dispatches decoded packets of one gateway to their handlers.
 
     ``known_packet`` validates registered names (``profile.by_name``); ``clients_for(plugin)``
-    gives the stubs a plugin registered and ``runtime_for(plugin)`` its runtime on this
-    gateway.
+    gives the stubs a plugin registered, ``runtime_for(plugin)`` its runtime on this
+    gateway and ``records_for(plugin)`` the writer of the session records it claimed.
     """
 
     __slots__ = (
@@ -70,6 +71,7 @@ class Router:
         "_policy_before",
         "_processed",
         "_received",
+        "_records_for",
         "_routes",
         "_runtime_for",
         "_settings",
@@ -85,6 +87,7 @@ class Router:
         metrics: GatewayMetrics,
         clients_for: Callable[[str], Mapping[str, Any]] = lambda plugin: {},
         runtime_for: Callable[[str], Any] = lambda plugin: None,
+        records_for: Callable[[str], RecordWriter] | None = None,
         known_packet: Callable[[str], bool] | None = None,
     ) -> None:
         for name, reg in registrations.items():
@@ -106,6 +109,7 @@ class Router:
         self._processed = metrics.processed
         self._clients_for = clients_for
         self._runtime_for = runtime_for
+        self._records_for = records_for
         self._policy_before = _policy(getattr(settings, "POLICY_BEFORE_AUTH", POLICY_CLOSE))
         self._policy_after = _policy(getattr(settings, "POLICY_AFTER_AUTH", POLICY_DROP))
 
@@ -123,6 +127,7 @@ class Router:
             clients=self._clients_for(plugin),
             settings=self._settings,
             runtime=self._runtime_for(plugin),
+            records=self._records_for(plugin) if self._records_for is not None else None,
         )
 
     async def dispatch(

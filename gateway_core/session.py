@@ -1,13 +1,14 @@
 """Per-connection session state and the connection registry.
 
-Strategy: a :class:`Session` is the per-connection record every plugin shares (identity,
-character, position, a typed per-plugin store); it talks to its socket only through a small
-:class:`Outbox` (the server's connection), so sessions can be built and tested without one.
-The :class:`ConnectionRegistry` indexes live sessions by connection id, user id, character
-name (case-insensitive) and world object id; the indexed fields are properties whose setters
-keep the indexes current, so lookups stay O(1) whoever writes the field. State changes go
-through :meth:`Session.set_state`, the single place that fires
-``gateway_session_state_changed``.
+Strategy: a :class:`Session` keeps what its connection owns (ids, state, peer, account), the
+game's records of it (:mod:`gateway_core.records`: the selected character, its place in the
+world, each written by its owning plugin) and a private per-plugin store; it talks to its
+socket only through a small :class:`Outbox` (the server's connection), so sessions can be
+built and tested without one. The :class:`ConnectionRegistry` indexes live sessions by
+connection id, user id, character name (case-insensitive, from the selected-character record)
+and world object id (from the world-placement record); the indexes follow every write of the
+field or record, so lookups stay O(1) whoever writes it. State changes go through
+:meth:`Session.set_state`, the single place that fires ``gateway_session_state_changed``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,16 @@ import enum
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar, cast
+
+from gateway_core.records import (
+    SELECTED_CHARACTER,
+    WORLD_PLACEMENT,
+    RecordKey,
+    Records,
+    SelectedCharacter,
+    WorldPlacement,
+)
 
 if TYPE_CHECKING:
     from gateway_core.protocol.connection import RawFrame
@@ -126,52 +135,27 @@ class PluginData:
         return [k.name for k in self._values]
 
 
-@dataclass(slots=True)
-class Position:
-    """A position on a map (game units)."""
-
-    x: float = 0.0
-    y: float = 0.0
-    z: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class CharacterSummary:
-    """One entry of the character list a character-select leg was shown (index = ``char_id``
-    in the client's select/delete requests)."""
-
-    character_id: int
-    name: str
-    level: int = 0
-    job: int = 0
-
-
 class Session:
     """The state of one client connection, shared by every plugin.
 
-    ``user_id``, ``character_name`` and ``world_object_id`` are indexed by the
-    :class:`ConnectionRegistry`; set them like plain attributes. ``state`` is read-only: change
-    it with :meth:`set_state`.
+    ``user_id`` is indexed by the :class:`ConnectionRegistry`; set it like a plain attribute.
+    ``state`` is read-only: change it with :meth:`set_state`. Game data is in ``records``
+    (read by anyone, written by its owner); ``plugin_data`` is each plugin's private store.
     """
 
     __slots__ = (
-        "_character_name",
         "_outbox",
         "_service",
         "_state",
         "_user_id",
-        "_world_object_id",
         "access_level",
-        "character_id",
-        "characters",
         "connection_id",
         "created_at",
         "last_activity",
         "local_address",
-        "map_id",
         "peer_address",
         "plugin_data",
-        "position",
+        "records",
         "session_id",
         "username",
     )
@@ -191,15 +175,11 @@ class Session:
         self._service: ConnectionRegistry | None = None
         self._state = SessionState.CONNECTED
         self._user_id: int | None = None
-        self._character_name: str | None = None
-        self._world_object_id: int | None = None
         self.username: str | None = None
         self.access_level = 0
         self.session_id: int | None = None
-        self.character_id: int | None = None
-        self.characters: list[CharacterSummary] = []
-        self.map_id: int | None = None
-        self.position = Position()
+        #: The game's records of this connection (:mod:`gateway_core.records`).
+        self.records = Records()
         self.plugin_data = PluginData()
         #: Wall-clock time of the accept (seconds since the epoch), for display.
         self.created_at = time.time()
@@ -210,7 +190,7 @@ class Session:
     def __repr__(self) -> str:
         return (
             f"<Session #{self.connection_id} {self._state.value} peer={self.peer_address} "
-            f"user={self._user_id} char={self._character_name!r}>"
+            f"user={self._user_id} records={self.records.names()}>"
         )
 
     # -- state -----------------------------------------------------------------------------
@@ -248,33 +228,6 @@ class Session:
             self._service._move(self._service._by_user, self, self._user_id, value)
         self._user_id = value
 
-    @property
-    def character_name(self) -> str | None:
-        """The selected character's name (indexed case-insensitively)."""
-        return self._character_name
-
-    @character_name.setter
-    def character_name(self, value: str | None) -> None:
-        if self._service is not None:
-            self._service._move(
-                self._service._by_name,
-                self,
-                _fold(self._character_name),
-                _fold(value),
-            )
-        self._character_name = value
-
-    @property
-    def world_object_id(self) -> int | None:
-        """The object id of the character on its map (indexed)."""
-        return self._world_object_id
-
-    @world_object_id.setter
-    def world_object_id(self, value: int | None) -> None:
-        if self._service is not None:
-            self._service._move(self._service._by_object, self, self._world_object_id, value)
-        self._world_object_id = value
-
     # -- output ----------------------------------------------------------------------------
 
     @property
@@ -291,10 +244,6 @@ class Session:
         """Flush what is queued and close this client's connection."""
         if self._outbox is not None:
             self._outbox.close(reason)
-
-
-def _fold(name: str | None) -> str | None:
-    return None if name is None else name.casefold()
 
 
 class ConnectionRegistry:
@@ -329,11 +278,15 @@ class ConnectionRegistry:
         if session._service is not None:
             raise ValueError("session already belongs to a connection registry")
         session._service = self
+        session.records._on_change = lambda key, old, new: self._record_changed(
+            session, key, old, new
+        )
         self._by_id[session.connection_id] = session
+        records = session.records
         for index, value in (
             (self._by_user, session.user_id),
-            (self._by_name, _fold(session.character_name)),
-            (self._by_object, session.world_object_id),
+            (self._by_name, _name_of(records.get(SELECTED_CHARACTER))),
+            (self._by_object, _object_of(records.get(WORLD_PLACEMENT))),
         ):
             self._move(index, session, None, value)
 
@@ -342,9 +295,11 @@ class ConnectionRegistry:
         if self._by_id.pop(session.connection_id, None) is None:
             return
         self._move(self._by_user, session, session.user_id, None)
-        self._move(self._by_name, session, _fold(session.character_name), None)
-        self._move(self._by_object, session, session.world_object_id, None)
+        records = session.records
+        self._move(self._by_name, session, _name_of(records.get(SELECTED_CHARACTER)), None)
+        self._move(self._by_object, session, _object_of(records.get(WORLD_PLACEMENT)), None)
         session._service = None
+        session.records._on_change = None
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -399,6 +354,14 @@ class ConnectionRegistry:
         if self._on_state_changed is not None:
             await self._on_state_changed(session, old, new)
 
+    def _record_changed(
+        self, session: Session, key: RecordKey[Any], old: object, new: object
+    ) -> None:
+        if key is SELECTED_CHARACTER:
+            self._move(self._by_name, session, _name_of(old), _name_of(new))
+        elif key is WORLD_PLACEMENT:
+            self._move(self._by_object, session, _object_of(old), _object_of(new))
+
     @staticmethod
     def _move(
         index: dict[object, list[Session]], session: Session, old: object, new: object
@@ -416,6 +379,14 @@ class ConnectionRegistry:
                     del index[old]
         if new is not None:
             index.setdefault(new, []).append(session)
+
+
+def _name_of(record: Any) -> str | None:
+    return record.name.casefold() if isinstance(record, SelectedCharacter) else None
+
+
+def _object_of(record: Any) -> int | None:
+    return record.object_id if isinstance(record, WorldPlacement) else None
 
 
 def _pick(bucket: list[Session] | None) -> Session | None:

@@ -11,7 +11,18 @@ from typing import Any
 
 import pytest
 
-from gateway_core.api import GatewayView, InWorldRuntime, Key, Session, SessionState, hookimpl
+from gateway_core.api import (
+    SELECTED_CHARACTER,
+    GatewayView,
+    InWorldRuntime,
+    Key,
+    Position,
+    RecordWriter,
+    SelectedCharacter,
+    Session,
+    SessionState,
+    hookimpl,
+)
 from gateway_core.app import Gateway
 from gateway_core.plugins import GatewayPluginManager
 
@@ -45,13 +56,14 @@ class DemoRuntime(InWorldRuntime):
         self.events.append("stop")
 
     async def entered(self, session: Session) -> None:
-        assert session.character_id is not None
-        self.sessions[session.character_id] = session
+        character = session.records.require(SELECTED_CHARACTER)
+        self.sessions[character.character_id] = session
         self.events.append(f"entered #{session.connection_id}")
 
     async def left(self, session: Session) -> None:
-        if session.character_id is not None:
-            self.sessions.pop(session.character_id, None)
+        character = session.records.get(SELECTED_CHARACTER)
+        if character is not None:
+            self.sessions.pop(character.character_id, None)
         self.events.append(f"left #{session.connection_id}")
 
 
@@ -86,7 +98,11 @@ def _gateway(plugin: object | None = None, *, with_client: bool = True) -> Gatew
 
 def _session(gateway: Gateway, character_id: int) -> Session:
     session = Session(gateway.connections.next_connection_id())
-    session.character_id = character_id
+    # Written as the character plugin would: the record's one owner.
+    RecordWriter("character", {SELECTED_CHARACTER: "character"}).set(
+        session, SELECTED_CHARACTER,
+        SelectedCharacter(character_id, f"c{character_id}", 1, Position()),
+    )
     gateway.connections.add(session)
     return session
 

@@ -10,7 +10,28 @@ from typing import Any
 
 import pytest
 
+from gateway_core.records import (
+    SELECTED_CHARACTER,
+    WORLD_PLACEMENT,
+    Position,
+    RecordWriter,
+    SelectedCharacter,
+    WorldPlacement,
+)
 from gateway_core.session import ConnectionRegistry, Key, Session, SessionState
+
+#: The owners the built-in plugins claim, and a writer for each.
+OWNERS = {SELECTED_CHARACTER: "character", WORLD_PLACEMENT: "world"}
+CHARACTER = RecordWriter("character", OWNERS)
+WORLD = RecordWriter("world", OWNERS)
+
+
+def select(session: Session, name: str) -> None:
+    CHARACTER.set(session, SELECTED_CHARACTER, SelectedCharacter(1, name, 1, Position()))
+
+
+def place(session: Session, object_id: int | None) -> None:
+    WORLD.set(session, WORLD_PLACEMENT, WorldPlacement(1, Position(), object_id))
 
 
 @dataclass
@@ -56,7 +77,7 @@ def add_session(service: ConnectionRegistry) -> tuple[Session, RecordingOutbox]:
     return session, outbox
 
 
-def test_session_lookups_follow_field_changes() -> None:
+def test_session_lookups_follow_field_and_record_changes() -> None:
     service = make_service()
     a, _ = add_session(service)
     b, _ = add_session(service)
@@ -66,27 +87,43 @@ def test_session_lookups_follow_field_changes() -> None:
     assert service.by_user_id(7) == [a, b]
     a.user_id = 8
     assert service.by_user_id(7) == [b] and service.by_user_id(8) == [a]
-    a.character_name = "Alice"
+    select(a, "Alice")
     assert service.by_character_name("aLiCe") is a
-    a.character_name = "Alicia"
+    select(a, "Alicia")
     assert service.by_character_name("alice") is None
-    a.world_object_id = 300
+    place(a, 300)
     assert service.by_world_object_id(300) is a
+    place(a, None)  # left the map: the placement stays, the object id is gone
+    assert service.by_world_object_id(300) is None
+    place(a, 300)
     service.remove(a)
     assert service.get(a.connection_id) is None
     assert service.by_character_name("alicia") is None
     assert service.by_world_object_id(300) is None
     assert service.by_user_id(8) == []
     assert len(service) == 1 and list(service) == [b]
+    select(a, "Alicia")  # a removed session is no longer indexed
+    assert service.by_character_name("alicia") is None
 
 
-def test_session_fields_set_before_add_are_indexed() -> None:
+def test_clearing_a_record_drops_it_from_the_index() -> None:
+    service = make_service()
+    a, _ = add_session(service)
+    select(a, "Dora")
+    CHARACTER.clear(a, SELECTED_CHARACTER)
+    assert a.records.get(SELECTED_CHARACTER) is None
+    assert service.by_character_name("dora") is None
+
+
+def test_session_fields_and_records_set_before_add_are_indexed() -> None:
     service = make_service()
     session = Session(service.next_connection_id())
-    session.character_name = "Bob"
+    select(session, "Bob")
+    place(session, 12)
     session.user_id = 3
     service.add(session)
     assert service.by_character_name("BOB") is session
+    assert service.by_world_object_id(12) is session
     assert service.by_user_id(3) == [session]
     with pytest.raises(ValueError):
         service.add(session)
@@ -96,10 +133,11 @@ def test_session_fields_set_before_add_are_indexed() -> None:
 async def test_character_name_lookup_prefers_the_world_leg() -> None:
     service = make_service()
     world, _ = add_session(service)
-    select, _ = add_session(service)
-    world.character_name = select.character_name = "Carol"
+    lobby, _ = add_session(service)
+    select(world, "Carol")
+    select(lobby, "Carol")
     await world.set_state(SessionState.IN_WORLD)
-    await select.set_state(SessionState.CHARACTER_SELECT)
+    await lobby.set_state(SessionState.CHARACTER_SELECT)
     assert service.by_character_name("carol") is world
 
 

@@ -10,6 +10,7 @@ import grpc.aio
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
 
+from gateway_core.records import SELECTED_CHARACTER, WORLD_PLACEMENT
 from gateway_core.session import SessionState
 from gateway_core.testing import (
     GATEWAY_TEST_SETTINGS,
@@ -98,8 +99,9 @@ async def test_running_gateway_join_world_brings_a_new_character_into_the_world(
         client, object_id = await running.join_world("Mira")
         assert object_id != 0
         [session] = running.gateway.connections.in_state(SessionState.IN_WORLD)
-        assert (session.character_name, session.username) == ("Mira", "mira")
-        assert session.world_object_id == object_id
+        character = session.records.require(SELECTED_CHARACTER)
+        assert (character.name, session.username) == ("Mira", "mira")
+        assert session.records.require(WORLD_PLACEMENT).object_id == object_id
         assert running.clients[-1] is client
         # The world leg's initial data went out once: the character data of the join.
         sent = running.sample("gateway_packets_sent_total", {"type": "PAKWC_SELECT_CHAR_REPLY"})

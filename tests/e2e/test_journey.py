@@ -7,6 +7,7 @@ from typing import Any
 import anyio
 import pytest
 
+from gateway_core.api import WORLD_PLACEMENT
 from gateway_core.bot import ConnectionClosed
 from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
@@ -69,7 +70,8 @@ async def test_new_account_logs_in_creates_a_character_and_enters_the_world(
         assert len(initial.inventory.items) == MAX_ITEMS
         assert (initial.billing.function_type, initial.billing.pay_flag) == (0x1001, 2)
         session = gw.gateway.connections.by_character_name("alice")
-        assert session is not None and session.world_object_id == world_join.id
+        assert session is not None
+        assert session.records.require(WORLD_PLACEMENT).object_id == world_join.id
 
         bye = await flow.logout(world_leg)
         assert bye.wait_time == 0

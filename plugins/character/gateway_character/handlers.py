@@ -18,15 +18,17 @@ no failure value) are answered when the answer is known: an empty list on a faul
 for a select, delete or change that did not happen (logged), so the client stays where it was
 and may retry. Nothing half-done is remembered on the connection.
 
-World object ids: the join proposes a gateway-local id (16-bit, non-zero, unique among this
-gateway's connections) and moves the session to IN_WORLD before it replies; a world plugin, in
-its state hook, asks the world service for that id and replaces it when the service hands out
-another (ids are unique per map across gateways). The join reply carries the final id.
+Records: the world join writes the :data:`SELECTED_CHARACTER` record (the one this plugin
+claims) and moves the session to IN_WORLD before it replies; the world plugin, in its state
+hook, puts the character on its map and writes the :data:`WORLD_PLACEMENT` record with the
+object id the world service handed out (unique per map across gateways). The join reply
+carries that id; without a world plugin it carries a gateway-local one. The save on leaving
+the world stores the placement's map and position (where the character is, not where it
+entered).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 from dataclasses import dataclass
@@ -43,7 +45,8 @@ from gateway_character.convert import (
     wire_name,
 )
 from gateway_core.api import (
-    CharacterSummary,
+    SELECTED_CHARACTER,
+    WORLD_PLACEMENT,
     CliChangeCharReq,
     CliCharListReq,
     CliCreateCharReq,
@@ -54,6 +57,8 @@ from gateway_core.api import (
     JoinResult,
     Key,
     Position,
+    RuntimeRegistrar,
+    SelectedCharacter,
     Session,
     SessionState,
     SrvBillingMessage,
@@ -72,7 +77,7 @@ if TYPE_CHECKING:
     from gateway_protos.v1.auth_pb2_grpc import AuthAsyncStub
     from gateway_protos.v1.character_pb2_grpc import CharacterAsyncStub
 
-    from gateway_core.api import ConnectionRegistry, PacketContext, PacketRegistrar
+    from gateway_core.api import PacketContext, PacketRegistrar
 
 log = logging.getLogger("gateway.character")
 
@@ -82,7 +87,6 @@ MAX_OBJECT_ID: Final = 0xFFFF
 MAX_LIST: Final = 0xFF
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CREATE_RESULTS = {int(r): r for r in CreateCharResult}
-_object_ids = itertools.count()
 
 
 @dataclass(slots=True)
@@ -95,6 +99,19 @@ class Playing:
 
 #: The character a world connection plays (set on the world join, popped by the save).
 PLAYING = Key[Playing]("character.playing")
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One entry of the character list a character-select connection was shown (its index is
+    the ``char_id`` of the client's select and delete requests)."""
+
+    character_id: int
+    name: str
+
+
+#: The character list last shown on a character-select connection.
+LISTED = Key[tuple[Listed, ...]]("character.listed")
 
 
 def _character(ctx: PacketContext[None]) -> CharacterAsyncStub:
@@ -116,20 +133,18 @@ def client_hash(value: str) -> str | None:
     return lowered if _HEX64.fullmatch(lowered) else None
 
 
-def allocate_object_id(connections: ConnectionRegistry) -> int | None:
-    """A world object id no connection of this gateway uses (None when all are taken)."""
-    for _ in range(MAX_OBJECT_ID):
-        candidate = next(_object_ids) % MAX_OBJECT_ID + 1
-        if connections.by_world_object_id(candidate) is None:
-            return candidate
-    return None
+def local_object_id(session: Session) -> int:
+    """The object id the join reply carries when no world plugin placed the character: one
+    derived from the connection id (non-zero, 16-bit; there is no map to be unique on)."""
+    return (session.connection_id - 1) % MAX_OBJECT_ID + 1
 
 
 def _ref(session: Session, char_id: int) -> character_pb2.CharacterRef:
     """The character a request's ``charId`` means: the entry of the list this connection was
     shown (by name, so a purge in between cannot shift it), else the service's list index."""
-    if 0 <= char_id < len(session.characters):
-        return character_pb2.CharacterRef(name=session.characters[char_id].name)
+    listed = session.plugin_data.get(LISTED) or ()
+    if 0 <= char_id < len(listed):
+        return character_pb2.CharacterRef(name=listed[char_id].name)
     return character_pb2.CharacterRef(index=char_id)
 
 
@@ -201,23 +216,18 @@ async def _join_world(ctx: PacketContext[None], info: auth_pb2.SessionInfo) -> N
         log.error("character %d is not account %d's", state.id, info.user_id)
         ctx.reply(SrvJoinServerReply(result=JoinResult.FAILED))
         return
-    object_id = allocate_object_id(ctx.connections)
-    if object_id is None:
-        log.error("connection #%d: no free world object id", session.connection_id)
-        ctx.reply(SrvJoinServerReply(result=JoinResult.FAILED))
-        return
     _bind(session, info)
-    session.character_id = state.id
-    session.character_name = state.name
-    session.world_object_id = object_id
-    session.map_id = state.map_id
-    session.position = Position(state.x, state.y, 0.0)
+    ctx.records.set(session, SELECTED_CHARACTER, SelectedCharacter(
+        character_id=state.id, name=state.name, map_id=state.map_id,
+        position=Position(state.x, state.y, 0.0),
+    ))
     session.plugin_data.set(PLAYING, Playing(state, character))
-    # Enter before replying: a world plugin puts the character on its map in the state hook and
-    # may replace the gateway-local id with the one the world service allocated (unique per map
-    # across every gateway); the join reply must carry the id the other players will see.
+    # Enter before replying: the world plugin puts the character on its map in the state hook
+    # (the placement record); the join reply must carry the id the other players will see.
     await session.set_state(SessionState.IN_WORLD)
-    object_id = session.world_object_id or object_id
+    placement = session.records.get(WORLD_PLACEMENT)
+    object_id = (placement.object_id if placement is not None else None) or \
+        local_object_id(session)
     ctx.reply(SrvJoinServerReply(result=JoinResult.OK, id=object_id, pay_flag=0))
     ctx.reply(select_char_reply(state))
     ctx.reply(inventory_data(state))
@@ -242,10 +252,7 @@ async def on_char_list_req(ctx: PacketContext[None], packet: CliCharListReq) -> 
         summaries = list(reply.characters[:MAX_LIST])
     except grpc.aio.AioRpcError as exc:
         _failure(exc, "character list", session)
-    session.characters = [
-        CharacterSummary(character_id=c.id, name=c.name, level=c.level, job=c.job)
-        for c in summaries
-    ]
+    session.plugin_data.set(LISTED, tuple(Listed(c.id, c.name) for c in summaries))
     ctx.reply(SrvCharListReply(characters=tuple(char_info(c) for c in summaries)))
 
 
@@ -290,7 +297,8 @@ async def on_delete_char_req(ctx: PacketContext[None], packet: CliDeleteCharReq)
         _failure(exc, "character deletion", session)
         return
     if reply.deleted:  # gone at once: later list indexes move up, as in the client's list
-        session.characters = [c for c in session.characters if c.name != reply.name]
+        listed = session.plugin_data.get(LISTED) or ()
+        session.plugin_data.set(LISTED, tuple(c for c in listed if c.name != reply.name))
     ctx.reply(SrvDeleteCharReply(remaining_time=clamp(reply.remaining_seconds, 32),
                                  name=wire_name(reply.name)))
 
@@ -354,25 +362,24 @@ async def on_change_char_req(ctx: PacketContext[None], packet: CliChangeCharReq)
             ctx.close("session ended")
         return
     await session.set_state(SessionState.CHARACTER_SELECT)  # saves (see the hook below)
-    session.world_object_id = None
-    session.character_name = None
-    session.character_id = None
-    session.map_id = None
+    ctx.records.clear(session, SELECTED_CHARACTER)
     ctx.reply(SrvChanCharReply())
 
 
 async def save_character(session: Session) -> None:
-    """Store the character of a connection leaving the world (its map and position as the
-    session has them now); a failure is logged, never raised."""
+    """Store the character of a connection leaving the world, on the map and at the position
+    of its world placement (the loaded ones without a world plugin); a failure is logged,
+    never raised."""
     playing = session.plugin_data.pop(PLAYING)
     if playing is None:
         return
     state = character_pb2.CharacterState()
     state.CopyFrom(playing.state)
-    if session.map_id is not None:
-        state.map_id = clamp(session.map_id, 16)
-    state.x = session.position.x
-    state.y = session.position.y
+    placement = session.records.get(WORLD_PLACEMENT)
+    if placement is not None:
+        state.map_id = clamp(placement.map_id, 16)
+        state.x = placement.position.x
+        state.y = placement.position.y
     try:
         await playing.character.SaveCharacter(character_pb2.SaveCharacterRequest(state=state))
     except grpc.aio.AioRpcError as exc:
@@ -395,6 +402,12 @@ def gateway_register_packets(register: PacketRegistrar) -> None:
     register(CliDeleteCharReq.NAME, on_delete_char_req, states=select)
     register(CliSelectCharReq.NAME, on_select_char_req, states=select)
     register(CliChangeCharReq.NAME, on_change_char_req, states={SessionState.IN_WORLD})
+
+
+@hookimpl
+def gateway_register_runtime(register: RuntimeRegistrar) -> None:
+    """No runtime; this plugin is the one writer of the selected-character record."""
+    register.claim(SELECTED_CHARACTER)
 
 
 @hookimpl

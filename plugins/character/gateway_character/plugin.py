@@ -10,6 +10,7 @@ from gateway_protos.v1 import auth_pb2_grpc, character_pb2_grpc
 
 from gateway_character.handlers import (  # noqa: F401  (hook implementations, found by pluggy)
     gateway_register_packets,
+    gateway_register_runtime,
     gateway_session_state_changed,
 )
 from gateway_character.service import CharacterReferenceService

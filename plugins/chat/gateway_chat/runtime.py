@@ -12,7 +12,13 @@ import logging
 from gateway_protos.v1 import chat_pb2
 
 from gateway_chat.delivery import ChatDelivery, delivery_packet
-from gateway_core.api import GatewayView, InWorldRuntime, Session
+from gateway_core.api import (
+    SELECTED_CHARACTER,
+    WORLD_PLACEMENT,
+    GatewayView,
+    InWorldRuntime,
+    Session,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,39 +70,49 @@ class ChatRuntime(InWorldRuntime):
             self.app.connections.broadcast(sessions, delivery_packet(message))
 
     async def entered(self, session: Session) -> None:
-        """Announce a session that entered the world (again: its group ids are kept)."""
-        if session.character_id is None or not session.character_name:
+        """Announce a session that entered the world (again: its group ids are kept). Its map
+        and object id are the world placement's; before the world plugin placed it, the map
+        it entered on and no object id (:meth:`refresh` announces the change later)."""
+        selected = session.records.get(SELECTED_CHARACTER)
+        if selected is None or not selected.name:
             return
-        self.sessions[session.character_id] = session
+        self.sessions[selected.character_id] = session
         character = chat_pb2.HostedCharacter()
-        known = self.delivery.hosted.get(session.character_id)
+        known = self.delivery.hosted.get(selected.character_id)
         if known is not None:
             character.CopyFrom(known)
-        character.character_id = session.character_id
-        character.name = session.character_name
-        character.map_id = session.map_id or 0
-        character.object_id = session.world_object_id or 0
+        character.character_id = selected.character_id
+        character.name = selected.name
+        character.map_id, character.object_id = _where(session)
         await self.delivery.host(character)
 
     async def refresh(self, session: Session) -> chat_pb2.HostedCharacter | None:
         """The hosted record of ``session``, announced again first when its map or world
         object id changed since (a teleport, or an object id the world service reassigned);
         None when the session is not hosted here."""
-        character_id = session.character_id
-        if character_id is None or self.sessions.get(character_id) is not session:
+        selected = session.records.get(SELECTED_CHARACTER)
+        if selected is None or self.sessions.get(selected.character_id) is not session:
             return None
+        character_id = selected.character_id
         known = self.delivery.hosted.get(character_id)
-        if known is None or (known.map_id, known.object_id) != (
-            session.map_id or 0,
-            session.world_object_id or 0,
-        ):
+        if known is None or (known.map_id, known.object_id) != _where(session):
             await self.entered(session)
             known = self.delivery.hosted.get(character_id)
         return known
 
     async def left(self, session: Session) -> None:
         """Retract a session that left the world."""
-        character_id = session.character_id
-        if character_id is not None and self.sessions.get(character_id) is session:
-            del self.sessions[character_id]
-            await self.delivery.unhost(character_id)
+        selected = session.records.get(SELECTED_CHARACTER)
+        if selected is not None and self.sessions.get(selected.character_id) is session:
+            del self.sessions[selected.character_id]
+            await self.delivery.unhost(selected.character_id)
+
+
+def _where(session: Session) -> tuple[int, int]:
+    """(map id, object id) of a session's character: its world placement, else the map it
+    entered on and object id 0."""
+    placement = session.records.get(WORLD_PLACEMENT)
+    if placement is not None:
+        return placement.map_id, placement.object_id or 0
+    selected = session.records.get(SELECTED_CHARACTER)
+    return (selected.map_id if selected is not None else 0), 0

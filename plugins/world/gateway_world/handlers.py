@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final, TypeAlias
 
 from gateway_core.api import (
+    SELECTED_CHARACTER,
     TEXT_ENCODING,
+    WORLD_PLACEMENT,
     CliChangeMapReq,
     CliMouseCmd,
     CliNormalChat,
@@ -106,23 +108,36 @@ def _on_map(ctx: Ctx, what: str, *, ready: bool = True) -> _OnMap | None:
         log.info("world: %s of connection #%d dropped: no world link", what, session.connection_id)
         return None
     presence = session.plugin_data.get(PRESENCE)
-    character_id = session.character_id
-    if presence is None or character_id is None or not presence.entered:
+    character = session.records.get(SELECTED_CHARACTER)
+    if presence is None or character is None or not presence.entered:
         runtime.drop(session, "not_on_map", what)
         return None
     if ready and not presence.ready:
         runtime.drop(session, "map_not_loaded", what)
         return None
-    return _OnMap(runtime, runtime.link, character_id, presence)
+    return _OnMap(runtime, runtime.link, character.character_id, presence)
+
+
+def _object_id(session: Session) -> int:
+    placement = session.records.get(WORLD_PLACEMENT)
+    return _u16(placement.object_id or 0) if placement is not None else 0
+
+
+def _moved_to(ctx: Ctx, x: float, y: float, z: float) -> None:
+    """Keep ``(x, y, z)`` as where the character is: the position saved when it leaves."""
+    placement = ctx.session.records.get(WORLD_PLACEMENT)
+    if placement is not None:
+        ctx.records.set(ctx.session, WORLD_PLACEMENT,
+                        replace(placement, position=Position(x, y, z)))
 
 
 def change_map_reply(session: Session, presence: WorldPresence | None) -> SrvChangeMapReply:
     """PAKWC_CHANGE_MAP_REPLY for ``session`` (§7.4 step 6): its object id and vitals (each
     clamped to the u16 field; 0 where unknown), every rate, flag and the world time 0."""
     if presence is None:
-        return SrvChangeMapReply(object_index=_u16(session.world_object_id or 0))
+        return SrvChangeMapReply(object_index=_object_id(session))
     return SrvChangeMapReply(
-        object_index=_u16(session.world_object_id or 0),
+        object_index=_object_id(session),
         hp=_u16(presence.hp),
         mp=_u16(presence.mp),
         xp=_u16(presence.xp),
@@ -146,8 +161,8 @@ async def on_change_map_req(ctx: Ctx, packet: CliChangeMapReq) -> None:
     session = ctx.session
     runtime = ctx.runtime
     presence = session.plugin_data.get(PRESENCE)
-    character_id = session.character_id
-    if runtime is None or presence is None or character_id is None:
+    character = session.records.get(SELECTED_CHARACTER)
+    if runtime is None or presence is None or character is None:
         log.warning(
             "world: connection #%d loaded its map without a world link", session.connection_id
         )
@@ -160,7 +175,7 @@ async def on_change_map_req(ctx: Ctx, packet: CliChangeMapReq) -> None:
     # The reply goes first: the spawns the `ready` triggers arrive on the world stream later.
     ctx.reply(change_map_reply(session, presence))
     try:
-        await runtime.link.ready(character_id)
+        await runtime.link.ready(character.character_id)
     except WorldRequestError as exc:
         runtime.drop(session, "world_unavailable", f"ready: {exc}")
         ctx.reply(server_message(WORLD_UNAVAILABLE))
@@ -186,7 +201,7 @@ async def on_mouse_cmd(ctx: Ctx, packet: CliMouseCmd) -> None:
         on_map.runtime.drop(ctx.session, "world_unavailable", "mouse_cmd")
         return
     # Kept as where the character will be: the position saved when it leaves the world.
-    ctx.session.position = Position(destination.x, destination.y, float(destination.z))
+    _moved_to(ctx, destination.x, destination.y, float(destination.z))
 
 
 async def on_stop_moving(ctx: Ctx, packet: CliStopMoving) -> None:
@@ -202,7 +217,7 @@ async def on_stop_moving(ctx: Ctx, packet: CliStopMoving) -> None:
     if not await on_map.link.astop(on_map.character_id, position):
         on_map.runtime.drop(ctx.session, "world_unavailable", "stop_moving")
         return
-    ctx.session.position = Position(position.x, position.y, float(position.z))
+    _moved_to(ctx, position.x, position.y, float(position.z))
 
 
 async def on_teleport_req(ctx: Ctx, packet: CliTeleportReq) -> None:
@@ -219,23 +234,28 @@ async def on_teleport_req(ctx: Ctx, packet: CliTeleportReq) -> None:
     if on_map is None:
         return
     session = ctx.session
-    point = wire_position(packet.x, packet.y, session.position.z)
+    placement = session.records.get(WORLD_PLACEMENT)
+    if placement is None:
+        on_map.runtime.drop(session, "not_on_map", "teleport")
+        return
+    here = placement.position
+    point = wire_position(packet.x, packet.y, here.z)
     if point is None:
         on_map.runtime.drop(session, "bad_position", "teleport")
         return
     radius = on_map.link.view_radius
-    distance = math.hypot(point.x - session.position.x, point.y - session.position.y)
+    distance = math.hypot(point.x - here.x, point.y - here.y)
     if radius > 0 and distance > radius:
         on_map.runtime.drop(session, "teleport_too_far", f"{distance:.0f} units")
         return
-    session.position = Position(point.x, point.y, float(point.z))
+    _moved_to(ctx, point.x, point.y, float(point.z))
     if not await on_map.runtime.enter(session, on_map.presence):
         ctx.reply(server_message(WORLD_UNAVAILABLE))
         return
     ctx.reply(
         SrvTeleportReply(
-            id=_u16(session.world_object_id or 0),
-            map=_u16(session.map_id or 0),
+            id=_object_id(session),
+            map=_u16(placement.map_id),
             x=point.x,
             y=point.y,
             move_mode=0,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from gateway_protos.v1 import world_pb2_grpc
 
 from gateway_core.api import (
+    WORLD_PLACEMENT,
     RuntimeRegistrar,
     hookimpl,
     positive_int,
@@ -104,8 +105,10 @@ def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
 
 @hookimpl
 def gateway_register_runtime(register: RuntimeRegistrar) -> None:
-    """One :class:`WorldRuntime` per gateway: its world stream and its characters."""
+    """One :class:`WorldRuntime` per gateway: its world stream and its characters; the world
+    plugin is the one writer of the world-placement record."""
     register(WorldRuntime.create)
+    register.claim(WORLD_PLACEMENT)
 
 
 @hookimpl

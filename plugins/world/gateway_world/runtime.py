@@ -9,20 +9,25 @@ the world or closes is taken off it.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import grpc
 from gateway_protos.v1 import character_pb2, world_pb2
 
 from gateway_core.api import (
+    SELECTED_CHARACTER,
+    WORLD_PLACEMENT,
+    ConnectionRegistry,
     GatewayView,
     InWorldRuntime,
     Key,
     NumberingProfile,
     Session,
+    WorldPlacement,
     get_profile,
 )
 from gateway_world.delivery import Delivery, WorldLink, WorldMetrics, WorldRequestError
@@ -38,6 +43,19 @@ BASE_RUN_SPEED: Final = 425
 BASE_ATTACK_SPEED: Final = 100
 _MAX_U8, _MAX_U16 = 0xFF, 0xFFFF
 _I16 = (-0x8000, 0x7FFF)
+#: Largest world object id (16-bit, 0 is never used).
+MAX_OBJECT_ID: Final = _MAX_U16
+_object_ids = itertools.count()
+
+
+def allocate_object_id(connections: ConnectionRegistry) -> int | None:
+    """A world object id no connection of this gateway uses (None when all are taken): what
+    a character entering the world asks the world service for."""
+    for _ in range(MAX_OBJECT_ID):
+        candidate = next(_object_ids) % MAX_OBJECT_ID + 1
+        if connections.by_world_object_id(candidate) is None:
+            return candidate
+    return None
 
 
 def _clamp(value: int, low: int, high: int) -> int:
@@ -146,16 +164,17 @@ class WorldRuntime(InWorldRuntime):
         # shares one channel per service); without one, spawns show a default look.
         clients = getattr(self.app, "clients", None)
         stub = clients.get("character") if clients is not None else None
-        if stub is None or session.character_id is None:
+        character = session.records.get(SELECTED_CHARACTER)
+        if stub is None or character is None:
             return None
         try:
             state: character_pb2.CharacterState = await stub.GetCharacter(
-                character_pb2.GetCharacterRequest(character_id=session.character_id)
+                character_pb2.GetCharacterRequest(character_id=character.character_id)
             )
         except grpc.aio.AioRpcError as exc:
             log.warning(
                 "world: character %d not loaded (%s); default look",
-                session.character_id,
+                character.character_id,
                 exc.code().name,
             )
             return None
@@ -164,14 +183,24 @@ class WorldRuntime(InWorldRuntime):
     async def entered(self, session: Session) -> None:
         """Track a session that entered the world and put its character on its map.
 
-        Asks for the object id the join handed out (``session.world_object_id``); when the
-        world gives another one (taken on that map by another gateway's player), the session
-        takes the world's, which PAKWC_CHANGE_MAP_REPLY then tells the client. A world that is
-        unavailable is logged and counted; PAKCS_CHANGE_MAP_REQ tries again.
+        The placement record starts where the character was stored, with a gateway-local
+        object id, which the world service is asked for; when the world gives another one
+        (taken on that map by another gateway's player), the placement takes the world's. A
+        world that is unavailable is logged and counted; PAKCS_CHANGE_MAP_REQ tries again.
         """
-        if session.character_id is None:
+        character = session.records.get(SELECTED_CHARACTER)
+        if character is None:
             return
-        self.sessions[session.character_id] = session
+        object_id = allocate_object_id(self.app.connections)
+        if object_id is None:
+            self.drop(session, "no_object_id", "every object id of this gateway is taken")
+            return
+        self.records.set(
+            session,
+            WORLD_PLACEMENT,
+            WorldPlacement(character.map_id, character.position, object_id),
+        )
+        self.sessions[character.character_id] = session
         presence = session.plugin_data.get(PRESENCE)
         if presence is None:
             presence = presence_from_character(await self._character(session))
@@ -179,18 +208,22 @@ class WorldRuntime(InWorldRuntime):
         await self.enter(session, presence)
 
     async def enter(self, session: Session, presence: WorldPresence) -> bool:
-        """Put the character of ``session`` on its map (``presence.entered`` on success)."""
-        character_id = session.character_id
-        if character_id is None:
+        """Put the character of ``session`` on its map, where its placement record says
+        (``presence.entered`` on success)."""
+        character = session.records.get(SELECTED_CHARACTER)
+        placement = session.records.get(WORLD_PLACEMENT)
+        if character is None or placement is None:
             return False
-        position = wire_position(session.position.x, session.position.y, session.position.z)
+        character_id = character.character_id
+        point = placement.position
+        position = wire_position(point.x, point.y, point.z)
         enter = world_pb2.EnterMap(
             character_id=character_id,
-            name=session.character_name or "",
-            map_id=_clamp(session.map_id or 0, 0, _MAX_U16),
+            name=character.name,
+            map_id=_clamp(placement.map_id, 0, _MAX_U16),
             position=position if position is not None else world_pb2.Position(),
             look=presence.look,
-            requested_object_id=_clamp(session.world_object_id or 0, 0, _MAX_U16),
+            requested_object_id=_clamp(placement.object_id or 0, 0, _MAX_U16),
         )
         try:
             ack = await self.link.enter(enter)
@@ -201,25 +234,30 @@ class WorldRuntime(InWorldRuntime):
             # The connection left the world while the enter was on its way.
             await self.link.leave(character_id)
             return False
-        if ack.object_id != session.world_object_id:
+        placement = session.records.get(WORLD_PLACEMENT) or placement
+        if ack.object_id != placement.object_id:
             log.info(
                 "world: connection #%d is object %d on map %d (asked for %s)",
                 session.connection_id,
                 ack.object_id,
                 ack.map_id,
-                session.world_object_id,
+                placement.object_id,
             )
-            session.world_object_id = ack.object_id
+            self.records.set(session, WORLD_PLACEMENT, replace(placement, object_id=ack.object_id))
         presence.entered = True
         presence.ready = False
         return True
 
     async def left(self, session: Session) -> None:
-        """Take the character of a session that left the world off its map."""
-        character_id = session.character_id
+        """Take the character of a session that left the world off its map. Its placement
+        keeps where it was (what the character plugin saves) without an object id."""
+        character = session.records.get(SELECTED_CHARACTER)
         presence = session.plugin_data.pop(PRESENCE)
         if presence is not None:
             presence.entered = presence.ready = False
-        if character_id is not None and self.sessions.get(character_id) is session:
-            del self.sessions[character_id]
-            await self.link.leave(character_id)
+        placement = session.records.get(WORLD_PLACEMENT)
+        if placement is not None and placement.object_id is not None:
+            self.records.set(session, WORLD_PLACEMENT, replace(placement, object_id=None))
+        if character is not None and self.sessions.get(character.character_id) is session:
+            del self.sessions[character.character_id]
+            await self.link.leave(character.character_id)

@@ -18,6 +18,7 @@ from gateway_world.handlers import CHAT_UNAVAILABLE, SERVER_SENDER, WORLD_UNAVAI
 from gateway_world.runtime import BASE_RUN_SPEED, PRESENCE
 from gateway_world.service import WorldReferenceService
 
+from gateway_core.api import WORLD_PLACEMENT
 from gateway_core.bot import GameClient
 from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
@@ -138,7 +139,7 @@ async def test_change_map_reply_carries_the_object_id_and_vitals_then_spawns_go_
     alice = await world.player("Alice")
     session = world.gateway.connections.by_character_name("alice")
     assert session is not None
-    assert alice.object_id == session.world_object_id != 0
+    assert alice.object_id == session.records.require(WORLD_PLACEMENT).object_id != 0
     presence = session.plugin_data.get(PRESENCE)
     assert presence is not None and presence.entered
     with anyio.fail_after(TIMEOUT):  # the reply goes out before the world's ready answer
@@ -242,7 +243,9 @@ async def test_mouse_cmd_is_broadcast_to_the_viewers_and_the_mover(world: World)
         )
         assert moved.distance == round(math.hypot(100, 20))
     session = world.gateway.connections.by_character_name("Alice")
-    assert session is not None and (session.position.x, session.position.y) == (
+    assert session is not None
+    here = session.records.require(WORLD_PLACEMENT).position
+    assert (here.x, here.y) == (
         START[0] + 100,
         START[1] + 20,
     )

@@ -17,10 +17,10 @@ staying logged in:
 * each new player goes through the real flow with the bot's building blocks
   (``gateway_core.bot``): accept, login, channel list, server select, character leg (join,
   list, create, list, select; that connection stays open like the client's), world leg (join,
-  initial data), then walks its way to its grid point with ``PAKCS_TELEPORT_REQ`` hops of at
-  most 0.95 view radius (the world accepts a teleport within the view radius of the last known
-  position; the character is not visible until it loaded the map) and sends
-  ``PAKCS_CHANGE_MAP_REQ`` there to become ready;
+  initial data), loads the map at the start point (``PAKCS_CHANGE_MAP_REQ``) and puts itself
+  at its grid point with one ``PAKCS_STOP_MOVING`` (the bench gateway runs with
+  ``WORLD_POSITION_TOLERANCE=1e9``, so the world takes the point instead of correcting it,
+  docs/protocol.md §10.12; warp gates no longer go to a client's point);
 * the grid points are the lattice points nearest to the start point (CHARACTER_START_X/Y),
   spaced ``WORLD_VIEW_RADIUS / 3.08``: an inner player sees the 28 others within 3 lattice steps
   (the next ones are at sqrt(10) steps, 267 units outside the radius at the default 10000), and
@@ -58,6 +58,15 @@ gateway's drop and disconnect counters (``gateway_world_drops_total``,
 ``gateway_router_drops_total``, slow-client and flood disconnects, handler errors, buffer pool
 exhaustion) are read from its ``/metrics`` (on a free port) before and after each window and
 printed when they moved: where lost deliveries went.
+
+Monsters: before the sweep, the world service's own cost of monsters is measured in this
+process (no sockets): one ``WorldState`` with the built-in content pack and ``--monster-players``
+players among the monsters of its field map (map 22) on each of ``--monster-channels``
+channels (each channel has its own monsters), ticked ``--monster-ticks`` times at the default
+tick interval on a hand-moved clock (so monsters wander and the players see them walk), and
+the same players on a copy of the pack without spawns, in the same run. It prints the tick time
+with and without monsters and the difference per monster per tick. ``--monsters-only`` stops
+after it.
 
 Options: ``--sizes`` (comma list), ``--seconds`` (measured window per size, default 8),
 ``--warmup`` (s of play before the window, default 1), ``--drain`` (default 2), ``--workers``,
@@ -385,7 +394,7 @@ class Worker:
     async def join(self, index: int) -> Player:
         from gateway_core import bot
         from gateway_core.bot import GameClient
-        from gateway_core.protocol.packets import CliTeleportReq, SrvTeleportReply
+        from gateway_core.protocol.packets import CliStopMoving
 
         timeout = self.options["timeout"]
         user, password, name = f"bench{index}", "pw", f"Bench{index}"
@@ -437,20 +446,14 @@ class Worker:
                 bot.require_ok("world_join", joined)
                 initial = await bot.receive_initial_data(world)
                 mark("world_join")
-                x: float = initial.character.x
-                y: float = initial.character.y
-                home = self.homes[index]
-                hop = 0.95 * self.radius
-                while (distance := math.hypot(home[0] - x, home[1] - y)) > 0.5:
-                    fraction = min(1.0, hop / distance)
-                    x, y = x + (home[0] - x) * fraction, y + (home[1] - y) * fraction
-                    if fraction == 1.0:
-                        x, y = float(home[0]), float(home[1])
-                    await world.send(CliTeleportReq(id=0, x=x, y=y), step="teleport")
-                    await world.expect(SrvTeleportReply, step="teleport")
-                mark("teleports")
+                del initial
                 await bot.change_map(world)
                 mark("change_map")
+                home = self.homes[index]
+                # Taken as is: the bench gateway's position tolerance is unbounded.
+                await world.send(CliStopMoving(x=float(home[0]), y=float(home[1]), z=0),
+                                 step="place")
+                mark("place")
             except BaseException:
                 await world.aclose()
                 raise
@@ -641,7 +644,72 @@ def gateway_settings(players: int, view_radius: float) -> dict[str, str]:
         "MAX_CONCURRENT_CONNECTIONS": str(2 * players + 1000),
         "WORLD_VIEW_RADIUS": str(view_radius),
         "CHARACTER_START_X": str(float(CENTRE)), "CHARACTER_START_Y": str(float(CENTRE)),
+        # Players place themselves with one stop at their grid point (see the module doc).
+        "WORLD_POSITION_TOLERANCE": "1e9",
     }
+
+
+#: The field map of the built-in content pack (its monster spawns).
+MONSTER_MAP = 22
+
+
+def monster_tick_cost(*, ticks: int, channels: int, players: int,
+                      view_radius: float) -> dict[str, float]:
+    """The world service's tick cost of the built-in pack's monsters (see the module doc):
+    mean seconds per tick with and without monsters, and per monster per tick."""
+    import dataclasses
+    import random
+    from types import MappingProxyType
+
+    from gateway_protos.v1 import world_pb2
+    from gateway_world.service import DEFAULT_TICK_INTERVAL, WorldState
+
+    from gateway_core.api import load_default_pack
+    from gateway_core.testing import ManualClock
+
+    pack = load_default_pack()
+    bare = dataclasses.replace(pack, spawns=MappingProxyType({}))
+    spawns = pack.spawns_on(MONSTER_MAP)
+
+    def run(content: Any) -> tuple[float, int]:
+        clock = ManualClock(1000.0)
+        state = WorldState(view_radius=view_radius, queue_limit=1 << 30, clock=clock,
+                           content=content, rng=random.Random(1))
+        stream = state.connect("bench")
+        rng = random.Random(2)
+        for channel in range(1, channels + 1):
+            for n in range(players):
+                spawn = spawns[n % len(spawns)]
+                entity = state.enter(
+                    stream, character_id=channel * 100_000 + n + 1, name=f"b{channel}_{n}",
+                    map_id=MONSTER_MAP, channel_id=channel,
+                    position=world_pb2.Position(x=spawn.centre.x + rng.uniform(-500, 500),
+                                                y=spawn.centre.y + rng.uniform(-500, 500)),
+                    look=world_pb2.PlayerLook(),
+                )
+                state.make_ready(entity)
+
+        def drain() -> None:
+            state.flush()
+            while not stream.queue.empty():
+                state.written(stream, len(stream.queue.get_nowait().events))
+
+        drain()
+        spent = 0.0
+        for _ in range(ticks):
+            clock.advance(DEFAULT_TICK_INTERVAL)
+            started = time.perf_counter()
+            state.tick()
+            spent += time.perf_counter() - started
+            drain()
+        monsters = sum(len(instance.monsters) for instance in state.maps.values())
+        return spent / ticks, monsters
+
+    without, _ = run(bare)
+    with_monsters, monsters = run(pack)
+    return {"ticks": ticks, "channels": channels, "players": players * channels,
+            "monsters": monsters, "tick_without_s": without, "tick_with_s": with_monsters,
+            "per_monster_tick_s": (with_monsters - without) / max(1, monsters)}
 
 
 def free_port() -> int:
@@ -1064,6 +1132,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tree", action="append", default=[], type=Path, metavar="PATH")
     parser.add_argument("--no-pin", dest="pin", action="store_false")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--monster-ticks", type=int, default=300,
+                        help="world ticks of the monster measurement (%(default)s)")
+    parser.add_argument("--monster-channels", type=int, default=10,
+                        help="channels (monster sets) of the monster measurement (%(default)s)")
+    parser.add_argument("--monster-players", type=int, default=20,
+                        help="players per channel among the monsters (%(default)s)")
+    parser.add_argument("--monsters-only", action="store_true",
+                        help="only the monster measurement")
     args = parser.parse_args(argv)
     try:
         args.sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
@@ -1086,6 +1162,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     for tree in trees:
         if tree is not None and not (tree / "gateway_core").is_dir():
             parser.error(f"--tree {tree}: no gateway_core there")
+    if not (1 <= args.monster_ticks <= 100_000 and 1 <= args.monster_channels <= 255
+            and 0 <= args.monster_players <= 10_000):
+        parser.error("--monster-ticks 1..100000, --monster-channels 1..255, "
+                     "--monster-players 0..10000")
+    monsters = monster_tick_cost(ticks=args.monster_ticks, channels=args.monster_channels,
+                                 players=args.monster_players, view_radius=args.view_radius)
+    if not args.json:
+        print(f"monsters: {monsters['monsters']} monsters, {monsters['players']} players, "
+              f"{monsters['ticks']} ticks: {monsters['tick_with_s'] * 1e3:.3f} ms per tick "
+              f"with monsters, {monsters['tick_without_s'] * 1e3:.3f} ms without, "
+              f"{monsters['per_monster_tick_s'] * 1e6:.2f} us per monster per tick", flush=True)
+    if args.monsters_only:
+        if args.json:
+            print(json.dumps({"monsters": monsters}, indent=2))
+        return 0
     if not args.json:
         print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.2f}; sizes {args.sizes}, "
               f"{args.seconds:g} s per size, 2 Hz moves, a chat every {args.chat_every} moves")
@@ -1093,7 +1184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for tree in trees:
         rows.extend(Bench(args, tree).run())
     if args.json:
-        print(json.dumps({"sizes": args.sizes, "seconds": args.seconds, "rows": rows}, indent=2))
+        print(json.dumps({"sizes": args.sizes, "seconds": args.seconds, "rows": rows,
+                          "monsters": monsters}, indent=2))
     elif len(trees) > 1:
         print("\nsummary (largest N with p99 < 50 ms, load generator not limiting):")
         for tree in trees:

@@ -14,6 +14,9 @@ may move freely between releases. Its parts:
 * runtimes: :class:`PluginRuntime` (and :class:`InWorldRuntime`) for state kept per running
   gateway, handed to handlers as ``ctx.runtime``; :class:`GatewayView` is what a runtime sees
   of its gateway;
+* chat commands: :class:`ChatCommand` (what a ``gateway_register_chat_commands`` handler
+  gets), :class:`ChatCommandError` (refuse it), :func:`int_argument` and
+  :func:`server_message` (a whisper from ``server msg``);
 * reference services: :class:`ReferenceService`, :class:`ServiceConfig`,
   :class:`DatabaseService`, the refusals of :class:`ServiceError`, the gateway<->service
   stream helpers and the setting validators.
@@ -27,6 +30,26 @@ from __future__ import annotations
 
 from gateway_core.addresses import AddressSettings, public_address
 from gateway_core.backend_clients import CallContext, current_call_context
+from gateway_core.chat_commands import (
+    AvailableCommand,
+    ChatCommand,
+    ChatCommandError,
+    int_argument,
+    server_message,
+)
+from gateway_core.chat_commands import on_help as on_help_command
+from gateway_core.content import (
+    ContentError,
+    ContentPack,
+    GateDef,
+    MapDef,
+    MonsterDef,
+    NpcDef,
+    SpawnDef,
+    default_pack_path,
+    load_default_pack,
+    load_pack,
+)
 from gateway_core.context import (
     FatalHandlerError,
     GatewayView,
@@ -111,6 +134,7 @@ from gateway_core.records import (
 )
 from gateway_core.registry import (
     DISPATCH_STATES,
+    ChatCommandRegistrar,
     CommandContext,
     CommandRegistrar,
     GrpcClientRegistrar,
@@ -140,7 +164,14 @@ from gateway_core.session import (
     Session,
     SessionState,
 )
-from gateway_core.storage import DatabaseService, database_url, sqlite_url
+from gateway_core.storage import (
+    DatabaseService,
+    Migrations,
+    database_url,
+    migrate,
+    run_migrations,
+    sqlite_url,
+)
 from gateway_core.streams import GatewayStream, ReconnectingStream, StreamEnd, rpc_failure
 from gateway_core.validators import (
     Validator,
@@ -176,6 +207,7 @@ __all__ = [
     "Handler",
     "InWorldRuntime",
     "Key",
+    "Migrations",
     "NumberingProfile",
     "Packet",
     "PacketContext",
@@ -216,6 +248,7 @@ __all__ = [
     "get_profile",
     "hookimpl",
     "int_range",
+    "migrate",
     "name_error",
     "name_list",
     "packets",
@@ -224,6 +257,7 @@ __all__ = [
     "positive_number",
     "public_address",
     "rpc_failure",
+    "run_migrations",
     "sqlite_url",
 ]
 __all__ += _common.__all__
@@ -237,3 +271,26 @@ __all__ += _party.__all__
 __all__ += _trade.__all__
 __all__ += _shop.__all__
 __all__ += _other.__all__
+# Chat commands (gateway_register_chat_commands, gateway_core.chat_commands).
+__all__ += [
+    "AvailableCommand",
+    "ChatCommand",
+    "ChatCommandError",
+    "ChatCommandRegistrar",
+    "int_argument",
+    "on_help_command",
+    "server_message",
+]
+# The content pack (gateway_core.content): what the reference services read their game data from.
+__all__ += [
+    "ContentError",
+    "ContentPack",
+    "GateDef",
+    "MapDef",
+    "MonsterDef",
+    "NpcDef",
+    "SpawnDef",
+    "default_pack_path",
+    "load_default_pack",
+    "load_pack",
+]

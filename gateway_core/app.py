@@ -24,6 +24,7 @@ import anyio.abc
 
 from gateway_core.admin_http import MetricsServer
 from gateway_core.backend_clients import GrpcClients
+from gateway_core.chat_commands import ChatCommands
 from gateway_core.config import Settings, load_settings
 from gateway_core.metrics import GatewayMetrics
 from gateway_core.plugin_runtime import GatewayLifecycle
@@ -96,8 +97,16 @@ class Gateway:
         )
         #: The backend clients (after start-up).
         self.backends: GrpcClients | None = None
+        #: The chat commands (``/name`` in normal chat) and their dispatch.
+        self.chat_commands = ChatCommands(
+            self.pm.registry.chat_commands,
+            context_for=lambda session, plugin: self.router.context(session, plugin),
+            levels=settings.GM_COMMAND_LEVELS,
+            registry=self.metrics.registry,
+            on_error=self.metrics.handler_error,
+        )
         self.router = Router(
-            self.pm.packet_handlers,
+            self.chat_commands.wrap(self.pm.packet_handlers),
             connections=self.connections,
             settings=settings,
             metrics=self.metrics,

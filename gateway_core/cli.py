@@ -1,4 +1,4 @@
-"""The ``gateway`` command line: serve, plugins, service, console, bot and plugin commands.
+"""The ``gateway`` command line: serve, plugins, service, console, content, bot, plugin commands.
 
 Strategy: the parser is built after a tolerant first look at the settings and plugins, so
 plugin commands (``gateway_register_commands``) appear in ``--help``; a broken configuration
@@ -259,6 +259,8 @@ def _cmd_service(args: argparse.Namespace, boot: _Bootstrap) -> int:
                            f"(available: {available})", EXIT_CONFIG)
     listen = args.listen or default_service_listen(name, ctx.settings)
     services = build_services(ctx.pm.services, ctx.settings, [name])
+    if args.migrate:
+        return _migrate(name, services[name])
 
     async def run() -> None:
         host = ServiceHost(services, listen)
@@ -277,10 +279,34 @@ def _cmd_service(args: argparse.Namespace, boot: _Bootstrap) -> int:
     return EXIT_OK
 
 
+def _migrate(name: str, service: Any) -> int:
+    """Bring the service's database schema up to date (a start and a stop, serving nothing):
+    its migrations, or its missing tables for a service without them."""
+    if not hasattr(service, "migrations"):
+        print(f"service {name} keeps no database: nothing to migrate", flush=True)
+        return EXIT_OK
+
+    async def run() -> None:
+        await service.start()
+        await service.stop()
+
+    _run_async(run)
+    what = "migrated to the newest revision" if service.migrations else "tables created"
+    print(f"service {name}: database {what}", flush=True)
+    return EXIT_OK
+
+
 def _cmd_console(args: argparse.Namespace, boot: _Bootstrap) -> int:
     from gateway_core.console import run as run_console
 
     return run_console(args)
+
+
+def _cmd_content(args: argparse.Namespace) -> int:
+    # Needs no settings or plugins: a pack is checked the same whatever the configuration.
+    from gateway_core.content.check import check
+
+    return EXIT_OK if check(args.path) else EXIT_FAILURE
 
 
 def _run_command(spec: CommandSpec, args: argparse.Namespace, boot: _Bootstrap) -> int:
@@ -326,9 +352,21 @@ def build_parser(
     service.add_argument("--listen", metavar="ADDR",
                          help="host:port to bind (default: LISTEN_ADDR at the port of "
                               "<NAME>_SERVICE_ADDR, else a free port)")
+    service.add_argument("--migrate", action="store_true",
+                         help="bring the service's database schema up to date and exit")
     configure_console(sub.add_parser("console", help="live view of a running gateway",
                                      description="Render a running gateway's connections and "
                                                  "totals from its metrics/admin HTTP port."))
+    content = sub.add_parser("content", help="game content packs (maps, monsters, items...)",
+                             description="Work with content packs (docs/content.md).")
+    content_sub = content.add_subparsers(dest="content_command", metavar="ACTION", required=True)
+    content_check = content_sub.add_parser(
+        "check", help="validate a pack and print its summary or every problem",
+        description="Load a content pack (a directory with pack.toml, or one TOML file) and "
+                    "check it; exit 0 and print a summary when it is valid, else print each "
+                    "problem on its own line and exit 1.")
+    content_check.add_argument("path", nargs="?", metavar="PATH",
+                               help="the pack to check (default: the shipped pack)")
     if bot is not None:
         bot_parser = sub.add_parser("bot", help="scripted game clients (load and smoke tests)",
                                     description=(bot.__doc__ or "").strip() or None)
@@ -374,6 +412,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_service(args, boot)
         if args.command == "console":
             return _cmd_console(args, boot)
+        if args.command == "content":
+            return _cmd_content(args)
         if args.command == "bot" and bot is not None:
             return int(bot.run(args, boot.context()) or 0)
         return _run_command(commands[args.command], args, boot)

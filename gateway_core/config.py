@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from dynaconf import Dynaconf  # type: ignore[import-untyped]
@@ -152,6 +153,40 @@ def _as_name_list(raw: object) -> tuple[str, ...]:
     return names
 
 
+_COMMAND_NAME_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
+
+
+def _command_levels(raw: object) -> Mapping[str, int]:
+    """GM_COMMAND_LEVELS: ``"tp=100,kick=200"`` (or a table of the settings file) as a
+    read-only mapping of chat command name -> access level 0-65535."""
+    if isinstance(raw, str):
+        pairs: list[tuple[object, object]] = []
+        for part in raw.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            left, sep, right = part.partition("=")
+            if not sep:
+                raise ValueError(f"expected name=level, not {part!r}")
+            pairs.append((left, right))
+    elif isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    else:
+        raise ValueError("expected a comma-separated list of name=level")
+    levels: dict[str, int] = {}
+    for raw_name, level in pairs:
+        key = _as_str(raw_name).strip().lower().removeprefix("/")
+        if not _COMMAND_NAME_RE.match(key):
+            raise ValueError(f"{raw_name!r} is not a chat command name")
+        if key in levels:
+            raise ValueError(f"command {key!r} is given twice")
+        value = _as_int(level.strip() if isinstance(level, str) else level)
+        if not 0 <= value <= 0xFFFF:
+            raise ValueError(f"the level of {key!r} must be between 0 and 65535")
+        levels[key] = value
+    return MappingProxyType(levels)
+
+
 def _int_range(low: int, high: int | None = None) -> Callable[[object], int]:
     def convert(raw: object) -> int:
         value = _as_int(raw)
@@ -253,8 +288,8 @@ CORE_SETTINGS: tuple[SettingRegistration, ...] = (
     _core("DATA_DIR", "./data", _non_empty,
                 "Directory of the embedded reference services' data (SQLite files)."),
     _core("DATABASE_URL", None, _non_empty,
-                "SQLAlchemy URL for the reference services (unset = SQLite file per service "
-                "under DATA_DIR)."),
+                "SQLAlchemy async URL for the reference services, e.g. postgresql+asyncpg://"
+                "user:password@host/db (unset = SQLite file per service under DATA_DIR)."),
     _core("PUBLIC_HOST", None, _non_empty,
                 "Host handed to clients for the next leg (unset = the address they reached)."),
     _core("PUBLIC_PORT", None, _int_range(1, 65535),
@@ -266,6 +301,9 @@ CORE_SETTINGS: tuple[SettingRegistration, ...] = (
                 "Identity of this gateway towards the backends (unset = random per process)."),
     _core("SETTINGS_FILE", None, _non_empty,
                 "Path of a TOML or YAML settings file."),
+    _core("GM_COMMAND_LEVELS", MappingProxyType({}), _command_levels,
+                "Access level per chat command, overriding the registered defaults: "
+                "'kick=200,announce=100' (a name no plugin registers is reported at start-up)."),
 )
 
 
@@ -324,6 +362,7 @@ class Settings:
     SESSION_GRACE: float
     GATEWAY_ID: str | None
     SETTINGS_FILE: str | None
+    GM_COMMAND_LEVELS: Mapping[str, int]
 
     _values: dict[str, object]
     _sources: dict[str, str]

@@ -4,7 +4,8 @@ Every client-facing osIROSE server answers these the same way (docs/protocol.md 
 ``PAKCS_ACCEPT_REQ`` -> ``PAKSS_ACCEPT_REPLY(ACCEPTED, current Unix time)``; ``PAKCS_ALIVE`` ->
 nothing (receiving it already reset the idle timer); ``PAKCS_SCREEN_SHOT_TIME_REQ`` ->
 ``PAKSC_SCREEN_SHOT_TIME_REPLY`` with every field 0. They are allowed in every state but
-CLOSING, so they never trip the router's unknown/wrong-state policy.
+CLOSING, so they never trip the router's unknown/wrong-state policy. The core's one chat
+command, ``/help``, lists the commands the caller may use.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from gateway_core.api import (
     SrvAcceptReply,
     SrvScreenShotTimeReply,
     hookimpl,
+    on_help_command,
 )
 
 if TYPE_CHECKING:
-    from gateway_core.api import PacketContext, PacketRegistrar
+    from gateway_core.api import ChatCommandRegistrar, PacketContext, PacketRegistrar
 
 #: Every state in which a connection still dispatches packets.
 ANY_STATE = DISPATCH_STATES
@@ -50,3 +52,8 @@ def gateway_register_packets(register: PacketRegistrar) -> None:
     register(CliAcceptReq.NAME, on_accept_req, states=ANY_STATE)
     register(CliAlive.NAME, on_alive, states=ANY_STATE)
     register(CliScreenShotTimeReq.NAME, on_screen_shot_time_req, states=ANY_STATE)
+
+
+@hookimpl
+def gateway_register_chat_commands(register: ChatCommandRegistrar) -> None:
+    register("help", on_help_command, level=0, help="the commands you may use")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from gateway_core.context import GatewayView
     from gateway_core.registry import (
+        ChatCommandRegistrar,
         CommandRegistrar,
         GrpcClientRegistrar,
         PacketRegistrar,
@@ -122,6 +123,26 @@ def gateway_register_commands(register: CommandRegistrar) -> None:
     the plugin manager and ``cli.service_channel(name)``, an async context manager yielding a
     gRPC channel to that backend service (remote when ``<NAME>_SERVICE_ADDR`` is set, else the
     reference service started in-process on loopback for the duration of the command).
+    """
+
+
+@hookspec
+def gateway_register_chat_commands(register: ChatCommandRegistrar) -> None:
+    """Add chat commands: lines typed in normal chat (``PAKCS_NORMAL_CHAT``, in the world)
+    that start with ``/``, such as ``/kick NAME``.
+
+    ``register(name, handler, *, level, usage="", help="")``: ``handler`` is a ``def`` or
+    ``async def handler(ctx, command)`` where ``ctx`` is the plugin's own
+    :class:`gateway_core.api.PacketContext` on the typing session (its runtime, clients and
+    records writer) and ``command`` a :class:`gateway_core.api.ChatCommand` (``name``,
+    ``args``: the raw argument text, ``words``: it split on whitespace). It runs only for a
+    session whose ``access_level`` is at least ``level``; the setting GM_COMMAND_LEVELS
+    (``"kick=200,announce=100"``) overrides the level per command. Raise
+    :class:`gateway_core.api.ChatCommandError` to refuse (without a text: the usage is
+    whispered). A line starting with ``/`` never reaches other players: a refusal, an unknown
+    command or a handler that raised is answered with a whisper from ``server msg`` and
+    counted in ``gateway_chat_commands_total{command,outcome}``. Two plugins registering one
+    name is a start-up error naming both.
     """
 
 

@@ -30,7 +30,7 @@ from gateway_core.protocol.codecs import (
     TailArrayCodec,
     UnionCodec,
 )
-from gateway_core.protocol.declarations import fields_of
+from gateway_core.protocol.declarations import fields_of, profile_layouts
 from gateway_core.protocol.numbering import Direction, PacketTypeInfo
 from gateway_core.protocol.packets import PACKETS_BY_NAME, Packet, Record, UnionValue
 
@@ -203,6 +203,16 @@ def _packet_sections(rows: Sequence[_Row]) -> list[str]:
                 "",
                 *_field_table(row.cls),
             ]
+            layout = profile_layouts("2021").get(row.name)
+            if layout is not None:
+                lines += [
+                    "",
+                    f"In 2021 the layout differs (`{layout.__name__}`, "
+                    f"`{layout.__module__}`; protocol.md §9.1): payload "
+                    f"{_payload_size(layout)}.",
+                    "",
+                    *_field_table(layout),
+                ]
     return lines
 
 

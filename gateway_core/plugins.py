@@ -25,6 +25,7 @@ from gateway_core import core_packets, hookspecs
 from gateway_core.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME
 from gateway_core.protocol.numbering import NumberingProfile
 from gateway_core.registry import (
+    ChatCommandRegistrar,
     ClientRegistration,
     CommandRegistrar,
     GrpcClientRegistrar,
@@ -78,6 +79,7 @@ _REGISTER_HOOKS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("gateway_register_services", ServiceRegistrar),
     ("gateway_register_runtime", RuntimeRegistrar),
     ("gateway_register_commands", CommandRegistrar),
+    ("gateway_register_chat_commands", ChatCommandRegistrar),
 )
 
 _Impl = tuple[str, Callable[..., Any], tuple[str, ...]]
@@ -113,6 +115,7 @@ class GatewayPluginManager(pluggy.PluginManager):
         self.plugin_settings = self.registry.plugin_settings
         self.runtimes = self.registry.runtimes
         self.commands = self.registry.commands
+        self.chat_commands = self.registry.chat_commands
         #: Called as ``on_hook_error(plugin, hook_name)`` when a lifecycle hook raised.
         self.on_hook_error: Callable[[str, str], None] | None = None
         #: Names in GATEWAY_DISABLE_PLUGINS that match no installed plugin (after loading).

@@ -155,13 +155,16 @@ class SelectedCharacter:
 
     ``map_id`` and ``position`` are where the character was stored, so where it enters the
     world; where it stands now is the :data:`WORLD_PLACEMENT` record. ``name`` is indexed by
-    the connection registry (case-insensitive).
+    the connection registry (case-insensitive). ``channel_id`` is the channel picked at server
+    select: each channel has its own instance of every map, so it is part of where the
+    character is (players of one map on different channels never see each other).
     """
 
     character_id: int
     name: str
     map_id: int
     position: Position
+    channel_id: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,10 @@ packet type the server never receives, a state set in which nothing is ever disp
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeAlias
 
 from gateway_core.config import SettingRegistration
 from gateway_core.context import GatewayView, Handler
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_COMMANDS",
+    "ChatCommandHandler",
+    "ChatCommandRegistrar",
+    "ChatCommandRegistration",
     "ClientRegistration",
     "CommandContext",
     "CommandRegistrar",
@@ -49,7 +52,16 @@ DISPATCH_STATES = frozenset(SessionState) - {SessionState.CLOSING}
 #: Packet directions a gateway receives from its clients.
 _RECEIVED = frozenset({Direction.CLIENT_TO_SERVER, Direction.BOTH})
 #: Names the core's own commands use.
-BUILTIN_COMMANDS = ("serve", "plugins", "service", "console", "bot")
+BUILTIN_COMMANDS = ("serve", "plugins", "service", "console", "bot", "content")
+#: Access levels a chat command may require (``session.access_level`` is a u16).
+MAX_ACCESS_LEVEL = 0xFFFF
+#: Longest chat command name (without the ``/``).
+MAX_CHAT_COMMAND_NAME = 32
+
+#: A chat command handler: ``def`` or ``async def handler(ctx, command)``, where ``ctx`` is the
+#: registering plugin's :class:`PacketContext` and ``command`` a
+#: :class:`gateway_core.chat_commands.ChatCommand`.
+ChatCommandHandler: TypeAlias = Callable[[Any, Any], Awaitable[None] | None]
 
 
 class PluginError(Exception):
@@ -127,6 +139,20 @@ class CommandSpec:
     run: Callable[[argparse.Namespace, CommandContext], Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ChatCommandRegistration:
+    """``plugin`` answers the chat command ``/name`` with ``handler``; ``level`` is the default
+    access level (GM_COMMAND_LEVELS may override it), ``usage`` the argument synopsis
+    (``"NAME"``) and ``help`` one line for ``/help``."""
+
+    plugin: str
+    name: str
+    handler: ChatCommandHandler
+    level: int
+    usage: str
+    help: str
+
+
 @dataclass
 class Registry:
     """Everything the plugins registered, by kind (filled by the registrars)."""
@@ -137,6 +163,8 @@ class Registry:
     plugin_settings: list[SettingRegistration] = field(default_factory=list)
     runtimes: dict[str, RuntimeRegistration] = field(default_factory=dict)
     commands: dict[str, CommandSpec] = field(default_factory=dict)
+    #: Chat commands (``/name`` typed in normal chat), by lower-case name.
+    chat_commands: dict[str, ChatCommandRegistration] = field(default_factory=dict)
     #: The plugin that writes each claimed session record.
     record_owners: dict[RecordKey[Any], str] = field(default_factory=dict)
     #: The numbering packet registrations are checked against (``None``: the default one).
@@ -165,6 +193,12 @@ class PacketRegistrar(_Registrar):
     def __init__(self, registry: Registry, plugin: str) -> None:
         super().__init__(registry, plugin)
         self._profile = registry.profile if registry.profile is not None else get_profile()
+
+    @property
+    def profile(self) -> NumberingProfile:
+        """The numbering the gateway speaks (``name in register.profile``: whether a packet
+        type exists in it, e.g. the token packets exist in 2026 only)."""
+        return self._profile
 
     def __call__(
         self, packet_name: str, handler: Handler, *, states: Iterable[SessionState]
@@ -330,3 +364,49 @@ class CommandRegistrar(_Registrar):
             raise PluginError(f"command {name!r} is registered by two plugins: "
                               f"{existing.plugin!r} and {self.plugin!r}")
         self._registry.commands[name] = CommandSpec(self.plugin, name, help, configure, run)
+
+
+class ChatCommandRegistrar(_Registrar):
+    """``register(name, handler, *, level, usage="", help="")`` for
+    ``gateway_register_chat_commands``.
+
+    ``name`` is lower-case letters, digits, ``_`` or ``-`` (at most 32), typed as ``/name`` in
+    normal chat (case-insensitive). A name another plugin registered is a start-up error naming
+    both owners.
+    """
+
+    __slots__ = ()
+
+    def __call__(
+        self,
+        name: str,
+        handler: ChatCommandHandler,
+        *,
+        level: int,
+        usage: str = "",
+        help: str = "",
+    ) -> None:
+        """Answer ``/name`` with ``handler(ctx, command)`` for accounts whose access level is
+        at least ``level`` (the default; GM_COMMAND_LEVELS overrides it)."""
+        plugin = self.plugin
+        if (not isinstance(name, str) or not 0 < len(name) <= MAX_CHAT_COMMAND_NAME
+                or name != name.lower() or not name.replace("-", "").replace("_", "").isalnum()
+                or not name.isascii()):
+            raise PluginError(
+                f"plugin {plugin!r}: chat command name {name!r} must be 1-"
+                f"{MAX_CHAT_COMMAND_NAME} lower-case letters, digits, '_' or '-'"
+            )
+        if not callable(handler):
+            raise PluginError(f"plugin {plugin!r}: handler of chat command /{name} is not "
+                              "callable")
+        if (isinstance(level, bool) or not isinstance(level, int)
+                or not 0 <= level <= MAX_ACCESS_LEVEL):
+            raise PluginError(f"plugin {plugin!r}: chat command /{name} has level {level!r}, "
+                              f"not an integer 0-{MAX_ACCESS_LEVEL}")
+        existing = self._registry.chat_commands.get(name)
+        if existing is not None:
+            raise PluginError(f"chat command /{name} is registered by two plugins: "
+                              f"{existing.plugin!r} and {plugin!r}")
+        self._registry.chat_commands[name] = ChatCommandRegistration(
+            plugin, name, handler, level, str(usage), str(help)
+        )

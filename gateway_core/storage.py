@@ -2,11 +2,19 @@
 
 Strategy: a service keeps its tables in the database its own ``<NAME>_DATABASE_URL`` setting
 names, else DATABASE_URL, else one SQLite file per service under DATA_DIR
-(:func:`database_url`). SQLite runs in WAL mode with ``synchronous=FULL``, so a committed write
-is on disk before the gRPC reply leaves, with foreign keys enforced and a busy timeout for the
-moments another connection writes. The schema is created on first start. A service's tables
-carry its name as a prefix, so several services can share one database when DATABASE_URL points
-them at the same one.
+(:func:`database_url`): SQLite (aiosqlite) is the embedded default, PostgreSQL
+(``postgresql+asyncpg://...``) the database of a deployment. SQLite runs in WAL mode with
+``synchronous=FULL``, so a committed write is on disk before the gRPC reply leaves, with
+foreign keys enforced and a busy timeout for the moments another connection writes. A
+service's tables carry its name as a prefix, so several services can share one database when
+DATABASE_URL points them at the same one.
+
+Schema: a service with :class:`Migrations` (the built-in ones) gets its schema from its Alembic
+revisions, applied at start (or alone by ``gateway service <name> --migrate``), on SQLite and
+PostgreSQL alike; its version is kept in a table of its own (``<service>_alembic_version``), so
+services sharing a database never see each other's revisions. An older database is upgraded,
+never dropped. A service without migrations gets the tables of its metadata created when
+missing.
 
 :class:`DatabaseService` is the lifecycle every database-backed reference service shares: its
 servicer gets :attr:`DatabaseService.sessionmaker` at construction (the gRPC server needs the
@@ -27,10 +35,12 @@ imports it, so the protocol layer and the gateway runtime stay free of it.
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import Connection, MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -43,7 +53,15 @@ if TYPE_CHECKING:
 
     from gateway_core.service_host import ServiceConfig
 
-__all__ = ["DatabaseService", "database_url", "open_engine", "sqlite_url"]
+__all__ = [
+    "DatabaseService",
+    "Migrations",
+    "database_url",
+    "migrate",
+    "open_engine",
+    "run_migrations",
+    "sqlite_url",
+]
 
 
 def sqlite_url(path: str | Path) -> str:
@@ -77,14 +95,78 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-async def open_engine(url: str, metadata: MetaData) -> AsyncEngine:
+@dataclass(frozen=True, slots=True)
+class Migrations:
+    """The Alembic revisions of a service: the package holding ``env.py`` and ``versions/``
+    (its ``env.py`` calls :func:`run_migrations`), and the table keeping its version."""
+
+    package: str
+    version_table: str
+
+    @property
+    def script_location(self) -> str:
+        """The directory of :attr:`package`."""
+        module = importlib.import_module(self.package)
+        return str(Path(module.__file__ or "").parent)
+
+
+def _alembic_config(migrations: Migrations, connection: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", migrations.script_location)
+    config.attributes["connection"] = connection
+    config.attributes["version_table"] = migrations.version_table
+    return config
+
+
+def _upgrade(connection: Connection, migrations: Migrations) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(migrations, connection), "head")
+
+
+def run_migrations() -> None:
+    """The body of a service's Alembic ``env.py``: run the revisions on the connection
+    :func:`migrate` hands over, keeping the version in the service's own table. SQLite's
+    limited ALTER TABLE is worked around with Alembic's batch mode."""
+    from alembic import context
+
+    attributes = context.config.attributes
+    connection: Connection = attributes["connection"]
+    context.configure(
+        connection=connection,
+        version_table=attributes["version_table"],
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def migrate(engine: AsyncEngine, migrations: Migrations) -> None:
+    """Bring the database of ``engine`` to the newest revision of ``migrations``."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, migrations)
+
+
+async def open_engine(
+    url: str, metadata: MetaData, migrations: Migrations | None = None
+) -> AsyncEngine:
     """Create the engine for ``url`` (SQLite: with the pragmas above on every connection) and
-    the tables of ``metadata`` that are missing."""
+    bring its schema up to date: the revisions of ``migrations``, or without them the tables
+    of ``metadata`` that are missing."""
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    try:
+        if migrations is not None:
+            await migrate(engine, migrations)
+        else:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+    except BaseException:
+        await engine.dispose()
+        raise
     return engine
 
 
@@ -93,13 +175,16 @@ class DatabaseService:
     that keeps its data in the database at ``url`` with the tables of ``metadata``.
 
     Subclasses create their servicer over :attr:`sessionmaker` and implement
-    :meth:`add_to_server`; :meth:`start` opens the database (creating the schema on first
-    start) and :meth:`stop` closes it.
+    :meth:`add_to_server`; :meth:`start` opens the database (applying ``migrations``, or
+    creating the missing tables of ``metadata`` without them) and :meth:`stop` closes it.
     """
 
-    def __init__(self, url: str, metadata: MetaData) -> None:
+    def __init__(
+        self, url: str, metadata: MetaData, migrations: Migrations | None = None
+    ) -> None:
         self.url = url
         self._metadata = metadata
+        self.migrations = migrations
         self._engine: AsyncEngine | None = None
         #: Session factory for the servicer; bound to the engine by :meth:`start`.
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
@@ -116,8 +201,8 @@ class DatabaseService:
         raise NotImplementedError
 
     async def start(self) -> None:
-        """Open the database, creating the schema on first start."""
-        self._engine = await open_engine(self.url, self._metadata)
+        """Open the database and bring its schema up to date."""
+        self._engine = await open_engine(self.url, self._metadata, self.migrations)
         self.sessionmaker.configure(bind=self._engine)
 
     async def stop(self) -> None:

@@ -6,10 +6,10 @@ ServiceHost` the gateway itself uses), :class:`StreamReader` reads a streaming c
 background, :func:`running_gateway` runs a whole :class:`~gateway_core.app.Gateway` in-process
 on an ephemeral port, :class:`RunningGateway` drives one over TCP with the bot's building
 blocks (accounts, connections, a new character's way into the world), :func:`start_service`
-runs one reference service as its own process (``gateway service <name>``), :class:`ManualClock`
-is a
-time source a test moves by hand (the one boundary the service tests replace), and
-:func:`free_port` finds a port for a subprocess.
+runs one reference service as its own process (``gateway service <name>``),
+:class:`PostgresServer` runs a throwaway PostgreSQL server for the services' database tests,
+:class:`ManualClock` is a time source a test moves by hand (the one boundary the service tests
+replace), and :func:`free_port` finds a port for a subprocess.
 
 Nothing here imports pytest: wrap these in the fixtures a suite needs, e.g.::
 
@@ -24,12 +24,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import glob
+import itertools
 import os
+import shutil
 import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
@@ -48,10 +52,13 @@ __all__ = [
     "GATEWAY_TEST_ENV",
     "GATEWAY_TEST_SETTINGS",
     "ManualClock",
+    "PostgresServer",
     "RunningGateway",
     "ServiceProcess",
     "StreamReader",
+    "drop_table",
     "free_port",
+    "query",
     "running_gateway",
     "serve_on_loopback",
     "service_process",
@@ -93,6 +100,121 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server on 127.0.0.1 for database tests.
+
+    :meth:`start` runs ``initdb`` into ``directory`` and starts the server on a free port
+    (trust authentication on loopback only, fsync off: a test never survives an OS crash, and a
+    killed *service* process loses nothing either way); :meth:`create_database` gives each
+    test a database of its own; :meth:`stop` stops the server (fast shutdown). PostgreSQL
+    refuses to run as root, so under root the server runs as the ``postgres`` account the
+    Debian package creates, which then owns ``directory``. :meth:`unavailable` says why a
+    server cannot be started here (``None`` when it can).
+    """
+
+    #: How to get the server binaries on Debian (what ``.ci/run`` does).
+    INSTALL_HINT = "apt-get install postgresql (the server binaries: initdb, pg_ctl)"
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.port = 0
+        self._bin = self.binaries()
+        self._names = itertools.count(1)
+        self._running = False
+
+    @staticmethod
+    def binaries() -> Path | None:
+        """The directory holding ``initdb`` and ``pg_ctl`` (PATH first, then Debian's
+        versioned directories, newest first), or ``None``."""
+        found = shutil.which("pg_ctl")
+        if found is not None and shutil.which("initdb") is not None:
+            return Path(found).resolve().parent
+        for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+            if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
+                return Path(candidate)
+        return None
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why no server can be started on this machine, or ``None``."""
+        if cls.binaries() is None:
+            return f"PostgreSQL server binaries not found; install them with {cls.INSTALL_HINT}"
+        if os.geteuid() == 0 and shutil.which("runuser") is None:
+            return "running as root without runuser: PostgreSQL cannot be started"
+        if os.geteuid() == 0:
+            try:
+                import pwd
+
+                pwd.getpwnam("postgres")
+            except KeyError:
+                return "running as root and there is no 'postgres' account to run PostgreSQL"
+        return None
+
+    def _run(self, *argv: str) -> None:
+        assert self._bin is not None
+        command = [str(self._bin / argv[0]), *argv[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise RuntimeError(f"{argv[0]} failed ({result.returncode}): "
+                               f"{result.stderr.strip() or result.stdout.strip()}")
+
+    def start(self) -> None:
+        """initdb and start the server (waits until it accepts connections)."""
+        reason = self.unavailable()
+        if reason is not None:
+            raise RuntimeError(reason)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        data, log = self.directory / "data", self.directory / "server.log"
+        self._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-sync")
+        self.port = free_port()
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        self._run("pg_ctl", "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60",
+                  "start")
+        self._running = True
+
+    def create_database(self, name: str | None = None) -> str:
+        """A new empty database; returns its async SQLAlchemy URL (asyncpg)."""
+        name = name or f"test_{os.getpid()}_{next(self._names)}"
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        return self.url(name)
+
+    def url(self, database: str = "postgres") -> str:
+        """The async SQLAlchemy URL of ``database`` on this server."""
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: open connections are ended)."""
+        if self._running:
+            self._running = False
+            self._run("pg_ctl", "-D", str(self.directory / "data"), "-m", "fast", "-w", "stop")
+
+
+async def query(engine: Any, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+    """The rows of SQL ``statement`` run on a service's engine (``service.engine``), whatever
+    the database: what a test reads behind a service's back."""
+    from sqlalchemy import text
+
+    async with engine.begin() as connection:
+        result = await connection.execute(text(statement), params)
+        return [tuple(row) for row in result.fetchall()] if result.returns_rows else []
+
+
+async def drop_table(engine: Any, table: str) -> None:
+    """Drop ``table`` behind a service's back (to make its database fail), with what depends
+    on it on PostgreSQL."""
+    from sqlalchemy import text
+
+    cascade = " CASCADE" if engine.dialect.name == "postgresql" else ""
+    async with engine.begin() as connection:
+        await connection.execute(text(f"DROP TABLE {table}{cascade}"))
 
 
 class ManualClock:

@@ -15,7 +15,12 @@ from gateway_core import hookspecs
 from gateway_core.core_packets import ANY_STATE
 from gateway_core.hookspecs import hookimpl
 from gateway_core.plugins import GatewayPluginManager
-from gateway_core.protocol.packets import CliLoginReq, SrvNormalChat
+from gateway_core.protocol.packets import (
+    CliLoginReq,
+    CliNormalChat,
+    SrvNormalChat,
+    SrvWhisperChat,
+)
 from gateway_core.registry import CommandRegistrar, Registry
 from gateway_core.session import Session, SessionState
 
@@ -209,6 +214,54 @@ def test_hook_gateway_register_commands() -> None:
     assert registry.commands["hello"].plugin == "commands"
     pm.collect_registrations()
     assert pm.commands["hello"].plugin == "commands"
+
+
+class Commands:
+    """Registers the chat command /echo (level 5) and enters the world on PAKCS_LOGIN_REQ,
+    with the access level the test gives; no plugin handles normal chat."""
+
+    def __init__(self, access_level: int) -> None:
+        self.access_level = access_level
+        self.seen: list[tuple[str, ...]] = []
+
+    @hookimpl
+    def gateway_register_chat_commands(self, register: Any) -> None:
+        register("echo", self.echo, level=5, usage="TEXT", help="say TEXT back")
+
+    @hookimpl
+    def gateway_register_packets(self, register: Any) -> None:
+        register("PAKCS_LOGIN_REQ", self.login, states=ANY_STATE)
+
+    async def login(self, ctx: Any, packet: Any) -> None:
+        ctx.session.access_level = self.access_level
+        await ctx.session.set_state(SessionState.IN_WORLD)
+        ctx.reply(SrvNormalChat(char_id=0, message=b"in"))
+
+    async def echo(self, ctx: Any, command: Any) -> None:
+        self.seen.append((ctx.plugin, command.name, command.args, *command.words))
+        ctx.reply(SrvWhisperChat(sender=b"echo", message=command.args.encode()))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("access_level", [5, 4])
+async def test_hook_gateway_register_chat_commands(
+    gateway: Any, connect: Any, access_level: int
+) -> None:
+    plugin = Commands(access_level)
+    async with gateway((plugin, "commands")) as gw, connect(gw) as client:
+        assert gw.pm.chat_commands["echo"].plugin == "commands"
+        await client.send(CliLoginReq(password=b"0" * 64, username=b"u"))
+        await client.receive()
+        await client.send(CliNormalChat(message=b"/Echo  hello   world "))
+        (reply,) = await client.receive()
+    if access_level == 5:
+        # The handler got its own plugin's context and the parsed line.
+        assert plugin.seen == [("commands", "echo", "hello   world", "hello", "world")]
+        assert reply == SrvWhisperChat(sender=b"echo", message=b"hello   world")
+    else:
+        assert plugin.seen == []
+        assert reply == SrvWhisperChat(sender=b"server msg",
+                                       message=b"You are not allowed to use /echo.")
 
 
 class Counted:

@@ -50,6 +50,6 @@ def test_readme_documents_every_built_in_plugin_setting() -> None:
 
 def test_readme_lists_every_hook() -> None:
     names = [n for n in vars(hookspecs) if n.startswith("gateway_")]
-    assert len(names) == 11
+    assert len(names) == 12
     missing = [h for h in names if f"`{h}(" not in README]
     assert not missing, f"README lacks the hooks {missing}"

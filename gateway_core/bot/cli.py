@@ -1,6 +1,8 @@
-"""Run scripted game clients against a gateway: login, character, world, chat, move, logout.
+"""Run scripted game clients against a gateway: login, character, world, chat, move, warp,
+logout.
 
-Exit status 0 when every client completed its flow, 1 otherwise. Defaults for the port,
+Exit status 0 when every client completed its flow, 1 otherwise, 2 for a gate the content pack
+does not have. Defaults for the port,
 cipher and packet profile come from the gateway settings (SERVICE_PORT, CIPHER,
 PACKET_PROFILE), so the same settings file smoke-tests the deployment it configures.
 """
@@ -21,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gateway_core.bot.client import DEFAULT_TIMEOUT
-from gateway_core.bot.journey import INDEX_PLACEHOLDER, FlowOptions, run_clients
+from gateway_core.bot.journey import INDEX_PLACEHOLDER, FlowOptions, WarpGate, run_clients
 from gateway_core.bot.results import FlowResult, RunSummary, failure_reason
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ __all__ = ["configure", "main", "options_from_args", "run"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 #: Rows of the per-client table before it is cut (failures are listed first).
 MAX_ROWS = 25
 
@@ -94,6 +97,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="say TEXT in normal chat and whisper it to oneself (both awaited)")
     play.add_argument("--move", metavar="X,Y", type=_point, default=None,
                       help="click-to-move to X,Y (awaited)")
+    play.add_argument("--warp", metavar="GATE", type=_positive_int, default=None,
+                      help="walk to warp gate GATE of the content pack (WORLD_CONTENT, else the "
+                           "default pack), take it, and report the NPCs and monsters seen")
     play.add_argument("--no-enter-map", dest="enter_map", action="store_false",
                       help="stop after the world join's initial data and log out (no "
                            "PAKCS_CHANGE_MAP_REQ, chat or move)")
@@ -108,6 +114,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
                            help="seconds for the whole run (default %(default)s)")
     run_group.add_argument("--json", action="store_true",
                            help="print the results as JSON instead of tables")
+
+
+class UnknownGate(Exception):
+    """``--warp`` names a gate the content pack does not have."""
+
+
+def warp_gate(gate_id: int, settings: Any | None) -> WarpGate:
+    """Gate ``gate_id`` of the content pack the server runs (WORLD_CONTENT, else the default
+    pack); :class:`UnknownGate` when it has none."""
+    from gateway_core.content import load_default_pack, load_pack
+
+    path = getattr(settings, "WORLD_CONTENT", None) if settings is not None else None
+    pack = load_pack(path) if path else load_default_pack()
+    gate = pack.gates.get(gate_id)
+    if gate is None:
+        have = ", ".join(str(g) for g in sorted(pack.gates)) or "none"
+        raise UnknownGate(f"the content pack has no gate {gate_id} (gates: {have})")
+    return WarpGate(gate.id, gate.map, gate.position.x, gate.position.y)
 
 
 def options_from_args(args: argparse.Namespace, settings: Any | None = None) -> FlowOptions:
@@ -131,6 +155,7 @@ def options_from_args(args: argparse.Namespace, settings: Any | None = None) -> 
         channel_id=args.channel_id,
         follow_addresses=args.follow,
         enter_map=getattr(args, "enter_map", True),
+        warp=warp_gate(args.warp, settings) if getattr(args, "warp", None) else None,
     )
 
 
@@ -152,7 +177,11 @@ def run(args: argparse.Namespace, ctx: CommandContext | None = None) -> int:
     """
     settings = ctx.settings if ctx is not None else None
     out: TextIO = ctx.out if ctx is not None else sys.stdout
-    options = options_from_args(args, settings)
+    try:
+        options = options_from_args(args, settings)
+    except UnknownGate as exc:
+        print(f"gateway bot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     backend_options = {"use_uvloop": True} if importlib.util.find_spec("uvloop") else {}
     results, elapsed = anyio.run(
         _run_all, options, args, backend="asyncio", backend_options=backend_options
@@ -182,6 +211,7 @@ def _options_dict(options: FlowOptions, args: argparse.Namespace) -> dict[str, A
         "count": args.count,
         "chat": options.chat,
         "move": list(options.move) if options.move is not None else None,
+        "warp": options.warp.id if options.warp is not None else None,
         "timeout": options.timeout,
         "total_timeout": args.total_timeout,
     }
@@ -194,8 +224,9 @@ def print_report(
     title = (f"gateway bot: {summary.total} client(s) -> {options.host}:{options.port} "
              f"({options.cipher}, profile {options.profile})")
     clients = Table(title=title, title_justify="left")
-    for column in ("client", "result", "character", "object", "steps", "unexpected", "ms"):
-        clients.add_column(column, justify="right" if column in ("object", "steps", "ms",
+    for column in ("client", "result", "character", "object", "map", "seen", "steps",
+                   "unexpected", "ms"):
+        clients.add_column(column, justify="right" if column in ("object", "map", "steps", "ms",
                                                                  "unexpected") else "left")
     ordered = sorted(results, key=lambda result: result.ok)  # failures first
     for result in ordered[:MAX_ROWS]:
@@ -205,6 +236,8 @@ def print_report(
             verdict,
             _escape(result.character or "-"),
             str(result.object_id) if result.object_id is not None else "-",
+            str(result.map_id) if result.map_id is not None else "-",
+            _seen(result),
             str(len(result.steps)),
             str(sum(result.unexpected.values())),
             f"{result.elapsed * 1000:.1f}",
@@ -229,6 +262,11 @@ def print_report(
     failures = ", ".join(f"{reason} x{count}" for reason, count in summary.failures.items())
     console.print(f"{verdict}: {summary.succeeded}/{summary.total} ok in "
                   f"{summary.elapsed:.2f}s" + (f" ({_escape(failures)})" if failures else ""))
+
+
+def _seen(result: FlowResult) -> str:
+    seen = result.sightings
+    return f"{seen['npcs']} npc, {seen['monsters']} mob, {seen['players']} pc"
 
 
 def _escape(value: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -51,16 +52,20 @@ from gateway_core.bot.steps import (
 from gateway_core.protocol.errors import LocalProtocolError
 from gateway_core.protocol.packets import (
     CharInfo,
+    CliTeleportReq,
     CreateCharResult,
     JoinResult,
     ServerSelectResult,
     SrvCharListReply,
+    SrvTeleportReply,
 )
 
 __all__ = [
     "INDEX_PLACEHOLDER",
+    "RUN_SPEED",
     "FlowFailed",
     "FlowOptions",
+    "WarpGate",
     "results_ok",
     "run_clients",
     "run_flow",
@@ -68,6 +73,20 @@ __all__ = [
 
 #: Placeholder in usernames and character names replaced by the client index.
 INDEX_PLACEHOLDER: Final = "{i}"
+#: A new character's run speed (map units per second): how long walking to a gate takes.
+RUN_SPEED: Final = 425.0
+#: How long the client looks around after arriving on a map (spawns come in on their own).
+LOOK_SECONDS: Final = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class WarpGate:
+    """A warp gate to take (from the content pack the server runs): its id, map and centre."""
+
+    id: int
+    map_id: int
+    x: float
+    y: float
 
 
 class FlowFailed(BotError):
@@ -85,7 +104,9 @@ class FlowOptions:
     addresses are ignored and every leg uses ``host:port`` (a gateway behind a NAT that hands
     out an address the tester cannot reach). With ``enter_map`` false the client stops after
     the world join's initial data (no ``PAKCS_CHANGE_MAP_REQ``, no chat or move) and logs out:
-    a smoke test of a gateway without map handlers. ``timeout`` bounds each single wait.
+    a smoke test of a gateway without map handlers. ``warp`` walks to that gate once on the
+    map, takes it (``PAKCS_TELEPORT_REQ``), enters the destination map and looks around; the
+    NPCs, monsters and players seen are in the result. ``timeout`` bounds each single wait.
     """
 
     host: str = "127.0.0.1"
@@ -104,6 +125,7 @@ class FlowOptions:
     channel_id: int | None = None
     follow_addresses: bool = True
     enter_map: bool = True
+    warp: WarpGate | None = None
 
     def for_client(self, index: int) -> FlowOptions:
         """These options for client number ``index`` (placeholders replaced)."""
@@ -306,10 +328,48 @@ async def _journey(
             with recorder.step("move") as record:
                 moved = await move(world_leg, object_id, x, y)
                 record.detail = f"to ({moved.x:.0f}, {moved.y:.0f})"
+        if options.warp is not None:
+            await _take_gate(options.warp, world_leg, object_id, recorder,
+                             (initial.character.x, initial.character.y), options.timeout)
 
     with recorder.step("logout") as record:
         bye = await logout(world_leg)
         record.codes["wait_time"] = bye.wait_time
+
+
+async def _take_gate(
+    gate: WarpGate,
+    leg: GameClient,
+    object_id: int,
+    recorder: _Recorder,
+    start: tuple[float, float],
+    timeout: float,
+) -> None:
+    """Look around, walk to ``gate`` (the server checks the walk takes its time), take it,
+    enter the destination map and look around again (docs/protocol.md §7.7)."""
+    result = recorder.result
+    await leg.drain(LOOK_SECONDS)
+    if result.map_id is not None and result.map_id != gate.map_id:
+        raise FlowFailed("walk_to_gate", f"step 'walk_to_gate': gate {gate.id} is on map "
+                         f"{gate.map_id}, the character on map {result.map_id}")
+    with recorder.step("walk_to_gate") as record:
+        moved = await move(leg, object_id, gate.x, gate.y, step="walk_to_gate")
+        distance = math.hypot(moved.x - start[0], moved.y - start[1])
+        walk = distance / RUN_SPEED
+        if walk > timeout * 10:
+            raise FlowFailed("walk_to_gate", f"step 'walk_to_gate': {distance:.0f} units to "
+                             f"gate {gate.id} is more than {timeout * 10:g}s of walking")
+        await leg.drain(walk * 1.05 + 0.3)  # arrive, with room for the server's rounding
+        record.detail = f"{distance:.0f} units in {walk:.1f}s"
+    with recorder.step("warp") as record:
+        await leg.send(CliTeleportReq(id=gate.id, x=gate.x, y=gate.y), step="warp")
+        reply = await leg.expect(SrvTeleportReply, step="warp")
+        record.detail = f"to map {reply.map} at ({reply.x:.0f}, {reply.y:.0f})"
+    if reply.map != result.map_id:
+        result.map_id = reply.map
+        with recorder.step("change_map_after_warp"):
+            await change_map(leg, step="change_map_after_warp")
+    await leg.drain(LOOK_SECONDS)
 
 
 def _choose(

@@ -68,6 +68,15 @@ class FlowResult:
     map_id: int | None = None
     unexpected: Counter[str] = field(default_factory=Counter)
 
+    @property
+    def sightings(self) -> dict[str, int]:
+        """Spawns seen on the way (they arrive unasked): NPCs, monsters, other players."""
+        return {
+            "npcs": self.unexpected.get("PAKWC_NPC_CHAR", 0),
+            "monsters": self.unexpected.get("PAKWC_MOB_CHAR", 0),
+            "players": self.unexpected.get("PAKWC_PLAYER_CHAR", 0),
+        }
+
     def step(self, name: str) -> StepResult:
         """The result of step ``name``; raises ``KeyError`` if that step did not run."""
         for step in self.steps:
@@ -94,6 +103,7 @@ class FlowResult:
             "character": self.character,
             "map_id": self.map_id,
             "unexpected": dict(sorted(self.unexpected.items())),
+            "seen": self.sightings,
             "steps": [step.to_dict() for step in self.steps],
         }
 

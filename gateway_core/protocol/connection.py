@@ -10,6 +10,12 @@ connection is built: the framer's bound method, and one dict per numbering profi
 per process) mapping a type value straight to ``(name, packet class or None)``. A packet then
 costs one header decode, one dict lookup and the class's own ``decode_payload``.
 
+Where the connection's numbering profile lays a packet type out differently from its
+declaration (profile 2021, docs/protocol.md §9.1), the profile's tables hold that layout
+instead: received packets are still the declared classes and ``send`` takes them, the layout
+only changes the bytes. The default profile has no such layouts and pays one empty-dict test
+per ``send``.
+
 Blame is split at this boundary, as in h11: whatever the peer sends can only ever produce
 packets, raw frames, warnings or a :class:`RemoteProtocolError`, after which the connection is
 dead for reading; :class:`LocalProtocolError` means our own code asked for something the
@@ -23,7 +29,7 @@ import enum
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from gateway_core.protocol.cipher import PlainCodec, get_codec
 from gateway_core.protocol.errors import LocalProtocolError, RemoteProtocolError
@@ -36,7 +42,7 @@ from gateway_core.protocol.framing import (
 from gateway_core.protocol.numbering import DEFAULT_PROFILE, NumberingProfile, get_profile
 
 if TYPE_CHECKING:
-    from gateway_core.protocol.declarations import Packet
+    from gateway_core.protocol.declarations import Decoded, Packet, ProfileLayout
 
 __all__ = [
     "NEED_DATA",
@@ -95,7 +101,32 @@ WarningCallback: TypeAlias = Callable[[str, str, str], None]
 
 UNKNOWN_TYPE_NAME: Final = "UNKNOWN"
 
-_DecodeEntry: TypeAlias = "tuple[str, type[Packet] | None]"
+
+class _LayoutDecoder:
+    """Stands in for a packet class in a decode table where the profile has its own layout
+    of the type (docs/protocol.md §9.1): decodes that layout, returns the declared class."""
+
+    __slots__ = ("_DECODE_EXACT", "_layout")
+
+    def __init__(self, layout: type[ProfileLayout]) -> None:
+        self._layout = layout
+        exact = layout._DECODE_EXACT
+
+        def decode_exact(buf: bytes) -> Packet | None:
+            decoded = exact(buf)
+            return None if decoded is None else decoded.to_packet()
+
+        self._DECODE_EXACT = decode_exact
+
+    def decode_payload(self, payload: bytes) -> Decoded[Packet]:
+        from gateway_core.protocol.declarations import Decoded
+
+        decoded = self._layout.decode_payload(payload)
+        return Decoded(decoded.packet.to_packet(), decoded.missing, decoded.extra)
+
+
+#: (name, the class or layout decoder, or None for a type without a definition).
+_DecodeEntry: TypeAlias = "tuple[str, Any]"
 
 
 def _packet_classes() -> Mapping[str, type[Packet]]:
@@ -107,19 +138,46 @@ def _packet_classes() -> Mapping[str, type[Packet]]:
 
 
 @cache
+def _layout_table(profile_name: str) -> Mapping[str, type[ProfileLayout]]:
+    # The types this profile lays out differently from their declarations (empty for 2026).
+    _packet_classes()  # the layouts are declared with the packets
+    from gateway_core.protocol.declarations import profile_layouts
+
+    return dict(profile_layouts(profile_name))
+
+
+@cache
 def _decode_table(profile_name: str) -> Mapping[int, _DecodeEntry]:
     # Built once per profile per process, on the first connection that needs it: importing the
     # packet definitions is deferred until then.
     classes = _packet_classes()
-    return {
-        value: (info.name, classes.get(info.name))
-        for value, info in get_profile(profile_name).values.items()
-    }
+    layouts = _layout_table(profile_name)
+    table: dict[int, _DecodeEntry] = {}
+    for value, info in get_profile(profile_name).values.items():
+        layout = layouts.get(info.name)
+        table[value] = (
+            info.name, _LayoutDecoder(layout) if layout is not None else classes.get(info.name)
+        )
+    return table
 
 
 @cache
 def _value_table(profile_name: str) -> Mapping[str, int]:
     return {name: info.value for name, info in get_profile(profile_name).names.items()}
+
+
+def _in_layout(packet: Packet, layouts: Mapping[str, type[ProfileLayout]]) -> Packet:
+    """``packet`` in its profile's own layout where the profile has one (else unchanged)."""
+    layout = layouts.get(packet.NAME)
+    if layout is None or isinstance(packet, layout):
+        return packet
+    try:
+        return layout.from_packet(packet)
+    except (LocalProtocolError, TypeError, AttributeError, ValueError) as exc:
+        raise LocalProtocolError(
+            f"{packet.NAME}: cannot encode in the {layout.PROFILE} layout: {exc!r}",
+            kind="bad_field",
+        ) from exc
 
 
 def _profile_name(profile: str | NumberingProfile) -> str:
@@ -138,6 +196,9 @@ def _encode(
 ) -> bytes:
     if isinstance(packet, RawFrame):
         return encode(packet.type_value, packet.payload)
+    layouts = _layout_table(profile_name)
+    if layouts:
+        packet = _in_layout(packet, layouts)
     name = packet.NAME
     value = values.get(name)
     if value is None:
@@ -191,6 +252,7 @@ class ProtocolConnection:
         "_encode",
         "_error",
         "_frames",
+        "_layouts",
         "_next_frame",
         "_on_warning",
         "_plain",
@@ -222,6 +284,7 @@ class ProtocolConnection:
         self._plain = isinstance(codec, PlainCodec)
         self._decoders = _decode_table(profile_name)
         self._values = _value_table(profile_name)
+        self._layouts = _layout_table(profile_name)
         self._on_warning = on_warning
         self._error: RemoteProtocolError | None = None
 
@@ -299,7 +362,7 @@ class ProtocolConnection:
             packet = cls._DECODE_EXACT(payload)
             if packet is not None:
                 return packet  # type: ignore[no-any-return]
-            decoded = cls.decode_payload(payload)
+            decoded: Decoded[Packet] = cls.decode_payload(payload)
         except Exception as exc:  # the lenient decoder must not raise; if it does, the peer
             # still only ever sees RemoteProtocolError (and the cause stays chained for logs)
             self._error = RemoteProtocolError(
@@ -373,6 +436,8 @@ class ProtocolConnection:
         a type the profile or the cipher cannot carry); the connection is unaffected.
         """
         # The plain-cipher packet case of _encode inlined: this runs for every reply.
+        if self._layouts and not isinstance(packet, RawFrame):
+            packet = _in_layout(packet, self._layouts)
         if self._plain and not isinstance(packet, RawFrame):
             value = self._values.get(packet.NAME)
             if value is not None:

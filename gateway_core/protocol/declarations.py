@@ -16,6 +16,12 @@ or has extra bytes, and to name the field of an encoding error). :func:`packet` 
 registers the class under its protocol name (:func:`registered_packets`); a name may be
 declared once.
 
+Per-profile layouts (docs/protocol.md §9.1): where a numbering profile lays a packet type out
+differently from its declaration, a :class:`ProfileLayout` subclass declared with
+:func:`profile_layout` describes that profile's wire format and converts to and from the
+declared class. Handlers only ever see the declared class; the connection of that profile
+(and :func:`encode_payload_in` / :func:`decode_payload_in`) picks the layout.
+
 Unions and bit-fields (docs/protocol.md §5.6): :class:`UnionValue` subclasses hold the whole wire
 integer and expose the overlays as read-only :class:`BitField` properties; ``of(**parts)``
 builds one from its parts.
@@ -62,21 +68,27 @@ from gateway_core.protocol.codegen import (
     speed_up_init,
 )
 from gateway_core.protocol.errors import LocalProtocolError
+from gateway_core.protocol.numbering import DEFAULT_PROFILE, PROFILE_NAMES
 
 __all__ = [
     "TEXT_ENCODING",
     "BitField",
     "Decoded",
     "Packet",
+    "ProfileLayout",
     "Record",
     "UnionValue",
     "array",
     "as_codec",
     "bit_field",
     "counted",
+    "decode_payload_in",
+    "encode_payload_in",
     "field",
     "fields_of",
     "packet",
+    "profile_layout",
+    "profile_layouts",
     "record",
     "registered_packets",
     "union",
@@ -322,6 +334,16 @@ def _compile(cls: type[_F]) -> type[_F]:
     return new
 
 
+def _compile_packet(cls: type[P], name: str) -> type[P]:
+    new = _compile(cls)
+    new.NAME = name
+    new._DECODE_EXACT = staticmethod(gen_decoder(new, new._LAYOUT))
+    encode, encode_frame = gen_encoders(new, new._LAYOUT)
+    new._ENCODE = staticmethod(encode)
+    new._ENCODE_FRAME = staticmethod(encode_frame)
+    return new
+
+
 @dataclass_transform(frozen_default=True)
 def packet(name: str) -> Callable[[type[P]], type[P]]:
     """Class decorator: make a frozen, slotted packet dataclass for protocol type ``name``."""
@@ -329,16 +351,91 @@ def packet(name: str) -> Callable[[type[P]], type[P]]:
     def wrap(cls: type[P]) -> type[P]:
         if name in _REGISTRY:
             raise TypeError(f"packet {name} declared twice ({_REGISTRY[name].__name__})")
-        new = _compile(cls)
-        new.NAME = name
-        new._DECODE_EXACT = staticmethod(gen_decoder(new, new._LAYOUT))
-        encode, encode_frame = gen_encoders(new, new._LAYOUT)
-        new._ENCODE = staticmethod(encode)
-        new._ENCODE_FRAME = staticmethod(encode_frame)
+        new = _compile_packet(cls, name)
         _REGISTRY[name] = new
         return new
 
     return wrap
+
+
+class ProfileLayout(Packet):
+    """The wire layout of a packet type in one numbering profile, where it differs from the
+    packet's declaration (docs/protocol.md §9.1). Declare subclasses with
+    :func:`profile_layout`.
+
+    A layout is only ever a wire format: handlers see and build the declared packet class in
+    every profile. :meth:`from_packet` turns a declared packet into this layout (to encode
+    it), :meth:`to_packet` turns a decoded layout back into the declared class.
+    """
+
+    __slots__ = ()
+    #: The declared packet class this is a layout of, and the profile it is the layout in.
+    OF: ClassVar[type[Packet]]
+    PROFILE: ClassVar[str]
+
+    @classmethod
+    def from_packet(cls, packet: Any) -> Self:
+        """This layout of ``packet`` (an instance of :attr:`OF`)."""
+        raise NotImplementedError
+
+    def to_packet(self) -> Packet:
+        """The declared packet (an instance of :attr:`OF`) this layout carries."""
+        raise NotImplementedError
+
+
+L = TypeVar("L", bound=ProfileLayout)
+
+_LAYOUTS: dict[str, dict[str, type[ProfileLayout]]] = {}
+
+
+@dataclass_transform(frozen_default=True)
+def profile_layout(of: type[Packet], profile: str) -> Callable[[type[L]], type[L]]:
+    """Class decorator: the layout of packet class ``of`` in numbering ``profile`` (fields
+    declared like a packet's; the class must implement ``from_packet`` and ``to_packet``)."""
+
+    def wrap(cls: type[L]) -> type[L]:
+        if not issubclass(cls, ProfileLayout):
+            raise TypeError(f"{cls.__name__} must subclass ProfileLayout")
+        if profile not in PROFILE_NAMES or profile == DEFAULT_PROFILE:
+            raise TypeError(f"{cls.__name__}: no layouts for profile {profile!r}")
+        layouts = _LAYOUTS.setdefault(profile, {})
+        if of.NAME in layouts:
+            raise TypeError(f"{of.NAME} has two layouts in profile {profile}")
+        new = _compile_packet(cls, of.NAME)
+        new.OF = of
+        new.PROFILE = profile
+        layouts[of.NAME] = new
+        return new
+
+    return wrap
+
+
+def profile_layouts(profile: str) -> Mapping[str, type[ProfileLayout]]:
+    """The packet types whose wire layout differs in ``profile`` from their declaration, by
+    protocol name (read-only; empty for the default profile, whose layouts are the
+    declarations)."""
+    return MappingProxyType(_LAYOUTS.get(profile, {}))
+
+
+def encode_payload_in(packet: Packet, profile: str) -> bytes:
+    """The payload of ``packet`` as numbering ``profile`` lays it out (the declaration's unless
+    the profile has its own layout of the type)."""
+    layout = _LAYOUTS.get(profile, {}).get(packet.NAME)
+    if layout is not None and not isinstance(packet, ProfileLayout):
+        return layout.from_packet(packet).encode_payload()
+    return packet.encode_payload()
+
+
+def decode_payload_in(
+    cls: type[P], payload: bytes | bytearray | memoryview, profile: str
+) -> Decoded[P]:
+    """Decode ``payload`` of packet type ``cls`` as numbering ``profile`` lays it out, leniently
+    like :meth:`Packet.decode_payload`; the result is always a ``cls`` instance."""
+    layout = _LAYOUTS.get(profile, {}).get(cls.NAME)
+    if layout is None or issubclass(cls, ProfileLayout):
+        return cls.decode_payload(payload)
+    decoded = layout.decode_payload(payload)
+    return Decoded(cast(P, decoded.packet.to_packet()), decoded.missing, decoded.extra)
 
 
 @dataclass_transform(frozen_default=True)

@@ -66,7 +66,7 @@ async def test_new_account_logs_in_creates_a_character_and_enters_the_world(
         assert world_join.id != 0
         character = initial.character
         assert character.name == b"Alice" and character.level == 1
-        assert character.map == 20 and (character.x, character.y) == (520000.0, 520000.0)
+        assert character.map == 1 and (character.x, character.y) == (520000.0, 520000.0)
         assert len(initial.inventory.items) == MAX_ITEMS
         assert (initial.billing.function_type, initial.billing.pay_flag) == (0x1001, 2)
         session = gw.gateway.connections.by_character_name("alice")

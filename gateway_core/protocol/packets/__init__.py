@@ -18,6 +18,11 @@ Usage::
 Strings are ``bytes``; enums are ``IntEnum`` (unknown values decode as ``int``); unions and
 bit-fields (items, equipment, hotbar) are :class:`UnionValue` subclasses built with
 ``.of(**parts)``. See :mod:`gateway_core.protocol.codecs` for the wire rules.
+
+Where numbering profile 2021 lays a type out differently (docs/protocol.md §9.1), its layout is
+in :mod:`~gateway_core.protocol.packets.profile_2021`; connections of that profile use it, and
+:func:`~gateway_core.protocol.declarations.encode_payload_in` /
+:func:`~gateway_core.protocol.declarations.decode_payload_in` do the same for a bare payload.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from gateway_core.protocol.packets import (
     movement,
     other,
     party,
+    profile_2021,
     shop,
     trade,
 )
@@ -53,8 +59,12 @@ from gateway_core.protocol.packets.items import *  # noqa: F403
 from gateway_core.protocol.packets.movement import *  # noqa: F403
 from gateway_core.protocol.packets.other import *  # noqa: F403
 from gateway_core.protocol.packets.party import *  # noqa: F403
+from gateway_core.protocol.packets.profile_2021 import *  # noqa: F403
 from gateway_core.protocol.packets.shop import *  # noqa: F403
 from gateway_core.protocol.packets.trade import *  # noqa: F403
+
+#: The profile-specific layouts (not packet types of their own, so not in the lists below).
+PROFILE_LAYOUT_MODULES: Final = (profile_2021,)
 
 #: The category modules, shared types first.
 _CATEGORIES: Final = (
@@ -96,6 +106,7 @@ PACKETS_BY_NAME: Final[Mapping[str, type[Packet]]] = MappingProxyType(
 __all__ = [
     "ALL_PACKETS",
     "PACKETS_BY_NAME",
+    "PROFILE_LAYOUT_MODULES",
     "TEXT_ENCODING",
     "Decoded",
     "Packet",
@@ -113,3 +124,4 @@ __all__ += party.__all__
 __all__ += trade.__all__
 __all__ += shop.__all__
 __all__ += other.__all__
+__all__ += profile_2021.__all__

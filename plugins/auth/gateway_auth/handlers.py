@@ -25,11 +25,13 @@ from gateway_protos.v1 import auth_pb2
 
 from gateway_auth.service.passwords import normalize_client_hash
 from gateway_auth.sessions import LOGIN_PHASE, SessionKeeper
+from gateway_auth.tokens import refused, register_if_numbered
 from gateway_core.api import (
     TEXT_ENCODING,
     ChannelInfo,
     CliChannelListReq,
     CliLoginReq,
+    CliLoginTokenReq,
     CliLogoutReq,
     CliSrvSelectReq,
     Key,
@@ -154,7 +156,11 @@ async def on_login_req(ctx: Ctx, packet: CliLoginReq) -> None:
 
 async def on_channel_list_req(ctx: Ctx, packet: CliChannelListReq) -> None:
     """The channels of one world (§7.2 steps 4-5). The reply has no result field: an unknown
-    world, or a backend fault, gets an empty list."""
+    world, or a backend fault, gets an empty list. ``capacity`` is how many players the
+    channel holds, from the world service when the gateway has a world client (§10.11);
+    without one that answers, the auth service's value."""
+    from gateway_protos.v1 import world_pb2
+
     if TRANSFERRED in ctx.session.plugin_data:
         return
     channels: tuple[ChannelInfo, ...] = ()
@@ -166,9 +172,19 @@ async def on_channel_list_req(ctx: Ctx, packet: CliChannelListReq) -> None:
         if exc.code() is not grpc.StatusCode.NOT_FOUND:
             _failure(exc, "channel list", ctx.session)
     else:
+        players: dict[int, int] | None = None
+        world = ctx.runtime.world if ctx.runtime is not None else None
+        if world is not None and reply.channels:
+            try:
+                stats = await world.GetStats(world_pb2.WorldStatsRequest())
+                players = {c.channel_id: c.characters for c in stats.channels}
+            except grpc.aio.AioRpcError as exc:
+                log.info("auth: channel player counts unavailable: %s", exc.code().name)
         channels = tuple(
             ChannelInfo(id=c.id & 0xFF, low_age=c.low_age & 0xFF, high_age=c.high_age & 0xFF,
-                        capacity=min(c.capacity, 0xFFFF), name=_list_name(c.name))
+                        capacity=min(c.capacity if players is None else players.get(c.id, 0),
+                                     0xFFFF),
+                        name=_list_name(c.name))
             for c in reply.channels[:0xFF]
         )
     ctx.reply(SrvChannelListReply(id=packet.server_id, channels=channels))
@@ -236,6 +252,13 @@ async def on_logout_req(ctx: Ctx, packet: CliLogoutReq) -> None:
     log.info("connection #%d: user %s logged out", session.connection_id, session.user_id)
 
 
+async def on_login_token_req(ctx: Ctx, packet: CliLoginTokenReq) -> None:
+    """Token login (2026 numbering only): refused with FAILED, logged and counted; the
+    connection stays open for a password login (docs/protocol.md §10.14)."""
+    refused(ctx, CliLoginTokenReq.NAME, f"{len(packet.token)}-byte token; no token is defined")
+    ctx.reply(SrvLoginReply(result=LoginResult.FAILED))
+
+
 # --- hooks --------------------------------------------------------------------------------------
 
 
@@ -246,3 +269,5 @@ def gateway_register_packets(register: PacketRegistrar) -> None:
     register(CliChannelListReq.NAME, on_channel_list_req, states={SessionState.LOGGED_IN})
     register(CliSrvSelectReq.NAME, on_srv_select_req, states={SessionState.LOGGED_IN})
     register(CliLogoutReq.NAME, on_logout_req, states=_LEGS)
+    register_if_numbered(register, CliLoginTokenReq.NAME, on_login_token_req,
+                         states={SessionState.CONNECTED})

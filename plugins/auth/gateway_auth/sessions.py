@@ -17,6 +17,10 @@ renews this gateway's hold (a lease of AUTH_SESSION_TTL, keyed by GATEWAY_ID) an
 one; ReleaseSession drops this gateway's hold, and the service ends the session only when no
 other gateway holds a live lease. Logout ends the session for every gateway (:meth:`end`).
 
+A ban must not wait for the next touch: the keeper keeps a ``WatchAccounts`` stream open to the
+auth service (:class:`BanWatch`), which pushes every ban to every gateway, and closes the banned
+account's connections on this gateway as soon as it is told.
+
 One :class:`SessionKeeper` exists per running gateway (tests run several in one process); the
 lifecycle hooks find theirs by the session they are given.
 """
@@ -26,12 +30,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from gateway_protos.v1 import auth_pb2
 
-from gateway_core.api import AUTHENTICATED_STATES, Key, Session, SessionState
+from gateway_auth.tokens import refusal_counter
+from gateway_core.api import (
+    AUTHENTICATED_STATES,
+    Key,
+    ReconnectingStream,
+    Session,
+    SessionState,
+    server_message,
+)
 
 if TYPE_CHECKING:
     from gateway_protos.v1.auth_pb2_grpc import AuthAsyncStub
@@ -48,6 +61,44 @@ LOGIN_PHASE = Key[bool]("auth.login_phase")
 MAX_TOUCH_INTERVAL = 60.0
 #: Shortest pause between two touches (tests configure tiny TTLs).
 MIN_TOUCH_INTERVAL = 0.05
+#: What a banned player is told before its connection closes.
+BANNED_MESSAGE = "This account has been banned."
+
+
+class BanWatch(ReconnectingStream):
+    """Keeps the gateway's ``WatchAccounts`` stream to the auth service open and hands every
+    ban (a user id) to ``on_banned``. An auth service without the RPC (UNIMPLEMENTED) is
+    logged once and not asked again: bans then take effect at the next touch."""
+
+    def __init__(self, auth: AuthAsyncStub, gateway_id: str,
+                 on_banned: Callable[[int], None], *, max_backoff: float = 5.0) -> None:
+        super().__init__(label="auth: account stream", callback_label="auth: ban",
+                         task_name=f"auth-watch-{gateway_id}", logger=log,
+                         max_backoff=max_backoff)
+        self._auth = auth
+        self.gateway_id = gateway_id
+        self._on_banned = on_banned
+        self.unsupported = False
+
+    async def stream_once(self) -> None:
+        call = self._auth.WatchAccounts(
+            auth_pb2.WatchAccountsRequest(gateway_id=self.gateway_id))
+        try:
+            async for event in call:
+                if event.HasField("watching"):
+                    self.connections += 1
+                    self._ready.set()
+                elif event.HasField("banned"):
+                    await self.dispatch(self._on_banned, event.banned.user_id)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is not grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            self.unsupported = True
+            log.warning("auth: the auth service has no WatchAccounts; bans take effect at "
+                        "the next session touch")
+            await asyncio.Event().wait()  # never ask again; ends when cancelled
+        finally:
+            call.cancel()
 
 
 class SessionKeeper:
@@ -72,6 +123,12 @@ class SessionKeeper:
         self.touch_interval = min(MAX_TOUCH_INTERVAL, max(MIN_TOUCH_INTERVAL, session_ttl / 3))
         self._timers: dict[int, asyncio.Task[None]] = {}
         self._touch_task: asyncio.Task[None] | None = None
+        #: The world service's stub, when this gateway has one (see :meth:`for_app`).
+        self.world: Any = None
+        #: Refused token logins on this gateway (``gateway_auth_token_refusals_total``).
+        self.token_refusals: Any = None
+        #: The stream telling this gateway of bans (needs a gateway id to watch with).
+        self.bans = BanWatch(auth, gateway_id, self.banned) if gateway_id else None
 
     @classmethod
     def for_app(cls, app: GatewayView) -> SessionKeeper | None:
@@ -82,7 +139,7 @@ class SessionKeeper:
             log.warning("auth: no auth client; sessions are not ended or kept alive")
             return None
         settings = app.settings
-        return cls(
+        keeper = cls(
             app.connections,
             clients["auth"],
             grace=float(settings.SESSION_GRACE),
@@ -90,6 +147,11 @@ class SessionKeeper:
             deadline=float(settings.GRPC_DEADLINE),
             gateway_id=str(getattr(app, "gateway_id", "") or ""),
         )
+        # The world client, when a world plugin declared one (the core shares one channel per
+        # service): the channel list shows the players of each channel from it.
+        keeper.world = clients.get("world")
+        keeper.token_refusals = refusal_counter(app.metrics_registry)
+        return keeper
 
     def session_state_changed(
         self, session: Session, old: SessionState, new: SessionState
@@ -106,13 +168,17 @@ class SessionKeeper:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start touching live sessions."""
+        """Start touching live sessions and watching for bans."""
         if self._touch_task is None:
             self._touch_task = asyncio.get_running_loop().create_task(self._touch_loop())
+        if self.bans is not None:
+            self.bans.start()
 
     async def stop(self) -> None:
-        """Stop touching and release at once every session whose grace period was running
-        (the gateway is going away with its connections)."""
+        """Stop touching and watching, and release at once every session whose grace period
+        was running (the gateway is going away with its connections)."""
+        if self.bans is not None:
+            await self.bans.aclose()
         if self._touch_task is not None:
             self._touch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -205,6 +271,18 @@ class SessionKeeper:
             return False
         log.debug("session %d ended", session_id)
         return True
+
+    def banned(self, user_id: int) -> None:
+        """Account ``user_id`` was banned (its sessions are already ended): tell its
+        connections on this gateway, and close them."""
+        for session in list(self.connections.by_user_id(user_id)):
+            if session.closed:
+                continue
+            log.info("closing connection #%d: account %d banned", session.connection_id,
+                     user_id)
+            session.session_id = None  # ended by the service: nothing to release
+            session.send(server_message(BANNED_MESSAGE))
+            session.close("account banned")
 
     # -- keeping alive --------------------------------------------------------------------------
 

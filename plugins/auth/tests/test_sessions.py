@@ -5,8 +5,6 @@ when the last gateway lets go."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import anyio
 import pytest
 from gateway_auth.sessions import SessionKeeper
@@ -115,8 +113,7 @@ async def test_touches_hold_the_session_under_the_gateway_id(auth: AuthHarness) 
     session = open_session(b, session_id)
     await session.set_state(SessionState.IN_WORLD)
     await b.touch_all()
-    with sqlite3.connect(auth.db_path) as db:
-        holders = db.execute("SELECT gateway_id FROM auth_session_holds").fetchall()
+    holders = await auth.sql("SELECT gateway_id FROM auth_session_holds")
     assert holders == [("gateway-b",)]
     assert await b.release(session_id)  # B was the only holder
     assert not await is_live(auth, session_id)

@@ -57,7 +57,6 @@ from gateway_core.api import (
     JoinResult,
     Key,
     Position,
-    RuntimeRegistrar,
     SelectedCharacter,
     Session,
     SessionState,
@@ -219,7 +218,7 @@ async def _join_world(ctx: PacketContext[None], info: auth_pb2.SessionInfo) -> N
     _bind(session, info)
     ctx.records.set(session, SELECTED_CHARACTER, SelectedCharacter(
         character_id=state.id, name=state.name, map_id=state.map_id,
-        position=Position(state.x, state.y, 0.0),
+        position=Position(state.x, state.y, 0.0), channel_id=info.channel_id or 1,
     ))
     session.plugin_data.set(PLAYING, Playing(state, character))
     # Enter before replying: the world plugin puts the character on its map in the state hook
@@ -402,12 +401,6 @@ def gateway_register_packets(register: PacketRegistrar) -> None:
     register(CliDeleteCharReq.NAME, on_delete_char_req, states=select)
     register(CliSelectCharReq.NAME, on_select_char_req, states=select)
     register(CliChangeCharReq.NAME, on_change_char_req, states={SessionState.IN_WORLD})
-
-
-@hookimpl
-def gateway_register_runtime(register: RuntimeRegistrar) -> None:
-    """No runtime; this plugin is the one writer of the selected-character record."""
-    register.claim(SELECTED_CHARACTER)
 
 
 @hookimpl

@@ -1,19 +1,19 @@
 """Fixtures of the character plugin tests: a real grpc.aio server on loopback over a real
-SQLite file."""
+database, a SQLite file or a database on a real PostgreSQL server (``chars`` runs each test on
+both)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from gateway_character.service import CharacterOptions, CharacterReferenceService
 from gateway_protos.v1 import character_pb2_grpc
 
-from gateway_core.storage import sqlite_url
-from gateway_core.testing import ManualClock, serve_on_loopback
+from gateway_core.testing import ManualClock, drop_table, query, serve_on_loopback
 
 DELETE_DELAY = 1000.0
 
@@ -27,7 +27,15 @@ def anyio_backend() -> str:
 class CharacterHarness:
     stub: character_pb2_grpc.CharacterAsyncStub
     clock: ManualClock
-    db_path: Path
+    service: CharacterReferenceService
+
+    async def sql(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of ``statement`` read from the service's database behind its back."""
+        return await query(self.service.engine, statement, **params)
+
+    async def drop_table(self, table: str) -> None:
+        """Break the service's database."""
+        await drop_table(self.service.engine, table)
 
 
 @pytest.fixture
@@ -36,12 +44,13 @@ def options() -> CharacterOptions:
 
 
 @pytest.fixture
-async def chars(tmp_path: Path, options: CharacterOptions) -> AsyncIterator[CharacterHarness]:
+async def chars(
+    options: CharacterOptions, database: Callable[[str], str]
+) -> AsyncIterator[CharacterHarness]:
     clock = ManualClock()
-    db_path = tmp_path / "character.sqlite3"
-    service = CharacterReferenceService(sqlite_url(db_path), options, clock=clock)
+    service = CharacterReferenceService(database("character"), options, clock=clock)
     async with (
         serve_on_loopback(service, "character") as host,
         grpc.aio.insecure_channel(host.address) as channel,
     ):
-        yield CharacterHarness(character_pb2_grpc.CharacterStub(channel), clock, db_path)
+        yield CharacterHarness(character_pb2_grpc.CharacterStub(channel), clock, service)

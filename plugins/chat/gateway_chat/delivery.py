@@ -37,15 +37,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DeliveryCallback = Callable[[chat_pb2.Delivery], Awaitable[None] | None]
+KickCallback = Callable[[chat_pb2.Kick], Awaitable[None] | None]
 
 
 class ChatDelivery(ReconnectingStream):
     """Keeps a gateway subscribed to the chat service and forwards its deliveries.
 
     ``stub`` is a ``ChatStub`` on a ``grpc.aio`` channel; ``on_delivery`` receives every
-    :class:`~gateway_protos.v1.chat_pb2.Delivery` for this gateway's characters. Start it with
-    :meth:`start` (or run :meth:`run` in a task group) and end it with :meth:`aclose`; the
-    reconnect loop is :class:`gateway_core.streams.ReconnectingStream`'s.
+    :class:`~gateway_protos.v1.chat_pb2.Delivery` for this gateway's characters, ``on_kick``
+    every :class:`~gateway_protos.v1.chat_pb2.Kick` (a character's connection must close).
+    Start it with :meth:`start` (or run :meth:`run` in a task group) and end it with
+    :meth:`aclose`; the reconnect loop is :class:`gateway_core.streams.ReconnectingStream`'s.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class ChatDelivery(ReconnectingStream):
         initial_backoff: float = 0.1,
         max_backoff: float = 5.0,
         call_timeout: float = 5.0,
+        on_kick: KickCallback | None = None,
     ) -> None:
         super().__init__(
             label="chat: delivery stream",
@@ -69,6 +72,7 @@ class ChatDelivery(ReconnectingStream):
         self._stub = stub
         self.gateway_id = gateway_id
         self._on_delivery = on_delivery
+        self._on_kick = on_kick
         self._call_timeout = call_timeout
         self.hosted: dict[int, chat_pb2.HostedCharacter] = {}
         self._lock = anyio.Lock()
@@ -98,6 +102,8 @@ class ChatDelivery(ReconnectingStream):
                         tg.start_soon(self._replay)
                     elif event.HasField("delivery"):
                         await self.dispatch(self._on_delivery, event.delivery)
+                    elif event.HasField("kick") and self._on_kick is not None:
+                        await self.dispatch(self._on_kick, event.kick)
             finally:
                 tg.cancel_scope.cancel()
                 call.cancel()

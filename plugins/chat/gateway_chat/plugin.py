@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from gateway_protos.v1 import chat_pb2_grpc
 
+from gateway_chat.commands import register_chat_commands, register_cli_commands
 from gateway_chat.handlers import register_packets
 from gateway_chat.runtime import SERVICE, ChatRuntime
 from gateway_chat.service import DEFAULT_QUEUE_LIMIT, ChatReferenceService
@@ -24,6 +25,8 @@ from gateway_core.api import (
 
 if TYPE_CHECKING:
     from gateway_core.api import (
+        ChatCommandRegistrar,
+        CommandRegistrar,
         GrpcClientRegistrar,
         PacketRegistrar,
         ServiceConfig,
@@ -78,3 +81,15 @@ def gateway_register_runtime(register: RuntimeRegistrar) -> None:
 def gateway_register_packets(register: PacketRegistrar) -> None:
     """Whisper, shout and group chat (:mod:`.handlers`)."""
     register_packets(register)
+
+
+@hookimpl
+def gateway_register_chat_commands(register: ChatCommandRegistrar) -> None:
+    """/announce and /kick (:mod:`.commands`)."""
+    register_chat_commands(register)
+
+
+@hookimpl
+def gateway_register_commands(register: CommandRegistrar) -> None:
+    """``gateway announce`` and ``gateway kick`` (:mod:`.commands`)."""
+    register_cli_commands(register)

@@ -18,6 +18,7 @@ from gateway_core.api import (
     GatewayView,
     InWorldRuntime,
     Session,
+    server_message,
 )
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class ChatRuntime(InWorldRuntime):
             self.deliver,
             max_backoff=float(app.settings.CHAT_RECONNECT_MAX_DELAY),
             call_timeout=float(app.settings.GRPC_DEADLINE),
+            on_kick=self.kick,
         )
 
     def start(self) -> None:
@@ -68,6 +70,18 @@ class ChatRuntime(InWorldRuntime):
         ]
         if sessions:
             self.app.connections.broadcast(sessions, delivery_packet(message))
+
+    def kick(self, kick: chat_pb2.Kick) -> None:
+        """Close the connection of a hosted character (``/kick``, ``gateway kick``): it is
+        told why first, then the connection closes once that is written."""
+        session = self.sessions.get(kick.character_id)
+        if session is None:
+            log.info("chat: kick of character %d, not hosted here", kick.character_id)
+            return
+        reason = kick.reason or "kicked"
+        log.info("chat: kicking connection #%d: %s", session.connection_id, reason)
+        session.send(server_message(f"You were disconnected: {reason}"))
+        session.close(f"kicked: {reason}")
 
     async def entered(self, session: Session) -> None:
         """Announce a session that entered the world (again: its group ids are kept). Its map

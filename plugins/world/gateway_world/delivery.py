@@ -50,10 +50,13 @@ from gateway_core.api import (
     Packet,
     RawFrame,
     ReconnectingStream,
+    SrvMobChar,
     SrvMouseCmd,
     SrvNormalChat,
+    SrvNpcChar,
     SrvPlayerChar,
     SrvRemoveObject,
+    SrvSetPosition,
     SrvStopMoving,
 )
 
@@ -73,12 +76,14 @@ MAX_REQUEST_BATCH = 512
 
 
 class WorldRequestError(Exception):
-    """The world service rejected a request, or the stream was not there to carry it."""
+    """The world service rejected a request, or the stream was not there to carry it;
+    ``reason`` is the service's short reason of a refusal (``Rejected.reason``, may be empty)."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, reason: str = "") -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
+        self.reason = reason
 
 
 _STATUS_BY_NUMBER = {status.value[0]: status for status in grpc.StatusCode}
@@ -216,7 +221,9 @@ class WorldLink(ReconnectingStream):
                             rejected = event.rejected
                             code = _STATUS_BY_NUMBER.get(rejected.code, grpc.StatusCode.UNKNOWN)
                             self._answered(
-                                rejected.request_id, None, WorldRequestError(code, rejected.message)
+                                rejected.request_id,
+                                None,
+                                WorldRequestError(code, rejected.message, rejected.reason),
                             )
                         else:
                             deliveries.append(event)
@@ -400,6 +407,52 @@ class WorldLink(ReconnectingStream):
             presence.object_id = ack.object_id
         return ack
 
+    async def use_gate(self, character_id: int, gate_id: int) -> world_pb2.Ack:
+        """Take a warp gate (PAKCS_TELEPORT_REQ); the ack says where the character landed (it
+        reloads the map: ``ready`` again afterwards). A refusal raises
+        :class:`WorldRequestError` with the service's reason in :attr:`WorldRequestError.reason`.
+        """
+        ack = await self.request(
+            world_pb2.WorldRequest(
+                gate=world_pb2.UseGate(character_id=character_id, gate_id=gate_id)
+            )
+        )
+        self._landed(character_id, ack)
+        return ack
+
+    async def teleport_to(
+        self, character_id: int, map_id: int, position: world_pb2.Position
+    ) -> world_pb2.Ack:
+        """Jump to a point of any map, reloading it (the client was sent
+        PAKWC_TELEPORT_REPLY): ``ready`` again afterwards."""
+        ack = await self.request(
+            world_pb2.WorldRequest(
+                teleport=world_pb2.Teleport(
+                    character_id=character_id, map_id=map_id, position=position, reload=True
+                )
+            )
+        )
+        self._landed(character_id, ack)
+        return ack
+
+    def _landed(self, character_id: int, ack: world_pb2.Ack) -> None:
+        presence = self._present.get(character_id)
+        if presence is not None:
+            presence.enter.map_id = ack.map_id
+            presence.enter.position.CopyFrom(ack.position)
+            presence.ready = False
+            presence.object_id = ack.object_id
+
+    async def remove_monster(self, channel_id: int, map_id: int, object_id: int) -> None:
+        """Remove (kill) a monster; it respawns after its spawn's respawn time."""
+        await self.request(
+            world_pb2.WorldRequest(
+                remove_monster=world_pb2.RemoveMonster(
+                    channel_id=channel_id, map_id=map_id, object_id=object_id
+                )
+            )
+        )
+
     async def leave(self, character_id: int) -> None:
         """Take a character off its map; forgotten locally even if the service is away."""
         if self._present.pop(character_id, None) is None:
@@ -526,6 +579,51 @@ def _spawn_packet(spawn: world_pb2.PlayerSpawn) -> SrvPlayerChar:
 #: PAKWC_PLAYER_CHAR ``command`` values: standing, walking.
 COMMAND_STOP = 0
 COMMAND_MOVE = 1
+#: Team id of NPCs and monsters (the world does not model sides yet; docs/protocol.md §10.11).
+CONTENT_TEAM = 0
+
+
+def _signed_z(z: int) -> int:
+    # Heights are signed on the wire in the server's packets; the client sends them unsigned.
+    return z - 0x10000 if z > 0x7FFF else z
+
+
+def _npc_packet(npc: world_pb2.NpcSpawn) -> SrvNpcChar:
+    return SrvNpcChar(
+        id=npc.object_id,
+        x=npc.position.x,
+        y=npc.position.y,
+        dest_x=npc.position.x,
+        dest_y=npc.position.y,
+        command=COMMAND_STOP,
+        target_id=0,
+        move_mode=0,
+        hp=npc.hp,
+        team_id=CONTENT_TEAM,
+        status_flag=0,
+        npc_id=npc.npc_type,
+        quest_id=0,
+        angle=npc.direction,
+        event_status=0,
+    )
+
+
+def _monster_packet(monster: world_pb2.MonsterSpawn) -> SrvMobChar:
+    return SrvMobChar(
+        id=monster.object_id,
+        x=monster.position.x,
+        y=monster.position.y,
+        dest_x=monster.destination.x,
+        dest_y=monster.destination.y,
+        command=COMMAND_MOVE if monster.moving else COMMAND_STOP,
+        target_id=monster.target_object_id,
+        move_mode=0,
+        hp=monster.hp,
+        team_id=CONTENT_TEAM,
+        status_flag=0,
+        npc_id=monster.monster_type,
+        quest_id=0,
+    )
 
 
 def event_packet(
@@ -537,6 +635,20 @@ def event_packet(
     kind = event.WhichOneof("event")
     if kind == "spawn":
         return _spawn_packet(event.spawn)
+    if kind == "npc_spawn":
+        return _npc_packet(event.npc_spawn)
+    if kind == "monster_spawn":
+        return _monster_packet(event.monster_spawn)
+    if kind == "placed":
+        placed = event.placed
+        if not placed.corrected:
+            return None  # only the gateway's own record
+        return SrvSetPosition(
+            char_id=placed.object_id,
+            x=placed.position.x,
+            y=placed.position.y,
+            z=_signed_z(placed.position.z),
+        )
     if kind == "removed":
         return SrvRemoveObject(id=event.removed.object_id)
     if kind == "moved":
@@ -573,6 +685,10 @@ def event_packet(
 SessionLookup = Callable[[int], "Session | None"]
 #: Encodes a packet once and queues it to every session (``ConnectionRegistry.broadcast``).
 Broadcast = Callable[[Iterable["Session"], "Packet | RawFrame"], int]
+#: Told of the service's position of a recipient's own character (``placed`` events).
+PlacedCallback = Callable[["Session", world_pb2.Placed], None]
+#: Told of the rejection of a fire-and-forget request.
+RejectedCallback = Callable[[world_pb2.Rejected], None]
 
 
 class Delivery:
@@ -587,7 +703,9 @@ class Delivery:
     repeat (the same object shown to, or removed from, several characters in one tick); their
     conversion is kept, payload encoded, for up to ``cache_size`` distinct packets each.
     A bad event (a game action the profile does not know) is logged and counted in
-    :attr:`failed`; the rest of the batch goes on.
+    :attr:`failed`; the rest of the batch goes on. ``on_placed`` is told of each ``placed``
+    event (the service's position of a recipient's own character) before its packet, if any
+    (a correction), is sent; ``on_rejected`` of each rejected fire-and-forget request.
     """
 
     def __init__(
@@ -597,10 +715,14 @@ class Delivery:
         profile: NumberingProfile,
         *,
         cache_size: int = 4096,
+        on_placed: PlacedCallback | None = None,
+        on_rejected: RejectedCallback | None = None,
     ) -> None:
         self._lookup = lookup
         self._broadcast = broadcast
         self._profile = profile
+        self._on_placed = on_placed
+        self._on_rejected = on_rejected
         self._cache_size = cache_size
         self._removals: dict[int, RawFrame] = {}
         self._spawns: dict[bytes, RawFrame] = {}
@@ -630,11 +752,19 @@ class Delivery:
         if kind == "rejected":
             self.rejected += 1
             log.info("world: request rejected: %s", event.rejected.message)
+            if self._on_rejected is not None:
+                self._on_rejected(event.rejected)
             return
         lookup = self._lookup
         sessions = [s for cid in event.recipient_character_ids if (s := lookup(cid)) is not None]
         if not sessions:
             return
+        if kind == "placed":
+            if self._on_placed is not None:
+                for session in sessions:
+                    self._on_placed(session, event.placed)
+            if not event.placed.corrected:
+                return
         # Backend data: an event that cannot become a packet, or whose packet cannot be
         # encoded (too large for the wire), is counted and skipped, and the batch goes on.
         try:
@@ -657,13 +787,16 @@ class Delivery:
             if frame is None:
                 frame = self._removals[object_id] = self._frame(SrvRemoveObject(id=object_id))
             return frame
-        if kind == "spawn":
-            key = event.spawn.SerializeToString()
+        if kind in ("spawn", "npc_spawn", "monster_spawn"):
+            body = getattr(event, kind)
+            key = kind.encode() + body.SerializeToString()
             frame = self._spawns.get(key)
             if frame is None:
                 if len(self._spawns) >= self._cache_size:
                     self._spawns.clear()
-                frame = self._spawns[key] = self._frame(_spawn_packet(event.spawn))
+                built = event_packet(event, self._profile)
+                assert isinstance(built, Packet)
+                frame = self._spawns[key] = self._frame(built)
             return frame
         if kind == "action":
             name = event.action.packet_name

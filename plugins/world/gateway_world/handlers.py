@@ -18,13 +18,17 @@ world and go out without waiting, unless the link's outbox is full: then the han
 bounded time for room, and since a suspended handler pauses reading from its client, the client
 that causes the load is slowed by TCP before anything is dropped. Entering the map and
 teleports wait for the world's answer (at most GRPC_DEADLINE).
+
+Positions are the server's (docs/protocol.md §10.12): the handlers never write the client's
+claim into the placement record; the world service's ``placed`` events and teleport answers do
+(:mod:`gateway_world.runtime`). A stop point the world cannot explain is corrected with
+``PAKWC_SET_POSITION``; a point outside the map is refused; both are counted.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeAlias
 
 from gateway_core.api import (
@@ -37,11 +41,9 @@ from gateway_core.api import (
     CliSetAnimation,
     CliStopMoving,
     CliTeleportReq,
-    Position,
     Session,
     SessionState,
     SrvChangeMapReply,
-    SrvTeleportReply,
     SrvWhisperChat,
 )
 from gateway_world.delivery import WorldLink, WorldRequestError
@@ -123,14 +125,6 @@ def _object_id(session: Session) -> int:
     return _u16(placement.object_id or 0) if placement is not None else 0
 
 
-def _moved_to(ctx: Ctx, x: float, y: float, z: float) -> None:
-    """Keep ``(x, y, z)`` as where the character is: the position saved when it leaves."""
-    placement = ctx.session.records.get(WORLD_PLACEMENT)
-    if placement is not None:
-        ctx.records.set(ctx.session, WORLD_PLACEMENT,
-                        replace(placement, position=Position(x, y, z)))
-
-
 def change_map_reply(session: Session, presence: WorldPresence | None) -> SrvChangeMapReply:
     """PAKWC_CHANGE_MAP_REPLY for ``session`` (§7.4 step 6): its object id and vitals (each
     clamped to the u16 field; 0 where unknown), every rate, flag and the world time 0."""
@@ -189,7 +183,8 @@ async def on_change_map_req(ctx: Ctx, packet: CliChangeMapReq) -> None:
 async def on_mouse_cmd(ctx: Ctx, packet: CliMouseCmd) -> None:
     """Click to move (§7.6): the world service sends ``PAKWC_MOUSE_CMD`` to the players that
     see the mover, the mover included. A target that is no object of the map is ignored by
-    the world (walk to the point)."""
+    the world (walk to the point); a destination outside the map is refused by it (counted
+    ``out_of_bounds``). The placement follows the world's answer (``placed``)."""
     on_map = _on_map(ctx, "mouse_cmd")
     if on_map is None:
         return
@@ -199,14 +194,13 @@ async def on_mouse_cmd(ctx: Ctx, packet: CliMouseCmd) -> None:
         return
     if not await on_map.link.amove(on_map.character_id, packet.target_id, destination):
         on_map.runtime.drop(ctx.session, "world_unavailable", "mouse_cmd")
-        return
-    # Kept as where the character will be: the position saved when it leaves the world.
-    _moved_to(ctx, destination.x, destination.y, float(destination.z))
 
 
 async def on_stop_moving(ctx: Ctx, packet: CliStopMoving) -> None:
     """The client stopped at a point (§7.6): the world sets the position there; the players
-    that see it get ``PAKWC_STOP_MOVING``."""
+    that see it get ``PAKWC_STOP_MOVING``. A point farther from the world's position of the
+    character than WORLD_POSITION_TOLERANCE is not taken: the client gets
+    ``PAKWC_SET_POSITION`` with the world's (counted ``position_corrected``, §10.12)."""
     on_map = _on_map(ctx, "stop_moving")
     if on_map is None:
         return
@@ -216,52 +210,21 @@ async def on_stop_moving(ctx: Ctx, packet: CliStopMoving) -> None:
         return
     if not await on_map.link.astop(on_map.character_id, position):
         on_map.runtime.drop(ctx.session, "world_unavailable", "stop_moving")
-        return
-    _moved_to(ctx, position.x, position.y, float(position.z))
 
 
 async def on_teleport_req(ctx: Ctx, packet: CliTeleportReq) -> None:
-    """The client walked into a warp gate (§7.7), handled on the same map.
-
-    The reference world has no warp-gate table, so the gate's destination is unknown: the
-    character is re-entered at the point the client reports, on its current map, and gets
-    ``PAKWC_TELEPORT_REPLY``; it is hidden until the client's next ``PAKCS_CHANGE_MAP_REQ``,
-    which brings the spawns back (the client reloads the map after a teleport). A point
-    farther than the view radius from the character's last known position is refused
-    (counted): a gate is where the character stands.
+    """The client walked into a warp gate (§7.7, §10.3): ``id`` is the gate of the content
+    pack. The world service checks that the character, where the service has it (the
+    client's ``x, y`` are not trusted), is on the gate's map within its radius; then it is at
+    the gate's destination and gets ``PAKWC_TELEPORT_REPLY`` with the map and point, reloads
+    the map and sends ``PAKCS_CHANGE_MAP_REQ``, which brings the spawns of the new place. An
+    unknown gate, a gate of another map or a gate out of reach is refused: no reply, nothing
+    changes, counted (``unknown_gate``, ``gate_on_other_map``, ``gate_out_of_range``).
     """
     on_map = _on_map(ctx, "teleport", ready=False)
     if on_map is None:
         return
-    session = ctx.session
-    placement = session.records.get(WORLD_PLACEMENT)
-    if placement is None:
-        on_map.runtime.drop(session, "not_on_map", "teleport")
-        return
-    here = placement.position
-    point = wire_position(packet.x, packet.y, here.z)
-    if point is None:
-        on_map.runtime.drop(session, "bad_position", "teleport")
-        return
-    radius = on_map.link.view_radius
-    distance = math.hypot(point.x - here.x, point.y - here.y)
-    if radius > 0 and distance > radius:
-        on_map.runtime.drop(session, "teleport_too_far", f"{distance:.0f} units")
-        return
-    _moved_to(ctx, point.x, point.y, float(point.z))
-    if not await on_map.runtime.enter(session, on_map.presence):
-        ctx.reply(server_message(WORLD_UNAVAILABLE))
-        return
-    ctx.reply(
-        SrvTeleportReply(
-            id=_object_id(session),
-            map=_u16(placement.map_id),
-            x=point.x,
-            y=point.y,
-            move_mode=0,
-            ride_mode=0,
-        )
-    )
+    await on_map.runtime.use_gate(ctx.session, packet.id)
 
 
 # --- chat and actions ---------------------------------------------------------------------------

@@ -14,23 +14,30 @@ from gateway_protos.v1 import world_pb2_grpc
 
 from gateway_core.api import (
     WORLD_PLACEMENT,
+    ContentPack,
     RuntimeRegistrar,
     hookimpl,
+    load_default_pack,
+    load_pack,
     positive_int,
     positive_number,
 )
+from gateway_world.gm import register_gm_commands
 from gateway_world.handlers import register_packets
 from gateway_world.runtime import SERVICE, WorldRuntime
 from gateway_world.service import (
     DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_POSITION_TOLERANCE,
     DEFAULT_QUEUE_LIMIT,
     DEFAULT_TICK_INTERVAL,
     DEFAULT_VIEW_RADIUS,
+    DEFAULT_WANDER_INTERVAL,
     WorldReferenceService,
 )
 
 if TYPE_CHECKING:
     from gateway_core.api import (
+        ChatCommandRegistrar,
         GrpcClientRegistrar,
         PacketRegistrar,
         ServiceConfig,
@@ -40,10 +47,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
+def _seed(value: int) -> str | None:
+    return None if 0 <= value <= 2**63 - 1 else f"{value} is not a seed (0 to 2**63-1)"
+
+
 @hookimpl
 def gateway_register_settings(register: SettingsRegistrar) -> None:
     """WORLD_VIEW_RADIUS, WORLD_SUBSCRIBER_QUEUE, WORLD_TICK_INTERVAL, WORLD_FLUSH_INTERVAL,
-    WORLD_RECONNECT_MAX_DELAY."""
+    WORLD_RECONNECT_MAX_DELAY, WORLD_CONTENT, WORLD_POSITION_TOLERANCE, WORLD_WANDER_INTERVAL,
+    WORLD_RANDOM_SEED."""
     register(
         "WORLD_VIEW_RADIUS",
         DEFAULT_VIEW_RADIUS,
@@ -78,16 +91,56 @@ def gateway_register_settings(register: SettingsRegistrar) -> None:
         validate=positive_number,
         doc="Gateway: longest wait (s) between attempts to reopen the world stream.",
     )
+    register(
+        "WORLD_CONTENT",
+        "",
+        doc="World service: the content pack (a directory holding pack.toml, or one TOML file) "
+        "whose maps, warp gates, NPCs and monster spawns the maps hold; empty: the built-in "
+        "pack. A pack that does not load fails start-up with the loader's message.",
+    )
+    register(
+        "WORLD_POSITION_TOLERANCE",
+        DEFAULT_POSITION_TOLERANCE,
+        validate=positive_number,
+        doc="World service: farthest (map units) a client's stop point may be from where the "
+        "service has the character (walked on at its speed); beyond it the client is corrected.",
+    )
+    register(
+        "WORLD_WANDER_INTERVAL",
+        DEFAULT_WANDER_INTERVAL,
+        validate=positive_number,
+        doc="World service: mean seconds a monster stands before it walks to another point of "
+        "its spawn circle (each pause is 0.5 to 1.5 times this).",
+    )
+    register(
+        "WORLD_RANDOM_SEED",
+        0,
+        validate=_seed,
+        doc="World service: seed of the monster wander and respawn points (0: unseeded).",
+    )
+
+
+def load_content(path: str) -> ContentPack:
+    """The pack WORLD_CONTENT names (the built-in one when empty); a pack that does not load
+    raises :class:`gateway_core.api.ContentError` with the loader's message."""
+    return load_pack(path) if path else load_default_pack()
 
 
 def create_service(config: ServiceConfig) -> WorldReferenceService:
-    """The reference world service configured from the settings."""
+    """The reference world service configured from the settings (the content pack is loaded
+    here, so a broken one fails start-up)."""
     settings = config.settings
+    content = load_content(str(settings.WORLD_CONTENT))
+    log.info("world: content pack %s %s", content.name, content.version)
     return WorldReferenceService(
         view_radius=float(settings.WORLD_VIEW_RADIUS),
         queue_limit=int(settings.WORLD_SUBSCRIBER_QUEUE),
         tick_interval=float(settings.WORLD_TICK_INTERVAL),
         flush_interval=float(settings.WORLD_FLUSH_INTERVAL),
+        content=content,
+        position_tolerance=float(settings.WORLD_POSITION_TOLERANCE),
+        wander_interval=float(settings.WORLD_WANDER_INTERVAL),
+        seed=int(settings.WORLD_RANDOM_SEED),
     )
 
 
@@ -115,3 +168,9 @@ def gateway_register_runtime(register: RuntimeRegistrar) -> None:
 def gateway_register_packets(register: PacketRegistrar) -> None:
     """Map entry, movement, normal chat, animations and teleports (:mod:`.handlers`)."""
     register_packets(register)
+
+
+@hookimpl
+def gateway_register_chat_commands(register: ChatCommandRegistrar) -> None:
+    """GM commands: /tp, /goto, /summon, /where (:mod:`.gm`)."""
+    register_gm_commands(register)

@@ -3,8 +3,14 @@ characters.
 
 At start-up each gateway opens its one ``Connect`` stream to the world service
 (:class:`WorldLink`). Events for its characters become packets sent to their sessions. A
-session entering the world is put on its map (:meth:`WorldRuntime.entered`); one that leaves
-the world or closes is taken off it.
+session entering the world is put on its map (:meth:`WorldRuntime.entered`), on the channel it
+picked at server select; one that leaves the world or closes is taken off it.
+
+The placement record (:data:`WORLD_PLACEMENT`, what the character plugin saves) follows the
+world service, never the client: the service's ``placed`` events (after each move and stop,
+with the corrected point when the client's was refused) and the answers to teleports and warp
+gates. The GM operations (:meth:`WorldRuntime.teleport`, :meth:`WorldRuntime.locate`,
+:meth:`WorldRuntime.remove_monster`) are for the commands built on this plugin.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from gateway_core.api import (
     InWorldRuntime,
     Key,
     NumberingProfile,
+    Position,
     Session,
+    SrvTeleportReply,
     WorldPlacement,
     get_profile,
 )
@@ -132,7 +140,13 @@ class WorldRuntime(InWorldRuntime):
         super().__init__(app)
         self.profile: NumberingProfile = get_profile(app.settings.PACKET_PROFILE)
         #: World events -> packets, a whole batch at a time (one write per connection).
-        self.delivery = Delivery(self.sessions.get, app.connections.broadcast, self.profile)
+        self.delivery = Delivery(
+            self.sessions.get,
+            app.connections.broadcast,
+            self.profile,
+            on_placed=self.placed,
+            on_rejected=self.rejected,
+        )
         self.link = WorldLink(
             app.clients[SERVICE],
             app.gateway_id,
@@ -158,6 +172,109 @@ class WorldRuntime(InWorldRuntime):
         """Send an event's packet to the sessions it lists (encoded once); batches go to
         :meth:`Delivery.deliver_batch` directly."""
         self.delivery.deliver(event)
+
+    def placed(self, session: Session, placed: world_pb2.Placed) -> None:
+        """The world's position of the session's character: kept as its placement (what is
+        saved); a correction of the client's claim is counted (``position_corrected``)."""
+        placement = session.records.get(WORLD_PLACEMENT)
+        if placement is None or placement.object_id != placed.object_id:
+            return  # stale: it changed map (or left) since
+        point = placed.position
+        self.records.set(
+            session,
+            WORLD_PLACEMENT,
+            replace(placement, position=Position(point.x, point.y, float(point.z))),
+        )
+        if placed.corrected:
+            self.drop(session, "position_corrected", f"at ({point.x:.0f}, {point.y:.0f})")
+
+    def rejected(self, rejected: world_pb2.Rejected) -> None:
+        """A fire-and-forget request the world refused: counted by the service's reason
+        (``out_of_bounds`` ...) when it gave one."""
+        session = self.sessions.get(rejected.character_id)
+        if session is not None and rejected.reason:
+            self.drop(session, rejected.reason, rejected.message)
+
+    async def use_gate(self, session: Session, gate_id: int) -> bool:
+        """Take warp gate ``gate_id`` (PAKCS_TELEPORT_REQ): on success the client gets
+        PAKWC_TELEPORT_REPLY with the destination and reloads the map; a refusal is counted
+        by its reason (``unknown_gate``, ``gate_on_other_map``, ``gate_out_of_range``) and
+        changes nothing."""
+        character = session.records.get(SELECTED_CHARACTER)
+        presence = session.plugin_data.get(PRESENCE)
+        if character is None or presence is None or not presence.entered:
+            self.drop(session, "not_on_map", "gate")
+            return False
+        try:
+            ack = await self.link.use_gate(character.character_id, gate_id)
+        except WorldRequestError as exc:
+            self.drop(session, exc.reason or "world_unavailable", f"gate {gate_id}: {exc}")
+            return False
+        self._landed(session, presence, ack)
+        return True
+
+    async def teleport(self, session: Session, map_id: int, x: float, y: float) -> bool:
+        """Take the character of ``session`` to a point of any map (a GM command; gates use
+        :meth:`use_gate`): PAKWC_TELEPORT_REPLY, then the client reloads the map. False (and
+        counted) when it is not on a map, the point is no point of that map, or the world
+        refused."""
+        character = session.records.get(SELECTED_CHARACTER)
+        presence = session.plugin_data.get(PRESENCE)
+        if character is None or presence is None or not presence.entered:
+            self.drop(session, "not_on_map", "teleport")
+            return False
+        placement = session.records.get(WORLD_PLACEMENT)
+        z = placement.position.z if placement is not None else 0.0
+        position = wire_position(x, y, z)
+        if position is None or not 0 <= map_id <= _MAX_U16:
+            self.drop(session, "bad_position", "teleport")
+            return False
+        try:
+            ack = await self.link.teleport_to(character.character_id, map_id, position)
+        except WorldRequestError as exc:
+            self.drop(session, exc.reason or "world_unavailable", f"teleport: {exc}")
+            return False
+        self._landed(session, presence, ack)
+        return True
+
+    def _landed(self, session: Session, presence: WorldPresence, ack: world_pb2.Ack) -> None:
+        """The world moved the character (gate or teleport): keep where, tell the client; it
+        is hidden until it has loaded the map again (PAKCS_CHANGE_MAP_REQ)."""
+        point = ack.position
+        self.records.set(
+            session,
+            WORLD_PLACEMENT,
+            WorldPlacement(ack.map_id, Position(point.x, point.y, float(point.z)), ack.object_id),
+        )
+        presence.ready = False
+        session.send(
+            SrvTeleportReply(
+                id=ack.object_id, map=ack.map_id, x=point.x, y=point.y, move_mode=0, ride_mode=0
+            )
+        )
+
+    async def locate(self, name: str) -> tuple[int, float, float] | None:
+        """Where the character called ``name`` is, on any gateway: ``(map_id, x, y)``, or None
+        when it is on no map (or the world service cannot say)."""
+        try:
+            presence: world_pb2.Presence = await self.app.clients[SERVICE].FindCharacter(
+                world_pb2.FindCharacterRequest(name=name)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is not grpc.StatusCode.NOT_FOUND:
+                log.warning("world: locating %r failed: %s", name, exc.code().name)
+            return None
+        return presence.map_id, presence.position.x, presence.position.y
+
+    async def remove_monster(self, map_id: int, object_id: int, *, channel_id: int = 1) -> bool:
+        """Remove (kill) the monster ``object_id`` of a map instance; it respawns after its
+        spawn's respawn time. False when there is no such monster (or no world)."""
+        try:
+            await self.link.remove_monster(channel_id, map_id, object_id)
+        except WorldRequestError as exc:
+            log.info("world: removing monster %d of map %d failed: %s", object_id, map_id, exc)
+            return False
+        return True
 
     async def _character(self, session: Session) -> character_pb2.CharacterState | None:
         # The character data comes from whichever plugin declared a character client (the core
@@ -224,6 +341,7 @@ class WorldRuntime(InWorldRuntime):
             position=position if position is not None else world_pb2.Position(),
             look=presence.look,
             requested_object_id=_clamp(placement.object_id or 0, 0, _MAX_U16),
+            channel_id=_clamp(character.channel_id, 1, _MAX_U8),
         )
         try:
             ack = await self.link.enter(enter)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -34,17 +35,22 @@ def pos(x: float, y: float, z: int = 0) -> world_pb2.Position:
 class RawGateway(StreamReader[world_pb2.WorldEvent]):
     """One gateway's Connect stream, driven request by request (each its own batch); the
     events of the batches it receives are read one by one (:attr:`batch_sizes` keeps how many
-    each batch carried)."""
+    each batch carried; `placed` events are left out unless ``keep_placed``)."""
 
     def __init__(
         self,
         call: grpc.aio.StreamStreamCall[world_pb2.WorldRequestBatch, world_pb2.WorldEventBatch],
         outbox: asyncio.Queue[world_pb2.WorldRequest | world_pb2.WorldRequestBatch | None],
+        *,
+        keep_placed: bool = False,
     ) -> None:
         super().__init__(call, timeout=EVENT_TIMEOUT)
         self.outbox = outbox
         self.ids = itertools.count(1)
         self.batch_sizes: list[int] = []
+        #: Keep the `placed` events (the service's position of the gateway's own characters,
+        #: after each move and stop); most tests are about what the others see and skip them.
+        self.keep_placed = keep_placed
 
     async def _pump(self) -> None:
         try:
@@ -52,8 +58,13 @@ class RawGateway(StreamReader[world_pb2.WorldEvent]):
                 batch = await self.call.read()
                 if batch is grpc.aio.EOF:
                     return
-                self.batch_sizes.append(len(batch.events))
-                for event in batch.events:
+                kept = [
+                    event
+                    for event in batch.events
+                    if self.keep_placed or event.WhichOneof("event") != "placed"
+                ]
+                self.batch_sizes.append(len(kept))
+                for event in kept:
                     self.events.put_nowait(event)
         except grpc.aio.AioRpcError:
             return
@@ -134,7 +145,9 @@ class WorldHarness:
     address: str
     gateways: list[RawGateway] = field(default_factory=list)
 
-    def open(self, first: world_pb2.WorldRequest | None) -> RawGateway:
+    def open(
+        self, first: world_pb2.WorldRequest | None, *, keep_placed: bool = False
+    ) -> RawGateway:
         outbox: asyncio.Queue[world_pb2.WorldRequest | world_pb2.WorldRequestBatch | None] = (
             asyncio.Queue()
         )
@@ -148,13 +161,16 @@ class WorldHarness:
                 else:
                     yield world_pb2.WorldRequestBatch(requests=[item])
 
-        gateway = RawGateway(self.stub.Connect(requests()), outbox)
+        gateway = RawGateway(self.stub.Connect(requests()), outbox, keep_placed=keep_placed)
         gateway.start()
         self.gateways.append(gateway)
         return gateway
 
-    async def connect(self, gateway_id: str) -> RawGateway:
-        gateway = self.open(world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id=gateway_id)))
+    async def connect(self, gateway_id: str, *, keep_placed: bool = False) -> RawGateway:
+        gateway = self.open(
+            world_pb2.WorldRequest(hello=world_pb2.Hello(gateway_id=gateway_id)),
+            keep_placed=keep_placed,
+        )
         welcome = await gateway.expect("welcome")
         assert welcome.welcome.gateway_id == gateway_id
         return gateway
@@ -167,9 +183,15 @@ class WorldHarness:
 @pytest.fixture
 async def world() -> AsyncIterator[WorldHarness]:
     clock = ManualClock(1000.0)
-    # A tick interval of an hour: the tests tick by hand with the fake clock.
+    # A tick interval of an hour: the tests tick by hand with the fake clock. No content and
+    # no position correction: these tests place characters freely (tests/service/
+    # test_world_content.py covers both).
     service = WorldReferenceService(
-        view_radius=VIEW_RADIUS, queue_limit=QUEUE_LIMIT, tick_interval=3600.0, clock=clock
+        view_radius=VIEW_RADIUS,
+        queue_limit=QUEUE_LIMIT,
+        tick_interval=3600.0,
+        clock=clock,
+        position_tolerance=math.inf,
     )
     async with (
         serve_on_loopback(service, "world") as host,

@@ -24,6 +24,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 RADIUS = 1000.0
 PROFILE = get_profile("2026")
+#: A map the built-in content pack does not define: no NPCs, monsters or bounds on it.
+BARE_MAP = 9
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ class Gateway:
             world_pb2.EnterMap(
                 character_id=character_id,
                 name=f"char{character_id}",
-                map_id=1,
+                map_id=BARE_MAP,
                 position=pos(x, y),
                 look=world_pb2.PlayerLook(level=3, equipment=[7]),
             )

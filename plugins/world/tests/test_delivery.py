@@ -339,3 +339,67 @@ async def test_a_sender_that_finds_no_room_in_time_is_dropped_and_counted(
             await asyncio.sleep(0)
     finally:
         await link.aclose()
+
+
+# --- NPCs, monsters and the service's positions -------------------------------------------------
+
+
+def test_npc_and_monster_spawns_become_their_packets() -> None:
+    from gateway_core.api import SrvMobChar, SrvNpcChar
+
+    npc = event_packet(
+        world_pb2.WorldEvent(
+            npc_spawn=world_pb2.NpcSpawn(
+                object_id=0x8000, npc_type=1001, position=pos(10, 20), direction=90.0, hp=1
+            )
+        ),
+        PROFILE,
+    )
+    assert isinstance(npc, SrvNpcChar)
+    assert (npc.id, npc.npc_id, npc.x, npc.y, npc.dest_x, npc.angle, npc.hp) == (
+        0x8000, 1001, 10.0, 20.0, 10.0, 90.0, 1,
+    )
+    mob = event_packet(
+        world_pb2.WorldEvent(
+            monster_spawn=world_pb2.MonsterSpawn(
+                object_id=0x8001, monster_type=3, position=pos(1, 2), destination=pos(5, 6),
+                moving=True, hp=90,
+            )
+        ),
+        PROFILE,
+    )
+    assert isinstance(mob, SrvMobChar)
+    assert (mob.id, mob.npc_id, mob.x, mob.dest_x, mob.dest_y, mob.command, mob.hp) == (
+        0x8001, 3, 1.0, 5.0, 6.0, 1, 90,
+    )
+
+
+def test_a_placed_event_is_a_packet_only_when_it_corrects() -> None:
+    from gateway_core.api import SrvSetPosition
+
+    placed = world_pb2.Placed(object_id=7, position=pos(100, 200, 3))
+    assert event_packet(world_pb2.WorldEvent(placed=placed), PROFILE) is None
+    placed.corrected = True
+    assert event_packet(world_pb2.WorldEvent(placed=placed), PROFILE) == SrvSetPosition(
+        char_id=7, x=100.0, y=200.0, z=3
+    )
+
+
+def test_delivery_tells_the_runtime_of_placed_and_rejected_events() -> None:
+    session = object()
+    seen: list[object] = []
+    sent: list[object] = []
+    delivery = Delivery(
+        {1: session}.get,  # type: ignore[arg-type]
+        lambda sessions, packet: sent.append(packet) or 1,  # type: ignore[func-returns-value]
+        PROFILE,
+        on_placed=lambda s, placed: seen.append((s, placed.position.x)),
+        on_rejected=lambda rejected: seen.append(rejected.reason),
+    )
+    delivery.deliver_batch([
+        world_pb2.WorldEvent(recipient_character_ids=[1],
+                             placed=world_pb2.Placed(object_id=7, position=pos(5, 0))),
+        world_pb2.WorldEvent(rejected=world_pb2.Rejected(character_id=1, reason="out_of_bounds")),
+    ])
+    assert seen == [(session, 5.0), "out_of_bounds"]
+    assert sent == []  # not corrected: no packet

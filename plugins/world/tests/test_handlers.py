@@ -51,12 +51,16 @@ VIEW_RADIUS = 300.0
 TIMEOUT = 5.0
 #: Where every new character starts (the character service's default map start point).
 START = (520000.0, 520000.0)
+#: The test content pack: map 20 (the start map) is a town, map 22 a field (content/pack.toml).
+CONTENT = Path(__file__).resolve().parent / "content"
 
 SETTINGS: dict[str, object] = {
     **GATEWAY_TEST_SETTINGS,
     "WORLD_VIEW_RADIUS": VIEW_RADIUS,
     "WORLD_TICK_INTERVAL": 0.05,
     "WORLD_RECONNECT_MAX_DELAY": 0.2,
+    "WORLD_CONTENT": str(CONTENT),
+    "CHARACTER_START_MAP": 20,  # the test pack's town
 }
 
 
@@ -187,14 +191,17 @@ async def test_normal_chat_reaches_the_players_within_the_view_radius_and_the_sp
     alice = await world.player("Alice")
     bob = await world.player("Bob")
     carol = await world.player("Carol")
-    # Carol steps out of view: stopping sets the position at once.
-    await carol.send(CliStopMoving(x=START[0] + 5 * VIEW_RADIUS, y=START[1], z=0))
+    # Carol is taken out of view (the GM teleport) and loads the map there.
+    carol_session = world.gateway.connections.by_character_name("Carol")
+    assert carol_session is not None
+    assert await _runtime(world).teleport(carol_session, 20, START[0] + 5 * VIEW_RADIUS, START[1])
     await alice.client.expect(
         SrvRemoveObject,
         step="out of view",
         timeout=TIMEOUT,
         match=lambda p: p.id == carol.object_id,
     )
+    carol.change_map = await flow.change_map(carol.client)
 
     await alice.say("hello there")
     await bob.expect_chat(alice, "hello there")
@@ -271,32 +278,26 @@ async def test_set_animation_is_relayed_to_the_players_around(world: World) -> N
         assert (relayed.id, relayed.value, relayed.object_id) == (12, 1, alice.object_id)
 
 
-async def test_teleport_on_the_same_map_reloads_and_spawns_again(world: World) -> None:
+async def test_a_gate_teleport_on_the_same_map_reloads_and_spawns_again(world: World) -> None:
     alice = await world.player("Alice")
     bob = await world.player("Bob")
     await alice.client.expect(SrvPlayerChar, step="spawn", timeout=TIMEOUT, match=spawn_of(bob))
-    await alice.send(CliTeleportReq(id=1, x=START[0] + 50, y=START[1]))
-    reply = await alice.client.expect(SrvTeleportReply, step="teleport", timeout=TIMEOUT)
-    assert (reply.id, reply.map, reply.x, reply.y) == (alice.object_id, 20, START[0] + 50, START[1])
-    # Hidden until the map is loaded again; then the spawns are exchanged afresh.
+    alice_session = world.gateway.connections.by_character_name("Alice")
+    assert alice_session is not None
+    # Gate 3 of the test pack leads from (525000, 520000) to (525200, 520000) on map 20.
+    assert await _runtime(world).teleport(alice_session, 20, 525000.0, 520000.0)
+    await alice.client.expect(SrvTeleportReply, step="teleport", timeout=TIMEOUT)
     await bob.client.expect(
         SrvRemoveObject, step="hidden", timeout=TIMEOUT, match=lambda p: p.id == alice.object_id
     )
+    await flow.change_map(alice.client)
+    await alice.send(CliTeleportReq(id=3, x=0.0, y=0.0))  # the client's point is not used
+    reply = await alice.client.expect(SrvTeleportReply, step="gate", timeout=TIMEOUT)
+    assert (reply.id, reply.map, reply.x, reply.y) == (alice.object_id, 20, 525200.0, 520000.0)
     again = await flow.change_map(alice.client)
     assert again.object_index == alice.object_id
-    await alice.client.expect(SrvPlayerChar, step="respawn", timeout=TIMEOUT, match=spawn_of(bob))
-    spawn = await bob.client.expect(
-        SrvPlayerChar, step="respawn", timeout=TIMEOUT, match=spawn_of(alice)
-    )
-    assert (spawn.x, spawn.y) == (START[0] + 50, START[1])
-
-
-async def test_a_teleport_beyond_the_view_radius_is_refused(world: World) -> None:
-    alice = await world.player("Alice")
-    await alice.send(CliTeleportReq(id=1, x=START[0] + 10 * VIEW_RADIUS, y=START[1]))
-    await alice.say("not moved")
-    assert world.drops("teleport_too_far") == 1
-    assert not any(isinstance(e, SrvTeleportReply) for e in alice.client.unexpected)
+    here = alice_session.records.require(WORLD_PLACEMENT)
+    assert (here.map_id, here.position.x, here.position.y) == (20, 525200.0, 520000.0)
 
 
 async def test_a_player_leaving_the_world_is_removed_for_the_others(world: World) -> None:
@@ -346,6 +347,12 @@ async def test_world_service_down_gets_chat_a_server_whisper_and_movement_a_coun
         assert change.object_index != 0
         notice = await bob_client.expect(SrvWhisperChat, step="down", timeout=TIMEOUT)
         assert notice.message == WORLD_UNAVAILABLE.encode()
+
+
+def _runtime(world: World) -> Any:
+    runtime = world.gateway.runtimes.get("world")
+    assert runtime is not None
+    return runtime
 
 
 def _link(world: World) -> Any:

@@ -298,3 +298,31 @@ class SetBannedRequest(_message.Message):
     username: str
     banned: bool
     def __init__(self, username: _Optional[str] = ..., banned: _Optional[bool] = ...) -> None: ...
+
+class WatchAccountsRequest(_message.Message):
+    __slots__ = ("gateway_id",)
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    gateway_id: str
+    def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
+
+class AccountEvent(_message.Message):
+    __slots__ = ("watching", "banned")
+    WATCHING_FIELD_NUMBER: _ClassVar[int]
+    BANNED_FIELD_NUMBER: _ClassVar[int]
+    watching: AccountWatching
+    banned: AccountBanned
+    def __init__(self, watching: _Optional[_Union[AccountWatching, _Mapping]] = ..., banned: _Optional[_Union[AccountBanned, _Mapping]] = ...) -> None: ...
+
+class AccountWatching(_message.Message):
+    __slots__ = ("gateway_id",)
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    gateway_id: str
+    def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
+
+class AccountBanned(_message.Message):
+    __slots__ = ("user_id", "username")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    username: str
+    def __init__(self, user_id: _Optional[int] = ..., username: _Optional[str] = ...) -> None: ...

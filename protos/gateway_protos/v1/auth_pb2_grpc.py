@@ -99,6 +99,11 @@ class AuthStub:
                 request_serializer=gateway__protos_dot_v1_dot_auth__pb2.SetBannedRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_auth__pb2.Account.FromString,
                 _registered_method=True)
+        self.WatchAccounts = channel.unary_stream(
+                '/rose.gateway.v1.Auth/WatchAccounts',
+                request_serializer=gateway__protos_dot_v1_dot_auth__pb2.WatchAccountsRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_auth__pb2.AccountEvent.FromString,
+                _registered_method=True)
 
 
 class AuthServicer:
@@ -203,7 +208,20 @@ class AuthServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetBanned(self, request, context):
-        """Administration: ban or unban an account. A ban ends the account's live sessions.
+        """Administration: ban or unban an account. A ban ends the account's live sessions and is
+        pushed as `banned` to every gateway watching (WatchAccounts).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchAccounts(self, request, context):
+        """Opens a gateway's stream of account events. The first event is always `watching`; after
+        it every ban (SetBanned with banned = true) is pushed as `banned`, so each gateway closes
+        that account's connections at once rather than when its next touch finds the session
+        gone. Errors: INVALID_ARGUMENT (empty or oversize gateway id). The stream ends with
+        RESOURCE_EXHAUSTED when the gateway does not read fast enough, with ABORTED when another
+        stream opened with the same gateway id, and with UNAVAILABLE on shutdown.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -276,6 +294,11 @@ def add_AuthServicer_to_server(servicer, server):
                     servicer.SetBanned,
                     request_deserializer=gateway__protos_dot_v1_dot_auth__pb2.SetBannedRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_auth__pb2.Account.SerializeToString,
+            ),
+            'WatchAccounts': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAccounts,
+                    request_deserializer=gateway__protos_dot_v1_dot_auth__pb2.WatchAccountsRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_auth__pb2.AccountEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -629,6 +652,33 @@ class Auth:
             '/rose.gateway.v1.Auth/SetBanned',
             gateway__protos_dot_v1_dot_auth__pb2.SetBannedRequest.SerializeToString,
             gateway__protos_dot_v1_dot_auth__pb2.Account.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rose.gateway.v1.Auth/WatchAccounts',
+            gateway__protos_dot_v1_dot_auth__pb2.WatchAccountsRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_auth__pb2.AccountEvent.FromString,
             options,
             channel_credentials,
             insecure,

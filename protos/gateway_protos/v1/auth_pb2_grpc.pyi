@@ -94,7 +94,17 @@ class AuthStub:
     SetAccessLevel: _grpc.UnaryUnaryMultiCallable[_auth_pb2.SetAccessLevelRequest, _auth_pb2.Account]
     """Administration: change an account's access level (NOT_FOUND for an unknown account)."""
     SetBanned: _grpc.UnaryUnaryMultiCallable[_auth_pb2.SetBannedRequest, _auth_pb2.Account]
-    """Administration: ban or unban an account. A ban ends the account's live sessions."""
+    """Administration: ban or unban an account. A ban ends the account's live sessions and is
+    pushed as `banned` to every gateway watching (WatchAccounts).
+    """
+    WatchAccounts: _grpc.UnaryStreamMultiCallable[_auth_pb2.WatchAccountsRequest, _auth_pb2.AccountEvent]
+    """Opens a gateway's stream of account events. The first event is always `watching`; after
+    it every ban (SetBanned with banned = true) is pushed as `banned`, so each gateway closes
+    that account's connections at once rather than when its next touch finds the session
+    gone. Errors: INVALID_ARGUMENT (empty or oversize gateway id). The stream ends with
+    RESOURCE_EXHAUSTED when the gateway does not read fast enough, with ABORTED when another
+    stream opened with the same gateway id, and with UNAVAILABLE on shutdown.
+    """
 
 @_typing.type_check_only
 class AuthAsyncStub(AuthStub):
@@ -145,7 +155,17 @@ class AuthAsyncStub(AuthStub):
     SetAccessLevel: _aio.UnaryUnaryMultiCallable[_auth_pb2.SetAccessLevelRequest, _auth_pb2.Account]  # type: ignore[assignment]
     """Administration: change an account's access level (NOT_FOUND for an unknown account)."""
     SetBanned: _aio.UnaryUnaryMultiCallable[_auth_pb2.SetBannedRequest, _auth_pb2.Account]  # type: ignore[assignment]
-    """Administration: ban or unban an account. A ban ends the account's live sessions."""
+    """Administration: ban or unban an account. A ban ends the account's live sessions and is
+    pushed as `banned` to every gateway watching (WatchAccounts).
+    """
+    WatchAccounts: _aio.UnaryStreamMultiCallable[_auth_pb2.WatchAccountsRequest, _auth_pb2.AccountEvent]  # type: ignore[assignment]
+    """Opens a gateway's stream of account events. The first event is always `watching`; after
+    it every ban (SetBanned with banned = true) is pushed as `banned`, so each gateway closes
+    that account's connections at once rather than when its next touch finds the session
+    gone. Errors: INVALID_ARGUMENT (empty or oversize gateway id). The stream ends with
+    RESOURCE_EXHAUSTED when the gateway does not read fast enough, with ABORTED when another
+    stream opened with the same gateway id, and with UNAVAILABLE on shutdown.
+    """
 
 class AuthServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -271,6 +291,22 @@ class AuthServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.SetBannedRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.Account, _abc.Awaitable[_auth_pb2.Account]]:
-        """Administration: ban or unban an account. A ban ends the account's live sessions."""
+        """Administration: ban or unban an account. A ban ends the account's live sessions and is
+        pushed as `banned` to every gateway watching (WatchAccounts).
+        """
+
+    @_abc_1.abstractmethod
+    def WatchAccounts(
+        self,
+        request: _auth_pb2.WatchAccountsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_auth_pb2.AccountEvent], _abc.AsyncIterator[_auth_pb2.AccountEvent]]:
+        """Opens a gateway's stream of account events. The first event is always `watching`; after
+        it every ban (SetBanned with banned = true) is pushed as `banned`, so each gateway closes
+        that account's connections at once rather than when its next touch finds the session
+        gone. Errors: INVALID_ARGUMENT (empty or oversize gateway id). The stream ends with
+        RESOURCE_EXHAUSTED when the gateway does not read fast enough, with ABORTED when another
+        stream opened with the same gateway id, and with UNAVAILABLE on shutdown.
+        """
 
 def add_AuthServicer_to_server(servicer: AuthServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -40,12 +40,22 @@ class SubscribeRequest(_message.Message):
     def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
 
 class ChatEvent(_message.Message):
-    __slots__ = ("subscribed", "delivery")
+    __slots__ = ("subscribed", "delivery", "kick")
     SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_FIELD_NUMBER: _ClassVar[int]
+    KICK_FIELD_NUMBER: _ClassVar[int]
     subscribed: Subscribed
     delivery: Delivery
-    def __init__(self, subscribed: _Optional[_Union[Subscribed, _Mapping]] = ..., delivery: _Optional[_Union[Delivery, _Mapping]] = ...) -> None: ...
+    kick: Kick
+    def __init__(self, subscribed: _Optional[_Union[Subscribed, _Mapping]] = ..., delivery: _Optional[_Union[Delivery, _Mapping]] = ..., kick: _Optional[_Union[Kick, _Mapping]] = ...) -> None: ...
+
+class Kick(_message.Message):
+    __slots__ = ("character_id", "reason")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    reason: str
+    def __init__(self, character_id: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Subscribed(_message.Message):
     __slots__ = ("gateway_id", "queue_limit")
@@ -163,6 +173,22 @@ class AnnounceRequest(_message.Message):
     message: str
     def __init__(self, sender_name: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
+class KickRequest(_message.Message):
+    __slots__ = ("target_name", "reason")
+    TARGET_NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    target_name: str
+    reason: str
+    def __init__(self, target_name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class KickReply(_message.Message):
+    __slots__ = ("kicked", "target_name")
+    KICKED_FIELD_NUMBER: _ClassVar[int]
+    TARGET_NAME_FIELD_NUMBER: _ClassVar[int]
+    kicked: bool
+    target_name: str
+    def __init__(self, kicked: _Optional[bool] = ..., target_name: _Optional[str] = ...) -> None: ...
+
 class SendReply(_message.Message):
     __slots__ = ("recipients",)
     RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
@@ -174,15 +200,17 @@ class ChatStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ChatStats(_message.Message):
-    __slots__ = ("subscribers", "hosted_characters", "deliveries", "dropped_subscribers", "replaced_subscribers")
+    __slots__ = ("subscribers", "hosted_characters", "deliveries", "dropped_subscribers", "replaced_subscribers", "kicks")
     SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
     HOSTED_CHARACTERS_FIELD_NUMBER: _ClassVar[int]
     DELIVERIES_FIELD_NUMBER: _ClassVar[int]
     DROPPED_SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
     REPLACED_SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
+    KICKS_FIELD_NUMBER: _ClassVar[int]
     subscribers: int
     hosted_characters: int
     deliveries: int
     dropped_subscribers: int
     replaced_subscribers: int
-    def __init__(self, subscribers: _Optional[int] = ..., hosted_characters: _Optional[int] = ..., deliveries: _Optional[int] = ..., dropped_subscribers: _Optional[int] = ..., replaced_subscribers: _Optional[int] = ...) -> None: ...
+    kicks: int
+    def __init__(self, subscribers: _Optional[int] = ..., hosted_characters: _Optional[int] = ..., deliveries: _Optional[int] = ..., dropped_subscribers: _Optional[int] = ..., replaced_subscribers: _Optional[int] = ..., kicks: _Optional[int] = ...) -> None: ...

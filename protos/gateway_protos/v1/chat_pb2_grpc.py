@@ -70,6 +70,11 @@ class ChatStub:
                 request_serializer=gateway__protos_dot_v1_dot_chat__pb2.AnnounceRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_chat__pb2.SendReply.FromString,
                 _registered_method=True)
+        self.Kick = channel.unary_unary(
+                '/rose.gateway.v1.Chat/Kick',
+                request_serializer=gateway__protos_dot_v1_dot_chat__pb2.KickRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_chat__pb2.KickReply.FromString,
+                _registered_method=True)
         self.GetStats = channel.unary_unary(
                 '/rose.gateway.v1.Chat/GetStats',
                 request_serializer=gateway__protos_dot_v1_dot_chat__pb2.ChatStatsRequest.SerializeToString,
@@ -144,6 +149,15 @@ class ChatServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Kick(self, request, context):
+        """Closes the connection of the character of that name, wherever it is hosted: a `Kick`
+        event goes to the gateway hosting it, which closes the connection. An unknown or offline
+        name is `kicked = false`, not an error. Errors: INVALID_ARGUMENT (bad name or reason).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStats(self, request, context):
         """Counters of the service, for operators and tests.
         """
@@ -188,6 +202,11 @@ def add_ChatServicer_to_server(servicer, server):
                     servicer.Announce,
                     request_deserializer=gateway__protos_dot_v1_dot_chat__pb2.AnnounceRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_chat__pb2.SendReply.SerializeToString,
+            ),
+            'Kick': grpc.unary_unary_rpc_method_handler(
+                    servicer.Kick,
+                    request_deserializer=gateway__protos_dot_v1_dot_chat__pb2.KickRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_chat__pb2.KickReply.SerializeToString,
             ),
             'GetStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStats,
@@ -385,6 +404,33 @@ class Chat:
             '/rose.gateway.v1.Chat/Announce',
             gateway__protos_dot_v1_dot_chat__pb2.AnnounceRequest.SerializeToString,
             gateway__protos_dot_v1_dot_chat__pb2.SendReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Kick(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.Chat/Kick',
+            gateway__protos_dot_v1_dot_chat__pb2.KickRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_chat__pb2.KickReply.FromString,
             options,
             channel_credentials,
             insecure,

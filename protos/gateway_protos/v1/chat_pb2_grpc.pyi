@@ -7,6 +7,8 @@ Each gateway opens one `Subscribe` stream with its gateway id and announces the 
 it hosts (`Host` / `Unhost`). Senders call `Whisper`, `Shout`, `GroupChat` or `Announce`;
 the service works out the recipients and pushes one `Delivery` per gateway on that gateway's
 stream, listing the recipients it hosts there, so the gateway encodes the packet once.
+Since it knows where every character is hosted, the service also carries `Kick`: a `Kick`
+event on the hosting gateway's stream, which closes that character's connection.
 
 Texts are UTF-8 `string`s. Limits are counted in UTF-8 bytes, which is never fewer bytes
 than the client's legacy encodings need, so an accepted text always fits a packet
@@ -85,6 +87,11 @@ class ChatStub:
     """Announces a message to every hosted character on every gateway (PAKSW_ANNOUNCE_CHAT).
     Errors: INVALID_ARGUMENT (bad name or message).
     """
+    Kick: _grpc.UnaryUnaryMultiCallable[_chat_pb2.KickRequest, _chat_pb2.KickReply]
+    """Closes the connection of the character of that name, wherever it is hosted: a `Kick`
+    event goes to the gateway hosting it, which closes the connection. An unknown or offline
+    name is `kicked = false`, not an error. Errors: INVALID_ARGUMENT (bad name or reason).
+    """
     GetStats: _grpc.UnaryUnaryMultiCallable[_chat_pb2.ChatStatsRequest, _chat_pb2.ChatStats]
     """Counters of the service, for operators and tests."""
 
@@ -127,6 +134,11 @@ class ChatAsyncStub(ChatStub):
     Announce: _aio.UnaryUnaryMultiCallable[_chat_pb2.AnnounceRequest, _chat_pb2.SendReply]  # type: ignore[assignment]
     """Announces a message to every hosted character on every gateway (PAKSW_ANNOUNCE_CHAT).
     Errors: INVALID_ARGUMENT (bad name or message).
+    """
+    Kick: _aio.UnaryUnaryMultiCallable[_chat_pb2.KickRequest, _chat_pb2.KickReply]  # type: ignore[assignment]
+    """Closes the connection of the character of that name, wherever it is hosted: a `Kick`
+    event goes to the gateway hosting it, which closes the connection. An unknown or offline
+    name is `kicked = false`, not an error. Errors: INVALID_ARGUMENT (bad name or reason).
     """
     GetStats: _aio.UnaryUnaryMultiCallable[_chat_pb2.ChatStatsRequest, _chat_pb2.ChatStats]  # type: ignore[assignment]
     """Counters of the service, for operators and tests."""
@@ -209,6 +221,17 @@ class ChatServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_chat_pb2.SendReply, _abc.Awaitable[_chat_pb2.SendReply]]:
         """Announces a message to every hosted character on every gateway (PAKSW_ANNOUNCE_CHAT).
         Errors: INVALID_ARGUMENT (bad name or message).
+        """
+
+    @_abc_1.abstractmethod
+    def Kick(
+        self,
+        request: _chat_pb2.KickRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chat_pb2.KickReply, _abc.Awaitable[_chat_pb2.KickReply]]:
+        """Closes the connection of the character of that name, wherever it is hosted: a `Kick`
+        event goes to the gateway hosting it, which closes the connection. An unknown or offline
+        name is `kicked = false`, not an error. Errors: INVALID_ARGUMENT (bad name or reason).
         """
 
     @_abc_1.abstractmethod

@@ -81,7 +81,7 @@ class WorldRequestBatch(_message.Message):
     def __init__(self, requests: _Optional[_Iterable[_Union[WorldRequest, _Mapping]]] = ...) -> None: ...
 
 class WorldRequest(_message.Message):
-    __slots__ = ("request_id", "hello", "enter", "ready", "move", "stop", "teleport", "leave", "chat", "action")
+    __slots__ = ("request_id", "hello", "enter", "ready", "move", "stop", "teleport", "leave", "chat", "action", "gate", "remove_monster")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     HELLO_FIELD_NUMBER: _ClassVar[int]
     ENTER_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +92,8 @@ class WorldRequest(_message.Message):
     LEAVE_FIELD_NUMBER: _ClassVar[int]
     CHAT_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
+    GATE_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_MONSTER_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     hello: Hello
     enter: EnterMap
@@ -102,7 +104,9 @@ class WorldRequest(_message.Message):
     leave: LeaveMap
     chat: NormalChat
     action: GameAction
-    def __init__(self, request_id: _Optional[int] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ..., enter: _Optional[_Union[EnterMap, _Mapping]] = ..., ready: _Optional[_Union[Ready, _Mapping]] = ..., move: _Optional[_Union[MoveTo, _Mapping]] = ..., stop: _Optional[_Union[StopMoving, _Mapping]] = ..., teleport: _Optional[_Union[Teleport, _Mapping]] = ..., leave: _Optional[_Union[LeaveMap, _Mapping]] = ..., chat: _Optional[_Union[NormalChat, _Mapping]] = ..., action: _Optional[_Union[GameAction, _Mapping]] = ...) -> None: ...
+    gate: UseGate
+    remove_monster: RemoveMonster
+    def __init__(self, request_id: _Optional[int] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ..., enter: _Optional[_Union[EnterMap, _Mapping]] = ..., ready: _Optional[_Union[Ready, _Mapping]] = ..., move: _Optional[_Union[MoveTo, _Mapping]] = ..., stop: _Optional[_Union[StopMoving, _Mapping]] = ..., teleport: _Optional[_Union[Teleport, _Mapping]] = ..., leave: _Optional[_Union[LeaveMap, _Mapping]] = ..., chat: _Optional[_Union[NormalChat, _Mapping]] = ..., action: _Optional[_Union[GameAction, _Mapping]] = ..., gate: _Optional[_Union[UseGate, _Mapping]] = ..., remove_monster: _Optional[_Union[RemoveMonster, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("gateway_id",)
@@ -111,20 +115,22 @@ class Hello(_message.Message):
     def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
 
 class EnterMap(_message.Message):
-    __slots__ = ("character_id", "name", "map_id", "position", "look", "requested_object_id")
+    __slots__ = ("character_id", "name", "map_id", "position", "look", "requested_object_id", "channel_id")
     CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     MAP_ID_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
     LOOK_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
     character_id: int
     name: str
     map_id: int
     position: Position
     look: PlayerLook
     requested_object_id: int
-    def __init__(self, character_id: _Optional[int] = ..., name: _Optional[str] = ..., map_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., look: _Optional[_Union[PlayerLook, _Mapping]] = ..., requested_object_id: _Optional[int] = ...) -> None: ...
+    channel_id: int
+    def __init__(self, character_id: _Optional[int] = ..., name: _Optional[str] = ..., map_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., look: _Optional[_Union[PlayerLook, _Mapping]] = ..., requested_object_id: _Optional[int] = ..., channel_id: _Optional[int] = ...) -> None: ...
 
 class Ready(_message.Message):
     __slots__ = ("character_id",)
@@ -151,14 +157,36 @@ class StopMoving(_message.Message):
     def __init__(self, character_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
 
 class Teleport(_message.Message):
-    __slots__ = ("character_id", "map_id", "position")
+    __slots__ = ("character_id", "map_id", "position", "reload")
     CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
     MAP_ID_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
+    RELOAD_FIELD_NUMBER: _ClassVar[int]
     character_id: int
     map_id: int
     position: Position
-    def __init__(self, character_id: _Optional[int] = ..., map_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
+    reload: bool
+    def __init__(self, character_id: _Optional[int] = ..., map_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., reload: _Optional[bool] = ...) -> None: ...
+
+class UseGate(_message.Message):
+    __slots__ = ("character_id", "gate_id")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    GATE_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    gate_id: int
+    def __init__(self, character_id: _Optional[int] = ..., gate_id: _Optional[int] = ...) -> None: ...
+
+class RemoveMonster(_message.Message):
+    __slots__ = ("character_id", "channel_id", "map_id", "object_id")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MAP_ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    channel_id: int
+    map_id: int
+    object_id: int
+    def __init__(self, character_id: _Optional[int] = ..., channel_id: _Optional[int] = ..., map_id: _Optional[int] = ..., object_id: _Optional[int] = ...) -> None: ...
 
 class LeaveMap(_message.Message):
     __slots__ = ("character_id",)
@@ -191,7 +219,7 @@ class WorldEventBatch(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[WorldEvent, _Mapping]]] = ...) -> None: ...
 
 class WorldEvent(_message.Message):
-    __slots__ = ("recipient_character_ids", "welcome", "ack", "rejected", "spawn", "removed", "moved", "stopped", "said", "action")
+    __slots__ = ("recipient_character_ids", "welcome", "ack", "rejected", "spawn", "removed", "moved", "stopped", "said", "action", "npc_spawn", "monster_spawn", "placed")
     RECIPIENT_CHARACTER_IDS_FIELD_NUMBER: _ClassVar[int]
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
@@ -202,6 +230,9 @@ class WorldEvent(_message.Message):
     STOPPED_FIELD_NUMBER: _ClassVar[int]
     SAID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
+    NPC_SPAWN_FIELD_NUMBER: _ClassVar[int]
+    MONSTER_SPAWN_FIELD_NUMBER: _ClassVar[int]
+    PLACED_FIELD_NUMBER: _ClassVar[int]
     recipient_character_ids: _containers.RepeatedScalarFieldContainer[int]
     welcome: Welcome
     ack: Ack
@@ -212,7 +243,52 @@ class WorldEvent(_message.Message):
     stopped: Stopped
     said: ChatSaid
     action: GameActionDelivery
-    def __init__(self, recipient_character_ids: _Optional[_Iterable[int]] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., rejected: _Optional[_Union[Rejected, _Mapping]] = ..., spawn: _Optional[_Union[PlayerSpawn, _Mapping]] = ..., removed: _Optional[_Union[ObjectRemoved, _Mapping]] = ..., moved: _Optional[_Union[Moved, _Mapping]] = ..., stopped: _Optional[_Union[Stopped, _Mapping]] = ..., said: _Optional[_Union[ChatSaid, _Mapping]] = ..., action: _Optional[_Union[GameActionDelivery, _Mapping]] = ...) -> None: ...
+    npc_spawn: NpcSpawn
+    monster_spawn: MonsterSpawn
+    placed: Placed
+    def __init__(self, recipient_character_ids: _Optional[_Iterable[int]] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., rejected: _Optional[_Union[Rejected, _Mapping]] = ..., spawn: _Optional[_Union[PlayerSpawn, _Mapping]] = ..., removed: _Optional[_Union[ObjectRemoved, _Mapping]] = ..., moved: _Optional[_Union[Moved, _Mapping]] = ..., stopped: _Optional[_Union[Stopped, _Mapping]] = ..., said: _Optional[_Union[ChatSaid, _Mapping]] = ..., action: _Optional[_Union[GameActionDelivery, _Mapping]] = ..., npc_spawn: _Optional[_Union[NpcSpawn, _Mapping]] = ..., monster_spawn: _Optional[_Union[MonsterSpawn, _Mapping]] = ..., placed: _Optional[_Union[Placed, _Mapping]] = ...) -> None: ...
+
+class NpcSpawn(_message.Message):
+    __slots__ = ("object_id", "npc_type", "position", "direction", "hp")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    NPC_TYPE_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    HP_FIELD_NUMBER: _ClassVar[int]
+    object_id: int
+    npc_type: int
+    position: Position
+    direction: float
+    hp: int
+    def __init__(self, object_id: _Optional[int] = ..., npc_type: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., direction: _Optional[float] = ..., hp: _Optional[int] = ...) -> None: ...
+
+class MonsterSpawn(_message.Message):
+    __slots__ = ("object_id", "monster_type", "position", "destination", "moving", "hp", "target_object_id")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    MONSTER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    MOVING_FIELD_NUMBER: _ClassVar[int]
+    HP_FIELD_NUMBER: _ClassVar[int]
+    TARGET_OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    object_id: int
+    monster_type: int
+    position: Position
+    destination: Position
+    moving: bool
+    hp: int
+    target_object_id: int
+    def __init__(self, object_id: _Optional[int] = ..., monster_type: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., destination: _Optional[_Union[Position, _Mapping]] = ..., moving: _Optional[bool] = ..., hp: _Optional[int] = ..., target_object_id: _Optional[int] = ...) -> None: ...
+
+class Placed(_message.Message):
+    __slots__ = ("object_id", "position", "corrected")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    CORRECTED_FIELD_NUMBER: _ClassVar[int]
+    object_id: int
+    position: Position
+    corrected: bool
+    def __init__(self, object_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., corrected: _Optional[bool] = ...) -> None: ...
 
 class Welcome(_message.Message):
     __slots__ = ("gateway_id", "view_radius", "queue_limit")
@@ -239,16 +315,18 @@ class Ack(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., character_id: _Optional[int] = ..., map_id: _Optional[int] = ..., object_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
 
 class Rejected(_message.Message):
-    __slots__ = ("request_id", "character_id", "code", "message")
+    __slots__ = ("request_id", "character_id", "code", "message", "reason")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     character_id: int
     code: int
     message: str
-    def __init__(self, request_id: _Optional[int] = ..., character_id: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+    reason: str
+    def __init__(self, request_id: _Optional[int] = ..., character_id: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ObjectRemoved(_message.Message):
     __slots__ = ("object_id",)
@@ -257,16 +335,18 @@ class ObjectRemoved(_message.Message):
     def __init__(self, object_id: _Optional[int] = ...) -> None: ...
 
 class Moved(_message.Message):
-    __slots__ = ("object_id", "target_object_id", "distance", "destination")
+    __slots__ = ("object_id", "target_object_id", "distance", "destination", "speed")
     OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    SPEED_FIELD_NUMBER: _ClassVar[int]
     object_id: int
     target_object_id: int
     distance: int
     destination: Position
-    def __init__(self, object_id: _Optional[int] = ..., target_object_id: _Optional[int] = ..., distance: _Optional[int] = ..., destination: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
+    speed: float
+    def __init__(self, object_id: _Optional[int] = ..., target_object_id: _Optional[int] = ..., distance: _Optional[int] = ..., destination: _Optional[_Union[Position, _Mapping]] = ..., speed: _Optional[float] = ...) -> None: ...
 
 class Stopped(_message.Message):
     __slots__ = ("object_id", "position")
@@ -299,7 +379,7 @@ class GetPresenceRequest(_message.Message):
     def __init__(self, character_id: _Optional[int] = ...) -> None: ...
 
 class Presence(_message.Message):
-    __slots__ = ("character_id", "gateway_id", "map_id", "object_id", "position", "ready", "moving")
+    __slots__ = ("character_id", "gateway_id", "map_id", "object_id", "position", "ready", "moving", "channel_id", "name")
     CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
     MAP_ID_FIELD_NUMBER: _ClassVar[int]
@@ -307,6 +387,8 @@ class Presence(_message.Message):
     POSITION_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
     MOVING_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     character_id: int
     gateway_id: str
     map_id: int
@@ -314,14 +396,30 @@ class Presence(_message.Message):
     position: Position
     ready: bool
     moving: bool
-    def __init__(self, character_id: _Optional[int] = ..., gateway_id: _Optional[str] = ..., map_id: _Optional[int] = ..., object_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., ready: _Optional[bool] = ..., moving: _Optional[bool] = ...) -> None: ...
+    channel_id: int
+    name: str
+    def __init__(self, character_id: _Optional[int] = ..., gateway_id: _Optional[str] = ..., map_id: _Optional[int] = ..., object_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., ready: _Optional[bool] = ..., moving: _Optional[bool] = ..., channel_id: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
+
+class FindCharacterRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ChannelCount(_message.Message):
+    __slots__ = ("channel_id", "characters")
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHARACTERS_FIELD_NUMBER: _ClassVar[int]
+    channel_id: int
+    characters: int
+    def __init__(self, channel_id: _Optional[int] = ..., characters: _Optional[int] = ...) -> None: ...
 
 class WorldStatsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class WorldStats(_message.Message):
-    __slots__ = ("gateways", "characters", "events", "replaced_gateways", "rejected_requests", "dropped_events", "resynced_views", "paced_streams", "batches")
+    __slots__ = ("gateways", "characters", "events", "replaced_gateways", "rejected_requests", "dropped_events", "resynced_views", "paced_streams", "batches", "channels", "monsters", "npcs", "corrected_positions", "removed_monsters", "respawned_monsters")
     GATEWAYS_FIELD_NUMBER: _ClassVar[int]
     CHARACTERS_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
@@ -331,6 +429,12 @@ class WorldStats(_message.Message):
     RESYNCED_VIEWS_FIELD_NUMBER: _ClassVar[int]
     PACED_STREAMS_FIELD_NUMBER: _ClassVar[int]
     BATCHES_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    MONSTERS_FIELD_NUMBER: _ClassVar[int]
+    NPCS_FIELD_NUMBER: _ClassVar[int]
+    CORRECTED_POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_MONSTERS_FIELD_NUMBER: _ClassVar[int]
+    RESPAWNED_MONSTERS_FIELD_NUMBER: _ClassVar[int]
     gateways: int
     characters: int
     events: int
@@ -340,4 +444,10 @@ class WorldStats(_message.Message):
     resynced_views: int
     paced_streams: int
     batches: int
-    def __init__(self, gateways: _Optional[int] = ..., characters: _Optional[int] = ..., events: _Optional[int] = ..., replaced_gateways: _Optional[int] = ..., rejected_requests: _Optional[int] = ..., dropped_events: _Optional[int] = ..., resynced_views: _Optional[int] = ..., paced_streams: _Optional[int] = ..., batches: _Optional[int] = ...) -> None: ...
+    channels: _containers.RepeatedCompositeFieldContainer[ChannelCount]
+    monsters: int
+    npcs: int
+    corrected_positions: int
+    removed_monsters: int
+    respawned_monsters: int
+    def __init__(self, gateways: _Optional[int] = ..., characters: _Optional[int] = ..., events: _Optional[int] = ..., replaced_gateways: _Optional[int] = ..., rejected_requests: _Optional[int] = ..., dropped_events: _Optional[int] = ..., resynced_views: _Optional[int] = ..., paced_streams: _Optional[int] = ..., batches: _Optional[int] = ..., channels: _Optional[_Iterable[_Union[ChannelCount, _Mapping]]] = ..., monsters: _Optional[int] = ..., npcs: _Optional[int] = ..., corrected_positions: _Optional[int] = ..., removed_monsters: _Optional[int] = ..., respawned_monsters: _Optional[int] = ...) -> None: ...

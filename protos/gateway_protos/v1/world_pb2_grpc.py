@@ -50,6 +50,11 @@ class WorldStub:
                 request_serializer=gateway__protos_dot_v1_dot_world__pb2.WorldStatsRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_world__pb2.WorldStats.FromString,
                 _registered_method=True)
+        self.FindCharacter = channel.unary_unary(
+                '/rose.gateway.v1.World/FindCharacter',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.FindCharacterRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.Presence.FromString,
+                _registered_method=True)
 
 
 class WorldServicer:
@@ -76,7 +81,15 @@ class WorldServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """Counters of the service, for operators and tests.
+        """Counters of the service, for operators and tests (players per channel included).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindCharacter(self, request, context):
+        """Where a character is, by name (case-insensitive). Errors: INVALID_ARGUMENT (empty or too
+        long name), NOT_FOUND (nobody of that name on any map).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -99,6 +112,11 @@ def add_WorldServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=gateway__protos_dot_v1_dot_world__pb2.WorldStatsRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_world__pb2.WorldStats.SerializeToString,
+            ),
+            'FindCharacter': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindCharacter,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.FindCharacterRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.Presence.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -183,6 +201,33 @@ class World:
             '/rose.gateway.v1.World/GetStats',
             gateway__protos_dot_v1_dot_world__pb2.WorldStatsRequest.SerializeToString,
             gateway__protos_dot_v1_dot_world__pb2.WorldStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindCharacter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/FindCharacter',
+            gateway__protos_dot_v1_dot_world__pb2.FindCharacterRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.Presence.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,8 +10,9 @@ game actions) and receives batches of `WorldEvent`s: answers to its requests (`a
 `rejected`, matched by request id) and what to deliver to which of its characters (spawns,
 removals, movement, chat, game actions). Deliveries are structured; the gateway turns each
 event into one packet, encoded once, and sends it to every listed recipient
-(PAKWC_PLAYER_CHAR, PAKWC_REMOVE_OBJECT, PAKWC_MOUSE_CMD, PAKWC_STOP_MOVING,
-PAKWC_NORMAL_CHAT, or the game action's own packet), in the order of the batch.
+(PAKWC_PLAYER_CHAR, PAKWC_NPC_CHAR, PAKWC_MOB_CHAR, PAKWC_REMOVE_OBJECT, PAKWC_MOUSE_CMD,
+PAKWC_STOP_MOVING, PAKWC_SET_POSITION for a correction, PAKWC_NORMAL_CHAT, or the game
+action's own packet), in the order of the batch.
 
 Batching: the service accumulates each gateway's events and sends them as one
 `WorldEventBatch` per delivery tick (20 ms by default; after a quiet tick the first events go
@@ -34,8 +35,20 @@ has room again: a removal of each affected object they no longer see, and a remo
 fresh spawn of each affected object they see (`resynced_views`). Chat lines and game actions
 that were dropped are lost. The stream itself stays open.
 
-World object ids are 16-bit, allocated per map, unique among the live objects of the map, and
-reused only after release (leave, change of map, stream end). 0 is never allocated.
+World object ids are 16-bit, allocated per map instance, unique among the live objects of the
+instance (players, NPCs and monsters alike), and reused only after release (leave, change of
+map, stream end, a monster removed). 0 is never allocated.
+
+Content: the service loads a content pack (WORLD_CONTENT) at start. Each map of a channel is
+its own instance (the channel picked at server select, `EnterMap.channel_id`): players of one
+map on different channels never see each other. An instance is created when the first player
+enters it and holds the pack's NPCs (standing) and monsters (wandering within their spawn
+circle, back `respawn_seconds` after being removed) of that map, each with an object id.
+NPCs and monsters are shown and hidden like players (`npc_spawn`, `monster_spawn`, `removed`;
+a wandering monster's walk is a `moved` event). Positions are the server's: a stop point
+farther than the tolerance (WORLD_POSITION_TOLERANCE) from where the service has the
+character is corrected (`placed` with `corrected`), and points outside the map's bounds are
+rejected (reason `out_of_bounds`).
 
 A stream that ends takes its characters off their maps (the others see them removed). A
 gateway that reconnects re-enters its characters and may ask for their previous object ids.
@@ -82,7 +95,11 @@ class WorldStub:
     GetPresence: _grpc.UnaryUnaryMultiCallable[_world_pb2.GetPresenceRequest, _world_pb2.Presence]
     """Where a character is. Errors: INVALID_ARGUMENT (id 0), NOT_FOUND (not on any map)."""
     GetStats: _grpc.UnaryUnaryMultiCallable[_world_pb2.WorldStatsRequest, _world_pb2.WorldStats]
-    """Counters of the service, for operators and tests."""
+    """Counters of the service, for operators and tests (players per channel included)."""
+    FindCharacter: _grpc.UnaryUnaryMultiCallable[_world_pb2.FindCharacterRequest, _world_pb2.Presence]
+    """Where a character is, by name (case-insensitive). Errors: INVALID_ARGUMENT (empty or too
+    long name), NOT_FOUND (nobody of that name on any map).
+    """
 
 @_typing.type_check_only
 class WorldAsyncStub(WorldStub):
@@ -100,7 +117,11 @@ class WorldAsyncStub(WorldStub):
     GetPresence: _aio.UnaryUnaryMultiCallable[_world_pb2.GetPresenceRequest, _world_pb2.Presence]  # type: ignore[assignment]
     """Where a character is. Errors: INVALID_ARGUMENT (id 0), NOT_FOUND (not on any map)."""
     GetStats: _aio.UnaryUnaryMultiCallable[_world_pb2.WorldStatsRequest, _world_pb2.WorldStats]  # type: ignore[assignment]
-    """Counters of the service, for operators and tests."""
+    """Counters of the service, for operators and tests (players per channel included)."""
+    FindCharacter: _aio.UnaryUnaryMultiCallable[_world_pb2.FindCharacterRequest, _world_pb2.Presence]  # type: ignore[assignment]
+    """Where a character is, by name (case-insensitive). Errors: INVALID_ARGUMENT (empty or too
+    long name), NOT_FOUND (nobody of that name on any map).
+    """
 
 class WorldServicer(metaclass=_abc_1.ABCMeta):
     """Live map presence and movement."""
@@ -133,6 +154,16 @@ class WorldServicer(metaclass=_abc_1.ABCMeta):
         request: _world_pb2.WorldStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_world_pb2.WorldStats, _abc.Awaitable[_world_pb2.WorldStats]]:
-        """Counters of the service, for operators and tests."""
+        """Counters of the service, for operators and tests (players per channel included)."""
+
+    @_abc_1.abstractmethod
+    def FindCharacter(
+        self,
+        request: _world_pb2.FindCharacterRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.Presence, _abc.Awaitable[_world_pb2.Presence]]:
+        """Where a character is, by name (case-insensitive). Errors: INVALID_ARGUMENT (empty or too
+        long name), NOT_FOUND (nobody of that name on any map).
+        """
 
 def add_WorldServicer_to_server(servicer: WorldServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,7 +1,8 @@
 """The reference auth service: accounts, login, worlds and sessions over gRPC.
 
 :class:`AuthReferenceService` is what the plugin hands to the core (``gateway_register_services``):
-the core adds it to a grpc.aio server, then starts it (database and schema) and stops it.
+the core adds it to a grpc.aio server, then starts it (database and schema: the revisions of
+:data:`MIGRATIONS`) and stops it.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ from typing import TYPE_CHECKING
 
 from gateway_protos.v1 import auth_pb2_grpc
 
-from gateway_auth.service.db import Base, upgrade_schema
+from gateway_auth.service.db import Base
 from gateway_auth.service.options import AuthOptions
 from gateway_auth.service.servicer import AuthServicer
-from gateway_core.api import DatabaseService, database_url
+from gateway_core.api import DatabaseService, Migrations, database_url
 
 if TYPE_CHECKING:
     import grpc
 
     from gateway_core.api import ServiceConfig
 
-__all__ = ["AuthOptions", "AuthReferenceService", "AuthServicer"]
+__all__ = ["MIGRATIONS", "AuthOptions", "AuthReferenceService", "AuthServicer"]
+
+#: The auth schema's revisions (gateway_auth.service.migrations).
+MIGRATIONS = Migrations("gateway_auth.service.migrations", version_table="auth_alembic_version")
 
 
 class AuthReferenceService(DatabaseService):
@@ -35,7 +39,7 @@ class AuthReferenceService(DatabaseService):
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(url, Base.metadata)
+        super().__init__(url, Base.metadata, MIGRATIONS)
         self.options = options or AuthOptions()
         self._clock = clock
         self.servicer = AuthServicer(self.sessionmaker, self.options, clock=clock)
@@ -51,13 +55,6 @@ class AuthReferenceService(DatabaseService):
     def add_to_server(self, server: grpc.aio.Server) -> None:
         """Register the Auth servicer on ``server``."""
         auth_pb2_grpc.add_AuthServicer_to_server(self.servicer, server)
-
-    async def start(self) -> None:
-        """Open the database: create the schema on first start, upgrade an older one."""
-        await super().start()
-        assert self.engine is not None
-        async with self.engine.begin() as connection:
-            await connection.run_sync(upgrade_schema)
 
     async def stop(self) -> None:
         """Close the database and let the argon2 worker threads go."""

@@ -1,14 +1,20 @@
 """Storage of the reference auth service: its SQLAlchemy 2 async models.
 
-The engine set-up (SQLite file under DATA_DIR by default, WAL, ``synchronous=FULL``, schema
-creation) is :mod:`gateway_core.storage`'s. Table names carry an ``auth_`` prefix so that
-several services can share one database when DATABASE_URL points them at the same one.
+The engine set-up (SQLite file under DATA_DIR by default or PostgreSQL, WAL and
+``synchronous=FULL`` on SQLite) is :mod:`gateway_core.storage`'s; the schema is the revisions
+in :mod:`gateway_auth.service.migrations` (a change here needs a new revision there). Table
+names carry an ``auth_`` prefix so that several services can share one database when
+DATABASE_URL points them at the same one.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Connection, Float, ForeignKey, Integer, String, inspect, text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: A 64-bit integer column (session ids are random u32s, past PostgreSQL's INTEGER); SQLite's
+#: INTEGER already is one, and stays the type its existing files have.
+Int64 = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -38,14 +44,14 @@ class SessionRow(Base):
 
     __tablename__ = "auth_sessions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(Int64, primary_key=True, autoincrement=False)
     account_id: Mapped[int] = mapped_column(
         ForeignKey("auth_accounts.id", ondelete="CASCADE"), index=True
     )
     phase: Mapped[int] = mapped_column(Integer)
     world_id: Mapped[int] = mapped_column(Integer, default=0)
     channel_id: Mapped[int] = mapped_column(Integer, default=0)
-    character_id: Mapped[int] = mapped_column(Integer, default=0)
+    character_id: Mapped[int] = mapped_column(Int64, default=0)
     character_name: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
@@ -62,20 +68,10 @@ class SessionHoldRow(Base):
     __tablename__ = "auth_session_holds"
 
     session_id: Mapped[int] = mapped_column(
-        ForeignKey("auth_sessions.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+        Int64,
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
     )
     gateway_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[float] = mapped_column(Float)
-
-
-def upgrade_schema(connection: Connection) -> None:
-    """Add the columns later versions introduced to tables an earlier version created (the
-    schema creation only adds missing tables, such as ``auth_session_holds``)."""
-    columns = {column["name"] for column in inspect(connection).get_columns("auth_sessions")}
-    if "password_binding" not in columns:
-        connection.execute(
-            text(
-                "ALTER TABLE auth_sessions "
-                "ADD COLUMN password_binding VARCHAR(96) NOT NULL DEFAULT ''"
-            )
-        )

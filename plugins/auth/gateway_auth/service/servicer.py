@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 from gateway_protos.v1 import auth_pb2, auth_pb2_grpc
@@ -42,6 +42,8 @@ from gateway_auth.service.db import AccountRow
 from gateway_auth.service.options import AuthOptions, WorldConfig
 from gateway_auth.service.passwords import HashBusy, PasswordService
 from gateway_auth.service.sessions import GATEWAY_ID_METADATA, Sessions
+from gateway_auth.service.watchers import AccountWatchers
+from gateway_core.api import ServiceError, abort, check_gateway_id
 from gateway_core.api import ServicerContext as Context
 
 __all__ = ["GATEWAY_ID_METADATA", "AuthServicer"]
@@ -63,6 +65,8 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         self._accounts = Accounts(sessionmaker, options, self._passwords, clock=clock)
         self._sessions = Sessions(sessionmaker, options, self._passwords, clock=clock)
         self._worlds: dict[int, WorldConfig] = {world.id: world for world in options.worlds}
+        #: The gateways told of every ban (WatchAccounts).
+        self.watchers = AccountWatchers()
 
     @property
     def passwords(self) -> PasswordService:
@@ -70,7 +74,9 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         return self._passwords
 
     def close(self) -> None:
-        """Release the argon2 worker threads (the service is stopping)."""
+        """End the account event streams and release the argon2 worker threads (the service
+        is stopping)."""
+        self.watchers.close_all(grpc.StatusCode.UNAVAILABLE, "auth service shutting down")
         self._passwords.close()
 
     def _world_message(self, world: WorldConfig) -> auth_pb2.WorldInfo:
@@ -192,5 +198,26 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
     async def SetBanned(
         self, request: auth_pb2.SetBannedRequest, context: Context
     ) -> auth_pb2.Account:
-        """Ban (ending the account's sessions) or unban an account."""
-        return await self._accounts.set_banned(request, context)
+        """Ban (ending the account's sessions, and telling every watching gateway) or unban an
+        account."""
+        account = await self._accounts.set_banned(request, context)
+        if request.banned:
+            told = self.watchers.banned(account.user_id, account.username)
+            log.info("account %s banned; %d gateway(s) told", account.username, told)
+        return account
+
+    async def WatchAccounts(
+        self, request: auth_pb2.WatchAccountsRequest, context: Context
+    ) -> AsyncIterator[auth_pb2.AccountEvent]:
+        """The gateway's account events (bans) until it goes away."""
+        try:
+            gateway_id = check_gateway_id(request.gateway_id)
+        except ServiceError as exc:
+            await abort(context, exc)
+        watcher = self.watchers.watch(gateway_id)
+        log.info("auth: gateway %r watches account events", gateway_id)
+        try:
+            async for event in watcher.drain(context, log, "auth"):
+                yield event
+        finally:
+            self.watchers.release(watcher)

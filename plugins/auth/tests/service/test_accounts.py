@@ -4,8 +4,6 @@ and a real SQLite file."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import grpc
 import pytest
 from gateway_protos.v1 import auth_pb2
@@ -29,8 +27,7 @@ async def test_create_account_returns_the_account(auth: AuthHarness) -> None:
 
 async def test_create_account_stores_an_argon2id_hash_not_the_password(auth: AuthHarness) -> None:
     await create(auth)
-    with sqlite3.connect(auth.db_path) as db:
-        (stored,) = db.execute("SELECT password_hash FROM auth_accounts").fetchone()
+    [(stored,)] = await auth.sql("SELECT password_hash FROM auth_accounts")
     assert stored.startswith("$argon2id$")
     assert PW not in stored
 
@@ -134,8 +131,7 @@ async def test_set_banned_of_unknown_account_is_not_found(auth: AuthHarness) -> 
 
 
 async def test_admin_rpc_answers_internal_when_the_database_fails(auth: AuthHarness) -> None:
-    with sqlite3.connect(auth.db_path) as db:
-        db.execute("DROP TABLE auth_sessions")
+    await auth.drop_table("auth_sessions")
     await expect_status(
         auth.stub.ListAccounts(auth_pb2.ListAccountsRequest()), grpc.StatusCode.INTERNAL
     )

@@ -176,8 +176,7 @@ async def test_login_creates_the_account_on_fail_when_configured(tmp_path: Path)
 async def test_login_answers_failed_when_the_database_fails(auth: AuthHarness) -> None:
     await create(auth)
     # The boundary replaced here: the database file's tables vanish under the service.
-    with sqlite3.connect(auth.db_path) as db:
-        db.execute("DROP TABLE auth_sessions")
+    await auth.drop_table("auth_sessions")
     assert (await login(auth)).result == auth_pb2.LOGIN_RESULT_FAILED
 
 

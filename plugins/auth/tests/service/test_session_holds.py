@@ -116,8 +116,7 @@ async def test_logout_ends_a_session_whoever_holds_it(auth: AuthHarness) -> None
     assert ended.ended
     assert not await is_live(auth, session_id)
     assert (await login(auth)).result == auth_pb2.LOGIN_RESULT_OK
-    with sqlite3.connect(auth.db_path) as db:
-        assert db.execute("SELECT COUNT(*) FROM auth_session_holds").fetchone() == (0,)
+    assert await auth.sql("SELECT COUNT(*) FROM auth_session_holds") == [(0,)]
 
 
 async def test_a_ban_ends_a_held_session(auth: AuthHarness) -> None:

@@ -141,8 +141,7 @@ async def test_validate_session_rejects_a_bad_hash(auth: AuthHarness) -> None:
 
 
 async def test_validate_session_answers_failed_when_the_database_fails(auth: AuthHarness) -> None:
-    with sqlite3.connect(auth.db_path) as db:
-        db.execute("DROP TABLE auth_sessions")
+    await auth.drop_table("auth_sessions")
     reply = await auth.stub.ValidateSession(
         auth_pb2.ValidateSessionRequest(session_id=1, password_hash=PW)
     )
@@ -300,8 +299,7 @@ async def test_joins_check_the_login_binding_without_argon2(auth: AuthHarness) -
 async def test_the_session_keeps_a_keyed_binding_not_the_client_hash(auth: AuthHarness) -> None:
     await create(auth)
     await to_character_select(auth)
-    with sqlite3.connect(auth.db_path) as db:
-        (binding,) = db.execute("SELECT password_binding FROM auth_sessions").fetchone()
+    [(binding,)] = await auth.sql("SELECT password_binding FROM auth_sessions")
     assert binding and PW not in binding
     assert hashlib.sha256(PW.encode()).hexdigest() not in binding
 

@@ -16,14 +16,19 @@ from gateway_protos.v1 import character_pb2_grpc
 from gateway_character.service.db import Base
 from gateway_character.service.options import CharacterOptions
 from gateway_character.service.servicer import CharacterServicer
-from gateway_core.api import DatabaseService, database_url
+from gateway_core.api import DatabaseService, Migrations, database_url
 
 if TYPE_CHECKING:
     import grpc
 
     from gateway_core.api import ServiceConfig
 
-__all__ = ["CharacterOptions", "CharacterReferenceService", "CharacterServicer"]
+__all__ = ["MIGRATIONS", "CharacterOptions", "CharacterReferenceService", "CharacterServicer"]
+
+#: The character schema's revisions (gateway_character.service.migrations).
+MIGRATIONS = Migrations(
+    "gateway_character.service.migrations", version_table="character_alembic_version"
+)
 
 
 class CharacterReferenceService(DatabaseService):
@@ -37,7 +42,7 @@ class CharacterReferenceService(DatabaseService):
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(url, Base.metadata)
+        super().__init__(url, Base.metadata, MIGRATIONS)
         self.options = options or CharacterOptions()
         self.servicer = CharacterServicer(self.sessionmaker, self.options, clock=clock)
 

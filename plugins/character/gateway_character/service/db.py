@@ -2,7 +2,9 @@
 
 The engine set-up (SQLite file under DATA_DIR by default, WAL, ``synchronous=FULL`` so a
 committed create or delete is on disk before the reply, schema creation) is
-:mod:`gateway_core.storage`'s; tables carry a ``character_`` prefix. Fixed-size arrays
+:mod:`gateway_core.storage`'s, the schema the revisions in
+:mod:`gateway_character.service.migrations` (a change here needs a new revision there); tables
+carry a ``character_`` prefix. Fixed-size arrays
 (inventory, hotbar, skills) are stored as JSON lists of integers.
 """
 

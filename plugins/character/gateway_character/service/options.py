@@ -24,7 +24,7 @@ class CharacterOptions:
     blocked_names: tuple[str, ...] = ("admin", "gm", "gamemaster", "server")
     delete_delay: float = 86400.0
     races: tuple[int, ...] = (0, 1, 2, 3)
-    start_map: int = 20
+    start_map: int = 1
     start_x: float = 520000.0
     start_y: float = 520000.0
 
@@ -107,7 +107,8 @@ SETTINGS: tuple[tuple[str, object, Validator | None, str], ...] = (
         "Seconds between a delete request and the deletion (0 = at once); undelete before.",
     ),
     ("CHARACTER_RACES", ("0", "1", "2", "3"), _races, "Race codes a new character may have."),
-    ("CHARACTER_START_MAP", 20, int_range(0, 0xFFFF), "Map of new characters."),
+    ("CHARACTER_START_MAP", 1, int_range(0, 0xFFFF),
+     "Map of new characters (1: the default content pack's town)."),
     ("CHARACTER_START_X", 520000.0, _coordinate, "Start position of new characters (x)."),
     ("CHARACTER_START_Y", 520000.0, _coordinate, "Start position of new characters (y)."),
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Awaitable
 from typing import Any
 
@@ -171,15 +170,13 @@ async def test_create_rejects_bad_arguments(
 
 async def test_create_answers_failed_when_the_database_fails(chars: CharacterHarness) -> None:
     # The boundary replaced here: the table vanishes under the running service.
-    with sqlite3.connect(chars.db_path) as db:
-        db.execute("DROP TABLE character_characters")
+    await chars.drop_table("character_characters")
     reply = await create(chars, "Hero")
     assert reply.result == c.CREATE_CHAR_RESULT_FAILED
 
 
 async def test_list_answers_internal_when_the_database_fails(chars: CharacterHarness) -> None:
-    with sqlite3.connect(chars.db_path) as db:
-        db.execute("DROP TABLE character_characters")
+    await chars.drop_table("character_characters")
     await expect_status(
         chars.stub.ListCharacters(c.ListCharactersRequest(account_id=ACCOUNT)),
         grpc.StatusCode.INTERNAL,
@@ -282,7 +279,7 @@ async def test_select_by_index_or_name_returns_the_full_state(chars: CharacterHa
             1,
         )
         assert (state.stone, state.hair, state.face, state.level) == (1, 2, 3, 1)
-        assert (state.map_id, state.x, state.y) == (20, 520000.0, 520000.0)
+        assert (state.map_id, state.x, state.y) == (1, 520000.0, 520000.0)
         assert state.stats.str == 15 and state.hp > 0 and state.mp > 0
         assert len(state.inventory) == 140 and len(state.hotbar) == 32 and len(state.skills) == 120
         assert len(state.equipped_items) == 8

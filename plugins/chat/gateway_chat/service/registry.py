@@ -68,6 +68,7 @@ class ChatRegistry:
         self.deliveries = 0
         self.dropped_subscribers = 0
         self.replaced_subscribers = 0
+        self.kicks = 0
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -237,6 +238,21 @@ class ChatRegistry:
                 self._drop(subscriber)
         return reached
 
+    def kick(self, name: str, reason: str) -> chat_pb2.HostedCharacter | None:
+        """Queue a Kick event for the character of that name on the stream hosting it; the
+        character (as announced), or None when nobody of that name is hosted (or its gateway
+        was just dropped for being too slow, which closes it anyway)."""
+        character_id = self._by_name.get(name.casefold())
+        if character_id is None:
+            return None
+        hosted = self._hosted[character_id]
+        event = chat_pb2.ChatEvent(kick=chat_pb2.Kick(character_id=character_id, reason=reason))
+        if not hosted.subscriber.offer(event):
+            self._drop(hosted.subscriber)
+            return None
+        self.kicks += 1
+        return hosted.character
+
     def stats(self) -> chat_pb2.ChatStats:
         """The service counters."""
         return chat_pb2.ChatStats(
@@ -245,4 +261,5 @@ class ChatRegistry:
             deliveries=self.deliveries,
             dropped_subscribers=self.dropped_subscribers,
             replaced_subscribers=self.replaced_subscribers,
+            kicks=self.kicks,
         )

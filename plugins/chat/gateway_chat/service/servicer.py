@@ -14,12 +14,19 @@ import grpc
 from gateway_protos.v1 import chat_pb2, chat_pb2_grpc
 
 from gateway_chat.service.limits import (
+    MAX_MESSAGE_BYTES,
     check_message,
     check_name,
     check_u16,
 )
 from gateway_chat.service.registry import ChatRegistry
-from gateway_core.api import ServiceError, abort, check_character_id, check_gateway_id
+from gateway_core.api import (
+    ServiceError,
+    abort,
+    check_character_id,
+    check_gateway_id,
+    check_text,
+)
 
 if TYPE_CHECKING:
     from grpc.aio import ServicerContext
@@ -159,6 +166,19 @@ class ChatServicer(chat_pb2_grpc.ChatServicer):
             sender_name=sender_name,
         )
         return chat_pb2.SendReply(recipients=reached)
+
+    async def Kick(self, request: chat_pb2.KickRequest, context: _Context) -> chat_pb2.KickReply:
+        """Tell the gateway hosting the named character to close its connection."""
+        try:
+            target_name = check_name(request.target_name, "target_name")
+            reason = check_text(request.reason, "reason", MAX_MESSAGE_BYTES, allow_empty=True)
+        except ServiceError as exc:
+            await abort(context, exc)
+        target = self.registry.kick(target_name, reason)
+        if target is None:
+            return chat_pb2.KickReply(kicked=False)
+        log.info("chat: kicking %r (%s)", target.name, reason)
+        return chat_pb2.KickReply(kicked=True, target_name=target.name)
 
     async def GetStats(
         self, request: chat_pb2.ChatStatsRequest, context: _Context

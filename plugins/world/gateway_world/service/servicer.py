@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from gateway_protos.v1 import world_pb2, world_pb2_grpc
 
-from gateway_core.api import ServiceError, abort, check_character_id, check_gateway_id, check_text
+from gateway_core.api import (
+    ContentPack,
+    ServiceError,
+    abort,
+    check_character_id,
+    check_gateway_id,
+    check_text,
+)
 from gateway_world.service.limits import (
     MAX_MESSAGE_BYTES,
     MAX_NAME_BYTES,
@@ -35,7 +43,13 @@ from gateway_world.service.limits import (
     check_position,
     check_range,
 )
-from gateway_world.service.state import Entity, GatewayStream, WorldState
+from gateway_world.service.state import (
+    DEFAULT_WANDER_INTERVAL,
+    Entity,
+    GatewayStream,
+    Refused,
+    WorldState,
+)
 
 if TYPE_CHECKING:
     from grpc.aio import ServicerContext
@@ -51,6 +65,13 @@ DEFAULT_TICK_INTERVAL = 0.2
 #: Seconds between two event batches to a gateway (the delivery tick): events of one tick share
 #: one stream message, and each client gets them in one socket write.
 DEFAULT_FLUSH_INTERVAL = 0.02
+#: Default of WORLD_POSITION_TOLERANCE: how far (map units) a client's stop point may be from
+#: where the service has the character before it is corrected. A client's walk runs a little
+#: behind or ahead of the service's (latency, its own frame timing): at the base run speed of
+#: 425 units/s, 250 units is over half a second of walking.
+DEFAULT_POSITION_TOLERANCE = 250.0
+#: Most channels of a world (a channel id is a u8 on the wire).
+MAX_CHANNEL_ID = 0xFF
 
 _Handler = Callable[[GatewayStream, Any], Entity | None]
 
@@ -69,6 +90,8 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
             "leave": self._on_leave,
             "chat": self._on_chat,
             "action": self._on_action,
+            "gate": self._on_gate,
+            "remove_monster": self._on_remove_monster,
         }
 
     async def Connect(
@@ -157,7 +180,8 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
                     ack.position.CopyFrom(entity.position())
                 self.state.answer(stream, "ack", ack)
         except ServiceError as exc:
-            self._reject(stream, request.request_id, character_id, exc.code, exc.message)
+            reason = exc.reason if isinstance(exc, Refused) else ""
+            self._reject(stream, request.request_id, character_id, exc.code, exc.message, reason)
         except Exception:
             # Our bug, not the gateway's: answer it and keep serving everyone else.
             log.exception("world: request %s failed", kind)
@@ -172,6 +196,7 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         character_id: int,
         code: grpc.StatusCode,
         message: str,
+        reason: str = "",
     ) -> None:
         status_number = code.value[0]
         self.state.answer(
@@ -182,6 +207,7 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
                 character_id=character_id,
                 code=status_number,
                 message=message,
+                reason=reason,
             ),
         )
 
@@ -194,6 +220,7 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         check_position(body.position, "position")
         check_look(body.look)
         requested = check_range(body.requested_object_id, "requested_object_id", 0, MAX_U16)
+        channel_id = check_range(body.channel_id, "channel_id", 0, MAX_CHANNEL_ID) or 1
         return self.state.enter(
             stream,
             character_id=body.character_id,
@@ -202,6 +229,7 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
             position=body.position,
             look=body.look,
             requested_object_id=requested,
+            channel_id=channel_id,
         )
 
     def _on_ready(self, stream: GatewayStream, body: world_pb2.Ready) -> Entity:
@@ -229,8 +257,19 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         map_id = check_range(body.map_id, "map_id", 0, MAX_U16)
         check_position(body.position, "position")
         entity = self.state.owned(stream, body.character_id)
-        self.state.teleport(entity, map_id, body.position)
+        self.state.teleport(entity, map_id, body.position, reload=body.reload)
         return entity
+
+    def _on_gate(self, stream: GatewayStream, body: world_pb2.UseGate) -> Entity:
+        entity = self.state.owned(stream, check_character_id(body.character_id))
+        self.state.use_gate(entity, body.gate_id)
+        return entity
+
+    def _on_remove_monster(self, stream: GatewayStream, body: world_pb2.RemoveMonster) -> None:
+        channel_id = check_range(body.channel_id, "channel_id", 0, MAX_CHANNEL_ID) or 1
+        map_id = check_range(body.map_id, "map_id", 0, MAX_U16)
+        object_id = check_range(body.object_id, "object_id", 1, MAX_U16)
+        self.state.remove_monster(channel_id, map_id, object_id)
 
     def _on_leave(self, stream: GatewayStream, body: world_pb2.LeaveMap) -> None:
         entity = self.state.owned(stream, check_character_id(body.character_id))
@@ -267,6 +306,15 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         except ServiceError as exc:
             await abort(context, exc)
 
+    async def FindCharacter(
+        self, request: world_pb2.FindCharacterRequest, context: _Context
+    ) -> world_pb2.Presence:
+        """Where a character is, by name."""
+        try:
+            return self.state.find(check_text(request.name, "name", MAX_NAME_BYTES))
+        except ServiceError as exc:
+            await abort(context, exc)
+
     async def GetStats(
         self, request: world_pb2.WorldStatsRequest, context: _Context
     ) -> world_pb2.WorldStats:
@@ -285,6 +333,12 @@ class WorldReferenceService:
     batch (answers to requests go at once). ``clock`` drives movement; the delivery tick runs
     on the event loop's clock. Presence is live only (in memory): positions are persisted by the
     character service.
+
+    ``content`` (WORLD_CONTENT) is the pack whose maps, gates, NPCs and monster spawns the maps
+    hold (None: bare maps); ``position_tolerance`` (WORLD_POSITION_TOLERANCE) bounds how far a
+    client's stop point may be from the service's position; ``wander_interval``
+    (WORLD_WANDER_INTERVAL) is the mean pause of a standing monster and ``seed``
+    (WORLD_RANDOM_SEED, 0: unseeded) seeds the wander and respawn points.
     """
 
     def __init__(
@@ -295,6 +349,10 @@ class WorldReferenceService:
         tick_interval: float = DEFAULT_TICK_INTERVAL,
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        content: ContentPack | None = None,
+        position_tolerance: float = DEFAULT_POSITION_TOLERANCE,
+        wander_interval: float = DEFAULT_WANDER_INTERVAL,
+        seed: int = 0,
     ) -> None:
         if not tick_interval > 0:
             raise ValueError("tick_interval must be positive")
@@ -303,6 +361,10 @@ class WorldReferenceService:
             queue_limit=queue_limit,
             clock=clock,
             flush_interval=flush_interval,
+            content=content,
+            position_tolerance=position_tolerance,
+            wander_interval=wander_interval,
+            rng=random.Random(seed) if seed else random.Random(),
         )
         self.servicer = WorldServicer(self.state)
         self.tick_interval = tick_interval

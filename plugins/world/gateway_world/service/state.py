@@ -24,14 +24,35 @@ for the spawns, removals and movements among them the recipients are marked with
 concerned (``WorldStream.resync``). When the gateway has read the queue down to half, the
 marked views are rebuilt (:meth:`WorldState.resync`): a removal of each marked object the
 character no longer sees, a removal and a fresh spawn of each it sees.
+
+Content: a map is kept per channel (an *instance*, keyed ``(channel_id, map_id)``), created
+when its first character enters, with the content pack's NPCs and monsters of that map as
+entities of their own (``kind``), in the same grid and object-id space as the characters (ids
+from :data:`CONTENT_FIRST_ID` up, so characters, whose gateways ask for low ids, rarely have to
+take another). Visibility between a character and an NPC or monster works as between two
+characters; NPCs and monsters do not see each other. The tick also walks monsters: a standing
+monster starts a walk to a random point of its spawn circle every ``wander_interval`` seconds
+or so (``rng``: a seedable :class:`random.Random`), and a removed monster is spawned again
+``respawn_seconds`` after, at a random point of its circle with a new id.
+
+Positions are the service's: a stop point farther than ``position_tolerance`` from where the
+service has the character (its last accepted position, walked on at its speed since) is
+replaced by the service's position and the character's gateway told (a ``placed`` event with
+``corrected``); points outside the bounds of a map the pack defines are refused
+(:class:`Refused`, reason ``out_of_bounds``). Every accepted move and stop is reported to the
+character's own gateway as ``placed``, which keeps the character's placement record.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import math
+import random
 import struct
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,17 +60,33 @@ from typing import Any
 import grpc
 from gateway_protos.v1 import world_pb2
 
+from gateway_core.api import ContentPack, MapDef, ServiceError, SpawnDef
 from gateway_core.api import GatewayStream as _GatewayStream
-from gateway_core.api import ServiceError
 
 #: Map units per second when the look gives no run speed (osIROSE's base move speed).
 DEFAULT_RUN_SPEED = 425.0
 #: Object ids are 16-bit; 0 means "no object" on the wire and is never allocated.
 MAX_OBJECT_ID = 0xFFFF
 
+#: First object id handed to NPCs and monsters (characters' gateways ask for ids from 1 up).
+CONTENT_FIRST_ID = 0x8000
+#: Mean seconds between two walks of a standing monster (WORLD_WANDER_INTERVAL).
+DEFAULT_WANDER_INTERVAL = 8.0
+
+#: Entity kinds.
+PLAYER, NPC, MONSTER = "player", "npc", "monster"
+
 #: Event kinds that change what a client shows; when one is dropped its recipients' views are
 #: rebuilt. (A dropped chat line or game action is only lost.)
-VIEW_KINDS = frozenset({"spawn", "removed", "moved", "stopped"})
+VIEW_KINDS = frozenset({"spawn", "npc_spawn", "monster_spawn", "removed", "moved", "stopped"})
+
+
+class Refused(ServiceError):
+    """A request the service refuses for a reason gateways count (``Rejected.reason``)."""
+
+    def __init__(self, code: grpc.StatusCode, reason: str, message: str) -> None:
+        super().__init__(code, message)
+        self.reason = reason
 
 
 @dataclass(eq=False, slots=True)
@@ -87,11 +124,12 @@ GatewayStream = WorldStream
 
 @dataclass(eq=False, slots=True)
 class Entity:
-    """A character on a map."""
+    """A character on a map, or an NPC or monster of the content pack (``kind``; those have no
+    gateway and character id 0)."""
 
     character_id: int
     name: str
-    gateway: WorldStream
+    gateway: WorldStream | None
     map_id: int
     object_id: int
     look: world_pb2.PlayerLook
@@ -110,12 +148,32 @@ class Entity:
     #: Where its visibility was last computed.
     seen_from: tuple[float, float] = (math.inf, math.inf)
 
-    #: Walking speed in map units per second (from the look; set on creation).
+    #: Walking speed in map units per second (from the look when not given).
     speed: float = 0.0
+    #: The channel of its map instance.
+    channel_id: int = 1
+    #: PLAYER, NPC or MONSTER.
+    kind: str = PLAYER
+    #: NPCs and monsters: the client's NPC number (model).
+    type_number: int = 0
+    #: NPCs: facing in degrees.
+    direction: float = 0.0
+    #: NPCs and monsters: hit points.
+    hp: int = 0
+    #: Monsters: the spawn circle it belongs to (wanders in, respawns from).
+    home: SpawnDef | None = None
+    #: Monsters: when a standing monster starts its next walk.
+    next_wander: float = math.inf
 
     def __post_init__(self) -> None:
-        run_speed = self.look.run_speed
-        self.speed = float(run_speed) if run_speed > 0 else DEFAULT_RUN_SPEED
+        if self.speed <= 0:
+            run_speed = self.look.run_speed
+            self.speed = float(run_speed) if run_speed > 0 else DEFAULT_RUN_SPEED
+
+    @property
+    def is_player(self) -> bool:
+        """A character (hosted by a gateway), not an NPC or monster."""
+        return self.kind == PLAYER
 
     def advance(self, now: float) -> None:
         """Move the position along the walk up to ``now``; stop on arrival."""
@@ -155,20 +213,57 @@ class Entity:
             look=self.look,
         )
 
+    def spawn_event(self) -> tuple[str, Any]:
+        """The event kind and body that show this entity (PAKWC_PLAYER_CHAR, PAKWC_NPC_CHAR or
+        PAKWC_MOB_CHAR)."""
+        if self.kind == PLAYER:
+            return "spawn", self.spawn()
+        if self.kind == NPC:
+            return "npc_spawn", world_pb2.NpcSpawn(
+                object_id=self.object_id,
+                npc_type=self.type_number,
+                position=self.position(),
+                direction=self.direction,
+                hp=self.hp,
+            )
+        return "monster_spawn", world_pb2.MonsterSpawn(
+            object_id=self.object_id,
+            monster_type=self.type_number,
+            position=self.position(),
+            destination=self.destination(),
+            moving=self.moving,
+            hp=self.hp,
+            target_object_id=self.target_object_id,
+        )
+
 
 class MapState:
-    """One map: its live object ids and the cell grid of its ready characters."""
+    """One map instance (a map of one channel): its live object ids, the cell grid of its
+    ready characters, NPCs and monsters, and the monsters waiting to respawn."""
 
-    def __init__(self, map_id: int, cell_size: float) -> None:
+    def __init__(
+        self, map_id: int, cell_size: float, *, channel_id: int = 1, map_def: MapDef | None = None
+    ) -> None:
         self.map_id = map_id
+        self.channel_id = channel_id
         self.cell_size = cell_size
+        #: The pack's definition of the map (bounds), None for a map the pack does not know.
+        self.map_def = map_def
         self.objects: dict[int, Entity] = {}
         self.grid: dict[tuple[int, int], set[Entity]] = {}
+        #: Live monsters by object id.
+        self.monsters: dict[int, Entity] = {}
+        #: NPCs by object id.
+        self.npcs: dict[int, Entity] = {}
+        #: (due, sequence, spawn): monsters to spawn again.
+        self.respawns: list[tuple[float, int, SpawnDef]] = []
         self._next_id = 1
+        self._next_content_id = CONTENT_FIRST_ID
 
-    def allocate(self, entity: Entity, requested: int = 0) -> int:
+    def allocate(self, entity: Entity, requested: int = 0, *, content: bool = False) -> int:
         """Give ``entity`` a free object id: ``requested`` when free, else the next free one
-        after the last allocated (so a released id is not handed out again at once)."""
+        after the last allocated (so a released id is not handed out again at once); NPCs and
+        monsters (``content``) count from :data:`CONTENT_FIRST_ID`."""
         if 0 < requested <= MAX_OBJECT_ID and requested not in self.objects:
             object_id = requested
         else:
@@ -176,12 +271,25 @@ class MapState:
                 raise ServiceError(
                     grpc.StatusCode.RESOURCE_EXHAUSTED, f"map {self.map_id} has no free object id"
                 )
-            object_id = self._next_id
+            object_id = self._next_content_id if content else self._next_id
             while object_id in self.objects:
                 object_id = object_id % MAX_OBJECT_ID + 1
-            self._next_id = object_id % MAX_OBJECT_ID + 1
+            if content:
+                self._next_content_id = object_id % MAX_OBJECT_ID + 1
+            else:
+                self._next_id = object_id % MAX_OBJECT_ID + 1
         self.objects[object_id] = entity
         return object_id
+
+    def check_point(self, position: world_pb2.Position, field: str) -> None:
+        """Refuse (``out_of_bounds``) a point outside the map's bounds (any point of a map the
+        pack does not define is accepted)."""
+        if self.map_def is not None and not self.map_def.bounds.contains(position.x, position.y):
+            raise Refused(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "out_of_bounds",
+                f"{field} ({position.x:.0f}, {position.y:.0f}) is outside map {self.map_id}",
+            )
 
     def release(self, object_id: int) -> None:
         """Free an object id."""
@@ -265,6 +373,10 @@ class WorldState:
         clock: Callable[[], float],
         flush_interval: float = 0.0,
         action_handlers: dict[str, ActionHandler] | None = None,
+        content: ContentPack | None = None,
+        position_tolerance: float = math.inf,
+        wander_interval: float = DEFAULT_WANDER_INTERVAL,
+        rng: random.Random | None = None,
     ) -> None:
         if not view_radius > 0:
             raise ValueError("view_radius must be positive")
@@ -272,6 +384,17 @@ class WorldState:
             raise ValueError("queue_limit must be at least 1")
         if not flush_interval >= 0:
             raise ValueError("flush_interval must not be negative")
+        if not position_tolerance > 0:
+            raise ValueError("position_tolerance must be positive")
+        if not wander_interval > 0:
+            raise ValueError("wander_interval must be positive")
+        #: The content pack (maps, gates, NPCs, spawns); None: bare maps.
+        self.content = content
+        #: Farthest a claimed stop point may be from the service's position (map units).
+        self.position_tolerance = position_tolerance
+        self.wander_interval = wander_interval
+        self.rng = rng if rng is not None else random.Random()
+        self._sequence = itertools.count()
         self.view_radius = view_radius
         #: How far a walker goes between two visibility updates by the tick.
         self.visibility_step = view_radius / 16
@@ -285,7 +408,8 @@ class WorldState:
         )
         self.gateways: dict[str, WorldStream] = {}
         self.characters: dict[int, Entity] = {}
-        self.maps: dict[int, MapState] = {}
+        #: Map instances by (channel id, map id).
+        self.maps: dict[tuple[int, int], MapState] = {}
         self._dirty: dict[WorldStream, None] = {}
         self._flush_handle: asyncio.Handle | None = None
         self._last_flush = -math.inf
@@ -296,6 +420,9 @@ class WorldState:
         self.paced_streams = 0
         self.replaced_gateways = 0
         self.rejected_requests = 0
+        self.corrected_positions = 0
+        self.removed_monsters = 0
+        self.respawned_monsters = 0
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -342,9 +469,12 @@ class WorldState:
         per gateway hosting some of ``recipients``, listing them."""
         by_stream: dict[WorldStream, list[int]] = {}
         for entity in recipients:
-            ids = by_stream.get(entity.gateway)
+            gateway = entity.gateway
+            if gateway is None:
+                continue  # an NPC or monster: nobody to tell
+            ids = by_stream.get(gateway)
             if ids is None:
-                by_stream[entity.gateway] = [entity.character_id]
+                by_stream[gateway] = [entity.character_id]
             else:
                 ids.append(entity.character_id)
         for stream, ids in by_stream.items():
@@ -454,16 +584,144 @@ class WorldState:
                 other = seen.get(object_id)
                 if other is not None:
                     other.advance(now)
-                    self._offer(stream, "spawn", other.spawn(), object_id, ids)
+                    kind, body = other.spawn_event()
+                    self._offer(stream, kind, body, object_id, ids)
             self.resynced_views += 1
 
     # -- presence --------------------------------------------------------------------------
 
-    def _map(self, map_id: int) -> MapState:
-        state = self.maps.get(map_id)
+    def instance(self, channel_id: int, map_id: int) -> MapState:
+        """The instance of a map on a channel, created (with the pack's NPCs and monsters of
+        the map) on first use."""
+        key = (channel_id, map_id)
+        state = self.maps.get(key)
         if state is None:
-            state = self.maps[map_id] = MapState(map_id, self.view_radius)
+            map_def = self.content.maps.get(map_id) if self.content is not None else None
+            state = self.maps[key] = MapState(
+                map_id, self.view_radius, channel_id=channel_id, map_def=map_def
+            )
+            self._populate(state)
         return state
+
+    def _map(self, entity: Entity) -> MapState:
+        return self.instance(entity.channel_id, entity.map_id)
+
+    def _populate(self, instance: MapState) -> None:
+        content = self.content
+        if content is None:
+            return
+        for npc in content.npcs_on(instance.map_id):
+            entity = Entity(
+                character_id=0,
+                name=npc.name,
+                gateway=None,
+                map_id=instance.map_id,
+                object_id=0,
+                look=world_pb2.PlayerLook(),
+                x=npc.position.x,
+                y=npc.position.y,
+                z=0,
+                channel_id=instance.channel_id,
+                kind=NPC,
+                type_number=npc.type,
+                direction=npc.direction,
+                hp=1,
+                ready=True,
+            )
+            entity.object_id = instance.allocate(entity, content=True)
+            instance.npcs[entity.object_id] = entity
+            instance.place(entity)
+        now = self.clock()
+        for spawn in content.spawns_on(instance.map_id):
+            for _ in range(spawn.count):
+                self._spawn_monster(instance, spawn, now)
+
+    def _random_point(self, instance: MapState, spawn: SpawnDef) -> tuple[float, float]:
+        """A uniformly random point of ``spawn``'s circle (inside the map's bounds)."""
+        angle = self.rng.uniform(0.0, 2 * math.pi)
+        distance = spawn.radius * math.sqrt(self.rng.random())
+        x = spawn.centre.x + distance * math.cos(angle)
+        y = spawn.centre.y + distance * math.sin(angle)
+        bounds = instance.map_def.bounds if instance.map_def is not None else None
+        if bounds is not None:
+            x = min(max(x, bounds.min_x), bounds.max_x)
+            y = min(max(y, bounds.min_y), bounds.max_y)
+        return x, y
+
+    def _next_wander(self, now: float) -> float:
+        return now + self.wander_interval * self.rng.uniform(0.5, 1.5)
+
+    def _spawn_monster(self, instance: MapState, spawn: SpawnDef, now: float) -> Entity:
+        assert self.content is not None
+        kind = self.content.monsters[spawn.monster]
+        x, y = self._random_point(instance, spawn)
+        entity = Entity(
+            character_id=0,
+            name=kind.name,
+            gateway=None,
+            map_id=instance.map_id,
+            object_id=0,
+            look=world_pb2.PlayerLook(),
+            x=x,
+            y=y,
+            z=0,
+            speed=kind.move_speed,
+            channel_id=instance.channel_id,
+            kind=MONSTER,
+            type_number=kind.type,
+            hp=kind.hp,
+            home=spawn,
+            next_wander=self._next_wander(now),
+            ready=True,
+        )
+        entity.object_id = instance.allocate(entity, content=True)
+        instance.monsters[entity.object_id] = entity
+        instance.place(entity)
+        self.update_visibility(entity)
+        return entity
+
+    def remove_monster(self, channel_id: int, map_id: int, object_id: int) -> Entity:
+        """Take a monster off its instance (killed, or a GM command): those who saw it get a
+        removal; it spawns again ``respawn_seconds`` later. NOT_FOUND when there is none."""
+        instance = self.maps.get((channel_id, map_id))
+        monster = instance.monsters.get(object_id) if instance is not None else None
+        if instance is None or monster is None or monster.home is None:
+            raise Refused(
+                grpc.StatusCode.NOT_FOUND,
+                "unknown_monster",
+                f"no monster {object_id} on map {map_id} of channel {channel_id}",
+            )
+        self._hide(monster)
+        instance.release(object_id)
+        del instance.monsters[object_id]
+        due = self.clock() + monster.home.respawn_seconds
+        heapq.heappush(instance.respawns, (due, next(self._sequence), monster.home))
+        self.removed_monsters += 1
+        return monster
+
+    def _wander(self, monster: Entity, now: float) -> None:
+        """Start a walk of a standing monster to a random point of its spawn circle."""
+        home = monster.home
+        if home is None:
+            monster.next_wander = math.inf
+            return
+        x, y = self._random_point(self._map(monster), home)
+        monster.dest_x, monster.dest_y, monster.dest_z = x, y, monster.z
+        monster.move_started = now
+        distance = math.hypot(x - monster.x, y - monster.y)
+        monster.moving = distance > 0
+        monster.next_wander = self._next_wander(now + distance / monster.speed)
+        self.send(
+            monster.seen,
+            "moved",
+            world_pb2.Moved(
+                object_id=monster.object_id,
+                distance=min(MAX_OBJECT_ID, round(distance)),
+                destination=world_pb2.Position(x=x, y=y, z=monster.z),
+                speed=monster.speed,
+            ),
+            monster.object_id,
+        )
 
     def owned(self, stream: WorldStream, character_id: int) -> Entity:
         """The character, which must be on a map through ``stream``."""
@@ -473,9 +731,10 @@ class WorldState:
                 grpc.StatusCode.NOT_FOUND, f"character {character_id} is not on any map"
             )
         if entity.gateway is not stream:
+            host = entity.gateway.gateway_id if entity.gateway is not None else ""
             raise ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION,
-                f"character {character_id} is hosted by gateway {entity.gateway.gateway_id!r}",
+                f"character {character_id} is hosted by gateway {host!r}",
             )
         return entity
 
@@ -489,8 +748,9 @@ class WorldState:
         position: world_pb2.Position,
         look: world_pb2.PlayerLook,
         requested_object_id: int = 0,
+        channel_id: int = 1,
     ) -> Entity:
-        """Put a character on a map (not yet visible); the latest enter wins."""
+        """Put a character on a map of a channel (not yet visible); the latest enter wins."""
         old = self.characters.get(character_id)
         if old is not None:
             self._remove(old)
@@ -506,8 +766,9 @@ class WorldState:
             x=position.x,
             y=position.y,
             z=position.z,
+            channel_id=channel_id or 1,
         )
-        entity.object_id = self._map(map_id).allocate(entity, requested_object_id)
+        entity.object_id = self._map(entity).allocate(entity, requested_object_id)
         self.characters[character_id] = entity
         stream.characters.add(character_id)
         return entity
@@ -517,18 +778,20 @@ class WorldState:
         if entity.ready:
             return
         entity.ready = True
-        self._map(entity.map_id).place(entity)
+        self._map(entity).place(entity)
         self.update_visibility(entity)
 
     def move(self, entity: Entity, target_object_id: int, destination: world_pb2.Position) -> None:
         """Start walking to ``destination``; everyone who sees it (and itself) is told."""
         self._require_ready(entity)
+        instance = self._map(entity)
+        instance.check_point(destination, "destination")
         now = self.clock()
         entity.advance(now)
         entity.dest_x, entity.dest_y, entity.dest_z = destination.x, destination.y, destination.z
         entity.moving = (entity.dest_x, entity.dest_y) != (entity.x, entity.y)
         entity.move_started = now
-        target = self._map(entity.map_id).objects.get(target_object_id)
+        target = instance.objects.get(target_object_id)
         entity.target_object_id = target_object_id if target is not None else 0
         distance = math.hypot(entity.dest_x - entity.x, entity.dest_y - entity.y)
         self.send(
@@ -539,33 +802,68 @@ class WorldState:
                 target_object_id=entity.target_object_id,
                 distance=min(MAX_OBJECT_ID, round(distance)),
                 destination=destination,
+                speed=entity.speed,
             ),
             entity.object_id,
         )
+        self._placed(entity, destination, corrected=False)
 
-    def stop(self, entity: Entity, position: world_pb2.Position) -> None:
-        """Stand at ``position``; the others that see it are told."""
+    def stop(self, entity: Entity, position: world_pb2.Position) -> bool:
+        """Stand at ``position``; the others that see it are told. A point farther than the
+        tolerance from the service's position of the character is not taken: it stands where
+        the service has it, and its gateway is told (``placed`` with ``corrected``). True when
+        the position was corrected."""
         self._require_ready(entity)
+        instance = self._map(entity)
+        instance.check_point(position, "position")
+        entity.advance(self.clock())
+        corrected = (
+            math.hypot(position.x - entity.x, position.y - entity.y) > self.position_tolerance
+        )
+        if corrected:
+            self.corrected_positions += 1
+            position = entity.position()
         entity.moving = False
         entity.x, entity.y, entity.z = position.x, position.y, position.z
-        self._map(entity.map_id).place(entity)
+        instance.place(entity)
         self.send(
             entity.seen,
             "stopped",
             world_pb2.Stopped(object_id=entity.object_id, position=position),
             entity.object_id,
         )
+        self._placed(entity, position, corrected=corrected)
         self.update_visibility(entity)
+        return corrected
 
-    def teleport(self, entity: Entity, map_id: int, position: world_pb2.Position) -> None:
-        """Jump to a point; another map means a new object id and waiting for ``ready``."""
+    def _placed(self, entity: Entity, position: world_pb2.Position, *, corrected: bool) -> None:
+        self.send(
+            [entity],
+            "placed",
+            world_pb2.Placed(object_id=entity.object_id, position=position, corrected=corrected),
+            entity.object_id,
+        )
+
+    def teleport(
+        self, entity: Entity, map_id: int, position: world_pb2.Position, *, reload: bool = False
+    ) -> None:
+        """Jump to a point; another map means a new object id and waiting for ``ready``, and so
+        does the same map with ``reload`` (the object id is kept). A point outside the bounds
+        of the target map is refused, and so is another map the pack does not define (a
+        character may stand on one it was saved on, but nothing sends it to one)."""
+        if (map_id != entity.map_id and self.content is not None
+                and map_id not in self.content.maps):
+            raise Refused(grpc.StatusCode.NOT_FOUND, "unknown_map", f"no map {map_id}")
+        self.instance(entity.channel_id, map_id).check_point(position, "position")
         entity.moving = False
         entity.target_object_id = 0
+        if map_id == entity.map_id and reload:
+            self._hide(entity)
         entity.x, entity.y, entity.z = position.x, position.y, position.z
         if map_id == entity.map_id:
             if entity.ready:
                 still_seeing = set(entity.seen)
-                self._map(map_id).place(entity)
+                self._map(entity).place(entity)
                 self.update_visibility(entity)
                 # Those who saw it before and still do must learn where it landed.
                 self.send(
@@ -576,10 +874,39 @@ class WorldState:
                 )
             return
         self._hide(entity)
-        old_map = self._map(entity.map_id)
+        old_map = self._map(entity)
         old_map.release(entity.object_id)
         entity.map_id = map_id
-        entity.object_id = self._map(map_id).allocate(entity)
+        entity.object_id = self._map(entity).allocate(entity)
+
+    def use_gate(self, entity: Entity, gate_id: int) -> None:
+        """Take the pack's warp gate ``gate_id``: the character must be on the gate's map
+        within its radius (where the service has it); it lands on the gate's destination and
+        reloads the map. Refused, with nothing changed, otherwise."""
+        gate = self.content.gates.get(gate_id) if self.content is not None else None
+        if gate is None:
+            raise Refused(grpc.StatusCode.NOT_FOUND, "unknown_gate", f"no gate {gate_id}")
+        if gate.map != entity.map_id:
+            raise Refused(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "gate_on_other_map",
+                f"gate {gate_id} is on map {gate.map}, character on map {entity.map_id}",
+            )
+        entity.advance(self.clock())
+        distance = math.hypot(entity.x - gate.position.x, entity.y - gate.position.y)
+        if distance > gate.radius:
+            raise Refused(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "gate_out_of_range",
+                f"gate {gate_id} is {distance:.0f} units away (radius {gate.radius:.0f})",
+            )
+        destination = gate.destination
+        self.teleport(
+            entity,
+            destination.map,
+            world_pb2.Position(x=destination.x, y=destination.y, z=entity.z),
+            reload=True,
+        )
 
     def leave(self, entity: Entity) -> None:
         """Take a character off its map."""
@@ -614,11 +941,31 @@ class WorldState:
         for entity in [e for e in self.characters.values() if e.moving]:
             entity.advance(now)
             if entity.ready:
-                self._map(entity.map_id).place(entity)
+                self._map(entity).place(entity)
                 fx, fy = entity.seen_from
                 dx, dy = entity.x - fx, entity.y - fy
                 if not entity.moving or dx * dx + dy * dy >= step:
                     self.update_visibility(entity)
+        for instance in list(self.maps.values()):
+            self._tick_monsters(instance, now, step)
+
+    def _tick_monsters(self, instance: MapState, now: float, step: float) -> None:
+        """Respawn what is due, walk the walking monsters, start the walks that are due."""
+        respawns = instance.respawns
+        while respawns and respawns[0][0] <= now:
+            _, _, spawn = heapq.heappop(respawns)
+            self._spawn_monster(instance, spawn, now)
+            self.respawned_monsters += 1
+        for monster in instance.monsters.values():
+            if monster.moving:
+                monster.advance(now)
+                instance.place(monster)
+                fx, fy = monster.seen_from
+                dx, dy = monster.x - fx, monster.y - fy
+                if not monster.moving or dx * dx + dy * dy >= step:
+                    self.update_visibility(monster)
+            elif now >= monster.next_wander:
+                self._wander(monster, now)
 
     # -- visibility ------------------------------------------------------------------------
 
@@ -634,8 +981,9 @@ class WorldState:
         limit = self.view_radius * self.view_radius
         x, y = entity.x, entity.y
         found: set[Entity] = set()
-        for other in self._map(entity.map_id).around(x, y):
-            if other is entity:
+        players_only = not entity.is_player
+        for other in self._map(entity).around(x, y):
+            if other is entity or (players_only and not other.is_player):
                 continue
             if other.moving:
                 other.advance(now)
@@ -674,9 +1022,12 @@ class WorldState:
         for other in appeared:
             seen.add(other)
             other.seen.add(entity)
-            self.send([entity], "spawn", other.spawn(), other.object_id)
+            if entity.gateway is not None:
+                kind, body = other.spawn_event()
+                self.send([entity], kind, body, other.object_id)
         if appeared:
-            self.send(appeared, "spawn", entity.spawn(), entity.object_id)
+            kind, body = entity.spawn_event()
+            self.send(appeared, kind, body, entity.object_id)
 
     def _hide(self, entity: Entity) -> None:
         """Make ``entity`` invisible: the others that saw it get a removal, it leaves the grid."""
@@ -690,17 +1041,19 @@ class WorldState:
         for other in entity.seen:
             other.seen.discard(entity)
         entity.seen.clear()
-        self._map(entity.map_id).unplace(entity)
+        self._map(entity).unplace(entity)
         entity.ready = False
         # Its client reloads the map (or leaves): nothing of the old view to rebuild.
-        entity.gateway.resync.pop(entity.character_id, None)
+        if entity.gateway is not None:
+            entity.gateway.resync.pop(entity.character_id, None)
 
     def _remove(self, entity: Entity) -> None:
         self._hide(entity)
-        self._map(entity.map_id).release(entity.object_id)
+        self._map(entity).release(entity.object_id)
         if self.characters.get(entity.character_id) is entity:
             del self.characters[entity.character_id]
-        entity.gateway.characters.discard(entity.character_id)
+        if entity.gateway is not None:
+            entity.gateway.characters.discard(entity.character_id)
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -711,15 +1064,28 @@ class WorldState:
             raise ServiceError(
                 grpc.StatusCode.NOT_FOUND, f"character {character_id} is not on any map"
             )
+        return self._presence(entity)
+
+    def find(self, name: str) -> world_pb2.Presence:
+        """Where the character called ``name`` (case-insensitive) is, or NOT_FOUND."""
+        wanted = name.casefold()
+        for entity in self.characters.values():
+            if entity.name.casefold() == wanted:
+                return self._presence(entity)
+        raise ServiceError(grpc.StatusCode.NOT_FOUND, f"no character {name!r} is on a map")
+
+    def _presence(self, entity: Entity) -> world_pb2.Presence:
         entity.advance(self.clock())
         return world_pb2.Presence(
-            character_id=character_id,
-            gateway_id=entity.gateway.gateway_id,
+            character_id=entity.character_id,
+            gateway_id=entity.gateway.gateway_id if entity.gateway is not None else "",
             map_id=entity.map_id,
             object_id=entity.object_id,
             position=entity.position(),
             ready=entity.ready,
             moving=entity.moving,
+            channel_id=entity.channel_id,
+            name=entity.name,
         )
 
     def stats(self) -> world_pb2.WorldStats:
@@ -734,4 +1100,15 @@ class WorldState:
             resynced_views=self.resynced_views,
             paced_streams=self.paced_streams,
             batches=self.batches,
+            channels=[
+                world_pb2.ChannelCount(channel_id=channel, characters=count)
+                for channel, count in sorted(
+                    Counter(e.channel_id for e in self.characters.values()).items()
+                )
+            ],
+            monsters=sum(len(i.monsters) for i in self.maps.values()),
+            npcs=sum(len(i.npcs) for i in self.maps.values()),
+            corrected_positions=self.corrected_positions,
+            removed_monsters=self.removed_monsters,
+            respawned_monsters=self.respawned_monsters,
         )

@@ -643,6 +643,9 @@ def gateway_settings(players: int, view_radius: float) -> dict[str, str]:
         "AUTH_SESSION_TTL": "3600", "IDLE_TIMEOUT": "3600",
         "MAX_CONCURRENT_CONNECTIONS": str(2 * players + 1000),
         "WORLD_VIEW_RADIUS": str(view_radius),
+        # Map 20 is none of the built-in pack's: no bounds, no NPCs or monsters, so the grid of
+        # a large N fits and the sweep measures players (the monsters are measured apart).
+        "CHARACTER_START_MAP": "20",
         "CHARACTER_START_X": str(float(CENTRE)), "CHARACTER_START_Y": str(float(CENTRE)),
         # Players place themselves with one stop at their grid point (see the module doc).
         "WORLD_POSITION_TOLERANCE": "1e9",

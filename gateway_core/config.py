@@ -276,7 +276,8 @@ CORE_SETTINGS: tuple[SettingRegistration, ...] = (
                 "Seconds a graceful shutdown waits for connections and services."),
     _core("CIPHER", "plain", _choice("plain", "rosecrypt"), "Wire cipher."),
     _core("PACKET_PROFILE", "2026", _choice("2026", "2021"),
-                "Packet type numbering profile (2021 for osIROSE-new era clients)."),
+                "Packet profile: the type numbering and the few payload layouts that differ "
+                "(2021 for osIROSE-new era clients; docs/protocol.md §9.1)."),
     _core("POLICY_BEFORE_AUTH", "close", _choice("close", "drop"),
                 "Unknown or wrong-state packet before a login/join succeeded: close or drop."),
     _core("POLICY_AFTER_AUTH", "drop", _choice("drop", "close"),

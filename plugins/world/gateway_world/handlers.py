@@ -39,6 +39,7 @@ from gateway_core.api import (
     CliMouseCmd,
     CliNormalChat,
     CliSetAnimation,
+    CliSetPosition,
     CliStopMoving,
     CliTeleportReq,
     Session,
@@ -212,6 +213,23 @@ async def on_stop_moving(ctx: Ctx, packet: CliStopMoving) -> None:
         on_map.runtime.drop(ctx.session, "world_unavailable", "stop_moving")
 
 
+async def on_set_position(ctx: Ctx, packet: CliSetPosition) -> None:
+    """The client claims to stand at a point (§10.12): taken like a stop there, at the height
+    the world has the character at, so a point its walk cannot explain is corrected with
+    ``PAKWC_SET_POSITION`` (counted ``position_corrected``) and never saved."""
+    on_map = _on_map(ctx, "set_position")
+    if on_map is None:
+        return
+    placement = ctx.session.records.get(WORLD_PLACEMENT)
+    z = placement.position.z if placement is not None else 0.0
+    position = wire_position(packet.x, packet.y, z)
+    if position is None:
+        on_map.runtime.drop(ctx.session, "bad_position", "set_position")
+        return
+    if not await on_map.link.astop(on_map.character_id, position):
+        on_map.runtime.drop(ctx.session, "world_unavailable", "set_position")
+
+
 async def on_teleport_req(ctx: Ctx, packet: CliTeleportReq) -> None:
     """The client walked into a warp gate (§7.7, §10.3): ``id`` is the gate of the content
     pack. The world service checks that the character, where the service has it (the
@@ -264,6 +282,7 @@ def register_packets(register: PacketRegistrar) -> None:
     register(CliChangeMapReq.NAME, on_change_map_req, states=world)
     register(CliMouseCmd.NAME, on_mouse_cmd, states=world)
     register(CliStopMoving.NAME, on_stop_moving, states=world)
+    register(CliSetPosition.NAME, on_set_position, states=world)
     register(CliTeleportReq.NAME, on_teleport_req, states=world)
     register(CliNormalChat.NAME, on_normal_chat, states=world)
     register(CliSetAnimation.NAME, on_set_animation, states=world)

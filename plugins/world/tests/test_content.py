@@ -27,6 +27,7 @@ from gateway_core.protocol.packets import (
     CliLogoutReq,
     CliMouseCmd,
     CliNormalChat,
+    CliSetPosition,
     CliStopMoving,
     CliTeleportReq,
     CreateCharResult,
@@ -291,6 +292,20 @@ async def test_an_impossible_stop_is_corrected_counted_and_never_saved(world: Wo
     await alice.send(CliStopMoving(x=START[0] + 40, y=START[1], z=0))
     await alice.say("moved a little")
     assert alice.placement == (20, START[0] + 40, START[1])
+
+
+async def test_a_claimed_position_is_checked_like_a_stop(world: World) -> None:
+    alice = await world.player("Alice")
+    await alice.send(CliSetPosition(x=START[0] + 3000, y=START[1]))
+    told = await alice.expect(SrvSetPosition, "correction")
+    assert (told.char_id, told.x, told.y) == (alice.object_id, *START)
+    assert world.drops("position_corrected") == 1
+    assert alice.placement == (20, *START)
+    await alice.send(CliSetPosition(x=START[0] + 40, y=START[1]),
+                     CliSetPosition(x=float("nan"), y=START[1]))
+    await alice.say("moved a little")
+    assert alice.placement == (20, START[0] + 40, START[1])
+    assert world.drops("bad_position") == 1
 
 
 async def test_points_outside_the_map_are_refused_and_counted(world: World) -> None:

@@ -487,7 +487,7 @@ class WorldState:
             return
         if stream.pending >= self.queue_limit:
             self.dropped_events += 1
-            if kind in VIEW_KINDS:
+            if kind in VIEW_KINDS or kind == "placed":  # a lost "placed": the own object's id
                 resync = stream.resync
                 for character_id in ids:
                     marked = resync.get(character_id)
@@ -563,7 +563,8 @@ class WorldState:
     def resync(self, stream: WorldStream) -> None:
         """Rebuild the views marked on ``stream`` as far as its queue has room: each marked
         object the character no longer sees is removed, each it sees is removed and spawned
-        afresh (the client may hold it stale, or not at all)."""
+        afresh (the client may hold it stale, or not at all); its own object marked means its
+        position (``placed``) was lost, and the service's is sent again."""
         now = self.clock()
         resync = stream.resync
         for character_id in list(resync):
@@ -577,7 +578,13 @@ class WorldState:
             ids = [character_id]
             for object_id in sorted(objects):
                 if object_id == entity.object_id:
-                    continue  # its own movement echo: nothing to rebuild
+                    # Its own movement echo or position was lost: the gateway (which saves
+                    # the character where this says) gets the service's position afresh.
+                    entity.advance(now)
+                    where = entity.destination() if entity.moving else entity.position()
+                    placed = world_pb2.Placed(object_id=object_id, position=where)
+                    self._offer(stream, "placed", placed, object_id, ids)
+                    continue
                 self._offer(
                     stream, "removed", world_pb2.ObjectRemoved(object_id=object_id), object_id, ids
                 )

@@ -250,6 +250,25 @@ def test_a_stop_the_speed_cannot_explain_is_corrected(pack: ContentPack) -> None
     assert world.state.stats().corrected_positions == 1
 
 
+def test_a_lost_position_is_sent_again_when_the_queue_has_room(pack: ContentPack) -> None:
+    world = Harness(pack)
+    world.put(1, *START)
+    world.take()
+    alice = world.state.characters[1]
+    stream = world.stream
+    # The gateway's queue is full: the service's answer to her move (where she will stand)
+    # is dropped, and her view marked for a rebuild.
+    stream.pending = world.state.queue_limit
+    world.state.move(alice, 0, pos(START[0] + 200, START[1]))
+    assert stream.resync == {1: {alice.object_id}}
+    stream.pending = 0
+    world.state.resync(stream)
+    placed = of("placed", world.take())
+    assert [(p.placed.object_id, p.placed.position.x, p.placed.corrected) for p in placed] == [
+        (alice.object_id, START[0] + 200, False)
+    ]
+
+
 def test_points_outside_the_map_bounds_are_refused(pack: ContentPack) -> None:
     world = Harness(pack)
     world.put(1, *START)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import grpc
 from gateway_protos.v1 import character_pb2, character_pb2_grpc, common_pb2
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,6 +42,8 @@ U32 = 0xFFFFFFFF
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 I64_MAX = 2**63 - 1
 
+#: Namespace of the per-account creation locks (PostgreSQL advisory locks: high 32 bits).
+_CREATE_LOCK_SPACE = 0x43484152  # "CHAR"
 # Starting values of a new character (level 1 novice).
 _START_STATS = {"str_": 15, "dex": 15, "int_": 15, "con": 15, "charm": 10, "sense": 10}
 _START_HP, _START_MP, _START_STAMINA = 100, 50, 5000
@@ -265,6 +267,14 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
     ) -> character_pb2.CreateCharacterReply:
         options = self._options
         async with self._db() as db, db.begin():
+            if db.get_bind().dialect.name == "postgresql":
+                # Replicas share the database: the per-account limit is checked and the row
+                # inserted under a lock of that account held by this transaction (the name is
+                # unique by its constraint). SQLite serves one process, under _create_lock.
+                await db.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": _CREATE_LOCK_SPACE << 32 | request.account_id},
+                )
             await self._purge(db)
             count = (
                 await db.execute(

@@ -369,20 +369,33 @@ class RunningGateway:
         self.clients.append(client)
         return client
 
-    async def join_world(self, name: str, password: str = "pw") -> tuple[GameClient, int]:
-        """Account ``name.lower()``, login, first world and channel, character select,
-        creation of character ``name`` and world join: the world connection after the initial
-        data (the map not entered yet), and the join's object id."""
-        await self.account(name.lower(), password)
+    async def join_world(
+        self,
+        name: str,
+        password: str = "pw",
+        *,
+        access_level: int = 1,
+        channel: int = 1,
+        new: bool = True,
+    ) -> tuple[GameClient, int]:
+        """Account ``name.lower()`` (at ``access_level``), login, first world and ``channel``,
+        character select, creation of character ``name`` and world join: the world connection
+        after the initial data (the map not entered yet), and the join's object id. With
+        ``new`` false the account and its one character ``name`` exist already."""
+        if new:
+            await self.account(name.lower(), password, access_level=access_level)
         login = await self.connect()
         assert (await flow.login(login, name.lower(), password)).result is LoginResult.OK
-        selected = await flow.select_server(login, 1, 1)
+        selected = await flow.select_server(login, 1, channel)
         await login.aclose()
         char_leg = await self.connect(selected.ip.decode(), selected.port)
         joined = await flow.join(char_leg, selected.session_id, password)
         assert joined.result is JoinResult.OK
-        created = await flow.create_character(char_leg, name)
-        assert created.result is CreateCharResult.OK
+        if new:
+            created = await flow.create_character(char_leg, name)
+            assert created.result is CreateCharResult.OK
+        else:
+            await flow.char_list(char_leg)
         switch = await flow.select_character(char_leg, 0, name)
         world_leg = await self.connect(switch.ip.decode(), switch.port)
         joined = await flow.join(world_leg, switch.session_id, password)

@@ -25,9 +25,6 @@ from gateway_core.bot import GameClient
 from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
     CliNormalChat,
-    CreateCharResult,
-    JoinResult,
-    LoginResult,
     SrvAnnounceChat,
     SrvLevelup,
     SrvNormalChat,
@@ -55,19 +52,9 @@ class Gateway(RunningGateway):
     async def enter(self, name: str, *, access: int = 1) -> tuple[GameClient, int]:
         """Account ``name.lower()`` at ``access``, its character ``name`` in the world and on
         its map: the world connection and its object id."""
-        password = "pw"
-        await self.account(name.lower(), password, access_level=access)
-        login = await self.connect()
-        assert (await flow.login(login, name.lower(), password)).result is LoginResult.OK
-        selected = await flow.select_server(login, 1, 1)
-        await login.aclose()
-        char_leg = await self.connect(selected.ip.decode(), selected.port)
-        assert (await flow.join(char_leg, selected.session_id, password)).result is JoinResult.OK
-        assert (await flow.create_character(char_leg, name)).result is CreateCharResult.OK
-        switch = await flow.select_character(char_leg, 0, name)
-        world = await self.connect(switch.ip.decode(), switch.port)
-        entry = await flow.enter_world(world, switch.session_id, password)
-        return world, entry.object_id
+        world, object_id = await self.join_world(name, access_level=access)
+        await flow.change_map(world)
+        return world, object_id
 
 
 @contextlib.asynccontextmanager

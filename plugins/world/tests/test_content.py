@@ -30,8 +30,6 @@ from gateway_core.protocol.packets import (
     CliSetPosition,
     CliStopMoving,
     CliTeleportReq,
-    CreateCharResult,
-    JoinResult,
     LoginResult,
     SrvChangeMapReply,
     SrvLogoutReply,
@@ -107,24 +105,7 @@ class World(RunningGateway):
     async def player(self, name: str, *, channel: int = 1, new: bool = True) -> Player:
         """Login on ``channel``, (create and) select character ``name``, join the world and
         load the map."""
-        password = "pw"
-        if new:
-            await self.account(name.lower(), password)
-        login = await self.connect()
-        assert (await flow.login(login, name.lower(), password)).result is LoginResult.OK
-        selected = await flow.select_server(login, 1, channel)
-        await login.aclose()
-        char_leg = await self.connect(selected.ip.decode(), selected.port)
-        assert (await flow.join(char_leg, selected.session_id, password)).result is JoinResult.OK
-        if new:
-            created = await flow.create_character(char_leg, name)
-            assert created.result is CreateCharResult.OK
-        else:
-            await flow.char_list(char_leg)
-        switch = await flow.select_character(char_leg, 0, name)
-        world_leg = await self.connect(switch.ip.decode(), switch.port)
-        assert (await flow.join(world_leg, switch.session_id, password)).result is JoinResult.OK
-        await flow.receive_initial_data(world_leg)
+        world_leg, _ = await self.join_world(name, channel=channel, new=new)
         change = await flow.change_map(world_leg)
         session = self.gateway.connections.by_character_name(name)
         assert session is not None

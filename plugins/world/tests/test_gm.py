@@ -16,9 +16,6 @@ from gateway_core.bot import GameClient
 from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
     CliNormalChat,
-    CreateCharResult,
-    JoinResult,
-    LoginResult,
     SrvMobChar,
     SrvTeleportReply,
     SrvWhisperChat,
@@ -66,18 +63,8 @@ class Player:
 
 class World(RunningGateway):
     async def player(self, name: str, *, access: int = 1) -> Player:
-        password = "pw"
-        await self.account(name.lower(), password, access_level=access)
-        login = await self.connect()
-        assert (await flow.login(login, name.lower(), password)).result is LoginResult.OK
-        selected = await flow.select_server(login, 1, 1)
-        await login.aclose()
-        char_leg = await self.connect(selected.ip.decode(), selected.port)
-        assert (await flow.join(char_leg, selected.session_id, password)).result is JoinResult.OK
-        assert (await flow.create_character(char_leg, name)).result is CreateCharResult.OK
-        switch = await flow.select_character(char_leg, 0, name)
-        world_leg = await self.connect(switch.ip.decode(), switch.port)
-        await flow.enter_world(world_leg, switch.session_id, password)
+        world_leg, _ = await self.join_world(name, access_level=access)
+        await flow.change_map(world_leg)
         session = self.gateway.connections.by_character_name(name)
         assert session is not None
         return Player(world_leg, session)

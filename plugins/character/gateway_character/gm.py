@@ -21,11 +21,9 @@ import logging
 from typing import TYPE_CHECKING, Final
 
 from gateway_character.convert import clamp
-from gateway_character.handlers import PLAYING, Playing, local_object_id
+from gateway_character.handlers import PLAYING, Playing, object_id
 from gateway_core.api import (
-    WORLD_PLACEMENT,
     ChatCommandError,
-    Session,
     SrvLevelup,
     SrvSetHpAndMp,
     SrvSetMoney,
@@ -59,11 +57,6 @@ def _playing(ctx: PacketContext[None]) -> Playing:
     return playing
 
 
-def _object_id(session: Session) -> int:
-    placement = session.records.get(WORLD_PLACEMENT)
-    return (placement.object_id if placement is not None else None) or local_object_id(session)
-
-
 def on_zuly(ctx: PacketContext[None], command: ChatCommand) -> None:
     """``/zuly N`` sets the money, ``/zuly +N`` adds to it."""
     if len(command.words) != 1:
@@ -90,7 +83,7 @@ def on_level(ctx: PacketContext[None], command: ChatCommand) -> None:
     state.level = level
     state.xp = 0
     ctx.reply(SrvLevelup(
-        id=_object_id(ctx.session), level=level, exp=0,
+        id=object_id(ctx.session), level=level, exp=0,
         stat_points=clamp(state.stat_points, 15), skill_points=clamp(state.skill_points, 15),
     ))
     ctx.reply(server_message(f"Level: {level}."))
@@ -103,7 +96,7 @@ def on_heal(ctx: PacketContext[None], command: ChatCommand) -> None:
     state = _playing(ctx).state
     state.hp = max(state.hp, HEAL_HP)
     state.mp = max(state.mp, HEAL_MP)
-    ctx.reply(SrvSetHpAndMp(id=_object_id(ctx.session), hp=state.hp, mp=state.mp))
+    ctx.reply(SrvSetHpAndMp(id=object_id(ctx.session), hp=state.hp, mp=state.mp))
     ctx.reply(server_message(f"HP {state.hp}, MP {state.mp}."))
 
 

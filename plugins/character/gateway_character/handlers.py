@@ -132,10 +132,13 @@ def client_hash(value: str) -> str | None:
     return lowered if _HEX64.fullmatch(lowered) else None
 
 
-def local_object_id(session: Session) -> int:
-    """The object id the join reply carries when no world plugin placed the character: one
-    derived from the connection id (non-zero, 16-bit; there is no map to be unique on)."""
-    return (session.connection_id - 1) % MAX_OBJECT_ID + 1
+def object_id(session: Session) -> int:
+    """The object id of the character of ``session``: its world placement's, or, when no world
+    plugin placed it, one derived from the connection id (non-zero, 16-bit; there is no map
+    to be unique on)."""
+    placement = session.records.get(WORLD_PLACEMENT)
+    placed = placement.object_id if placement is not None else None
+    return placed or (session.connection_id - 1) % MAX_OBJECT_ID + 1
 
 
 def _ref(session: Session, char_id: int) -> character_pb2.CharacterRef:
@@ -224,16 +227,14 @@ async def _join_world(ctx: PacketContext[None], info: auth_pb2.SessionInfo) -> N
     # Enter before replying: the world plugin puts the character on its map in the state hook
     # (the placement record); the join reply must carry the id the other players will see.
     await session.set_state(SessionState.IN_WORLD)
-    placement = session.records.get(WORLD_PLACEMENT)
-    object_id = (placement.object_id if placement is not None else None) or \
-        local_object_id(session)
-    ctx.reply(SrvJoinServerReply(result=JoinResult.OK, id=object_id, pay_flag=0))
+    world_id = object_id(session)
+    ctx.reply(SrvJoinServerReply(result=JoinResult.OK, id=world_id, pay_flag=0))
     ctx.reply(select_char_reply(state))
     ctx.reply(inventory_data(state))
     ctx.reply(SrvQuestData())  # quests are not kept: all zero, like osIROSE
     ctx.reply(SrvBillingMessage())  # functionType 0x1001, payFlag 2
     log.info("connection #%d: %s entered the world as object %d", session.connection_id,
-             state.name, object_id)
+             state.name, world_id)
 
 
 # --- character select ---------------------------------------------------------------------------

@@ -308,3 +308,18 @@ async def test_cli_ban_closes_the_connections_on_every_gateway_within_a_second(
         assert (code, out.strip()) == (0, "banned bob"), err
         assert await closed_within(there, 1.0) < 1.0
         assert not other.closed
+
+
+async def test_a_gm_change_is_stored_at_once(tmp_path: Path) -> None:
+    from gateway_protos.v1 import character_pb2
+
+    async with gateways(tmp_path) as (running,):
+        gm, _ = await running.enter("Keeper", access=GM)
+        await say(gm, "/zuly 777")
+        assert (await gm.expect(SrvSetMoney, step="set", timeout=TIMEOUT)).zuly == 777
+        # Still in the world (a gateway killed now would save nothing more): already stored.
+        character = running.gateway.clients["character"]
+        listing = await character.ListCharacters(character_pb2.ListCharactersRequest(account_id=1))
+        state = await character.GetCharacter(
+            character_pb2.GetCharacterRequest(character_id=listing.characters[0].id))
+        assert state.money == 777

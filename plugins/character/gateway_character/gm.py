@@ -1,8 +1,10 @@
 """GM chat commands on the GM's own character: ``/zuly``, ``/level``, ``/heal`` and ``/item``.
 
-They change the character state loaded on the world join (kept in the connection's
-:data:`~gateway_character.handlers.PLAYING`), so the change is stored with everything else
-when the character leaves the world, and tell the client with the protocol's packet for it:
+Each change is one save of the character in the character service (at the position the
+world has it), then made to the state loaded on the world join (kept in the connection's
+:data:`~gateway_character.handlers.PLAYING`, stored again when the character leaves the
+world), so a gateway killed right after loses nothing and a failed save changes nothing; then
+the client is told with the protocol's packet for it:
 ``PAKWC_SET_MONEY`` for money, ``PAKWC_LEVELUP`` for the level, ``PAKWC_SET_HP_AND_MP`` for
 hit and mana points. Bad arguments (missing, non-numeric, negative, too large, overflowing)
 are answered with the usage and change nothing.
@@ -18,10 +20,14 @@ item ids exist, how they stack or where one may go, so items arrive with the inv
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
+import grpc
+from gateway_protos.v1 import character_pb2
+
 from gateway_character.convert import clamp
-from gateway_character.handlers import PLAYING, Playing, object_id
+from gateway_character.handlers import PLAYING, Playing, object_id, stored_state
 from gateway_core.api import (
     ChatCommandError,
     SrvLevelup,
@@ -33,6 +39,8 @@ from gateway_core.api import (
 
 if TYPE_CHECKING:
     from gateway_core.api import ChatCommand, ChatCommandRegistrar, PacketContext
+
+CharacterState = character_pb2.CharacterState
 
 log = logging.getLogger("gateway.character.gm")
 
@@ -57,7 +65,23 @@ def _playing(ctx: PacketContext[None]) -> Playing:
     return playing
 
 
-def on_zuly(ctx: PacketContext[None], command: ChatCommand) -> None:
+async def _store(ctx: PacketContext[None], change: Callable[[CharacterState], None]) -> None:
+    """Make ``change`` to the GM's character as one save in the character service, then to
+    the loaded state: a gateway killed right after still has it stored, and a save that
+    fails changes nothing (the GM is told)."""
+    playing = _playing(ctx)
+    state = stored_state(ctx.session, playing)
+    change(state)
+    try:
+        await playing.character.SaveCharacter(character_pb2.SaveCharacterRequest(state=state))
+    except grpc.aio.AioRpcError as exc:
+        log.warning("connection #%d: GM change of character %d not saved: %s",
+                    ctx.session.connection_id, state.id, exc.code().name)
+        raise ChatCommandError("The character could not be saved; nothing changed.") from None
+    change(playing.state)
+
+
+async def on_zuly(ctx: PacketContext[None], command: ChatCommand) -> None:
     """``/zuly N`` sets the money, ``/zuly +N`` adds to it."""
     if len(command.words) != 1:
         raise ChatCommandError()
@@ -65,23 +89,31 @@ def on_zuly(ctx: PacketContext[None], command: ChatCommand) -> None:
     amount = int_argument(word.removeprefix("+"), low=0, high=MAX_MONEY)
     if word.startswith("-"):
         raise ChatCommandError()
-    state = _playing(ctx).state
-    money = state.money + amount if word.startswith("+") else amount
+    current = _playing(ctx).state.money
+    money = current + amount if word.startswith("+") else amount
     if money > MAX_MONEY:
         raise ChatCommandError()
-    state.money = money
+
+    def set_money(state: CharacterState) -> None:
+        state.money = money
+
+    await _store(ctx, set_money)
     ctx.reply(SrvSetMoney(zuly=money))
     ctx.reply(server_message(f"Zuly: {money}."))
 
 
-def on_level(ctx: PacketContext[None], command: ChatCommand) -> None:
+async def on_level(ctx: PacketContext[None], command: ChatCommand) -> None:
     """``/level N``: the level (1 to :data:`MAX_LEVEL`), experience within it reset to 0."""
     if len(command.words) != 1:
         raise ChatCommandError()
     level = int_argument(command.words[0], low=1, high=MAX_LEVEL)
+
+    def set_level(state: CharacterState) -> None:
+        state.level = level
+        state.xp = 0
+
+    await _store(ctx, set_level)
     state = _playing(ctx).state
-    state.level = level
-    state.xp = 0
     ctx.reply(SrvLevelup(
         id=object_id(ctx.session), level=level, exp=0,
         stat_points=clamp(state.stat_points, 15), skill_points=clamp(state.skill_points, 15),
@@ -89,13 +121,16 @@ def on_level(ctx: PacketContext[None], command: ChatCommand) -> None:
     ctx.reply(server_message(f"Level: {level}."))
 
 
-def on_heal(ctx: PacketContext[None], command: ChatCommand) -> None:
+async def on_heal(ctx: PacketContext[None], command: ChatCommand) -> None:
     """``/heal``: HP and MP to the maximum the character data knows (see the module)."""
     if command.words:
         raise ChatCommandError()
+    def heal(state: CharacterState) -> None:
+        state.hp = max(state.hp, HEAL_HP)
+        state.mp = max(state.mp, HEAL_MP)
+
+    await _store(ctx, heal)
     state = _playing(ctx).state
-    state.hp = max(state.hp, HEAL_HP)
-    state.mp = max(state.mp, HEAL_MP)
     ctx.reply(SrvSetHpAndMp(id=object_id(ctx.session), hp=state.hp, mp=state.mp))
     ctx.reply(server_message(f"HP {state.hp}, MP {state.mp}."))
 

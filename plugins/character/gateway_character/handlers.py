@@ -366,13 +366,9 @@ async def on_change_char_req(ctx: PacketContext[None], packet: CliChangeCharReq)
     ctx.reply(SrvChanCharReply())
 
 
-async def save_character(session: Session) -> None:
-    """Store the character of a connection leaving the world, on the map and at the position
-    of its world placement (the loaded ones without a world plugin); a failure is logged,
-    never raised."""
-    playing = session.plugin_data.pop(PLAYING)
-    if playing is None:
-        return
+def stored_state(session: Session, playing: Playing) -> character_pb2.CharacterState:
+    """What to store of the character of ``session``: a copy of its loaded state on the map
+    and at the position of its world placement (the loaded ones without a world plugin)."""
     state = character_pb2.CharacterState()
     state.CopyFrom(playing.state)
     placement = session.records.get(WORLD_PLACEMENT)
@@ -380,6 +376,17 @@ async def save_character(session: Session) -> None:
         state.map_id = clamp(placement.map_id, 16)
         state.x = placement.position.x
         state.y = placement.position.y
+    return state
+
+
+async def save_character(session: Session) -> None:
+    """Store the character of a connection leaving the world, on the map and at the position
+    of its world placement (the loaded ones without a world plugin); a failure is logged,
+    never raised."""
+    playing = session.plugin_data.pop(PLAYING)
+    if playing is None:
+        return
+    state = stored_state(session, playing)
     try:
         await playing.character.SaveCharacter(character_pb2.SaveCharacterRequest(state=state))
     except grpc.aio.AioRpcError as exc:

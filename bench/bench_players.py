@@ -76,8 +76,19 @@ Options: ``--sizes`` (comma list), ``--seconds`` (measured window per size, defa
 ``--timeout`` (each wait of a bot, default 20 s), ``--budget`` (seconds per tree, default 300:
 a size whose logins would not fit at the rate measured so far is skipped, and the sweep ends),
 ``--set KEY=VALUE`` (extra gateway setting, repeatable), ``--tree PATH`` (repeatable),
-``--no-pin``, ``--json``. Every phase is bounded; the gateway is stopped (SIGTERM,
-then SIGKILL after 15 s) and the workers are ended when the script ends.
+``--no-pin``, ``--json``.
+
+Fighting (``--fight``, bench/README.md "Combat"): the bench writes its own content pack into
+its temporary directory (one map covering the grid, a spawn of FIGHT_MONSTERS passive monsters
+next to every grid point, ``--monster-hp``, ``--respawn`` s) and points WORLD_CONTENT,
+CHARACTER_CONTENT and CHARACTER_START_MAP at it; players do not move: each attacks one of the
+monsters it sees (``PAKCS_ATTACK``; another after a kill or every ``--retarget`` s) and chats as
+above (latency is chat only). Per size it adds damage packets delivered per second, hits, kills
+and the world service's combat tick cost (``GetStats`` over the gateway's embedded gRPC port,
+before and after the window). The monster measurement is skipped.
+
+Every phase is bounded; the gateway is stopped (SIGTERM, then SIGKILL after 15 s) and the
+workers are ended when the script ends.
 """
 
 from __future__ import annotations
@@ -302,6 +313,12 @@ class Player:
     char_leg: Any  # the character leg's GameClient (kept open), or None
     phase_ns: int
     moves: int = 0
+    #: --fight: the player's object id, the monsters it sees (id -> x, y), its target (0:
+    #: none) and when it chose it (monotonic ns).
+    object_id: int = 0
+    monsters: dict[int, tuple[float, float]] = field(default_factory=dict)
+    target: int = 0
+    target_ns: int = 0
 
 
 @dataclass
@@ -322,6 +339,11 @@ class Window:
     move_lat: array.array[int] = field(default_factory=lambda: array.array("q"))
     chat_lat: array.array[int] = field(default_factory=lambda: array.array("q"))
     lag: array.array[int] = field(default_factory=lambda: array.array("q"))
+    #: --fight: PAKWC_DAMAGE received within the window, kills of the worker's own players
+    #: among them, PAKCS_ATTACK sent.
+    damages: int = 0
+    own_kills: int = 0
+    attacks: int = 0
 
 
 class Worker:
@@ -329,7 +351,13 @@ class Worker:
 
     def __init__(self, number: int, options: dict[str, Any]) -> None:
         from gateway_core.protocol.connection import ProtocolConnection, Role
-        from gateway_core.protocol.packets import SrvMouseCmd, SrvNormalChat
+        from gateway_core.protocol.packets import (
+            SrvDamage,
+            SrvMobChar,
+            SrvMouseCmd,
+            SrvNormalChat,
+            SrvRemoveObject,
+        )
 
         self.number = number
         self.options = options
@@ -353,6 +381,8 @@ class Worker:
         self.new_conn: Callable[[], ProtocolConnection] = lambda: ProtocolConnection(Role.CLIENT)
         self.mouse_cls = SrvMouseCmd
         self.chat_cls = SrvNormalChat
+        self.fight: bool = options.get("fight", False)
+        self.damage_cls, self.mob_cls, self.remove_cls = SrvDamage, SrvMobChar, SrvRemoveObject
 
     # -- login and placement
 
@@ -394,7 +424,7 @@ class Worker:
     async def join(self, index: int) -> Player:
         from gateway_core import bot
         from gateway_core.bot import GameClient
-        from gateway_core.protocol.packets import CliStopMoving
+        from gateway_core.protocol.packets import CliStopMoving, SrvMobChar
 
         timeout = self.options["timeout"]
         user, password, name = f"bench{index}", "pw", f"Bench{index}"
@@ -447,7 +477,7 @@ class Worker:
                 initial = await bot.receive_initial_data(world)
                 mark("world_join")
                 del initial
-                await bot.change_map(world)
+                entered = await bot.change_map(world)
                 mark("change_map")
                 home = self.homes[index]
                 # Taken as is: the bench gateway's position tolerance is unbounded.
@@ -465,8 +495,12 @@ class Worker:
             await char_leg.aclose()
             kept = None
         player = Player(index, self.homes[index], wire, kept,
-                        phase_ns=int((index * 0.6180339887) % 1.0 * MOVE_INTERVAL_NS))
-        wire.detach(self.receiver())
+                        phase_ns=int((index * 0.6180339887) % 1.0 * MOVE_INTERVAL_NS),
+                        object_id=entered.object_index)
+        for event in world.unexpected:  # monsters seen during the flow
+            if isinstance(event, SrvMobChar) and event.hp > 0:
+                player.monsters[event.id] = (event.x, event.y)
+        wire.detach(self.receiver(player))
         return player
 
     def leg_host(self, ip: bytes) -> str:
@@ -476,8 +510,10 @@ class Worker:
 
     # -- receiving
 
-    def receiver(self) -> Callable[[bytes], None]:
+    def receiver(self, player: Player) -> Callable[[bytes], None]:
         conn = self.new_conn()
+        fight, monsters = self.fight, player.monsters
+        damage_cls, mob_cls, remove_cls = self.damage_cls, self.mob_cls, self.remove_cls
         receive_data, events = conn.receive_data, conn.events
         mouse_cls, chat_cls = self.mouse_cls, self.chat_cls
         slots, where, homes, step = self.slots, self.where, self.homes, self.step
@@ -492,6 +528,31 @@ class Worker:
             receive_data(data)
             for event in events():
                 cls = type(event)
+                if fight:
+                    if cls is damage_cls:
+                        if event.action & DAMAGE_DEAD:  # type: ignore[union-attr]
+                            dead = event.defender_id  # type: ignore[union-attr]
+                            monsters.pop(dead, None)
+                            if dead == player.target:
+                                player.target = 0
+                                if (w is not None and event.attacker_id  # type: ignore[union-attr]
+                                        == player.object_id):
+                                    w.own_kills += 1
+                        if w is not None and w.t0 <= now < w.t1:
+                            w.damages += 1
+                        continue
+                    if cls is mob_cls:
+                        if event.hp > 0:  # type: ignore[union-attr]
+                            monsters[event.id] = (event.x, event.y)  # type: ignore[union-attr]
+                        continue
+                    if cls is remove_cls:
+                        gone = event.id  # type: ignore[union-attr]
+                        monsters.pop(gone, None)
+                        if gone == player.target:
+                            player.target = 0
+                        continue
+                    if cls is mouse_cls:  # monsters wandering, players chasing
+                        continue
                 if cls is mouse_cls:
                     if w is None:
                         continue
@@ -530,7 +591,7 @@ class Worker:
     # -- playing
 
     async def play(self, start: int, t0: int, t1: int, count: int) -> dict[str, Any]:
-        from gateway_core.protocol.packets import CliMouseCmd, CliNormalChat
+        from gateway_core.protocol.packets import CliAttack, CliMouseCmd, CliNormalChat
 
         self.observers = observer_counts(self.homes[:count], self.radius)
         chat_every = self.options["chat_every"]
@@ -555,6 +616,36 @@ class Worker:
                 await asyncio.sleep((due - now) / 1e9)
                 continue
             player = players[position]
+            if self.fight:
+                # Standing at its grid point: a new target when it has none (a kill, or gone
+                # from view) or every --retarget seconds, then a chat every --chat-every ticks.
+                data = b""
+                if (not player.target
+                        or now - player.target_ns >= self.options["retarget_ns"]):
+                    target = pick_target(player)
+                    if target:
+                        player.target, player.target_ns = target, now
+                        data = send(CliAttack(target_id=target))
+                        if t0 <= now < t1:
+                            window.attacks += 1
+                chat = chat_every > 0 and player.moves % chat_every == chat_every - 1
+                sent = monotonic_ns()
+                if chat:
+                    data += send(CliNormalChat(message=b"t:%d:%d" % (player.index, sent)))
+                if data:
+                    player.wire.write(data)
+                player.moves += 1
+                if t0 <= sent < t1:
+                    window.lag.append(sent - due)
+                    if chat:
+                        window.sent_chats += 1
+                        window.expected_chats += observers[player.index] + 1
+                position += 1
+                if position == len(players):
+                    position, rounds = 0, rounds + 1
+                if position % 64 == 0:
+                    await asyncio.sleep(0)
+                continue
             code = player.moves * mult % codes
             hx, hy = player.home
             base = (player.index * span + player.moves % span) * 2
@@ -594,7 +685,20 @@ class Worker:
             "cpu": cpu / ((t1 - start) / 1e9), "wait": wait / ((t1 - start) / 1e9),
             "move_lat": window.move_lat.tobytes(), "chat_lat": window.chat_lat.tobytes(),
             "lag": window.lag.tobytes(), "others": dict(self.others),
+            "damages": window.damages, "own_kills": window.own_kills,
+            "attacks": window.attacks,
         }
+
+
+def pick_target(player: Player) -> int:
+    """A monster near the player's grid point other than its current target (one of the 3
+    nearest, in turn), or 0 when it sees none."""
+    hx, hy = player.home
+    near = sorted((math.hypot(x - hx, y - hy), mid) for mid, (x, y) in player.monsters.items()
+                  if mid != player.target)[:3]
+    if not near:
+        return 0
+    return near[player.moves % len(near)][1]
 
 
 def worker_main(number: int, conn: multiprocessing.connection.Connection,
@@ -654,6 +758,47 @@ def gateway_settings(players: int, view_radius: float) -> dict[str, str]:
 
 #: The field map of the built-in content pack (its monster spawns).
 MONSTER_MAP = 22
+
+#: --fight: the bench's own map (its content pack), monsters per player, their distance from
+#: the player's grid point (within reach: no chase moves a player across the view radius).
+FIGHT_MAP = 40
+FIGHT_MONSTERS = 3
+FIGHT_OFFSET = 80.0
+FIGHT_SPAWN_RADIUS = 40.0
+#: SrvDamage.action bit of a killing hit.
+DAMAGE_DEAD = 0x10
+
+
+def fight_pack(path: Path, homes: Sequence[tuple[int, int]], view_radius: float, *,
+               hp: int, respawn: float) -> Path:
+    """Write the --fight content pack: one map whose bounds cover every grid point (plus a
+    view radius), and next to each grid point a spawn of FIGHT_MONSTERS passive monsters
+    (no aggro radius, weak attack, ``hp`` each, ``respawn`` seconds) that drop a little zuly."""
+    margin = view_radius + 1000
+    lo_x = min(x for x, _ in homes) - margin
+    lo_y = min(y for _, y in homes) - margin
+    hi_x = max(x for x, _ in homes) + margin
+    hi_y = max(y for _, y in homes) + margin
+    lines = [
+        'name = "bench-fight"', 'version = "1.0.0"',
+        'description = "bench_players --fight: monsters next to every player."', "",
+        "[[map]]", f"id = {FIGHT_MAP}", 'name = "Bench Field"',
+        f"bounds = {{ min_x = {lo_x:.1f}, min_y = {lo_y:.1f}, max_x = {hi_x:.1f}, "
+        f"max_y = {hi_y:.1f} }}",
+        f"spawn = {{ x = {float(CENTRE):.1f}, y = {float(CENTRE):.1f} }}",
+        f"revive = [{{ x = {float(CENTRE):.1f}, y = {float(CENTRE):.1f} }}]", "",
+        "[[monster]]", 'id = "sandbag"', "type = 2", 'name = "Sandbag"', "level = 1",
+        f"hp = {hp}", "attack = 1", "defence = 0", "attack_range = 150.0",
+        "attack_speed = 50", "move_speed = 100.0", "xp = 1",
+        "drops = [{ zuly = { min = 1, max = 5 }, chance = 0.5 }]", "",
+    ]
+    for i, (x, y) in enumerate(homes):
+        lines += ["[[spawn]]", f'id = "s{i}"', 'monster = "sandbag"', f"map = {FIGHT_MAP}",
+                  f"centre = {{ x = {x + FIGHT_OFFSET:.1f}, y = {float(y):.1f} }}",
+                  f"radius = {FIGHT_SPAWN_RADIUS:.1f}", f"count = {FIGHT_MONSTERS}",
+                  f"respawn_seconds = {respawn:g}", ""]
+    path.write_text("\n".join(lines))
+    return path
 
 
 def monster_tick_cost(*, ticks: int, channels: int, players: int,
@@ -791,6 +936,53 @@ def scrape_drops(port: int) -> dict[str, float]:
     return found
 
 
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports a process listens on (its sockets in /proc/<pid>/fd, LISTEN in
+    /proc/net/tcp and tcp6)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:
+                    ports.add(int(cols[1].rpartition(":")[2], 16))
+    return ports
+
+
+class WorldStats:
+    """The embedded world service's GetStats, over its gRPC port: the gateway's embedded
+    services listen on an ephemeral loopback port (gateway_core.service_host), the one
+    listening port of the gateway process that is neither the game port nor /metrics."""
+
+    def __init__(self, pid: int, known: set[int]) -> None:
+        import grpc
+        from gateway_protos.v1 import world_pb2, world_pb2_grpc
+
+        ports = sorted(listening_ports(pid) - known)
+        if len(ports) != 1:
+            raise RuntimeError(f"cannot tell the gateway's gRPC port among {ports}")
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{ports[0]}")
+        self.stub = world_pb2_grpc.WorldStub(self.channel)
+        self.request = world_pb2.WorldStatsRequest()
+
+    def get(self) -> dict[str, float]:
+        reply = self.stub.GetStats(self.request, timeout=10)
+        return {key: float(getattr(reply, key)) for key in (
+            "hits", "kills", "deaths", "ground_items", "combat_ticks", "combat_tick_seconds",
+            "monsters", "characters", "events", "dropped_events")}
+
+    def close(self) -> None:
+        self.channel.close()
+
+
 def proc_cpu(pid: int) -> float:
     """CPU seconds (user + system, all threads) of a process."""
     with open(f"/proc/{pid}/stat") as f:
@@ -883,10 +1075,20 @@ class Bench:
         label = str(self.tree) if self.tree is not None else "installed"
         rows: list[dict[str, Any]] = []
         slots = self.max_players * Moves.of(args.jitter).span * 2
+        self.world_stats: WorldStats | None = None
         with tempfile.TemporaryDirectory(prefix="bench-players-") as tmp:
+            if args.fight:
+                pack = fight_pack(Path(tmp) / "fight.toml",
+                                  layout(self.max_players, args.view_radius), args.view_radius,
+                                  hp=args.monster_hp, respawn=args.respawn)
+                settings = {**settings, "WORLD_CONTENT": str(pack),
+                            "CHARACTER_CONTENT": str(pack),
+                            "CHARACTER_START_MAP": str(FIGHT_MAP), **args.settings}
             process, port = start_gateway(self.tree, Path(tmp), settings, pin)
             shm = SharedMemory(create=True, size=slots * 8)
             try:
+                if args.fight:
+                    self.world_stats = WorldStats(process.pid, {port, self.metrics_port})
                 options = {
                     "host": "127.0.0.1", "port": port, "view_radius": args.view_radius,
                     "max_players": self.max_players, "shm": shm.name, "cpus": worker_cpus,
@@ -895,6 +1097,7 @@ class Bench:
                     "flow_timeout": args.timeout * 4, "chat_every": args.chat_every,
                     "drain": args.drain, "workers": args.workers,
                     "char_legs_below": char_legs_below,
+                    "fight": args.fight, "retarget_ns": int(args.retarget * 1e9),
                 }
                 context = multiprocessing.get_context("spawn")
                 for number in range(args.workers):
@@ -921,6 +1124,8 @@ class Bench:
                     if worker.is_alive():
                         worker.kill()
                         worker.join()
+                if self.world_stats is not None:
+                    self.world_stats.close()
                 stop_gateway(process)
                 shm.close()
                 shm.unlink()
@@ -990,13 +1195,16 @@ class Bench:
             t0 = start + int(args.warmup * 1e9)
             t1 = t0 + int(args.seconds * 1e9)
             drops0 = scrape_drops(self.metrics_port)
+            world = self.world_stats
             for pipe in self.pipes:
                 pipe.send({"cmd": "play", "start": start, "t0": t0, "t1": t1, "count": size})
             time.sleep(max(0.0, (t0 - time.monotonic_ns()) / 1e9))
+            stats0 = world.get() if world is not None else {}
             cpu0, wall0 = proc_cpu(process.pid), time.monotonic()
             wait0 = proc_wait(process.pid)
             time.sleep(max(0.0, (t1 - time.monotonic_ns()) / 1e9))
             cpu1, wall1 = proc_cpu(process.pid), time.monotonic()
+            stats1 = world.get() if world is not None else {}
             waited = (proc_wait(process.pid) - wait0) / (wall1 - wall0)
             rss = proc_rss_mib(process.pid)
             played = []
@@ -1006,6 +1214,9 @@ class Bench:
                 played.append(pipe.recv())
             row = self.figures(size, played, cpu1 - cpu0, wall1 - wall0, rss, failures,
                                login_s)
+            if world is not None:
+                row["combat"] = self.combat_figures(size, played, stats0, stats1,
+                                                    wall1 - wall0)
             drops1 = scrape_drops(self.metrics_port)
             row["gateway_drops"] = {k: v - drops0.get(k, 0.0) for k, v in drops1.items()
                                     if v - drops0.get(k, 0.0) > 0}
@@ -1013,6 +1224,16 @@ class Bench:
             row["generator_cpu_wait"] = [round(p["wait"], 3) for p in played]
             rows.append(row)
             self.print_row(row)
+            if "combat" in row:
+                c = row["combat"]
+                self.say(
+                    f"    combat: {c['damage_per_s']:,.0f} damage packets delivered/s "
+                    f"({c['hits_per_s']:,.0f} hits/s in the world, {c['attacks']} attacks "
+                    f"sent), {c['kills']} kills ({c['own_kills']} seen by their killer), "
+                    f"{c['deaths']} deaths, {c['monsters']} monsters, {c['ground_items']} "
+                    f"ground items; combat tick {c['tick_us']:,.1f} us x {c['ticks']} ticks "
+                    f"({c['tick_us_per_player']:.2f} us per fighting player, "
+                    f"{c['tick_cpu_share']:.1%} of a core)")
             self.say("    waiting for a CPU (other processes): gateway "
                      f"{waited:.0%}, load generator "
                      + ", ".join(f"{p['wait']:.0%}" for p in played))
@@ -1024,6 +1245,25 @@ class Bench:
         good = [r["players"] for r in rows if r["p99_ms"] < 50 and not r["generator_limited"]]
         self.say(f"largest N with p99 < 50 ms: {max(good) if good else 'none'}")
         return rows
+
+    def combat_figures(self, size: int, played: Sequence[dict[str, Any]],
+                       before: dict[str, float], after: dict[str, float],
+                       wall: float) -> dict[str, Any]:
+        """The --fight figures of one window: GetStats deltas and what the players saw."""
+        delta = {k: after[k] - before.get(k, 0.0) for k in after}
+        ticks = delta["combat_ticks"]
+        seconds = delta["combat_tick_seconds"]
+        tick_us = seconds * 1e6 / ticks if ticks else math.nan
+        return {
+            "damage_per_s": round(sum(p["damages"] for p in played) / self.args.seconds, 1),
+            "hits_per_s": round(delta["hits"] / wall, 1),
+            "attacks": sum(p["attacks"] for p in played),
+            "kills": int(delta["kills"]), "own_kills": sum(p["own_kills"] for p in played),
+            "deaths": int(delta["deaths"]), "monsters": int(after["monsters"]),
+            "ground_items": int(after["ground_items"]), "ticks": int(ticks),
+            "tick_us": round(tick_us, 2), "tick_us_per_player": round(tick_us / size, 3),
+            "tick_cpu_share": round(seconds / wall, 4),
+        }
 
     def figures(self, size: int, played: Sequence[dict[str, Any]], cpu: float, wall: float,
                 rss: float, failures: Counter[str], login_s: float) -> dict[str, Any]:
@@ -1143,6 +1383,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="players per channel among the monsters (%(default)s)")
     parser.add_argument("--monsters-only", action="store_true",
                         help="only the monster measurement")
+    parser.add_argument("--fight", action="store_true",
+                        help="the fighting scenario: players stand, attack monsters and chat "
+                        "(no moves; skips the monster measurement)")
+    parser.add_argument("--retarget", type=float, default=5.0,
+                        help="--fight: a player picks another monster after this many "
+                        "seconds (and after a kill; %(default)s)")
+    parser.add_argument("--monster-hp", type=int, default=60,
+                        help="--fight: the monsters' HP (%(default)s)")
+    parser.add_argument("--respawn", type=float, default=2.0,
+                        help="--fight: the monsters' respawn seconds (%(default)s)")
     args = parser.parse_args(argv)
     try:
         args.sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
@@ -1169,9 +1419,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             and 0 <= args.monster_players <= 10_000):
         parser.error("--monster-ticks 1..100000, --monster-channels 1..255, "
                      "--monster-players 0..10000")
-    monsters = monster_tick_cost(ticks=args.monster_ticks, channels=args.monster_channels,
-                                 players=args.monster_players, view_radius=args.view_radius)
-    if not args.json:
+    if args.fight and args.monsters_only:
+        parser.error("--fight and --monsters-only exclude each other")
+    if args.fight and not (args.retarget > 0 and args.monster_hp >= 1 and args.respawn > 0):
+        parser.error("--retarget and --respawn must be positive, --monster-hp at least 1")
+    if args.fight:
+        monsters: dict[str, float] = {}
+    else:
+        monsters = monster_tick_cost(ticks=args.monster_ticks, channels=args.monster_channels,
+                                     players=args.monster_players, view_radius=args.view_radius)
+    if not args.json and not args.fight:
         print(f"monsters: {monsters['monsters']} monsters, {monsters['players']} players, "
               f"{monsters['ticks']} ticks: {monsters['tick_with_s'] * 1e3:.3f} ms per tick "
               f"with monsters, {monsters['tick_without_s'] * 1e3:.3f} ms without, "
@@ -1182,7 +1439,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.json:
         print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.2f}; sizes {args.sizes}, "
-              f"{args.seconds:g} s per size, 2 Hz moves, a chat every {args.chat_every} moves")
+              f"{args.seconds:g} s per size, "
+              + (f"fighting (no moves: a new target after a kill or every {args.retarget:g} s, "
+                 f"monsters {FIGHT_MONSTERS} per player with {args.monster_hp} HP, respawn "
+                 f"{args.respawn:g} s), a chat every {args.chat_every} ticks of 0.5 s"
+                 if args.fight else f"2 Hz moves, a chat every {args.chat_every} moves"))
     rows: list[dict[str, Any]] = []
     for tree in trees:
         rows.extend(Bench(args, tree).run())

@@ -6,11 +6,13 @@ may move freely between releases. Its parts:
 * hooks: :data:`hookimpl` and the registrars each ``gateway_register_*`` hook receives;
 * packets: :class:`PacketContext` (what a handler gets besides the packet), :class:`Session`
   and :class:`SessionState`, the game's session records (:class:`RecordKey`, read with
-  ``session.records.get``, written by their one owner through :class:`RecordWriter`; the
-  shared ones are :data:`SELECTED_CHARACTER` and :data:`WORLD_PLACEMENT`), a plugin's private
-  per-session and per-gateway storage (:class:`Key`, :class:`PluginData`), :class:`RawFrame`,
-  and every packet class and enum (re-exported from the protocol layer, also reachable as
-  :mod:`packets`);
+  ``session.records.get``, written by their one owner through :class:`RecordWriter`, watched
+  by any plugin with ``register.watch(key, callback)``, a :data:`RecordWatcher` called as
+  ``callback(session, old, new)`` after every write; the shared ones are
+  :data:`SELECTED_CHARACTER`, :data:`WORLD_PLACEMENT` and :data:`CHARACTER_PROGRESS`), a
+  plugin's private per-session and per-gateway storage (:class:`Key`, :class:`PluginData`),
+  :class:`RawFrame`, and every packet class and enum (re-exported from the protocol layer,
+  also reachable as :mod:`packets`);
 * runtimes: :class:`PluginRuntime` (and :class:`InWorldRuntime`) for state kept per running
   gateway, handed to handlers as ``ctx.runtime``; :class:`GatewayView` is what a runtime sees
   of its gateway;
@@ -42,9 +44,11 @@ from gateway_core.content import (
     ContentError,
     ContentPack,
     GateDef,
+    ItemDef,
     MapDef,
     MonsterDef,
     NpcDef,
+    SkillDef,
     SpawnDef,
     default_pack_path,
     load_default_pack,
@@ -122,12 +126,15 @@ from gateway_core.protocol.packets.party import *  # noqa: F403
 from gateway_core.protocol.packets.shop import *  # noqa: F403
 from gateway_core.protocol.packets.trade import *  # noqa: F403
 from gateway_core.records import (
+    CHARACTER_PROGRESS,
     SELECTED_CHARACTER,
     WORLD_PLACEMENT,
+    CharacterProgress,
     Position,
     RecordKey,
     RecordOwnershipError,
     Records,
+    RecordWatcher,
     RecordWriter,
     SelectedCharacter,
     WorldPlacement,
@@ -185,6 +192,7 @@ from gateway_core.validators import (
 __all__ = [
     "ALL_PACKETS",
     "AUTHENTICATED_STATES",
+    "CHARACTER_PROGRESS",
     "DISPATCH_STATES",
     "MAX_GATEWAY_ID_BYTES",
     "PACKETS_BY_NAME",
@@ -194,6 +202,7 @@ __all__ = [
     "AddressSettings",
     "CallContext",
     "Category",
+    "CharacterProgress",
     "CommandContext",
     "CommandRegistrar",
     "ConnectionRegistry",
@@ -222,6 +231,7 @@ __all__ = [
     "Record",
     "RecordKey",
     "RecordOwnershipError",
+    "RecordWatcher",
     "RecordWriter",
     "Records",
     "ReferenceService",
@@ -286,9 +296,11 @@ __all__ += [
     "ContentError",
     "ContentPack",
     "GateDef",
+    "ItemDef",
     "MapDef",
     "MonsterDef",
     "NpcDef",
+    "SkillDef",
     "SpawnDef",
     "default_pack_path",
     "load_default_pack",

@@ -94,6 +94,8 @@ class Gateway:
             encode=lambda packet: encode_packet(packet, role=Role.SERVER, cipher=cipher,
                                                 profile=profile),
             on_state_changed=self.lifecycle.session_state_changed,
+            watchers=self.pm.registry.record_watchers,
+            on_watcher_error=self.metrics.handler_error,
         )
         #: The backend clients (after start-up).
         self.backends: GrpcClients | None = None

@@ -10,6 +10,14 @@ A plugin claims the keys it writes at start-up (``register.claim(KEY)`` in
 ``gateway.record_writer(plugin)`` in a runtime. A write by anyone else raises
 :class:`RecordOwnershipError`, so two plugins can never fight over one value unnoticed.
 
+Reading is free, and so is being told: ``register.watch(KEY, callback)`` (also in
+``gateway_register_runtime``, any plugin, any key) has the connection registry call
+``callback(session, old, new)`` (a :data:`RecordWatcher`) after every write of ``KEY`` on any
+session of the gateway, ``old`` / ``new`` being the values before and after (``None`` when
+absent). A watcher is a plain function run inside the write, so it must not block (it starts
+a task for slow work); one that raises is logged with its plugin's name and counted as a
+handler error, and neither the write nor the other watchers notice.
+
 Records are frozen values: a reader can keep one without seeing it change under it, and a
 write is one assignment (the connection registry re-indexes the keys it indexes on it).
 This module sits below the session layer and imports nothing of the gateway.
@@ -19,14 +27,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar, cast
 
 __all__ = [
+    "CHARACTER_PROGRESS",
     "SELECTED_CHARACTER",
     "WORLD_PLACEMENT",
+    "CharacterProgress",
     "Position",
     "RecordKey",
     "RecordOwnershipError",
+    "RecordWatcher",
     "RecordWriter",
     "Records",
     "SelectedCharacter",
@@ -34,6 +45,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: A watcher of a session record: ``callback(session, old, new)``, called after every write of
+#: the key it watches (``old`` / ``new``: the values, ``None`` when absent).
+RecordWatcher: TypeAlias = Callable[[Any, Any, Any], None]
 
 
 class RecordKey(Generic[T]):
@@ -180,7 +195,33 @@ class WorldPlacement:
     object_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CharacterProgress:
+    """What the world decided about a character's growth and vitals (written by the world
+    plugin from the world service's ``progress`` events; the character plugin stores it).
+
+    ``stats`` are the base stats in the client's order: strength, dexterity, intelligence,
+    concentration, charm, sense. ``skills`` are the skill ids of the character's skill slots
+    (0 = empty). ``max_hp`` / ``max_mp`` are derived by the world (for party views and the
+    console); they are not stored.
+    """
+
+    level: int
+    xp: int
+    hp: int
+    mp: int
+    stats: tuple[int, int, int, int, int, int]
+    stat_points: int
+    skill_points: int
+    penalty_xp: int
+    skills: tuple[int, ...]
+    max_hp: int = 0
+    max_mp: int = 0
+
+
 #: The character played on a connection (owner: the character plugin).
 SELECTED_CHARACTER = RecordKey[SelectedCharacter]("character.selected")
 #: Where the character of a connection is on its map (owner: the world plugin).
 WORLD_PLACEMENT = RecordKey[WorldPlacement]("world.placement")
+#: Level, XP, vitals, stats, points and skills as the world has them (owner: the world plugin).
+CHARACTER_PROGRESS = RecordKey[CharacterProgress]("world.progress")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeAlias
 from gateway_core.config import SettingRegistration
 from gateway_core.context import GatewayView, Handler
 from gateway_core.protocol.numbering import Direction, NumberingProfile, get_profile
-from gateway_core.records import RecordKey
+from gateway_core.records import RecordKey, RecordWatcher
 from gateway_core.session import SessionState
 
 if TYPE_CHECKING:
@@ -167,6 +167,11 @@ class Registry:
     chat_commands: dict[str, ChatCommandRegistration] = field(default_factory=dict)
     #: The plugin that writes each claimed session record.
     record_owners: dict[RecordKey[Any], str] = field(default_factory=dict)
+    #: Who is told of every write of each session record: ``(plugin, callback)`` in
+    #: registration order (``register.watch``).
+    record_watchers: dict[RecordKey[Any], list[tuple[str, RecordWatcher]]] = field(
+        default_factory=dict
+    )
     #: The numbering packet registrations are checked against (``None``: the default one).
     profile: NumberingProfile | None = None
 
@@ -308,8 +313,8 @@ class SettingsRegistrar(_Registrar):
 
 
 class RuntimeRegistrar(_Registrar):
-    """``register(factory)`` and ``register.claim(record_key)`` for
-    ``gateway_register_runtime``."""
+    """``register(factory)``, ``register.claim(record_key)`` and
+    ``register.watch(record_key, callback)`` for ``gateway_register_runtime``."""
 
     __slots__ = ()
 
@@ -334,6 +339,22 @@ class RuntimeRegistrar(_Registrar):
                 f"plugin {owner!r}"
             )
         self._registry.record_owners[key] = self.plugin
+
+    def watch(self, key: RecordKey[Any], callback: RecordWatcher) -> None:
+        """Call ``callback(session, old, new)`` after every write of the session record
+        ``key`` on any session of the gateway (``old`` / ``new``: the values before and
+        after, ``None`` when absent; a clear passes ``new=None``). Any plugin may watch any
+        key, claimed or not. The callback is a plain function run inside the write: it must
+        not block (start a task for slow work); one that raises is logged with this
+        plugin's name and counted as a handler error, and neither the write nor the other
+        watchers are affected."""
+        if not isinstance(key, RecordKey):
+            raise PluginError(f"plugin {self.plugin!r}: watch({key!r}) is not a RecordKey")
+        if not callable(callback):
+            raise PluginError(
+                f"plugin {self.plugin!r}: watcher of record {key.name!r} is not callable"
+            )
+        self._registry.record_watchers.setdefault(key, []).append((self.plugin, callback))
 
 
 class CommandRegistrar(_Registrar):

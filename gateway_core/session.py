@@ -7,7 +7,8 @@ socket only through a small :class:`Outbox` (the server's connection), so sessio
 built and tested without one. The :class:`ConnectionRegistry` indexes live sessions by
 connection id, user id, character name (case-insensitive, from the selected-character record)
 and world object id (from the world-placement record); the indexes follow every write of the
-field or record, so lookups stay O(1) whoever writes it. State changes go through
+field or record, so lookups stay O(1) whoever writes it; after each record write it calls the
+plugins' watchers of that key (``register.watch``), each isolated. State changes go through
 :meth:`Session.set_state`, the single place that fires ``gateway_session_state_changed``.
 """
 
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import enum
 import itertools
+import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar, cast
 
 from gateway_core.records import (
@@ -24,6 +26,7 @@ from gateway_core.records import (
     WORLD_PLACEMENT,
     RecordKey,
     Records,
+    RecordWatcher,
     SelectedCharacter,
     WorldPlacement,
 )
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     OutPacket: TypeAlias = Packet | RawFrame
 
 T = TypeVar("T")
+
+log = logging.getLogger("gateway.records")
 
 
 class SessionState(enum.Enum):
@@ -251,7 +256,9 @@ class ConnectionRegistry:
 
     ``encode`` turns a packet into wire bytes for the gateway's role, cipher and profile
     (``gateway_core.protocol.connection.encode_packet`` bound to those settings);
-    ``on_state_changed`` runs the lifecycle hooks.
+    ``on_state_changed`` runs the lifecycle hooks. ``watchers`` maps a record key to the
+    ``(plugin, callback)`` pairs told of each write of it (read at each write, so it may be
+    filled later); ``on_watcher_error(plugin)`` counts a watcher that raised (logged here).
     """
 
     def __init__(
@@ -260,9 +267,15 @@ class ConnectionRegistry:
         encode: Callable[[OutPacket], bytes],
         on_state_changed: Callable[[Session, SessionState, SessionState], Awaitable[None]]
         | None = None,
+        watchers: Mapping[RecordKey[Any], Sequence[tuple[str, RecordWatcher]]] | None = None,
+        on_watcher_error: Callable[[str], None] | None = None,
     ) -> None:
         self._encode = encode
         self._on_state_changed = on_state_changed
+        self._watchers: Mapping[RecordKey[Any], Sequence[tuple[str, RecordWatcher]]] = (
+            watchers if watchers is not None else {}
+        )
+        self._on_watcher_error = on_watcher_error
         self._ids = itertools.count(1)
         self._by_id: dict[int, Session] = {}
         self._by_user: dict[object, list[Session]] = {}
@@ -361,6 +374,20 @@ class ConnectionRegistry:
             self._move(self._by_name, session, _name_of(old), _name_of(new))
         elif key is WORLD_PLACEMENT:
             self._move(self._by_object, session, _object_of(old), _object_of(new))
+        watchers = self._watchers.get(key)
+        if not watchers:
+            return
+        for plugin, callback in tuple(watchers):
+            try:
+                callback(session, old, new)
+            except Exception:
+                log.exception("plugin %s: watcher of record %s raised on connection #%d",
+                              plugin, key.name, session.connection_id)
+                if self._on_watcher_error is not None:
+                    try:
+                        self._on_watcher_error(plugin)
+                    except Exception:  # a broken counter never breaks a write
+                        log.exception("counting the error of plugin %s failed", plugin)
 
     @staticmethod
     def _move(

@@ -347,13 +347,8 @@ class _Checker:
                 if line.item in listed:
                     self.at(where, f"items[{index}].item", f"{line.item!r} is listed twice")
                 listed.add(line.item)
-        for where, skill in self.typed("skill", SkillDef):
-            effect = skill.effect
-            if effect.kind == "buff" and (effect.stat is None or effect.duration_seconds <= 0):
-                self.at(where, "effect", "a buff needs a stat and duration_seconds > 0")
-            if effect.kind != "buff" and effect.stat is not None:
-                self.at(where, "effect.stat", f"only a buff raises a stat, not {effect.kind!r}")
-        self._check_kits(items)
+        self._check_skills(skills)
+        self._check_kits(items, skills)
         return ContentPack(
             name=name, version=version, description=description, maps=_frozen(maps),
             gates=_frozen(gates), npcs=_frozen(npcs), monsters=_frozen(monsters),
@@ -431,8 +426,45 @@ class _Checker:
             elif item.effect is not None:
                 self.at(where, "effect", f"only consumables have an effect, not {kind} items")
 
-    def _check_kits(self, items: Mapping[str, ItemDef]) -> None:
+    def _check_skills(self, skills: Mapping[int, SkillDef]) -> None:
+        in_loop: set[int] = set()  # a loop of next levels is reported once, at its first skill
+        for where, skill in self.typed("skill", SkillDef):
+            effect = skill.effect
+            if effect.kind == "buff" and (effect.stat is None or effect.duration_seconds <= 0):
+                self.at(where, "effect", "a buff needs a stat and duration_seconds > 0")
+            if effect.kind != "buff" and effect.stat is not None:
+                self.at(where, "effect.stat", f"only a buff raises a stat, not {effect.kind!r}")
+            if skill.next is None:
+                continue
+            following = self.ref(where, "next", skill.next, skills, "skill")
+            if following is None:
+                continue
+            if following.job != skill.job:
+                self.at(where, "next", f"skill {following.id} ({following.name!r}) is of job "
+                                       f"{following.job}, not of this skill's job {skill.job}")
+            if following.level < skill.level:
+                self.at(where, "next", f"skill {following.id} ({following.name!r}) needs level "
+                                       f"{following.level}, below this skill's level "
+                                       f"{skill.level}")
+            if skill.id not in in_loop and (loop := _next_loop(skill, skills)):
+                in_loop.update(loop)
+                chain = " -> ".join(str(number) for number in (*loop, skill.id))
+                self.at(where, "next", f"the next levels loop back to this skill ({chain})")
+
+    def _check_kits(self, items: Mapping[str, ItemDef], skills: Mapping[int, SkillDef]) -> None:
         for where, kit in self.typed("starter_kit", StarterKitDef):
+            known: set[int] = set()
+            for index, number in enumerate(kit.skills):
+                place = f"skills[{index}]"
+                if number in known:
+                    self.at(where, place, f"skill {number} is listed twice")
+                    continue
+                known.add(number)
+                skill = self.ref(where, place, number, skills, "skill")
+                if skill is not None and skill.job not in (kit.job, 0):
+                    self.at(where, place, f"skill {number} ({skill.name!r}) is of job "
+                                          f"{skill.job}: a kit has skills of its job "
+                                          f"({kit.job}) or visitor skills (job 0)")
             worn: dict[EquipSlot, str] = {}
             for index, line in enumerate(kit.items):
                 item = self.ref(where, f"items[{index}].item", line.item, items, "item")
@@ -451,6 +483,23 @@ class _Checker:
                                                             f"already holds {worn[item.slot]!r}")
                 else:
                     worn[item.slot] = line.item
+
+
+def _next_loop(skill: SkillDef, skills: Mapping[int, SkillDef]) -> tuple[int, ...]:
+    """The skill ids from ``skill`` along ``next`` when that chain comes back to ``skill``
+    (a skill that is its own next level included); empty when the chain ends."""
+    chain = [skill.id]
+    seen = {skill.id}
+    current = skills.get(skill.next) if skill.next is not None else None
+    while current is not None:
+        if current.id == skill.id:
+            return tuple(chain)
+        if current.id in seen:  # a loop further on, reported at its own skills
+            return ()
+        chain.append(current.id)
+        seen.add(current.id)
+        current = skills.get(current.next) if current.next is not None else None
+    return ()
 
 
 def _valid(bounds: Bounds) -> bool:

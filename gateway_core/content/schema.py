@@ -362,6 +362,11 @@ class SkillDef(_Entry):
     #: 0 = the caster itself.
     range: NonNegative = 0.0
     effect: SkillEffect
+    #: The skill id of this skill's next level (what ``PAKCS_SKILL_LEVEL_REQ`` asks for); the
+    #: loader checks it exists, has the same job and a ``level`` at least this one's.
+    next: U16 | None = None
+    #: Skill points that learning this skill (or levelling up to it) costs.
+    points: Annotated[int, Strict(), Field(ge=0, le=255)] = 1
 
 
 class KitItem(_Entry):
@@ -376,3 +381,6 @@ class StarterKitDef(_Entry):
     job: JobNumber
     zuly: Count = 0
     items: tuple[KitItem, ...] = ()
+    #: Client skill ids the new character knows, in skill slot order; each skill's job is the
+    #: kit's job or 0 (visitor skills are common to every job).
+    skills: tuple[U16, ...] = ()

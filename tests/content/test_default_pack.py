@@ -94,6 +94,27 @@ def test_every_first_job_has_skills_and_a_starter_kit() -> None:
                    for line in kit.items), job
 
 
+def test_starter_kits_teach_skills_of_their_job_and_visitors_steady_strike() -> None:
+    pack = load_default_pack()
+    assert pack.starter_kits[Job.VISITOR].skills[0] == 11
+    assert pack.skills[11].name == "Steady Strike"
+    for job in FIRST_JOBS:
+        skills = pack.starter_kits[job].skills
+        assert 1 <= len(skills) <= 2, job
+        assert all(pack.skills[number].job in (job, Job.VISITOR) for number in skills), job
+
+
+def test_some_skills_have_a_next_level_of_their_job() -> None:
+    pack = load_default_pack()
+    levelled = [skill for skill in pack.skills.values() if skill.next is not None]
+    assert len(levelled) >= 2
+    for skill in levelled:
+        following = pack.skills[skill.next]  # type: ignore[index]
+        assert following.job == skill.job and following.level >= skill.level
+        assert following.points >= 1
+    assert pack.skills[pack.skills[11].next].name == "Steady Strike II"  # type: ignore[index]
+
+
 def test_positions_are_in_map_units_near_the_town_centre() -> None:
     # Same unit as the packets and CHARACTER_START_X: a town centre is near 520000.
     town = load_default_pack().maps[TOWN]

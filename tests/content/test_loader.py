@@ -137,7 +137,7 @@ def test_single_file_pack_loads_with_every_section(write_pack: WritePack) -> Non
     assert pack.item_by_client(10, 2) is None
     assert pack.spawns_on(2) == [pack.spawns["jellies"]] and pack.npcs_on(2) == []
     assert pack.gates_on(1) == [pack.gates[1]] and pack.skills_for(0) == [pack.skills[1]]
-    assert pack.starter_kits[0].zuly == 100
+    assert pack.starter_kits[0].zuly == 100 and pack.starter_kits[0].skills == ()
 
 
 def test_directory_pack_reads_its_includes_and_names_them_in_problems(
@@ -293,6 +293,74 @@ def test_bounds_need_min_below_max(write_pack: WritePack) -> None:
 def test_rules_across_fields(write_pack: WritePack, old: str, new: str, where: str) -> None:
     assert old in SINGLE
     assert _one(_single(write_pack, SINGLE.replace(old, new))).startswith(f"pack.toml: {where}")
+
+
+# --- skills: starter skills and next levels ------------------------------------------------------
+
+KIT = "job = 0\nzuly = 100\n"
+SKILL_1 = 'job = 0\neffect = { kind = "damage", power = 5 }\n'
+
+
+def _skill(number: int, job: int = 0, level: int = 1, extra: str = "") -> str:
+    return (f'\n[[skill]]\nid = {number}\nname = "Skill {number}"\njob = {job}\nlevel = {level}\n'
+            f'effect = {{ kind = "damage", power = 5 }}\n{extra}')
+
+
+def test_kit_skills_and_next_levels_load(write_pack: WritePack) -> None:
+    text = (SINGLE.replace(KIT, KIT + "skills = [1, 2]\n")
+            .replace(SKILL_1, SKILL_1 + "next = 2\n")
+            + _skill(2, level=5, extra="points = 3\n")
+            + _skill(3, job=111) + "\n[[starter_kit]]\njob = 111\nskills = [3, 1]\n")
+    pack = load_pack(_single(write_pack, text))
+    assert pack.starter_kits[0].skills == (1, 2) and pack.starter_kits[111].skills == (3, 1)
+    assert (pack.skills[1].next, pack.skills[1].points) == (2, 1)
+    assert (pack.skills[2].next, pack.skills[2].points) == (None, 3)
+
+
+@pytest.mark.parametrize(("kit", "more", "where"), [
+    ("skills = [2]", "", "starter_kit[0] (job=0): skills[0]: unknown skill 2"),
+    ("skills = [1, 2]", _skill(2, job=111),
+     "starter_kit[0] (job=0): skills[1]: skill 2 ('Skill 2') is of job 111: a kit has skills "
+     "of its job (0) or visitor skills (job 0)"),
+    ("skills = [1, 1]", "", "starter_kit[0] (job=0): skills[1]: skill 1 is listed twice"),
+])
+def test_kit_skills_are_checked(write_pack: WritePack, kit: str, more: str, where: str) -> None:
+    text = SINGLE.replace(KIT, f"{KIT}{kit}\n") + more
+    assert _one(_single(write_pack, text)) == f"pack.toml: {where}"
+
+
+def test_a_kit_of_a_job_refuses_another_jobs_skill(write_pack: WritePack) -> None:
+    text = (SINGLE + _skill(2, job=111) + _skill(3, job=211)
+            + "\n[[starter_kit]]\njob = 111\nskills = [1, 2, 3]\n")
+    assert _one(_single(write_pack, text)) == (
+        "pack.toml: starter_kit[1] (job=111): skills[2]: skill 3 ('Skill 3') is of job 211: a "
+        "kit has skills of its job (111) or visitor skills (job 0)")
+
+
+def test_a_kit_skill_refused_by_its_model_is_not_also_unknown(write_pack: WritePack) -> None:
+    text = SINGLE.replace(KIT, KIT + "skills = [2]\n") + _skill(2, level=0)
+    assert _one(_single(write_pack, text)).startswith(
+        "pack.toml: skill[1] (id=2): level: Input should be greater than or equal to 1")
+
+
+@pytest.mark.parametrize(("next_", "more", "where"), [
+    ("9", "", "next: unknown skill 9"),
+    ("2", _skill(2, job=111),
+     "next: skill 2 ('Skill 2') is of job 111, not of this skill's job 0"),
+    ("2", _skill(2, level=1, extra="next = 1\n"),
+     "next: the next levels loop back to this skill (1 -> 2 -> 1)"),
+    ("1", "", "next: the next levels loop back to this skill (1 -> 1)"),
+])
+def test_next_level_is_checked(write_pack: WritePack, next_: str, more: str, where: str) -> None:
+    text = SINGLE.replace(SKILL_1, f"{SKILL_1}next = {next_}\n") + more
+    assert _one(_single(write_pack, text)) == f"pack.toml: skill[0] (id=1): {where}"
+
+
+def test_next_level_needs_at_least_the_same_level(write_pack: WritePack) -> None:
+    text = SINGLE + _skill(2, level=10, extra="next = 3\n") + _skill(3, level=9)
+    assert _one(_single(write_pack, text)) == (
+        "pack.toml: skill[1] (id=2): next: skill 3 ('Skill 3') needs level 9, below this "
+        "skill's level 10")
 
 
 # --- structure --------------------------------------------------------------------------------

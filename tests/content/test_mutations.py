@@ -28,17 +28,20 @@ OUT_OF_RANGE: dict[str, dict[str, list[Any]]] = {
                 "move_speed": [-1.0], "aggro_radius": [-1.0], "xp": [-1], "defence": [-3]},
     "spawn": {"count": [0, 501], "respawn_seconds": [0.0], "radius": [-1.0]},
     "item": {"type": [0, 15], "number": [0, 65536], "stack": [0, 1000], "price": [-1]},
-    "skill": {"id": [0], "level": [0, 256], "mp_cost": [-1], "job": [1, 112]},
+    "skill": {"id": [0], "level": [0, 256], "mp_cost": [-1], "job": [1, 112], "next": [0],
+              "points": [-1, 256]},
     "starter_kit": {"zuly": [-1], "job": [5, 500]},
 }
 MISSING_MAP = 65000
 MISSING_KEY = "no_such_entry"
-#: Reference fields: (section, path with [] for "some element of that array", target is a map).
+#: Reference fields: (section, path with [] for "some element of that array", target is a
+#: number: a map or a skill id).
 REFERENCES = [
     ("npc", "map", True), ("npc", "shop", False), ("gate", "map", True),
     ("gate", "destination.map", True), ("spawn", "monster", False), ("spawn", "map", True),
     ("monster", "drops[].item", False), ("shop", "items[].item", False),
-    ("starter_kit", "items[].item", False),
+    ("starter_kit", "items[].item", False), ("skill", "next", True),
+    ("starter_kit", "skills[]", True),
 ]
 
 
@@ -76,16 +79,23 @@ def _missing_reference(data: st.DataObject, docs: Documents) -> tuple[str, str, 
     section, path, is_map = data.draw(st.sampled_from(REFERENCES))
     missing: object = MISSING_MAP if is_map else MISSING_KEY
     head, _, leaf = path.partition("[].")
+    scalars = path.endswith("[]")  # an array of references, not of tables
+    head = head.removesuffix("[]")
     candidates: list[tuple[tuple[int, int], int | None]] = []
     for where in _entries(docs, section):
         entry = docs[where[0]][1][section][where[1]]
-        if not leaf:
+        if scalars:
+            candidates += [(where, i) for i in range(len(entry.get(head, [])))]
+        elif not leaf:
             candidates.append((where, None))
         else:
             candidates += [(where, i) for i, line in enumerate(entry.get(head, [])) if leaf in line]
     _require(candidates)
     where, element = data.draw(st.sampled_from(candidates))
     entry = docs[where[0]][1][section][where[1]]
+    if scalars and element is not None:
+        entry[head][element] = missing
+        return (*_label(docs, section, where), f"{head}[{element}]")
     if element is not None:
         entry[head][element][leaf] = missing
         return (*_label(docs, section, where), f"{head}[{element}].{leaf}")

@@ -130,6 +130,21 @@ def test_skill_effect_kind_is_closed() -> None:
     assert _error_at(SkillDef, skill) == [("effect", "kind")]
 
 
+def test_skill_next_and_points_and_kit_skills() -> None:
+    skill = {"id": 1, "name": "Hit", "job": 0, "effect": {"kind": "damage", "power": 5}}
+    plain = SkillDef.model_validate(skill)
+    assert (plain.next, plain.points) == (None, 1)
+    levelled = SkillDef.model_validate({**skill, "next": 2, "points": 0})
+    assert (levelled.next, levelled.points) == (2, 0)
+    for field, value in (("next", 0), ("next", 65536), ("points", -1), ("points", 256),
+                         ("points", True), ("points", 1.0)):
+        assert _error_at(SkillDef, {**skill, field: value}) == [(field,)], (field, value)
+    assert StarterKitDef.model_validate({"job": 0}).skills == ()
+    assert StarterKitDef.model_validate({"job": 0, "skills": [11, 12]}).skills == (11, 12)
+    assert _error_at(StarterKitDef, {"job": 0, "skills": [11, 0]}) == [("skills", 1)]
+    assert _error_at(StarterKitDef, {"job": 0, "skills": ["11"]}) == [("skills", 0)]
+
+
 def test_entries_are_frozen() -> None:
     item = ItemDef.model_validate(ITEM)
     with pytest.raises(ValidationError):

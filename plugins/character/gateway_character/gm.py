@@ -1,18 +1,14 @@
-"""GM chat commands on the GM's own character: ``/zuly``, ``/level``, ``/heal`` and ``/item``.
+"""GM chat commands on the GM's own character: ``/zuly`` and ``/item``. (``/level`` and
+``/heal`` change what the world decides, and are the world plugin's.)
 
 Each change is one save of the character in the character service (at the position the
 world has it), then made to the state loaded on the world join (kept in the connection's
 :data:`~gateway_character.handlers.PLAYING`, stored again when the character leaves the
 world), so a gateway killed right after loses nothing and a failed save changes nothing; then
 the client is told with the protocol's packet for it:
-``PAKWC_SET_MONEY`` for money, ``PAKWC_LEVELUP`` for the level, ``PAKWC_SET_HP_AND_MP`` for
-hit and mana points. Bad arguments (missing, non-numeric, negative, too large, overflowing)
-are answered with the usage and change nothing.
-
-The character data keeps no maximum HP or MP (no stats-derived maximum exists yet), so
-``/heal`` restores what the character data knows: the values a new character starts with
-(:data:`HEAL_HP`, :data:`HEAL_MP`), or the current ones when they are higher. ``/item`` is
-registered but refuses: the character data has inventory slots, but nothing yet knows which
+``PAKWC_SET_MONEY`` for money. Bad arguments (missing, non-numeric, negative, too large,
+overflowing) are answered with the usage and change nothing. ``/item`` is registered but
+refuses: the character data has inventory slots, but nothing yet knows which
 item ids exist, how they stack or where one may go, so items arrive with the inventory
 (issue 11).
 """
@@ -26,12 +22,9 @@ from typing import TYPE_CHECKING, Final
 import grpc
 from gateway_protos.v1 import character_pb2
 
-from gateway_character.convert import clamp
-from gateway_character.handlers import PLAYING, Playing, object_id, stored_state
+from gateway_character.handlers import PLAYING, Playing, store
 from gateway_core.api import (
     ChatCommandError,
-    SrvLevelup,
-    SrvSetHpAndMp,
     SrvSetMoney,
     int_argument,
     server_message,
@@ -48,12 +41,6 @@ log = logging.getLogger("gateway.character.gm")
 GM_LEVEL: Final = 100
 #: Most money a character may have (the packets carry it as a signed 64-bit number).
 MAX_MONEY: Final = 2**63 - 1
-#: Highest level ``/level`` sets (the game's level cap).
-MAX_LEVEL: Final = 250
-#: What ``/heal`` restores at least: a new character's HP and MP (the character service's
-#: starting values; the character data keeps no maximum).
-HEAL_HP: Final = 100
-HEAL_MP: Final = 50
 #: The refusal of ``/item``.
 ITEMS_LATER: Final = "Items arrive with the inventory (issue 11); /item does nothing yet."
 
@@ -66,19 +53,19 @@ def _playing(ctx: PacketContext[None]) -> Playing:
 
 
 async def _store(ctx: PacketContext[None], change: Callable[[CharacterState], None]) -> None:
-    """Make ``change`` to the GM's character as one save in the character service, then to
+    """Make ``change`` to the GM's character as one save in the character service (in turn
+    with the character's other saves, :func:`~gateway_character.handlers.store`), then to
     the loaded state: a gateway killed right after still has it stored, and a save that
     fails changes nothing (the GM is told)."""
     playing = _playing(ctx)
-    state = stored_state(ctx.session, playing)
-    change(state)
     try:
-        await playing.character.SaveCharacter(character_pb2.SaveCharacterRequest(state=state))
+        stored = await store(ctx.session, playing, change)
     except grpc.aio.AioRpcError as exc:
         log.warning("connection #%d: GM change of character %d not saved: %s",
-                    ctx.session.connection_id, state.id, exc.code().name)
+                    ctx.session.connection_id, playing.state.id, exc.code().name)
         raise ChatCommandError("The character could not be saved; nothing changed.") from None
-    change(playing.state)
+    if stored is None:  # the character is leaving the world: its last save has run
+        raise ChatCommandError("No character is loaded on this connection.")
 
 
 async def on_zuly(ctx: PacketContext[None], command: ChatCommand) -> None:
@@ -102,50 +89,14 @@ async def on_zuly(ctx: PacketContext[None], command: ChatCommand) -> None:
     ctx.reply(server_message(f"Zuly: {money}."))
 
 
-async def on_level(ctx: PacketContext[None], command: ChatCommand) -> None:
-    """``/level N``: the level (1 to :data:`MAX_LEVEL`), experience within it reset to 0."""
-    if len(command.words) != 1:
-        raise ChatCommandError()
-    level = int_argument(command.words[0], low=1, high=MAX_LEVEL)
-
-    def set_level(state: CharacterState) -> None:
-        state.level = level
-        state.xp = 0
-
-    await _store(ctx, set_level)
-    state = _playing(ctx).state
-    ctx.reply(SrvLevelup(
-        id=object_id(ctx.session), level=level, exp=0,
-        stat_points=clamp(state.stat_points, 15), skill_points=clamp(state.skill_points, 15),
-    ))
-    ctx.reply(server_message(f"Level: {level}."))
-
-
-async def on_heal(ctx: PacketContext[None], command: ChatCommand) -> None:
-    """``/heal``: HP and MP to the maximum the character data knows (see the module)."""
-    if command.words:
-        raise ChatCommandError()
-    def heal(state: CharacterState) -> None:
-        state.hp = max(state.hp, HEAL_HP)
-        state.mp = max(state.mp, HEAL_MP)
-
-    await _store(ctx, heal)
-    state = _playing(ctx).state
-    ctx.reply(SrvSetHpAndMp(id=object_id(ctx.session), hp=state.hp, mp=state.mp))
-    ctx.reply(server_message(f"HP {state.hp}, MP {state.mp}."))
-
-
 def on_item(ctx: PacketContext[None], command: ChatCommand) -> None:
     """``/item ID [COUNT]``: refused until the inventory exists (issue 11)."""
     raise ChatCommandError(ITEMS_LATER)
 
 
 def register_gm_commands(register: ChatCommandRegistrar) -> None:
-    """Register ``/zuly``, ``/level``, ``/heal`` and ``/item`` at :data:`GM_LEVEL`."""
+    """Register ``/zuly`` and ``/item`` at :data:`GM_LEVEL`."""
     register("zuly", on_zuly, level=GM_LEVEL, usage="N | +N",
              help="set your money to N, or add N")
-    register("level", on_level, level=GM_LEVEL, usage=f"N (1-{MAX_LEVEL})",
-             help="set your level")
-    register("heal", on_heal, level=GM_LEVEL, help="restore your HP and MP")
     register("item", on_item, level=GM_LEVEL, usage="ID [COUNT]",
              help="not yet: items arrive with the inventory (issue 11)")

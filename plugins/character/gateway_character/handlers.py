@@ -24,15 +24,25 @@ hook, puts the character on its map and writes the :data:`WORLD_PLACEMENT` recor
 object id the world service handed out (unique per map across gateways). The join reply
 carries that id; without a world plugin it carries a gateway-local one. The save on leaving
 the world stores the placement's map and position (where the character is, not where it
-entered).
+entered) and, when the world wrote one, the :data:`CHARACTER_PROGRESS` record (level, XP,
+vitals, stats, points, skills).
+
+Saves: besides the one on leaving, a character is saved when the world raises its level (a
+watcher of the progress record, :func:`on_progress`) and every CHARACTER_AUTOSAVE_SECONDS (the
+runtime, :mod:`gateway_character.tokens`); the GM commands save too. The saves of one
+character never overlap and never go back in time: each holds the connection's
+:attr:`Playing.lock` and computes what it stores inside it, so a later save always carries
+newer state, and what was stored becomes the state the next one starts from.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, cast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 import grpc
 from gateway_protos.v1 import auth_pb2, character_pb2
@@ -45,8 +55,11 @@ from gateway_character.convert import (
     wire_name,
 )
 from gateway_core.api import (
+    CHARACTER_PROGRESS,
+    MAX_SKILL_COUNT,
     SELECTED_CHARACTER,
     WORLD_PLACEMENT,
+    CharacterProgress,
     CliChangeCharReq,
     CliCharListReq,
     CliCreateCharReq,
@@ -88,12 +101,33 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CREATE_RESULTS = {int(r): r for r in CreateCharResult}
 
 
+class BackgroundSaves(Protocol):
+    """What runs the background saves of world connections (the plugin's runtime)."""
+
+    def save_soon(self, session: Session, playing: Playing, why: str) -> None:
+        """Save the character of ``session`` in a task of its own (never raises)."""
+
+
 @dataclass(slots=True)
 class Playing:
-    """What a world connection keeps to save its character when it leaves the world."""
+    """What a world connection keeps to save its character: the state as last loaded or
+    stored (each save starts from it and replaces it once stored), the character stub, who
+    runs its background saves, and the lock that orders its saves.
+
+    ``stale_progress`` is a progress record not to store: the one the connection had when
+    this character joined (a previous character's, until the world clears it), or the one a
+    GM change was made over (the change is newer).
+    ``left`` is set by the save on leaving the world; no save runs after it.
+    """
 
     state: character_pb2.CharacterState
     character: CharacterAsyncStub
+    saves: BackgroundSaves | None = None
+    stale_progress: CharacterProgress | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    left: bool = False
+    #: A background save is scheduled and has not taken the lock yet.
+    queued: bool = False
 
 
 #: The character a world connection plays (set on the world join, popped by the save).
@@ -223,7 +257,10 @@ async def _join_world(ctx: PacketContext[None], info: auth_pb2.SessionInfo) -> N
         character_id=state.id, name=state.name, map_id=state.map_id,
         position=Position(state.x, state.y, 0.0), channel_id=info.channel_id or 1,
     ))
-    session.plugin_data.set(PLAYING, Playing(state, character))
+    session.plugin_data.set(PLAYING, Playing(
+        state, character, saves=_saves(ctx.runtime),
+        stale_progress=session.records.get(CHARACTER_PROGRESS),
+    ))
     # Enter before replying: the world plugin puts the character on its map in the state hook
     # (the placement record); the join reply must carry the id the other players will see.
     await session.set_state(SessionState.IN_WORLD)
@@ -366,9 +403,19 @@ async def on_change_char_req(ctx: PacketContext[None], packet: CliChangeCharReq)
     ctx.reply(SrvChanCharReply())
 
 
+def _saves(runtime: object) -> BackgroundSaves | None:
+    return cast(BackgroundSaves, runtime) if hasattr(runtime, "save_soon") else None
+
+
+#: The base stats of :class:`CharacterProgress` ``stats``, in its order.
+_STATS: Final = ("str", "dex", "int_", "con", "charm", "sense")
+
+
 def stored_state(session: Session, playing: Playing) -> character_pb2.CharacterState:
-    """What to store of the character of ``session``: a copy of its loaded state on the map
-    and at the position of its world placement (the loaded ones without a world plugin)."""
+    """What to store of the character of ``session``: a copy of its last loaded or stored
+    state on the map and at the position of its world placement, with the level, XP, vitals,
+    stats, points and skills of its progress record (each as it was without a world plugin or
+    before the world wrote any)."""
     state = character_pb2.CharacterState()
     state.CopyFrom(playing.state)
     placement = session.records.get(WORLD_PLACEMENT)
@@ -376,24 +423,103 @@ def stored_state(session: Session, playing: Playing) -> character_pb2.CharacterS
         state.map_id = clamp(placement.map_id, 16)
         state.x = placement.position.x
         state.y = placement.position.y
+    progress = session.records.get(CHARACTER_PROGRESS)
+    if progress is not None and progress is not playing.stale_progress:
+        apply_progress(state, progress)
     return state
+
+
+def apply_progress(state: character_pb2.CharacterState, progress: CharacterProgress) -> None:
+    """Put ``progress`` on ``state``, each value clamped into what the character service
+    stores: level and stats 16-bit (level at least 1), HP and MP from 0 to the int32 maximum,
+    XP, points and penalty 32-bit, skills 16-bit ids in the state's skill slots (padded with 0
+    or cut; :data:`MAX_SKILL_COUNT` slots at most, the service's)."""
+    state.level = max(1, clamp(progress.level, 16))
+    state.xp = clamp(progress.xp, 32)
+    state.hp = clamp(progress.hp, 31)
+    state.mp = clamp(progress.mp, 31)
+    for name, value in zip(_STATS, progress.stats, strict=False):
+        setattr(state.stats, name, clamp(value, 16))
+    state.stat_points = clamp(progress.stat_points, 32)
+    state.skill_points = clamp(progress.skill_points, 32)
+    state.penalty_xp = clamp(progress.penalty_xp, 32)
+    slots = min(len(state.skills) or MAX_SKILL_COUNT, MAX_SKILL_COUNT)
+    skills = [clamp(v, 16) for v in tuple(progress.skills)[:slots]]
+    del state.skills[:]
+    state.skills.extend(skills + [0] * (slots - len(skills)))
+
+
+async def store(
+    session: Session,
+    playing: Playing,
+    change: Callable[[character_pb2.CharacterState], None] | None = None,
+    *,
+    final: bool = False,
+    if_changed: bool = False,
+) -> character_pb2.CharacterState | None:
+    """One save of the character of ``session``, holding ``playing.lock``: what is stored is
+    computed inside it (:func:`stored_state`, then ``change``), so saves never overlap and a
+    later one always carries newer state; once stored it is the state the next save starts
+    from. ``final`` marks the save on leaving the world (none runs after it); ``if_changed``
+    skips the call when nothing changed since the last save. Returns what was stored, or
+    ``None`` when skipped; the service's error is raised."""
+    async with playing.lock:
+        playing.queued = False
+        if playing.left:
+            return None
+        if final:
+            playing.left = True
+        state = stored_state(session, playing)
+        if change is not None:
+            change(state)
+        if if_changed and state == playing.state:
+            return None
+        await playing.character.SaveCharacter(character_pb2.SaveCharacterRequest(state=state))
+        playing.state.CopyFrom(state)
+        if change is not None:
+            # The change (a GM command) is newer than the world's progress record of now:
+            # later saves keep it until the world writes a new one.
+            playing.stale_progress = session.records.get(CHARACTER_PROGRESS)
+        return state
+
+
+async def save_now(session: Session, playing: Playing, why: str, *, final: bool = False,
+                   if_changed: bool = False) -> bool:
+    """:func:`store` the character of ``session`` (``why``: for the log); a failure is logged,
+    never raised. True when something was stored."""
+    try:
+        return await store(session, playing, final=final, if_changed=if_changed) is not None
+    except grpc.aio.AioRpcError as exc:
+        _failure(exc, f"saving character {playing.state.id} ({why})", session)
+    except Exception:  # e.g. the channel is closed at shutdown: never break the close
+        log.exception("connection #%d: saving character %d (%s) failed",
+                      session.connection_id, playing.state.id, why)
+    return False
 
 
 async def save_character(session: Session) -> None:
     """Store the character of a connection leaving the world, on the map and at the position
-    of its world placement (the loaded ones without a world plugin); a failure is logged,
+    of its world placement (the loaded ones without a world plugin) and with its progress
+    record: the last save of it (after any other of it that runs); a failure is logged,
     never raised."""
     playing = session.plugin_data.pop(PLAYING)
     if playing is None:
         return
-    state = stored_state(session, playing)
-    try:
-        await playing.character.SaveCharacter(character_pb2.SaveCharacterRequest(state=state))
-    except grpc.aio.AioRpcError as exc:
-        _failure(exc, f"saving character {state.id}", session)
-    except Exception:  # e.g. the channel is closed at shutdown: never break the close
-        log.exception("connection #%d: saving character %d failed", session.connection_id,
-                      state.id)
+    await save_now(session, playing, "leaving the world", final=True)
+
+
+def on_progress(session: Session, old: Any, new: Any) -> None:
+    """Watcher of :data:`CHARACTER_PROGRESS`: a character whose level went up is saved at
+    once, in the background (a level is what a player would miss most after a crash)."""
+    if not isinstance(new, CharacterProgress):
+        return
+    playing = session.plugin_data.get(PLAYING)
+    if playing is None or playing.saves is None or playing.left or playing.queued:
+        return  # no character, no runtime, leaving, or a save is about to take the lock
+    if new is playing.stale_progress or new.level <= playing.state.level:
+        return  # not above the level last stored (the first record counts too)
+    playing.queued = True
+    playing.saves.save_soon(session, playing, f"level {new.level}")
 
 
 # --- hooks --------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ its packet handlers use. Packet handlers are registered here too (``gateway_char
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Any
 
 from gateway_protos.v1 import auth_pb2_grpc, character_pb2_grpc
 
@@ -15,8 +16,8 @@ from gateway_character.handlers import (  # noqa: F401  (a hook implementation, 
 )
 from gateway_character.service import CharacterReferenceService
 from gateway_character.service.options import SETTINGS
-from gateway_character.tokens import CharacterRuntime, register_token_packets
-from gateway_core.api import SELECTED_CHARACTER, hookimpl
+from gateway_character.tokens import AUTOSAVE_SECONDS, CharacterRuntime, register_token_packets
+from gateway_core.api import CHARACTER_PROGRESS, SELECTED_CHARACTER, hookimpl
 
 if TYPE_CHECKING:
     from gateway_core.api import (
@@ -30,6 +31,15 @@ if TYPE_CHECKING:
 
 #: Backend service name of the character contract.
 SERVICE = "character"
+#: Longest autosave period (a day).
+MAX_AUTOSAVE_SECONDS = 86400.0
+
+
+def _autosave_seconds(value: Any) -> str | None:
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or not 0 <= value <= MAX_AUTOSAVE_SECONDS):
+        return f"must be a number of seconds from 0 to {MAX_AUTOSAVE_SECONDS:.0f}"
+    return None
 
 
 @hookimpl
@@ -42,9 +52,16 @@ def gateway_register_packets(register: PacketRegistrar) -> None:
 
 @hookimpl
 def gateway_register_settings(register: SettingsRegistrar) -> None:
-    """CHARACTER_* settings of the reference service (see gateway_character.service.options)."""
+    """CHARACTER_* settings of the reference service (see gateway_character.service.options)
+    and the gateway's autosave period."""
     for name, default, validate, doc in SETTINGS:
         register(name, default, validate=validate, doc=doc)
+    register(
+        "CHARACTER_AUTOSAVE_SECONDS", AUTOSAVE_SECONDS, validate=_autosave_seconds,
+        doc="Seconds between two saves of every character in the world on a gateway (when it "
+        "changed; 0 = only on leaving the world, a level-up and GM commands): what a killed "
+        "gateway loses at most.",
+    )
 
 
 @hookimpl
@@ -62,14 +79,16 @@ def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
 
 @hookimpl
 def gateway_register_chat_commands(register: ChatCommandRegistrar) -> None:
-    """GM commands on the GM's own character: /zuly, /level, /heal, /item
+    """GM commands on the GM's own character: /zuly, /item
     (:mod:`gateway_character.gm`)."""
     register_gm_commands(register)
 
 
 @hookimpl
 def gateway_register_runtime(register: RuntimeRegistrar) -> None:
-    """A :class:`CharacterRuntime` per gateway (the token refusal counter); this plugin is the
-    one writer of the selected-character record."""
+    """A :class:`CharacterRuntime` per gateway (the token refusal counter, the background
+    saves and the autosave); this plugin is the one writer of the selected-character record
+    and watches the world's progress record (a level-up saves the character at once)."""
     register(CharacterRuntime)
     register.claim(SELECTED_CHARACTER)
+    register.watch(CHARACTER_PROGRESS, handlers.on_progress)

@@ -7,20 +7,30 @@ service checks a join by the session id and the account's password hash
 gateway answers ``PAKSC_JOIN_SERVER_REPLY { result = FAILED }`` (a result every client knows,
 §7.3 step 3) and leaves the connection open for a password join. Each refusal is logged and
 counted (``gateway_character_token_refusals_total``).
+
+The plugin's runtime (:class:`CharacterRuntime`) also runs the character saves that happen
+while a character is in the world: the one on a level-up (:func:`~gateway_character.handlers.
+on_progress`), each in a task it tracks, and the autosave, every in-world character saved
+every CHARACTER_AUTOSAVE_SECONDS (when it changed), so a killed gateway loses at most that
+much progress.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Final, TypeAlias
 
 from prometheus_client import Counter
 
+from gateway_character.handlers import PLAYING, Playing, save_now
 from gateway_core.api import (
     CliJoinServerTokenReq,
     GatewayView,
     JoinResult,
     PluginRuntime,
+    Session,
     SessionState,
     SrvJoinServerReply,
 )
@@ -32,12 +42,20 @@ log = logging.getLogger("gateway.character")
 
 #: The metric (``_total`` is added by the client library).
 METRIC: Final = "gateway_character_token_refusals"
-
+#: Default of CHARACTER_AUTOSAVE_SECONDS.
+AUTOSAVE_SECONDS: Final = 60.0
+#: Most saves of one autosave round in flight at once.
+AUTOSAVE_CONCURRENCY: Final = 16
+#: Seconds the runtime's stop waits for the background saves still running.
+STOP_GRACE: Final = 2.0
 
 
 class CharacterRuntime(PluginRuntime):
-    """The character plugin's state on one gateway: the refusal counter of token joins on the
-    gateway's metrics registry (``ctx.runtime`` of the plugin's handlers)."""
+    """The character plugin's state on one gateway (``ctx.runtime`` of the plugin's
+    handlers): the refusal counter of token joins on the gateway's metrics registry, the
+    background saves (:meth:`save_soon`, awaited for a moment then cancelled by :meth:`stop`)
+    and the autosave (:meth:`autosave` every ``CHARACTER_AUTOSAVE_SECONDS``; 0 disables it).
+    """
 
     def __init__(self, gateway: GatewayView) -> None:
         super().__init__(gateway)
@@ -45,6 +63,88 @@ class CharacterRuntime(PluginRuntime):
             METRIC, "Token join requests refused (the protocol defines no token to check), "
             "by packet type.", ["packet"], registry=gateway.metrics_registry,
         )
+        self.autosave_seconds = float(
+            getattr(gateway.settings, "CHARACTER_AUTOSAVE_SECONDS", AUTOSAVE_SECONDS)
+        )
+        self._tasks: set[asyncio.Task[bool]] = set()
+        self._autosave: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        """Start the autosave (unless CHARACTER_AUTOSAVE_SECONDS is 0)."""
+        self._stopping = False
+        if self.autosave_seconds > 0 and self._autosave is None:
+            self._autosave = asyncio.create_task(self._autosave_loop(),
+                                                 name="character autosave")
+
+    async def stop(self) -> None:
+        """Stop the autosave; the background saves still running get :data:`STOP_GRACE`
+        seconds, then are cancelled (the save on leaving the world has run by now)."""
+        self._stopping = True
+        autosave, self._autosave = self._autosave, None
+        if autosave is not None:
+            autosave.cancel()
+            await asyncio.gather(autosave, return_exceptions=True)
+        tasks = set(self._tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def background_saves(self) -> int:
+        """How many background saves are running or waiting for their character's lock."""
+        return len(self._tasks)
+
+    def save_soon(self, session: Session, playing: Playing, why: str) -> None:
+        """Save the character of ``session`` in a task of its own (tracked; a failure is
+        logged); nothing once the runtime stops."""
+        try:
+            if self._stopping:
+                raise RuntimeError("the character runtime is stopping")
+            task = asyncio.get_running_loop().create_task(
+                save_now(session, playing, why),
+                name=f"save character {playing.state.id}",
+            )
+        except RuntimeError as exc:
+            playing.queued = False
+            log.warning("connection #%d: character %d not saved (%s): %s",
+                        session.connection_id, playing.state.id, why, exc)
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def autosave(self) -> int:
+        """One autosave round: every character in the world on this gateway saved once when
+        it changed since its last save (at most :data:`AUTOSAVE_CONCURRENCY` at a time);
+        returns how many were stored."""
+        semaphore = asyncio.Semaphore(AUTOSAVE_CONCURRENCY)
+
+        async def save(session: Session, playing: Playing) -> bool:
+            async with semaphore:
+                return await save_now(session, playing, "autosave", if_changed=True)
+
+        saves = [
+            save(session, playing)
+            for session in self.gateway.connections.in_state(SessionState.IN_WORLD)
+            if (playing := session.plugin_data.get(PLAYING)) is not None
+        ]
+        return sum(await asyncio.gather(*saves))
+
+    async def _autosave_loop(self) -> None:
+        period = self.autosave_seconds
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(period)
+            try:
+                stored = await self.autosave()
+            except Exception:  # never let the autosave die
+                log.exception("character autosave failed")
+                continue
+            if stored:
+                log.debug("autosave stored %d characters in %.2fs", stored,
+                          time.monotonic() - started - period)
 
 
 if TYPE_CHECKING:

@@ -45,11 +45,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from gateway_core.api import (
     TEXT_ENCODING,
     EquippedItem,
+    Item,
     ItemHeader,
     NumberingProfile,
     Packet,
     RawFrame,
     ReconnectingStream,
+    SrvDropItem,
     SrvMobChar,
     SrvMouseCmd,
     SrvNormalChat,
@@ -435,6 +437,33 @@ class WorldLink(ReconnectingStream):
         self._landed(character_id, ack)
         return ack
 
+    async def revive(self, character_id: int, revive_type: int) -> world_pb2.Ack:
+        """Bring a dead character back (PAKCS_REVIVE_REQ): the ack says where; it reloads the
+        map (``ready`` again afterwards). A living one is refused (reason ``alive``)."""
+        ack = await self.request(
+            world_pb2.WorldRequest(
+                revive=world_pb2.Revive(character_id=character_id, revive_type=revive_type)
+            )
+        )
+        self._landed(character_id, ack)
+        return ack
+
+    async def adjust(self, character_id: int, *, level: int = 0, heal: bool = False
+                     ) -> world_pb2.Ack:
+        """A GM's change of the character's level and/or vitals (the progress comes first)."""
+        return await self.request(
+            world_pb2.WorldRequest(
+                adjust=world_pb2.Adjust(character_id=character_id, level=level, heal=heal)
+            )
+        )
+
+    def progressed(self, character_id: int, combatant: world_pb2.Combatant) -> None:
+        """Keep the character's latest growth and vitals for a replay after a reconnect (the
+        service must not put it back with what it had at the first enter)."""
+        presence = self._present.get(character_id)
+        if presence is not None:
+            presence.enter.combatant.CopyFrom(combatant)
+
     def _landed(self, character_id: int, ack: world_pb2.Ack) -> None:
         presence = self._present.get(character_id)
         if presence is not None:
@@ -626,6 +655,28 @@ def _monster_packet(monster: world_pb2.MonsterSpawn) -> SrvMobChar:
     )
 
 
+def _ground_item_packet(ground: world_pb2.GroundItem) -> SrvDropItem:
+    # Zuly (type 31) and other stackables carry their count in the data word; equipment
+    # lies on the ground as a fresh item.
+    if ground.item_type in STACKED_GROUND_TYPES:
+        item = Item.stack(ground.item_type, ground.item_number & 0x3FF, ground.count)
+    else:
+        item = Item.equipment(ground.item_type, ground.item_number & 0x3FF)
+    return SrvDropItem(
+        x=ground.position.x,
+        y=ground.position.y,
+        item=item,
+        id=ground.object_id,
+        owner_id=ground.owner_object_id,
+        time_to_live=min(ground.seconds_left, 0xFFFF),
+    )
+
+
+#: Item types whose data word is a count on the ground: consumables, gems, materials, quest
+#: items, and zuly (31).
+STACKED_GROUND_TYPES = frozenset({10, 11, 12, 13, 31})
+
+
 def event_packet(
     event: world_pb2.WorldEvent, profile: NumberingProfile
 ) -> Packet | RawFrame | None:
@@ -649,6 +700,8 @@ def event_packet(
             y=placed.position.y,
             z=_signed_z(placed.position.z),
         )
+    if kind == "ground_item":
+        return _ground_item_packet(event.ground_item)
     if kind == "removed":
         return SrvRemoveObject(id=event.removed.object_id)
     if kind == "moved":
@@ -689,6 +742,8 @@ Broadcast = Callable[[Iterable["Session"], "Packet | RawFrame"], int]
 PlacedCallback = Callable[["Session", world_pb2.Placed], None]
 #: Told of the rejection of a fire-and-forget request.
 RejectedCallback = Callable[[world_pb2.Rejected], None]
+#: Told of a recipient's own character's growth and vitals (``progress`` events).
+ProgressCallback = Callable[["Session", world_pb2.Progress], None]
 
 
 class Delivery:
@@ -717,8 +772,10 @@ class Delivery:
         cache_size: int = 4096,
         on_placed: PlacedCallback | None = None,
         on_rejected: RejectedCallback | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         self._lookup = lookup
+        self._on_progress = on_progress
         self._broadcast = broadcast
         self._profile = profile
         self._on_placed = on_placed
@@ -759,6 +816,11 @@ class Delivery:
         sessions = [s for cid in event.recipient_character_ids if (s := lookup(cid)) is not None]
         if not sessions:
             return
+        if kind == "progress":
+            if self._on_progress is not None:
+                for session in sessions:
+                    self._on_progress(session, event.progress)
+            return
         if kind == "placed":
             if self._on_placed is not None:
                 for session in sessions:
@@ -787,7 +849,7 @@ class Delivery:
             if frame is None:
                 frame = self._removals[object_id] = self._frame(SrvRemoveObject(id=object_id))
             return frame
-        if kind in ("spawn", "npc_spawn", "monster_spawn"):
+        if kind in ("spawn", "npc_spawn", "monster_spawn", "ground_item"):
             body = getattr(event, kind)
             key = kind.encode() + body.SerializeToString()
             frame = self._spawns.get(key)

@@ -1,4 +1,9 @@
-"""GM chat commands of the world: ``/tp``, ``/goto``, ``/summon`` and ``/where``.
+"""GM chat commands of the world: ``/tp``, ``/goto``, ``/summon``, ``/where``, and ``/level``
+and ``/heal`` on the GM's own character.
+
+``/level`` and ``/heal`` change what the world service decides (the level, HP and MP), so the
+world changes them and sends ``PAKWC_LEVELUP`` / ``PAKWC_SET_HP_AND_MP``; the character plugin
+stores the result like any progress (a level change at once).
 
 Each moves a character the way a warp gate does (:meth:`WorldRuntime.teleport`: the world
 service checks the map and the point, the client gets ``PAKWC_TELEPORT_REPLY`` and reloads the
@@ -117,8 +122,34 @@ def on_where(ctx: Ctx, command: ChatCommand) -> None:
     ))
 
 
+#: Highest level ``/level`` sets.
+MAX_LEVEL: Final = 250
+
+
+async def on_level(ctx: Ctx, command: ChatCommand) -> None:
+    """``/level N``: your level (1 to :data:`MAX_LEVEL`), XP within it 0, HP and MP full."""
+    if len(command.words) != 1:
+        raise ChatCommandError()
+    level = int_argument(command.words[0], low=1, high=MAX_LEVEL)
+    if not await _runtime(ctx).adjust(ctx.session, level=level):
+        raise ChatCommandError("/level: the world refused.")
+    ctx.reply(server_message(f"Level: {level}."))
+
+
+async def on_heal(ctx: Ctx, command: ChatCommand) -> None:
+    """``/heal``: your HP and MP to their maximum."""
+    if command.words:
+        raise ChatCommandError()
+    if not await _runtime(ctx).adjust(ctx.session, heal=True):
+        raise ChatCommandError("/heal: the world refused.")
+    ctx.reply(server_message("Healed."))
+
+
 def register_gm_commands(register: ChatCommandRegistrar) -> None:
     """The world's GM commands, each at :data:`GM_LEVEL` by default."""
+    register("level", on_level, level=GM_LEVEL, usage=f"N (1-{MAX_LEVEL})",
+             help="set your level")
+    register("heal", on_heal, level=GM_LEVEL, help="restore your HP and MP")
     register("tp", on_tp, level=GM_LEVEL, usage="MAP X Y", help="jump to a point of a map")
     register("goto", on_goto, level=GM_LEVEL, usage="NAME", help="jump to a character")
     register("summon", on_summon, level=GM_LEVEL, usage="NAME",

@@ -35,13 +35,24 @@ from gateway_core.api import (
     SELECTED_CHARACTER,
     TEXT_ENCODING,
     WORLD_PLACEMENT,
+    CliAttack,
     CliChangeMapReq,
+    CliDamage,
+    CliHpReq,
     CliMouseCmd,
     CliNormalChat,
+    CliReviveReq,
     CliSetAnimation,
     CliSetPosition,
+    CliSkillCastPosition,
+    CliSkillCastSelf,
+    CliSkillCastTarget,
+    CliSkillLevelReq,
+    CliStatAddReq,
     CliStopMoving,
     CliTeleportReq,
+    CliToggleMove,
+    Packet,
     Session,
     SessionState,
     SrvChangeMapReply,
@@ -276,6 +287,51 @@ async def on_set_animation(ctx: Ctx, packet: CliSetAnimation) -> None:
         on_map.runtime.drop(ctx.session, "world_unavailable", "set_animation")
 
 
+# --- combat ---------------------------------------------------------------------------------------
+
+#: The combat packets the world service decides (docs/combat.md): routed as game actions.
+COMBAT_ACTIONS: Final = (
+    CliAttack,
+    CliHpReq,
+    CliStatAddReq,
+    CliToggleMove,
+    CliSkillLevelReq,
+    CliSkillCastSelf,
+    CliSkillCastTarget,
+    CliSkillCastPosition,
+)
+
+
+async def on_combat_action(ctx: Ctx, packet: Packet) -> None:
+    """Attack, HP request, stat points, walk/run, skills: the world service checks and
+    decides each (the client only asks); what follows reaches the players around as the
+    protocol's packets. A refusal changes nothing and is counted by the world's reason."""
+    name = packet.NAME.lower().removeprefix("pakcs_")
+    on_map = _on_map(ctx, name)
+    if on_map is None:
+        return
+    if not await on_map.link.aact(on_map.character_id, packet.NAME, packet.encode_payload()):
+        on_map.runtime.drop(ctx.session, "world_unavailable", name)
+
+
+async def on_damage(ctx: Ctx, packet: CliDamage) -> None:
+    """A client's claim of damage is never taken (the world computes every hit): dropped
+    and counted ``untrusted_damage``."""
+    runtime = ctx.runtime
+    if runtime is not None:
+        runtime.drop(ctx.session, "untrusted_damage", f"claimed on object {packet.target_id}")
+
+
+async def on_revive_req(ctx: Ctx, packet: CliReviveReq) -> None:
+    """A dead character asks to come back (PAKCS_REVIVE_REQ, by its revive type): the world
+    picks the point; the client gets PAKWC_REVIVE_REPLY and PAKWC_TELEPORT_REPLY and reloads
+    the map. A living character's request is refused (counted ``alive``)."""
+    on_map = _on_map(ctx, "revive", ready=False)
+    if on_map is None:
+        return
+    await on_map.runtime.revive(ctx.session, int(packet.revive_type))
+
+
 def register_packets(register: PacketRegistrar) -> None:
     """Claim the world packets, each accepted in the world only."""
     world = {SessionState.IN_WORLD}
@@ -286,3 +342,7 @@ def register_packets(register: PacketRegistrar) -> None:
     register(CliTeleportReq.NAME, on_teleport_req, states=world)
     register(CliNormalChat.NAME, on_normal_chat, states=world)
     register(CliSetAnimation.NAME, on_set_animation, states=world)
+    for action in COMBAT_ACTIONS:
+        register(action.NAME, on_combat_action, states=world)
+    register(CliDamage.NAME, on_damage, states=world)
+    register(CliReviveReq.NAME, on_revive_req, states=world)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from gateway_protos.v1 import world_pb2_grpc
 
 from gateway_core.api import (
+    CHARACTER_PROGRESS,
     WORLD_PLACEMENT,
     ContentPack,
     RuntimeRegistrar,
@@ -56,7 +57,7 @@ def _seed(value: int) -> str | None:
 def gateway_register_settings(register: SettingsRegistrar) -> None:
     """WORLD_VIEW_RADIUS, WORLD_SUBSCRIBER_QUEUE, WORLD_TICK_INTERVAL, WORLD_FLUSH_INTERVAL,
     WORLD_RECONNECT_MAX_DELAY, WORLD_CONTENT, WORLD_POSITION_TOLERANCE, WORLD_WANDER_INTERVAL,
-    WORLD_RANDOM_SEED."""
+    WORLD_RANDOM_SEED, WORLD_REVIVE_IN_PLACE."""
     register(
         "WORLD_VIEW_RADIUS",
         DEFAULT_VIEW_RADIUS,
@@ -118,6 +119,17 @@ def gateway_register_settings(register: SettingsRegistrar) -> None:
         validate=_seed,
         doc="World service: seed of the monster wander and respawn points (0: unseeded).",
     )
+    register(
+        "WORLD_REVIVE_IN_PLACE",
+        False,
+        validate=_boolean,
+        doc="World service: a dead character may revive where it fell (PAKCS_REVIVE_REQ type "
+        "4); otherwise that request revives at the map's revive point.",
+    )
+
+
+def _boolean(value: object) -> str | None:
+    return None if isinstance(value, bool) else f"{value!r} is not true or false"
 
 
 def load_content(path: str) -> ContentPack:
@@ -141,6 +153,7 @@ def create_service(config: ServiceConfig) -> WorldReferenceService:
         position_tolerance=float(settings.WORLD_POSITION_TOLERANCE),
         wander_interval=float(settings.WORLD_WANDER_INTERVAL),
         seed=int(settings.WORLD_RANDOM_SEED),
+        revive_in_place=bool(settings.WORLD_REVIVE_IN_PLACE),
     )
 
 
@@ -159,9 +172,10 @@ def gateway_register_grpc_clients(register: GrpcClientRegistrar) -> None:
 @hookimpl
 def gateway_register_runtime(register: RuntimeRegistrar) -> None:
     """One :class:`WorldRuntime` per gateway: its world stream and its characters; the world
-    plugin is the one writer of the world-placement record."""
+    plugin is the one writer of the world-placement and character-progress records."""
     register(WorldRuntime.create)
     register.claim(WORLD_PLACEMENT)
+    register.claim(CHARACTER_PROGRESS)
 
 
 @hookimpl

@@ -25,8 +25,10 @@ import grpc
 from gateway_protos.v1 import character_pb2, world_pb2
 
 from gateway_core.api import (
+    CHARACTER_PROGRESS,
     SELECTED_CHARACTER,
     WORLD_PLACEMENT,
+    CharacterProgress,
     ConnectionRegistry,
     GatewayView,
     InWorldRuntime,
@@ -34,6 +36,7 @@ from gateway_core.api import (
     NumberingProfile,
     Position,
     Session,
+    SrvReviveReply,
     SrvTeleportReply,
     WorldPlacement,
     get_profile,
@@ -87,6 +90,9 @@ class WorldPresence:
     team: int = 0
     entered: bool = False
     ready: bool = False
+    #: What the character service stored of its growth and vitals, kept up to date by the
+    #: world's progress events (None: unknown; the world starts it at level 1).
+    combatant: world_pb2.Combatant | None = None
 
 
 #: The world state of a session in the world.
@@ -111,7 +117,23 @@ def presence_from_character(state: character_pb2.CharacterState | None) -> World
         job=_clamp(state.job, *_I16),
         level=_clamp(state.level, 0, _MAX_U8),
     )
-    return WorldPresence(look, hp=state.hp, mp=state.mp, xp=state.xp, penalty_xp=state.penalty_xp)
+    stats = state.stats
+    combatant = world_pb2.Combatant(
+        level=_clamp(state.level, 1, _MAX_U8),
+        job=_clamp(state.job, 0, _I16[1]),
+        xp=state.xp,
+        hp=state.hp,
+        mp=state.mp,
+        stats=[_clamp(v, 0, _I16[1]) for v in (stats.str, stats.dex, stats.int_, stats.con,
+                                              stats.charm, stats.sense)],
+        stat_points=state.stat_points,
+        skill_points=state.skill_points,
+        penalty_xp=state.penalty_xp,
+        skills=[_clamp(v, 0, _MAX_U16) for v in state.skills[:120]],
+        stamina=state.stamina,
+    )
+    return WorldPresence(look, hp=state.hp, mp=state.mp, xp=state.xp, penalty_xp=state.penalty_xp,
+                         combatant=combatant)
 
 
 def wire_position(x: float, y: float, z: float | int = 0) -> world_pb2.Position | None:
@@ -146,6 +168,7 @@ class WorldRuntime(InWorldRuntime):
             self.profile,
             on_placed=self.placed,
             on_rejected=self.rejected,
+            on_progress=self.progressed,
         )
         self.link = WorldLink(
             app.clients[SERVICE],
@@ -188,6 +211,32 @@ class WorldRuntime(InWorldRuntime):
         if placed.corrected:
             self.drop(session, "position_corrected", f"at ({point.x:.0f}, {point.y:.0f})")
 
+    def progressed(self, session: Session, progress: world_pb2.Progress) -> None:
+        """The world changed the character's growth or vitals: kept as the progress record
+        (what the character plugin stores), as the vitals of the next map reply, and for a
+        replay after a reconnect."""
+        placement = session.records.get(WORLD_PLACEMENT)
+        character = session.records.get(SELECTED_CHARACTER)
+        presence = session.plugin_data.get(PRESENCE)
+        if (placement is None or placement.object_id != progress.object_id or character is None
+                or presence is None):
+            return  # stale: it changed map (or left) since
+        combatant = progress.combatant
+        stats = tuple(combatant.stats[:6]) + (0,) * max(0, 6 - len(combatant.stats))
+        self.records.set(session, CHARACTER_PROGRESS, CharacterProgress(
+            level=combatant.level, xp=combatant.xp, hp=combatant.hp, mp=combatant.mp,
+            stats=(stats[0], stats[1], stats[2], stats[3], stats[4], stats[5]),
+            stat_points=combatant.stat_points, skill_points=combatant.skill_points,
+            penalty_xp=combatant.penalty_xp, skills=tuple(combatant.skills),
+            max_hp=progress.max_hp, max_mp=progress.max_mp,
+        ))
+        presence.hp, presence.mp = combatant.hp, combatant.mp
+        presence.xp, presence.penalty_xp = combatant.xp, combatant.penalty_xp
+        if presence.combatant is None:
+            presence.combatant = world_pb2.Combatant()
+        presence.combatant.CopyFrom(combatant)
+        self.link.progressed(character.character_id, combatant)
+
     def rejected(self, rejected: world_pb2.Rejected) -> None:
         """A fire-and-forget request the world refused: counted by the service's reason
         (``out_of_bounds`` ...) when it gave one."""
@@ -211,6 +260,40 @@ class WorldRuntime(InWorldRuntime):
             self.drop(session, exc.reason or "world_unavailable", f"gate {gate_id}: {exc}")
             return False
         self._landed(session, presence, ack)
+        return True
+
+    async def revive(self, session: Session, revive_type: int) -> bool:
+        """PAKCS_REVIVE_REQ of a dead character: PAKWC_REVIVE_REPLY with the map, then
+        PAKWC_TELEPORT_REPLY with the point; the client reloads the map. A living character's
+        request is refused (counted ``alive``) and changes nothing."""
+        character = session.records.get(SELECTED_CHARACTER)
+        presence = session.plugin_data.get(PRESENCE)
+        if character is None or presence is None or not presence.entered:
+            self.drop(session, "not_on_map", "revive")
+            return False
+        try:
+            ack = await self.link.revive(character.character_id, revive_type)
+        except WorldRequestError as exc:
+            self.drop(session, exc.reason or "world_unavailable", f"revive: {exc}")
+            return False
+        session.send(SrvReviveReply(map_id=ack.map_id))
+        self._landed(session, presence, ack)
+        return True
+
+    async def adjust(self, session: Session, *, level: int = 0, heal: bool = False) -> bool:
+        """Set the level and/or heal the character of ``session`` (GM commands): the world
+        changes it and sends the packets; False (counted by the world's reason) when refused
+        or unavailable."""
+        character = session.records.get(SELECTED_CHARACTER)
+        presence = session.plugin_data.get(PRESENCE)
+        if character is None or presence is None or not presence.entered:
+            self.drop(session, "not_on_map", "adjust")
+            return False
+        try:
+            await self.link.adjust(character.character_id, level=level, heal=heal)
+        except WorldRequestError as exc:
+            self.drop(session, exc.reason or "world_unavailable", f"adjust: {exc}")
+            return False
         return True
 
     async def teleport(self, session: Session, map_id: int, x: float, y: float) -> bool:
@@ -317,6 +400,8 @@ class WorldRuntime(InWorldRuntime):
             WORLD_PLACEMENT,
             WorldPlacement(character.map_id, character.position, object_id),
         )
+        # A change of character keeps the session: the last one's progress is not this one's.
+        self.records.clear(session, CHARACTER_PROGRESS)
         self.sessions[character.character_id] = session
         presence = session.plugin_data.get(PRESENCE)
         if presence is None:
@@ -343,6 +428,8 @@ class WorldRuntime(InWorldRuntime):
             requested_object_id=_clamp(placement.object_id or 0, 0, _MAX_U16),
             channel_id=_clamp(character.channel_id, 1, _MAX_U8),
         )
+        if presence.combatant is not None:
+            enter.combatant.CopyFrom(presence.combatant)
         try:
             ack = await self.link.enter(enter)
         except WorldRequestError as exc:

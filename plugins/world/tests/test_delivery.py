@@ -403,3 +403,34 @@ def test_delivery_tells_the_runtime_of_placed_and_rejected_events() -> None:
     ])
     assert seen == [(session, 5.0), "out_of_bounds"]
     assert sent == []  # not corrected: no packet
+
+
+def test_ground_items_become_drop_packets_with_their_count_and_owner() -> None:
+    from gateway_core.api import SrvDropItem
+
+    zuly = event_packet(world_pb2.WorldEvent(ground_item=world_pb2.GroundItem(
+        object_id=0x8005, position=pos(10, 20), item_type=31, count=250, owner_object_id=3,
+        seconds_left=90)), PROFILE)
+    assert isinstance(zuly, SrvDropItem)
+    assert (zuly.id, zuly.x, zuly.y, zuly.owner_id, zuly.time_to_live) == (
+        0x8005, 10.0, 20.0, 3, 90)
+    assert (zuly.item.header.type, zuly.item.data.count) == (31, 250)
+    sword = event_packet(world_pb2.WorldEvent(ground_item=world_pb2.GroundItem(
+        object_id=0x8006, item_type=8, item_number=12, count=1)), PROFILE)
+    assert isinstance(sword, SrvDropItem)
+    assert (sword.item.header.type, sword.item.header.id, sword.owner_id) == (8, 12, 0)
+
+
+def test_a_progress_event_is_the_runtime_s_and_no_packet() -> None:
+    session = object()
+    seen: list[object] = []
+    sent: list[object] = []
+    delivery = Delivery(
+        {1: session}.get,  # type: ignore[arg-type]
+        lambda sessions, packet: sent.append(packet) or 1,  # type: ignore[func-returns-value]
+        PROFILE,
+        on_progress=lambda s, progress: seen.append((s, progress.combatant.xp)),
+    )
+    delivery.deliver(world_pb2.WorldEvent(recipient_character_ids=[1], progress=world_pb2.Progress(
+        object_id=7, combatant=world_pb2.Combatant(level=2, xp=30))))
+    assert seen == [(session, 30)] and sent == []

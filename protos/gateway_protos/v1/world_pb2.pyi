@@ -81,7 +81,7 @@ class WorldRequestBatch(_message.Message):
     def __init__(self, requests: _Optional[_Iterable[_Union[WorldRequest, _Mapping]]] = ...) -> None: ...
 
 class WorldRequest(_message.Message):
-    __slots__ = ("request_id", "hello", "enter", "ready", "move", "stop", "teleport", "leave", "chat", "action", "gate", "remove_monster")
+    __slots__ = ("request_id", "hello", "enter", "ready", "move", "stop", "teleport", "leave", "chat", "action", "gate", "remove_monster", "revive", "adjust")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     HELLO_FIELD_NUMBER: _ClassVar[int]
     ENTER_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +94,8 @@ class WorldRequest(_message.Message):
     ACTION_FIELD_NUMBER: _ClassVar[int]
     GATE_FIELD_NUMBER: _ClassVar[int]
     REMOVE_MONSTER_FIELD_NUMBER: _ClassVar[int]
+    REVIVE_FIELD_NUMBER: _ClassVar[int]
+    ADJUST_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     hello: Hello
     enter: EnterMap
@@ -106,7 +108,9 @@ class WorldRequest(_message.Message):
     action: GameAction
     gate: UseGate
     remove_monster: RemoveMonster
-    def __init__(self, request_id: _Optional[int] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ..., enter: _Optional[_Union[EnterMap, _Mapping]] = ..., ready: _Optional[_Union[Ready, _Mapping]] = ..., move: _Optional[_Union[MoveTo, _Mapping]] = ..., stop: _Optional[_Union[StopMoving, _Mapping]] = ..., teleport: _Optional[_Union[Teleport, _Mapping]] = ..., leave: _Optional[_Union[LeaveMap, _Mapping]] = ..., chat: _Optional[_Union[NormalChat, _Mapping]] = ..., action: _Optional[_Union[GameAction, _Mapping]] = ..., gate: _Optional[_Union[UseGate, _Mapping]] = ..., remove_monster: _Optional[_Union[RemoveMonster, _Mapping]] = ...) -> None: ...
+    revive: Revive
+    adjust: Adjust
+    def __init__(self, request_id: _Optional[int] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ..., enter: _Optional[_Union[EnterMap, _Mapping]] = ..., ready: _Optional[_Union[Ready, _Mapping]] = ..., move: _Optional[_Union[MoveTo, _Mapping]] = ..., stop: _Optional[_Union[StopMoving, _Mapping]] = ..., teleport: _Optional[_Union[Teleport, _Mapping]] = ..., leave: _Optional[_Union[LeaveMap, _Mapping]] = ..., chat: _Optional[_Union[NormalChat, _Mapping]] = ..., action: _Optional[_Union[GameAction, _Mapping]] = ..., gate: _Optional[_Union[UseGate, _Mapping]] = ..., remove_monster: _Optional[_Union[RemoveMonster, _Mapping]] = ..., revive: _Optional[_Union[Revive, _Mapping]] = ..., adjust: _Optional[_Union[Adjust, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("gateway_id",)
@@ -115,7 +119,7 @@ class Hello(_message.Message):
     def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
 
 class EnterMap(_message.Message):
-    __slots__ = ("character_id", "name", "map_id", "position", "look", "requested_object_id", "channel_id")
+    __slots__ = ("character_id", "name", "map_id", "position", "look", "requested_object_id", "channel_id", "combatant")
     CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     MAP_ID_FIELD_NUMBER: _ClassVar[int]
@@ -123,6 +127,7 @@ class EnterMap(_message.Message):
     LOOK_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    COMBATANT_FIELD_NUMBER: _ClassVar[int]
     character_id: int
     name: str
     map_id: int
@@ -130,7 +135,34 @@ class EnterMap(_message.Message):
     look: PlayerLook
     requested_object_id: int
     channel_id: int
-    def __init__(self, character_id: _Optional[int] = ..., name: _Optional[str] = ..., map_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., look: _Optional[_Union[PlayerLook, _Mapping]] = ..., requested_object_id: _Optional[int] = ..., channel_id: _Optional[int] = ...) -> None: ...
+    combatant: Combatant
+    def __init__(self, character_id: _Optional[int] = ..., name: _Optional[str] = ..., map_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., look: _Optional[_Union[PlayerLook, _Mapping]] = ..., requested_object_id: _Optional[int] = ..., channel_id: _Optional[int] = ..., combatant: _Optional[_Union[Combatant, _Mapping]] = ...) -> None: ...
+
+class Combatant(_message.Message):
+    __slots__ = ("level", "job", "xp", "hp", "mp", "stats", "stat_points", "skill_points", "penalty_xp", "skills", "stamina")
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    XP_FIELD_NUMBER: _ClassVar[int]
+    HP_FIELD_NUMBER: _ClassVar[int]
+    MP_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    STAT_POINTS_FIELD_NUMBER: _ClassVar[int]
+    SKILL_POINTS_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_XP_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    STAMINA_FIELD_NUMBER: _ClassVar[int]
+    level: int
+    job: int
+    xp: int
+    hp: int
+    mp: int
+    stats: _containers.RepeatedScalarFieldContainer[int]
+    stat_points: int
+    skill_points: int
+    penalty_xp: int
+    skills: _containers.RepeatedScalarFieldContainer[int]
+    stamina: int
+    def __init__(self, level: _Optional[int] = ..., job: _Optional[int] = ..., xp: _Optional[int] = ..., hp: _Optional[int] = ..., mp: _Optional[int] = ..., stats: _Optional[_Iterable[int]] = ..., stat_points: _Optional[int] = ..., skill_points: _Optional[int] = ..., penalty_xp: _Optional[int] = ..., skills: _Optional[_Iterable[int]] = ..., stamina: _Optional[int] = ...) -> None: ...
 
 class Ready(_message.Message):
     __slots__ = ("character_id",)
@@ -188,6 +220,24 @@ class RemoveMonster(_message.Message):
     object_id: int
     def __init__(self, character_id: _Optional[int] = ..., channel_id: _Optional[int] = ..., map_id: _Optional[int] = ..., object_id: _Optional[int] = ...) -> None: ...
 
+class Revive(_message.Message):
+    __slots__ = ("character_id", "revive_type")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    REVIVE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    revive_type: int
+    def __init__(self, character_id: _Optional[int] = ..., revive_type: _Optional[int] = ...) -> None: ...
+
+class Adjust(_message.Message):
+    __slots__ = ("character_id", "level", "heal")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    HEAL_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    level: int
+    heal: bool
+    def __init__(self, character_id: _Optional[int] = ..., level: _Optional[int] = ..., heal: _Optional[bool] = ...) -> None: ...
+
 class LeaveMap(_message.Message):
     __slots__ = ("character_id",)
     CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -219,7 +269,7 @@ class WorldEventBatch(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[WorldEvent, _Mapping]]] = ...) -> None: ...
 
 class WorldEvent(_message.Message):
-    __slots__ = ("recipient_character_ids", "welcome", "ack", "rejected", "spawn", "removed", "moved", "stopped", "said", "action", "npc_spawn", "monster_spawn", "placed")
+    __slots__ = ("recipient_character_ids", "welcome", "ack", "rejected", "spawn", "removed", "moved", "stopped", "said", "action", "npc_spawn", "monster_spawn", "placed", "progress", "ground_item")
     RECIPIENT_CHARACTER_IDS_FIELD_NUMBER: _ClassVar[int]
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
@@ -233,6 +283,8 @@ class WorldEvent(_message.Message):
     NPC_SPAWN_FIELD_NUMBER: _ClassVar[int]
     MONSTER_SPAWN_FIELD_NUMBER: _ClassVar[int]
     PLACED_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    GROUND_ITEM_FIELD_NUMBER: _ClassVar[int]
     recipient_character_ids: _containers.RepeatedScalarFieldContainer[int]
     welcome: Welcome
     ack: Ack
@@ -246,7 +298,9 @@ class WorldEvent(_message.Message):
     npc_spawn: NpcSpawn
     monster_spawn: MonsterSpawn
     placed: Placed
-    def __init__(self, recipient_character_ids: _Optional[_Iterable[int]] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., rejected: _Optional[_Union[Rejected, _Mapping]] = ..., spawn: _Optional[_Union[PlayerSpawn, _Mapping]] = ..., removed: _Optional[_Union[ObjectRemoved, _Mapping]] = ..., moved: _Optional[_Union[Moved, _Mapping]] = ..., stopped: _Optional[_Union[Stopped, _Mapping]] = ..., said: _Optional[_Union[ChatSaid, _Mapping]] = ..., action: _Optional[_Union[GameActionDelivery, _Mapping]] = ..., npc_spawn: _Optional[_Union[NpcSpawn, _Mapping]] = ..., monster_spawn: _Optional[_Union[MonsterSpawn, _Mapping]] = ..., placed: _Optional[_Union[Placed, _Mapping]] = ...) -> None: ...
+    progress: Progress
+    ground_item: GroundItem
+    def __init__(self, recipient_character_ids: _Optional[_Iterable[int]] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., rejected: _Optional[_Union[Rejected, _Mapping]] = ..., spawn: _Optional[_Union[PlayerSpawn, _Mapping]] = ..., removed: _Optional[_Union[ObjectRemoved, _Mapping]] = ..., moved: _Optional[_Union[Moved, _Mapping]] = ..., stopped: _Optional[_Union[Stopped, _Mapping]] = ..., said: _Optional[_Union[ChatSaid, _Mapping]] = ..., action: _Optional[_Union[GameActionDelivery, _Mapping]] = ..., npc_spawn: _Optional[_Union[NpcSpawn, _Mapping]] = ..., monster_spawn: _Optional[_Union[MonsterSpawn, _Mapping]] = ..., placed: _Optional[_Union[Placed, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., ground_item: _Optional[_Union[GroundItem, _Mapping]] = ...) -> None: ...
 
 class NpcSpawn(_message.Message):
     __slots__ = ("object_id", "npc_type", "position", "direction", "hp")
@@ -279,6 +333,38 @@ class MonsterSpawn(_message.Message):
     hp: int
     target_object_id: int
     def __init__(self, object_id: _Optional[int] = ..., monster_type: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., destination: _Optional[_Union[Position, _Mapping]] = ..., moving: _Optional[bool] = ..., hp: _Optional[int] = ..., target_object_id: _Optional[int] = ...) -> None: ...
+
+class Progress(_message.Message):
+    __slots__ = ("object_id", "combatant", "max_hp", "max_mp", "level_up")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    COMBATANT_FIELD_NUMBER: _ClassVar[int]
+    MAX_HP_FIELD_NUMBER: _ClassVar[int]
+    MAX_MP_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_UP_FIELD_NUMBER: _ClassVar[int]
+    object_id: int
+    combatant: Combatant
+    max_hp: int
+    max_mp: int
+    level_up: bool
+    def __init__(self, object_id: _Optional[int] = ..., combatant: _Optional[_Union[Combatant, _Mapping]] = ..., max_hp: _Optional[int] = ..., max_mp: _Optional[int] = ..., level_up: _Optional[bool] = ...) -> None: ...
+
+class GroundItem(_message.Message):
+    __slots__ = ("object_id", "position", "item_type", "item_number", "count", "owner_object_id", "seconds_left")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    ITEM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    OWNER_OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    object_id: int
+    position: Position
+    item_type: int
+    item_number: int
+    count: int
+    owner_object_id: int
+    seconds_left: int
+    def __init__(self, object_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., item_type: _Optional[int] = ..., item_number: _Optional[int] = ..., count: _Optional[int] = ..., owner_object_id: _Optional[int] = ..., seconds_left: _Optional[int] = ...) -> None: ...
 
 class Placed(_message.Message):
     __slots__ = ("object_id", "position", "corrected")
@@ -419,7 +505,7 @@ class WorldStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WorldStats(_message.Message):
-    __slots__ = ("gateways", "characters", "events", "replaced_gateways", "rejected_requests", "dropped_events", "resynced_views", "paced_streams", "batches", "channels", "monsters", "npcs", "corrected_positions", "removed_monsters", "respawned_monsters")
+    __slots__ = ("gateways", "characters", "events", "replaced_gateways", "rejected_requests", "dropped_events", "resynced_views", "paced_streams", "batches", "channels", "monsters", "npcs", "corrected_positions", "removed_monsters", "respawned_monsters", "hits", "kills", "deaths", "ground_items", "combat_ticks", "combat_tick_seconds")
     GATEWAYS_FIELD_NUMBER: _ClassVar[int]
     CHARACTERS_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
@@ -435,6 +521,12 @@ class WorldStats(_message.Message):
     CORRECTED_POSITIONS_FIELD_NUMBER: _ClassVar[int]
     REMOVED_MONSTERS_FIELD_NUMBER: _ClassVar[int]
     RESPAWNED_MONSTERS_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    KILLS_FIELD_NUMBER: _ClassVar[int]
+    DEATHS_FIELD_NUMBER: _ClassVar[int]
+    GROUND_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    COMBAT_TICKS_FIELD_NUMBER: _ClassVar[int]
+    COMBAT_TICK_SECONDS_FIELD_NUMBER: _ClassVar[int]
     gateways: int
     characters: int
     events: int
@@ -450,4 +542,10 @@ class WorldStats(_message.Message):
     corrected_positions: int
     removed_monsters: int
     respawned_monsters: int
-    def __init__(self, gateways: _Optional[int] = ..., characters: _Optional[int] = ..., events: _Optional[int] = ..., replaced_gateways: _Optional[int] = ..., rejected_requests: _Optional[int] = ..., dropped_events: _Optional[int] = ..., resynced_views: _Optional[int] = ..., paced_streams: _Optional[int] = ..., batches: _Optional[int] = ..., channels: _Optional[_Iterable[_Union[ChannelCount, _Mapping]]] = ..., monsters: _Optional[int] = ..., npcs: _Optional[int] = ..., corrected_positions: _Optional[int] = ..., removed_monsters: _Optional[int] = ..., respawned_monsters: _Optional[int] = ...) -> None: ...
+    hits: int
+    kills: int
+    deaths: int
+    ground_items: int
+    combat_ticks: int
+    combat_tick_seconds: float
+    def __init__(self, gateways: _Optional[int] = ..., characters: _Optional[int] = ..., events: _Optional[int] = ..., replaced_gateways: _Optional[int] = ..., rejected_requests: _Optional[int] = ..., dropped_events: _Optional[int] = ..., resynced_views: _Optional[int] = ..., paced_streams: _Optional[int] = ..., batches: _Optional[int] = ..., channels: _Optional[_Iterable[_Union[ChannelCount, _Mapping]]] = ..., monsters: _Optional[int] = ..., npcs: _Optional[int] = ..., corrected_positions: _Optional[int] = ..., removed_monsters: _Optional[int] = ..., respawned_monsters: _Optional[int] = ..., hits: _Optional[int] = ..., kills: _Optional[int] = ..., deaths: _Optional[int] = ..., ground_items: _Optional[int] = ..., combat_ticks: _Optional[int] = ..., combat_tick_seconds: _Optional[float] = ...) -> None: ...

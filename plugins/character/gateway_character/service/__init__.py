@@ -2,7 +2,8 @@
 
 :class:`CharacterReferenceService` is what the plugin hands to the core
 (``gateway_register_services``): the core starts it (database and schema), adds it to a grpc.aio
-server, and stops it.
+server, and stops it. The content pack (CHARACTER_CONTENT: the starter kits) is loaded when the
+service is built, so a pack that does not load fails start-up.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from gateway_protos.v1 import character_pb2_grpc
 from gateway_character.service.db import Base
 from gateway_character.service.options import CharacterOptions
 from gateway_character.service.servicer import CharacterServicer
+from gateway_character.service.starter import load_content
 from gateway_core.api import DatabaseService, Migrations, database_url
 
 if TYPE_CHECKING:
     import grpc
 
-    from gateway_core.api import ServiceConfig
+    from gateway_core.api import ContentPack, ServiceConfig
 
 __all__ = ["MIGRATIONS", "CharacterOptions", "CharacterReferenceService", "CharacterServicer"]
 
@@ -41,10 +43,17 @@ class CharacterReferenceService(DatabaseService):
         options: CharacterOptions | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        content: ContentPack | None = None,
     ) -> None:
+        """``content`` is the pack new characters are made from; ``None``: the one
+        ``options.content`` names (raises :class:`gateway_core.api.ContentError` when it does not
+        load)."""
         super().__init__(url, Base.metadata, MIGRATIONS)
         self.options = options or CharacterOptions()
-        self.servicer = CharacterServicer(self.sessionmaker, self.options, clock=clock)
+        self.content = load_content(self.options.content) if content is None else content
+        self.servicer = CharacterServicer(
+            self.sessionmaker, self.options, clock=clock, content=self.content
+        )
 
     @classmethod
     def from_config(cls, config: ServiceConfig) -> CharacterReferenceService:

@@ -27,6 +27,9 @@ class CharacterOptions:
     start_map: int = 1
     start_x: float = 520000.0
     start_y: float = 520000.0
+    #: The content pack new characters are made from (a directory holding pack.toml, or one
+    #: TOML file); empty: the built-in pack.
+    content: str = ""
 
     @classmethod
     def from_settings(cls, settings: Any) -> CharacterOptions:
@@ -42,6 +45,7 @@ class CharacterOptions:
             start_map=int(settings.CHARACTER_START_MAP),
             start_x=float(settings.CHARACTER_START_X),
             start_y=float(settings.CHARACTER_START_Y),
+            content=str(settings.CHARACTER_CONTENT),
         )
 
 
@@ -74,6 +78,10 @@ def _races(value: Any) -> str | None:
     if not names or not all(n.isdigit() and int(n) <= 255 for n in names):
         return "must list race codes 0-255 (comma-separated)"
     return None
+
+
+def _path(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be a path (or empty: the built-in pack)"
 
 
 #: (name, default, validator, doc) of every character setting, registered by the plugin.
@@ -111,4 +119,13 @@ SETTINGS: tuple[tuple[str, object, Validator | None, str], ...] = (
      "Map of new characters (1: the default content pack's town)."),
     ("CHARACTER_START_X", 520000.0, _coordinate, "Start position of new characters (x)."),
     ("CHARACTER_START_Y", 520000.0, _coordinate, "Start position of new characters (y)."),
+    (
+        "CHARACTER_CONTENT",
+        "",
+        _path,
+        "Character service: the content pack (a directory holding pack.toml, or one TOML file) "
+        "whose starter kit of job 0 gives new characters their skills; empty: the built-in "
+        "pack. Use the pack of WORLD_CONTENT. A pack that does not load fails start-up with "
+        "the loader's message.",
+    ),
 )

@@ -31,7 +31,15 @@ from gateway_character.service.items import (
     visible_items,
 )
 from gateway_character.service.options import MAX_NAME_CHARS, CharacterOptions
-from gateway_core.api import ServiceError, abort, abort_internal, name_error
+from gateway_character.service.starter import starter_skills
+from gateway_core.api import (
+    ContentPack,
+    ServiceError,
+    abort,
+    abort_internal,
+    load_default_pack,
+    name_error,
+)
 from gateway_core.api import ServicerContext as Context
 
 log = logging.getLogger("gateway.service.character")
@@ -44,7 +52,9 @@ I64_MAX = 2**63 - 1
 
 #: Namespace of the per-account creation locks (PostgreSQL advisory locks: high 32 bits).
 _CREATE_LOCK_SPACE = 0x43484152  # "CHAR"
-# Starting values of a new character (level 1 novice).
+# Starting values of a new character (level 1 visitor, job 0); its skills come from the content
+# pack's starter kit of job 0.
+_START_JOB = 0
 _START_STATS = {"str_": 15, "dex": 15, "int_": 15, "con": 15, "charm": 10, "sense": 10}
 _START_HP, _START_MP, _START_STAMINA = 100, 50, 5000
 
@@ -60,10 +70,14 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         options: CharacterOptions,
         *,
         clock: Callable[[], float] = time.time,
+        content: ContentPack | None = None,
     ) -> None:
         self._db = sessionmaker
         self._options = options
         self._clock = clock
+        #: The pack new characters are made from (``None``: the built-in pack).
+        self.content = load_default_pack() if content is None else content
+        self._start_skills = starter_skills(self.content, _START_JOB)
         self._name_re = re.compile(options.name_pattern)
         self._blocked = {name.casefold() for name in options.blocked_names}
         self._create_lock = asyncio.Lock()
@@ -307,7 +321,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                 face=request.face,
                 hair=request.hair,
                 level=1,
-                job=0,
+                job=_START_JOB,
                 **_START_STATS,
                 hp=_START_HP,
                 mp=_START_MP,
@@ -316,6 +330,8 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                 skill_points=0,
                 penalty_xp=0,
                 stamina=_START_STAMINA,
+                # The starter kit's zuly and items (equipped or in the bag) are not given yet:
+                # they come with the inventory issue; only its skills are.
                 money=0,
                 map_id=options.start_map,
                 x=options.start_x,
@@ -323,7 +339,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                 spawn=0,
                 inventory=[[0, 0]] * INVENTORY_SLOTS,
                 hotbar=[0] * HOTBAR_SLOTS,
-                skills=[0] * SKILL_SLOTS,
+                skills=list(self._start_skills),
                 created_at=self._clock(),
                 delete_at=None,
             )

@@ -71,3 +71,26 @@ def check_look(look: world_pb2.PlayerLook) -> world_pb2.PlayerLook:
         check_range(bullet, "look.bullets[]", 0, MAX_U16)
     check_text(look.other_name, "look.other_name", MAX_NAME_BYTES, allow_empty=True)
     return look
+
+
+#: Skill slots of a character, and the most base stats a combatant carries.
+MAX_SKILL_SLOTS = 120
+MAX_STATS = 6
+
+
+def check_combatant(combatant: world_pb2.Combatant) -> world_pb2.Combatant:
+    """What a gateway says the character service stored is usable: a level the client can
+    show, at most 6 stats and 120 skill slots, skill ids that fit the wire."""
+    check_range(combatant.level, "combatant.level", 0, MAX_U8)
+    check_range(combatant.job, "combatant.job", 0, MAX_I16)
+    if len(combatant.stats) > MAX_STATS:
+        raise _invalid(f"combatant.stats has {len(combatant.stats)} entries, at most {MAX_STATS}")
+    for value in combatant.stats:
+        check_range(value, "combatant.stats[]", 0, MAX_I16)
+    if len(combatant.skills) > MAX_SKILL_SLOTS:
+        raise _invalid(
+            f"combatant.skills has {len(combatant.skills)} entries, at most {MAX_SKILL_SLOTS}"
+        )
+    for skill in combatant.skills:
+        check_range(skill, "combatant.skills[]", 0, MAX_U16)
+    return combatant

@@ -39,6 +39,7 @@ from gateway_world.service.limits import (
     MAX_PACKET_NAME_BYTES,
     MAX_PAYLOAD_BYTES,
     MAX_U16,
+    check_combatant,
     check_look,
     check_position,
     check_range,
@@ -92,6 +93,8 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
             "action": self._on_action,
             "gate": self._on_gate,
             "remove_monster": self._on_remove_monster,
+            "revive": self._on_revive,
+            "adjust": self._on_adjust,
         }
 
     async def Connect(
@@ -230,6 +233,7 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
             look=body.look,
             requested_object_id=requested,
             channel_id=channel_id,
+            combatant=check_combatant(body.combatant) if body.HasField("combatant") else None,
         )
 
     def _on_ready(self, stream: GatewayStream, body: world_pb2.Ready) -> Entity:
@@ -270,6 +274,17 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         map_id = check_range(body.map_id, "map_id", 0, MAX_U16)
         object_id = check_range(body.object_id, "object_id", 1, MAX_U16)
         self.state.remove_monster(channel_id, map_id, object_id)
+
+    def _on_revive(self, stream: GatewayStream, body: world_pb2.Revive) -> Entity:
+        entity = self.state.owned(stream, check_character_id(body.character_id))
+        self.state.combat.revive(entity, check_range(body.revive_type, "revive_type", 0, 0xFF))
+        return entity
+
+    def _on_adjust(self, stream: GatewayStream, body: world_pb2.Adjust) -> Entity:
+        entity = self.state.owned(stream, check_character_id(body.character_id))
+        level = check_range(body.level, "level", 0, 0xFF)
+        self.state.combat.adjust(entity, level=level, heal=body.heal)
+        return entity
 
     def _on_leave(self, stream: GatewayStream, body: world_pb2.LeaveMap) -> None:
         entity = self.state.owned(stream, check_character_id(body.character_id))
@@ -353,6 +368,7 @@ class WorldReferenceService:
         position_tolerance: float = DEFAULT_POSITION_TOLERANCE,
         wander_interval: float = DEFAULT_WANDER_INTERVAL,
         seed: int = 0,
+        revive_in_place: bool = False,
     ) -> None:
         if not tick_interval > 0:
             raise ValueError("tick_interval must be positive")
@@ -365,6 +381,7 @@ class WorldReferenceService:
             position_tolerance=position_tolerance,
             wander_interval=wander_interval,
             rng=random.Random(seed) if seed else random.Random(),
+            revive_in_place=revive_in_place,
         )
         self.servicer = WorldServicer(self.state)
         self.tick_interval = tick_interval

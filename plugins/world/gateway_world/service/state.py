@@ -54,278 +54,49 @@ import random
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 from gateway_protos.v1 import world_pb2
 
-from gateway_core.api import ContentPack, MapDef, ServiceError, SpawnDef
-from gateway_core.api import GatewayStream as _GatewayStream
+from gateway_core.api import ContentPack, ServiceError, SpawnDef
+from gateway_world.service.combat import Combat, monster_fighter, player_fighter
+from gateway_world.service.entities import (
+    CONTENT_FIRST_ID,
+    DEFAULT_RUN_SPEED,
+    DEFAULT_WANDER_INTERVAL,
+    ITEM,
+    MAX_OBJECT_ID,
+    MONSTER,
+    NPC,
+    PLAYER,
+    VIEW_KINDS,
+    Entity,
+    GatewayStream,
+    GroundDrop,
+    MapState,
+    Refused,
+    WorldStream,
+)
 
-#: Map units per second when the look gives no run speed (osIROSE's base move speed).
-DEFAULT_RUN_SPEED = 425.0
-#: Object ids are 16-bit; 0 means "no object" on the wire and is never allocated.
-MAX_OBJECT_ID = 0xFFFF
-
-#: First object id handed to NPCs and monsters (characters' gateways ask for ids from 1 up).
-CONTENT_FIRST_ID = 0x8000
-#: Mean seconds between two walks of a standing monster (WORLD_WANDER_INTERVAL).
-DEFAULT_WANDER_INTERVAL = 8.0
-
-#: Entity kinds.
-PLAYER, NPC, MONSTER = "player", "npc", "monster"
-
-#: Event kinds that change what a client shows; when one is dropped its recipients' views are
-#: rebuilt. (A dropped chat line or game action is only lost.)
-VIEW_KINDS = frozenset({"spawn", "npc_spawn", "monster_spawn", "removed", "moved", "stopped"})
-
-
-class Refused(ServiceError):
-    """A request the service refuses for a reason gateways count (``Rejected.reason``)."""
-
-    def __init__(self, code: grpc.StatusCode, reason: str, message: str) -> None:
-        super().__init__(code, message)
-        self.reason = reason
-
-
-@dataclass(eq=False, slots=True)
-class WorldStream(_GatewayStream[world_pb2.WorldEventBatch]):
-    """One open ``Connect`` stream of a gateway: the queue of batches to write (unbounded; the
-    bound is on ``pending`` events), the batch being filled, and the views to rebuild."""
-
-    #: The batch being filled until the next flush.
-    batch: world_pb2.WorldEventBatch = field(default_factory=world_pb2.WorldEventBatch)
-    #: Events in ``batch`` and in the queued batches, not written to the gateway yet.
-    pending: int = 0
-    #: The batch holds an answer: flush it at the end of the request batch.
-    urgent: bool = False
-    #: Character id -> object ids whose events it missed (views to rebuild).
-    resync: dict[int, set[int]] = field(default_factory=dict)
-    #: Set while ``pending`` is below the pacing mark (the reader may go on).
-    room: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def wait_room(self, mark: int) -> None:
-        """Wait until fewer than ``mark`` events are pending (or the stream is closing)."""
-        while self.pending >= mark and not self.closed:
-            self.room.clear()
-            await self.room.wait()
-
-    def close(self, code: grpc.StatusCode, details: str) -> None:
-        """End the stream (see :class:`GatewayStream`) and wake a paused reader."""
-        _GatewayStream.close(self, code, details)
-        self.resync.clear()
-        self.room.set()
-
-
-#: One open ``Connect`` stream of a gateway (the name the servicer uses).
-GatewayStream = WorldStream
-
-
-@dataclass(eq=False, slots=True)
-class Entity:
-    """A character on a map, or an NPC or monster of the content pack (``kind``; those have no
-    gateway and character id 0)."""
-
-    character_id: int
-    name: str
-    gateway: WorldStream | None
-    map_id: int
-    object_id: int
-    look: world_pb2.PlayerLook
-    x: float
-    y: float
-    z: int
-    dest_x: float = 0.0
-    dest_y: float = 0.0
-    dest_z: int = 0
-    moving: bool = False
-    move_started: float = 0.0
-    target_object_id: int = 0
-    ready: bool = False
-    cell: tuple[int, int] | None = None
-    seen: set[Entity] = field(default_factory=set)
-    #: Where its visibility was last computed.
-    seen_from: tuple[float, float] = (math.inf, math.inf)
-
-    #: Walking speed in map units per second (from the look when not given).
-    speed: float = 0.0
-    #: The channel of its map instance.
-    channel_id: int = 1
-    #: PLAYER, NPC or MONSTER.
-    kind: str = PLAYER
-    #: NPCs and monsters: the client's NPC number (model).
-    type_number: int = 0
-    #: NPCs: facing in degrees.
-    direction: float = 0.0
-    #: NPCs and monsters: hit points.
-    hp: int = 0
-    #: Monsters: the spawn circle it belongs to (wanders in, respawns from).
-    home: SpawnDef | None = None
-    #: Monsters: when a standing monster starts its next walk.
-    next_wander: float = math.inf
-
-    def __post_init__(self) -> None:
-        if self.speed <= 0:
-            run_speed = self.look.run_speed
-            self.speed = float(run_speed) if run_speed > 0 else DEFAULT_RUN_SPEED
-
-    @property
-    def is_player(self) -> bool:
-        """A character (hosted by a gateway), not an NPC or monster."""
-        return self.kind == PLAYER
-
-    def advance(self, now: float) -> None:
-        """Move the position along the walk up to ``now``; stop on arrival."""
-        if not self.moving:
-            return
-        dx, dy = self.dest_x - self.x, self.dest_y - self.y
-        remaining = math.hypot(dx, dy)
-        step = self.speed * max(0.0, now - self.move_started)
-        if step >= remaining:
-            self.x, self.y, self.z = self.dest_x, self.dest_y, self.dest_z
-            self.moving = False
-        else:
-            self.x += dx * step / remaining
-            self.y += dy * step / remaining
-        self.move_started = now
-
-    def position(self) -> world_pb2.Position:
-        """Where it is (as of the last :meth:`advance`)."""
-        return world_pb2.Position(x=self.x, y=self.y, z=self.z)
-
-    def destination(self) -> world_pb2.Position:
-        """Where it walks to (its position when standing)."""
-        if not self.moving:
-            return self.position()
-        return world_pb2.Position(x=self.dest_x, y=self.dest_y, z=self.dest_z)
-
-    def spawn(self) -> world_pb2.PlayerSpawn:
-        """The data of PAKWC_PLAYER_CHAR for this character."""
-        return world_pb2.PlayerSpawn(
-            object_id=self.object_id,
-            character_id=self.character_id,
-            name=self.name,
-            position=self.position(),
-            destination=self.destination(),
-            moving=self.moving,
-            target_object_id=self.target_object_id,
-            look=self.look,
-        )
-
-    def spawn_event(self) -> tuple[str, Any]:
-        """The event kind and body that show this entity (PAKWC_PLAYER_CHAR, PAKWC_NPC_CHAR or
-        PAKWC_MOB_CHAR)."""
-        if self.kind == PLAYER:
-            return "spawn", self.spawn()
-        if self.kind == NPC:
-            return "npc_spawn", world_pb2.NpcSpawn(
-                object_id=self.object_id,
-                npc_type=self.type_number,
-                position=self.position(),
-                direction=self.direction,
-                hp=self.hp,
-            )
-        return "monster_spawn", world_pb2.MonsterSpawn(
-            object_id=self.object_id,
-            monster_type=self.type_number,
-            position=self.position(),
-            destination=self.destination(),
-            moving=self.moving,
-            hp=self.hp,
-            target_object_id=self.target_object_id,
-        )
-
-
-class MapState:
-    """One map instance (a map of one channel): its live object ids, the cell grid of its
-    ready characters, NPCs and monsters, and the monsters waiting to respawn."""
-
-    def __init__(
-        self, map_id: int, cell_size: float, *, channel_id: int = 1, map_def: MapDef | None = None
-    ) -> None:
-        self.map_id = map_id
-        self.channel_id = channel_id
-        self.cell_size = cell_size
-        #: The pack's definition of the map (bounds), None for a map the pack does not know.
-        self.map_def = map_def
-        self.objects: dict[int, Entity] = {}
-        self.grid: dict[tuple[int, int], set[Entity]] = {}
-        #: Live monsters by object id.
-        self.monsters: dict[int, Entity] = {}
-        #: NPCs by object id.
-        self.npcs: dict[int, Entity] = {}
-        #: (due, sequence, spawn): monsters to spawn again.
-        self.respawns: list[tuple[float, int, SpawnDef]] = []
-        self._next_id = 1
-        self._next_content_id = CONTENT_FIRST_ID
-
-    def allocate(self, entity: Entity, requested: int = 0, *, content: bool = False) -> int:
-        """Give ``entity`` a free object id: ``requested`` when free, else the next free one
-        after the last allocated (so a released id is not handed out again at once); NPCs and
-        monsters (``content``) count from :data:`CONTENT_FIRST_ID`."""
-        if 0 < requested <= MAX_OBJECT_ID and requested not in self.objects:
-            object_id = requested
-        else:
-            if len(self.objects) >= MAX_OBJECT_ID:
-                raise ServiceError(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED, f"map {self.map_id} has no free object id"
-                )
-            object_id = self._next_content_id if content else self._next_id
-            while object_id in self.objects:
-                object_id = object_id % MAX_OBJECT_ID + 1
-            if content:
-                self._next_content_id = object_id % MAX_OBJECT_ID + 1
-            else:
-                self._next_id = object_id % MAX_OBJECT_ID + 1
-        self.objects[object_id] = entity
-        return object_id
-
-    def check_point(self, position: world_pb2.Position, field: str) -> None:
-        """Refuse (``out_of_bounds``) a point outside the map's bounds (any point of a map the
-        pack does not define is accepted)."""
-        if self.map_def is not None and not self.map_def.bounds.contains(position.x, position.y):
-            raise Refused(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "out_of_bounds",
-                f"{field} ({position.x:.0f}, {position.y:.0f}) is outside map {self.map_id}",
-            )
-
-    def release(self, object_id: int) -> None:
-        """Free an object id."""
-        self.objects.pop(object_id, None)
-
-    def cell_of(self, x: float, y: float) -> tuple[int, int]:
-        """The grid cell holding a point."""
-        return (math.floor(x / self.cell_size), math.floor(y / self.cell_size))
-
-    def place(self, entity: Entity) -> None:
-        """Put ``entity`` in (or move it to) the cell of its position."""
-        cell = self.cell_of(entity.x, entity.y)
-        if cell == entity.cell:
-            return
-        self.unplace(entity)
-        self.grid.setdefault(cell, set()).add(entity)
-        entity.cell = cell
-
-    def unplace(self, entity: Entity) -> None:
-        """Take ``entity`` out of the grid."""
-        if entity.cell is None:
-            return
-        members = self.grid.get(entity.cell)
-        if members is not None:
-            members.discard(entity)
-            if not members:
-                del self.grid[entity.cell]
-        entity.cell = None
-
-    def around(self, x: float, y: float) -> Iterable[Entity]:
-        """The ready characters in the 3 x 3 cells around a point."""
-        cx, cy = self.cell_of(x, y)
-        for gx in (cx - 1, cx, cx + 1):
-            for gy in (cy - 1, cy, cy + 1):
-                yield from self.grid.get((gx, gy), ())
-
+__all__ = [
+    "CONTENT_FIRST_ID",
+    "DEFAULT_RUN_SPEED",
+    "DEFAULT_WANDER_INTERVAL",
+    "ITEM",
+    "MAX_OBJECT_ID",
+    "MONSTER",
+    "NPC",
+    "PLAYER",
+    "VIEW_KINDS",
+    "ActionHandler",
+    "Entity",
+    "GatewayStream",
+    "MapState",
+    "Refused",
+    "WorldState",
+    "WorldStream",
+]
 
 #: A game-action handler: (state, acting entity, payload) -> None; raises ServiceError to reject.
 ActionHandler = Callable[["WorldState", Entity, bytes], None]
@@ -377,6 +148,7 @@ class WorldState:
         position_tolerance: float = math.inf,
         wander_interval: float = DEFAULT_WANDER_INTERVAL,
         rng: random.Random | None = None,
+        revive_in_place: bool = False,
     ) -> None:
         if not view_radius > 0:
             raise ValueError("view_radius must be positive")
@@ -423,6 +195,30 @@ class WorldState:
         self.corrected_positions = 0
         self.removed_monsters = 0
         self.respawned_monsters = 0
+        #: The combat rules; its packets go through this state's :meth:`send`.
+        self.combat = Combat(self, revive_in_place=revive_in_place)
+        for name, handler in self.combat_actions().items():
+            self.action_handlers.setdefault(name, handler)
+
+    def combat_actions(self) -> dict[str, ActionHandler]:
+        """The game actions the combat rules answer (a caller's own handlers win)."""
+        combat = self.combat
+
+        def refuse_damage(state: WorldState, entity: Entity, payload: bytes) -> None:
+            raise Refused(grpc.StatusCode.PERMISSION_DENIED, "untrusted_damage",
+                          "a client's damage claim is never taken")
+
+        return {
+            "PAKCS_ATTACK": lambda _s, e, p: combat.attack(e, p),
+            "PAKCS_HP_REQ": lambda _s, e, p: combat.hp_request(e, p),
+            "PAKCS_STAT_ADD_REQ": lambda _s, e, p: combat.add_stat(e, p),
+            "PAKCS_TOGGLE_MOVE": lambda _s, e, p: combat.toggle_move(e, p),
+            "PAKCS_SKILL_LEVEL_REQ": lambda _s, e, p: combat.learn_skill(e, p),
+            "PAKCS_SKILL_CAST_SELF": lambda _s, e, p: combat.cast_self(e, p),
+            "PAKCS_SKILL_CAST_TARGET": lambda _s, e, p: combat.cast_target(e, p),
+            "PAKCS_SKILL_CAST_POSITION": lambda _s, e, p: combat.cast_position(e, p),
+            "PAKCS_DAMAGE": refuse_damage,
+        }
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -532,8 +328,15 @@ class WorldState:
         else:
             self._flush_handle = loop.call_soon(self.flush)
 
+    def wake(self) -> None:
+        """Make sure a delivery tick comes (something will be sent at it)."""
+        if self._flush_handle is None:
+            self._schedule_flush()
+
     def flush(self) -> None:
-        """The delivery tick: queue every stream's open batch."""
+        """The delivery tick: queue every stream's open batch (with the characters'
+        progress since the last one)."""
+        self.combat.emit_progress()
         self._flush_handle = None
         with contextlib.suppress(RuntimeError):  # no loop: called by hand
             self._last_flush = asyncio.get_running_loop().time()
@@ -591,7 +394,7 @@ class WorldState:
                 other = seen.get(object_id)
                 if other is not None:
                     other.advance(now)
-                    kind, body = other.spawn_event()
+                    kind, body = self.spawn_of(other)
                     self._offer(stream, kind, body, object_id, ids)
             self.resynced_views += 1
 
@@ -612,6 +415,45 @@ class WorldState:
 
     def _map(self, entity: Entity) -> MapState:
         return self.instance(entity.channel_id, entity.map_id)
+
+    def instance_of(self, entity: Entity) -> MapState:
+        """The map instance ``entity`` is on."""
+        return self.instance(entity.channel_id, entity.map_id)
+
+    def place_entity(self, entity: Entity) -> None:
+        """Put ``entity`` in the grid cell of its (changed) position."""
+        self._map(entity).place(entity)
+
+    def place_ground_item(
+        self, instance: MapState, x: float, y: float, ground: GroundDrop
+    ) -> Entity:
+        """Put loot on the ground; the players around see it appear."""
+        entity = Entity(
+            character_id=0,
+            name=ground.item.name if ground.item is not None else "zuly",
+            gateway=None,
+            map_id=instance.map_id,
+            object_id=0,
+            look=world_pb2.PlayerLook(),
+            x=x,
+            y=y,
+            z=0,
+            channel_id=instance.channel_id,
+            kind=ITEM,
+            ground=ground,
+            ready=True,
+        )
+        entity.object_id = instance.allocate(entity, content=True)
+        instance.items[entity.object_id] = entity
+        instance.place(entity)
+        self.update_visibility(entity)
+        return entity
+
+    def remove_ground_item(self, instance: MapState, entity: Entity) -> None:
+        """Take loot off the ground (expired or picked up)."""
+        self._hide(entity)
+        instance.release(entity.object_id)
+        instance.items.pop(entity.object_id, None)
 
     def _populate(self, instance: MapState) -> None:
         content = self.content
@@ -680,6 +522,7 @@ class WorldState:
             home=spawn,
             next_wander=self._next_wander(now),
             ready=True,
+            fighter=monster_fighter(kind),
         )
         entity.object_id = instance.allocate(entity, content=True)
         instance.monsters[entity.object_id] = entity
@@ -756,8 +599,10 @@ class WorldState:
         look: world_pb2.PlayerLook,
         requested_object_id: int = 0,
         channel_id: int = 1,
+        combatant: world_pb2.Combatant | None = None,
     ) -> Entity:
-        """Put a character on a map of a channel (not yet visible); the latest enter wins."""
+        """Put a character on a map of a channel (not yet visible); the latest enter wins.
+        ``combatant`` is what the character service stored of its growth and vitals."""
         old = self.characters.get(character_id)
         if old is not None:
             self._remove(old)
@@ -775,6 +620,13 @@ class WorldState:
             z=position.z,
             channel_id=channel_id or 1,
         )
+        fighter = player_fighter(combatant, look_copy, self.content)
+        entity.fighter = fighter
+        self.combat.rederive(entity)
+        look_copy.hp = fighter.hp
+        look_copy.level = min(fighter.level, 0xFF)
+        if fighter.hp < fighter.max_hp or fighter.mp < fighter.max_mp:
+            self.combat.recovering.add(entity)
         entity.object_id = self._map(entity).allocate(entity, requested_object_id)
         self.characters[character_id] = entity
         stream.characters.add(character_id)
@@ -793,6 +645,7 @@ class WorldState:
         self._require_ready(entity)
         instance = self._map(entity)
         instance.check_point(destination, "destination")
+        self.combat.moved(entity)
         now = self.clock()
         entity.advance(now)
         entity.dest_x, entity.dest_y, entity.dest_z = destination.x, destination.y, destination.z
@@ -823,6 +676,9 @@ class WorldState:
         self._require_ready(entity)
         instance = self._map(entity)
         instance.check_point(position, "position")
+        if entity.fighter is not None and entity.fighter.dead:
+            raise Refused(grpc.StatusCode.FAILED_PRECONDITION, "dead",
+                          f"character {entity.character_id} is dead")
         entity.advance(self.clock())
         corrected = (
             math.hypot(position.x - entity.x, position.y - entity.y) > self.position_tolerance
@@ -955,6 +811,7 @@ class WorldState:
                     self.update_visibility(entity)
         for instance in list(self.maps.values()):
             self._tick_monsters(instance, now, step)
+        self.combat.tick(now)
 
     def _tick_monsters(self, instance: MapState, now: float, step: float) -> None:
         """Respawn what is due, walk the walking monsters, start the walks that are due."""
@@ -971,8 +828,12 @@ class WorldState:
                 dx, dy = monster.x - fx, monster.y - fy
                 if not monster.moving or dx * dx + dy * dy >= step:
                     self.update_visibility(monster)
-            elif now >= monster.next_wander:
+            elif now >= monster.next_wander and (
+                monster.fighter is None or monster.fighter.target is None
+            ):
                 self._wander(monster, now)
+            if monster.fighter is not None and monster.fighter.target is None:
+                self.combat.aggro(monster, now)
 
     # -- visibility ------------------------------------------------------------------------
 
@@ -1030,14 +891,22 @@ class WorldState:
             seen.add(other)
             other.seen.add(entity)
             if entity.gateway is not None:
-                kind, body = other.spawn_event()
+                kind, body = self.spawn_of(other)
                 self.send([entity], kind, body, other.object_id)
         if appeared:
-            kind, body = entity.spawn_event()
+            kind, body = self.spawn_of(entity)
             self.send(appeared, kind, body, entity.object_id)
 
+    def spawn_of(self, entity: Entity) -> tuple[str, Any]:
+        """The event kind and body that show ``entity`` (ground items included)."""
+        if entity.kind == ITEM:
+            return "ground_item", self.combat.ground_item(entity)
+        return entity.spawn_event()
+
     def _hide(self, entity: Entity) -> None:
-        """Make ``entity`` invisible: the others that saw it get a removal, it leaves the grid."""
+        """Make ``entity`` invisible: the others that saw it get a removal, it leaves the grid
+        (and whoever fought it stops)."""
+        self.combat.hidden(entity)
         if entity.seen:
             self.send(
                 entity.seen,
@@ -1056,6 +925,7 @@ class WorldState:
 
     def _remove(self, entity: Entity) -> None:
         self._hide(entity)
+        self.combat.removed(entity)
         self._map(entity).release(entity.object_id)
         if self.characters.get(entity.character_id) is entity:
             del self.characters[entity.character_id]
@@ -1118,4 +988,6 @@ class WorldState:
             corrected_positions=self.corrected_positions,
             removed_monsters=self.removed_monsters,
             respawned_monsters=self.respawned_monsters,
+            ground_items=sum(len(i.items) for i in self.maps.values()),
+            **self.combat.stats(),
         )

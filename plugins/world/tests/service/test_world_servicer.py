@@ -360,7 +360,7 @@ async def test_set_animation_action_is_relayed_nearby(world: WorldHarness) -> No
 @pytest.mark.parametrize(
     ("name", "payload", "code"),
     [
-        ("PAKCS_ATTACK", b"\x01\x00", UNIMPLEMENTED),
+        ("PAKCS_PARTY_REQ", b"\x01\x00", UNIMPLEMENTED),
         ("PAKCS_SET_ANIMATION", b"\x01", INVALID),
         ("", b"", INVALID),
         ("PAKCS_SET_ANIMATION", b"\x00" * 2042, INVALID),

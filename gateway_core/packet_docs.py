@@ -37,7 +37,7 @@ from gateway_core.protocol.packets import PACKETS_BY_NAME, Packet, Record, Union
 __all__ = ["BUILTIN_PLUGINS", "DEFAULT_OUTPUT", "main", "render"]
 
 #: The plugins whose handlers the page names (the core's own packets come with them).
-BUILTIN_PLUGINS: Final = ("auth", "character", "chat", "world")
+BUILTIN_PLUGINS: Final = ("auth", "character", "chat", "world", "items")
 
 #: Where the page lives in a checkout (this module sits in gateway_core/ at the top level).
 DEFAULT_OUTPUT: Final = Path(__file__).resolve().parent.parent / "docs" / "packets.md"

@@ -72,7 +72,7 @@ GATEWAY_TEST_SETTINGS: Mapping[str, object] = {
     "LISTEN_ADDR": "127.0.0.1",
     "SERVICE_PORT": 0,
     "PACKET_METRICS_PORT": 0,
-    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world,items",
     "SHUTDOWN_DEADLINE": 3.0,
     "GRPC_DEADLINE": 2.0,
     "AUTH_ARGON2_TIME_COST": 1,
@@ -85,7 +85,7 @@ GATEWAY_TEST_SETTINGS: Mapping[str, object] = {
 GATEWAY_TEST_ENV: Mapping[str, str] = {
     "LISTEN_ADDR": "127.0.0.1",
     "PACKET_METRICS_PORT": "0",
-    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world",
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world,items",
     "GRPC_DEADLINE": "2.0",
     "AUTH_ARGON2_TIME_COST": "1",
     "AUTH_ARGON2_MEMORY_KIB": "64",

@@ -14,7 +14,9 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PLUGIN_PACKAGES = ("gateway_auth", "gateway_character", "gateway_chat", "gateway_world")
+PLUGIN_PACKAGES = (
+    "gateway_auth", "gateway_character", "gateway_chat", "gateway_world", "gateway_items",
+)
 LAYERED_CONTRACT = "The core is layered one way"
 
 

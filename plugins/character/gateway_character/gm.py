@@ -1,28 +1,25 @@
 """GM chat commands on the GM's own character: ``/zuly`` and ``/item``. (``/level`` and
 ``/heal`` change what the world decides, and are the world plugin's.)
 
-Each change is one save of the character in the character service (at the position the
-world has it), then made to the state loaded on the world join (kept in the connection's
-:data:`~gateway_character.handlers.PLAYING`, stored again when the character leaves the
-world), so a gateway killed right after loses nothing and a failed save changes nothing; then
-the client is told with the protocol's packet for it:
-``PAKWC_SET_MONEY`` for money. Bad arguments (missing, non-numeric, negative, too large,
-overflowing) are answered with the usage and change nothing. ``/item`` is registered but
-refuses: the character data has inventory slots, but nothing yet knows which
-item ids exist, how they stack or where one may go, so items arrive with the inventory
-(issue 11).
+Each change is made in the character service first (money: one ChangeItems with a zuly
+delta, since SaveCharacter never writes money or items), then to the state loaded on the world
+join (kept in the connection's :data:`~gateway_character.handlers.PLAYING`), so a gateway
+killed right after loses nothing and a failed change changes nothing; then the client is told
+with the protocol's packet for it: ``PAKWC_SET_MONEY`` for money. Bad arguments (missing,
+non-numeric, negative, too large, overflowing) are answered with the usage and change
+nothing. ``/item`` is registered but refuses (items arrive with the inventory, issue 11).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import uuid
 from typing import TYPE_CHECKING, Final
 
 import grpc
 from gateway_protos.v1 import character_pb2
 
-from gateway_character.handlers import PLAYING, Playing, store
+from gateway_character.handlers import PLAYING, Playing
 from gateway_core.api import (
     ChatCommandError,
     SrvSetMoney,
@@ -32,8 +29,6 @@ from gateway_core.api import (
 
 if TYPE_CHECKING:
     from gateway_core.api import ChatCommand, ChatCommandRegistrar, PacketContext
-
-CharacterState = character_pb2.CharacterState
 
 log = logging.getLogger("gateway.character.gm")
 
@@ -52,41 +47,46 @@ def _playing(ctx: PacketContext[None]) -> Playing:
     return playing
 
 
-async def _store(ctx: PacketContext[None], change: Callable[[CharacterState], None]) -> None:
-    """Make ``change`` to the GM's character as one save in the character service (in turn
-    with the character's other saves, :func:`~gateway_character.handlers.store`), then to
-    the loaded state: a gateway killed right after still has it stored, and a save that
-    fails changes nothing (the GM is told)."""
-    playing = _playing(ctx)
-    try:
-        stored = await store(ctx.session, playing, change)
-    except grpc.aio.AioRpcError as exc:
-        log.warning("connection #%d: GM change of character %d not saved: %s",
-                    ctx.session.connection_id, playing.state.id, exc.code().name)
-        raise ChatCommandError("The character could not be saved; nothing changed.") from None
-    if stored is None:  # the character is leaving the world: its last save has run
-        raise ChatCommandError("No character is loaded on this connection.")
-
-
 async def on_zuly(ctx: PacketContext[None], command: ChatCommand) -> None:
-    """``/zuly N`` sets the money, ``/zuly +N`` adds to it."""
+    """``/zuly N`` sets the money, ``/zuly +N`` adds to it.
+
+    Money changes through the character service's ChangeItems (SaveCharacter never writes
+    it): ``+N`` is a delta of N, ``N`` the delta from the money the service has now (read
+    with GetCharacter). The reply's zuly is put on the loaded state, under the lock of the
+    character's saves, and told to the client."""
     if len(command.words) != 1:
         raise ChatCommandError()
     word = command.words[0]
     amount = int_argument(word.removeprefix("+"), low=0, high=MAX_MONEY)
     if word.startswith("-"):
         raise ChatCommandError()
-    current = _playing(ctx).state.money
-    money = current + amount if word.startswith("+") else amount
-    if money > MAX_MONEY:
+    playing = _playing(ctx)
+    character_id = playing.state.id
+    try:
+        async with playing.lock:
+            if playing.left:  # the character is leaving the world: its last save has run
+                raise ChatCommandError("No character is loaded on this connection.")
+            if word.startswith("+"):
+                delta = amount
+            else:
+                current = await playing.character.GetCharacter(
+                    character_pb2.GetCharacterRequest(character_id=character_id))
+                delta = amount - current.money
+            reply = await playing.character.ChangeItems(character_pb2.ChangeItemsRequest(
+                character_id=character_id, request_id=f"gm-zuly-{uuid.uuid4().hex}",
+                zuly_delta=delta))
+            if reply.result == character_pb2.ITEM_RESULT_OK:
+                playing.state.money = reply.zuly
+    except grpc.aio.AioRpcError as exc:
+        log.warning("connection #%d: GM change of character %d not saved: %s",
+                    ctx.session.connection_id, character_id, exc.code().name)
+        raise ChatCommandError("The character could not be saved; nothing changed.") from None
+    if reply.result == character_pb2.ITEM_RESULT_TOO_MUCH_ZULY:
         raise ChatCommandError()
-
-    def set_money(state: CharacterState) -> None:
-        state.money = money
-
-    await _store(ctx, set_money)
-    ctx.reply(SrvSetMoney(zuly=money))
-    ctx.reply(server_message(f"Zuly: {money}."))
+    if reply.result != character_pb2.ITEM_RESULT_OK:
+        raise ChatCommandError(f"The money was not changed: {reply.message}")
+    ctx.reply(SrvSetMoney(zuly=reply.zuly))
+    ctx.reply(server_message(f"Zuly: {reply.zuly}."))
 
 
 def on_item(ctx: PacketContext[None], command: ChatCommand) -> None:

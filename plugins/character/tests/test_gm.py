@@ -16,15 +16,17 @@ from gateway_core.api import ChatCommand, ChatCommandError, Session
 
 
 class DownCharacterService:
-    """Character stub boundary: every save fails as UNAVAILABLE."""
+    """Character stub boundary: every call fails as UNAVAILABLE (``saves`` counts them)."""
 
     def __init__(self) -> None:
         self.saves = 0
 
-    async def SaveCharacter(self, request: Any) -> Any:
+    async def _down(self, request: Any) -> Any:
         self.saves += 1
         raise grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(),
                                    grpc.aio.Metadata(), "down")
+
+    SaveCharacter = GetCharacter = ChangeItems = _down
 
 
 @pytest.mark.anyio

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -249,52 +250,58 @@ class WorldRuntime(InWorldRuntime):
         PAKWC_TELEPORT_REPLY with the destination and reloads the map; a refusal is counted
         by its reason (``unknown_gate``, ``gate_on_other_map``, ``gate_out_of_range``) and
         changes nothing."""
+        entered = self._entered(session, "gate")
+        if entered is None:
+            return False
+        ack = await self._ask(session, f"gate {gate_id}",
+                              self.link.use_gate(entered[0], gate_id))
+        if ack is None:
+            return False
+        self._landed(session, entered[1], ack)
+        return True
+
+    def _entered(self, session: Session, what: str) -> tuple[int, WorldPresence] | None:
+        """The character id and presence of a session on its map, else None (counted)."""
         character = session.records.get(SELECTED_CHARACTER)
         presence = session.plugin_data.get(PRESENCE)
         if character is None or presence is None or not presence.entered:
-            self.drop(session, "not_on_map", "gate")
-            return False
+            self.drop(session, "not_on_map", what)
+            return None
+        return character.character_id, presence
+
+    async def _ask(self, session: Session, what: str,
+                   request: Awaitable[world_pb2.Ack]) -> world_pb2.Ack | None:
+        """The world's answer to ``request``, or None with the refusal counted by its reason."""
         try:
-            ack = await self.link.use_gate(character.character_id, gate_id)
+            return await request
         except WorldRequestError as exc:
-            self.drop(session, exc.reason or "world_unavailable", f"gate {gate_id}: {exc}")
-            return False
-        self._landed(session, presence, ack)
-        return True
+            self.drop(session, exc.reason or "world_unavailable", f"{what}: {exc}")
+            return None
 
     async def revive(self, session: Session, revive_type: int) -> bool:
         """PAKCS_REVIVE_REQ of a dead character: PAKWC_REVIVE_REPLY with the map, then
         PAKWC_TELEPORT_REPLY with the point; the client reloads the map. A living character's
         request is refused (counted ``alive``) and changes nothing."""
-        character = session.records.get(SELECTED_CHARACTER)
-        presence = session.plugin_data.get(PRESENCE)
-        if character is None or presence is None or not presence.entered:
-            self.drop(session, "not_on_map", "revive")
+        entered = self._entered(session, "revive")
+        if entered is None:
             return False
-        try:
-            ack = await self.link.revive(character.character_id, revive_type)
-        except WorldRequestError as exc:
-            self.drop(session, exc.reason or "world_unavailable", f"revive: {exc}")
+        ack = await self._ask(session, "revive", self.link.revive(entered[0], revive_type))
+        if ack is None:
             return False
         session.send(SrvReviveReply(map_id=ack.map_id))
-        self._landed(session, presence, ack)
+        self._landed(session, entered[1], ack)
         return True
 
     async def adjust(self, session: Session, *, level: int = 0, heal: bool = False) -> bool:
         """Set the level and/or heal the character of ``session`` (GM commands): the world
         changes it and sends the packets; False (counted by the world's reason) when refused
         or unavailable."""
-        character = session.records.get(SELECTED_CHARACTER)
-        presence = session.plugin_data.get(PRESENCE)
-        if character is None or presence is None or not presence.entered:
-            self.drop(session, "not_on_map", "adjust")
+        entered = self._entered(session, "adjust")
+        if entered is None:
             return False
-        try:
-            await self.link.adjust(character.character_id, level=level, heal=heal)
-        except WorldRequestError as exc:
-            self.drop(session, exc.reason or "world_unavailable", f"adjust: {exc}")
-            return False
-        return True
+        ack = await self._ask(session, "adjust",
+                              self.link.adjust(entered[0], level=level, heal=heal))
+        return ack is not None
 
     async def teleport(self, session: Session, map_id: int, x: float, y: float) -> bool:
         """Take the character of ``session`` to a point of any map (a GM command; gates use

@@ -27,6 +27,16 @@ class CreateCharReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CREATE_CHAR_REASON_NAME_BLOCKED: _ClassVar[CreateCharReason]
     CREATE_CHAR_REASON_TOO_MANY_CHARS: _ClassVar[CreateCharReason]
     CREATE_CHAR_REASON_BAD_RACE: _ClassVar[CreateCharReason]
+
+class ItemResult(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ITEM_RESULT_OK: _ClassVar[ItemResult]
+    ITEM_RESULT_NO_ROOM: _ClassVar[ItemResult]
+    ITEM_RESULT_NOT_HELD: _ClassVar[ItemResult]
+    ITEM_RESULT_NO_ZULY: _ClassVar[ItemResult]
+    ITEM_RESULT_BAD_SLOT: _ClassVar[ItemResult]
+    ITEM_RESULT_UNKNOWN_ITEM: _ClassVar[ItemResult]
+    ITEM_RESULT_TOO_MUCH_ZULY: _ClassVar[ItemResult]
 CREATE_CHAR_RESULT_OK: CreateCharResult
 CREATE_CHAR_RESULT_FAILED: CreateCharResult
 CREATE_CHAR_RESULT_NAME_TAKEN: CreateCharResult
@@ -41,6 +51,13 @@ CREATE_CHAR_REASON_NAME_TAKEN: CreateCharReason
 CREATE_CHAR_REASON_NAME_BLOCKED: CreateCharReason
 CREATE_CHAR_REASON_TOO_MANY_CHARS: CreateCharReason
 CREATE_CHAR_REASON_BAD_RACE: CreateCharReason
+ITEM_RESULT_OK: ItemResult
+ITEM_RESULT_NO_ROOM: ItemResult
+ITEM_RESULT_NOT_HELD: ItemResult
+ITEM_RESULT_NO_ZULY: ItemResult
+ITEM_RESULT_BAD_SLOT: ItemResult
+ITEM_RESULT_UNKNOWN_ITEM: ItemResult
+ITEM_RESULT_TOO_MUCH_ZULY: ItemResult
 
 class CharacterRef(_message.Message):
     __slots__ = ("index", "name")
@@ -231,3 +248,119 @@ class SaveCharacterRequest(_message.Message):
 class SaveCharacterReply(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ItemOp(_message.Message):
+    __slots__ = ("add", "remove", "move", "store", "retrieve")
+    ADD_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    MOVE_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    RETRIEVE_FIELD_NUMBER: _ClassVar[int]
+    add: AddItem
+    remove: RemoveItem
+    move: MoveItem
+    store: StoreItem
+    retrieve: RetrieveItem
+    def __init__(self, add: _Optional[_Union[AddItem, _Mapping]] = ..., remove: _Optional[_Union[RemoveItem, _Mapping]] = ..., move: _Optional[_Union[MoveItem, _Mapping]] = ..., store: _Optional[_Union[StoreItem, _Mapping]] = ..., retrieve: _Optional[_Union[RetrieveItem, _Mapping]] = ...) -> None: ...
+
+class AddItem(_message.Message):
+    __slots__ = ("item", "count")
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    item: _common_pb2.ItemRef
+    count: int
+    def __init__(self, item: _Optional[_Union[_common_pb2.ItemRef, _Mapping]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class RemoveItem(_message.Message):
+    __slots__ = ("slot", "item", "count")
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    slot: int
+    item: _common_pb2.ItemRef
+    count: int
+    def __init__(self, slot: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.ItemRef, _Mapping]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class MoveItem(_message.Message):
+    __slots__ = ("from_slot", "to_slot")
+    FROM_SLOT_FIELD_NUMBER: _ClassVar[int]
+    TO_SLOT_FIELD_NUMBER: _ClassVar[int]
+    from_slot: int
+    to_slot: int
+    def __init__(self, from_slot: _Optional[int] = ..., to_slot: _Optional[int] = ...) -> None: ...
+
+class StoreItem(_message.Message):
+    __slots__ = ("slot", "item", "count")
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    slot: int
+    item: _common_pb2.ItemRef
+    count: int
+    def __init__(self, slot: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.ItemRef, _Mapping]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class RetrieveItem(_message.Message):
+    __slots__ = ("storage_slot", "item", "count")
+    STORAGE_SLOT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    storage_slot: int
+    item: _common_pb2.ItemRef
+    count: int
+    def __init__(self, storage_slot: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.ItemRef, _Mapping]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ChangeItemsRequest(_message.Message):
+    __slots__ = ("character_id", "request_id", "ops", "zuly_delta", "storage_zuly_delta")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OPS_FIELD_NUMBER: _ClassVar[int]
+    ZULY_DELTA_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_ZULY_DELTA_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    request_id: str
+    ops: _containers.RepeatedCompositeFieldContainer[ItemOp]
+    zuly_delta: int
+    storage_zuly_delta: int
+    def __init__(self, character_id: _Optional[int] = ..., request_id: _Optional[str] = ..., ops: _Optional[_Iterable[_Union[ItemOp, _Mapping]]] = ..., zuly_delta: _Optional[int] = ..., storage_zuly_delta: _Optional[int] = ...) -> None: ...
+
+class SlotItem(_message.Message):
+    __slots__ = ("slot", "item")
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    slot: int
+    item: _common_pb2.Item
+    def __init__(self, slot: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.Item, _Mapping]] = ...) -> None: ...
+
+class ChangeItemsReply(_message.Message):
+    __slots__ = ("result", "message", "changed", "zuly", "storage_changed", "storage_zuly", "weight", "replayed")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    ZULY_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_ZULY_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    result: ItemResult
+    message: str
+    changed: _containers.RepeatedCompositeFieldContainer[SlotItem]
+    zuly: int
+    storage_changed: _containers.RepeatedCompositeFieldContainer[SlotItem]
+    storage_zuly: int
+    weight: int
+    replayed: bool
+    def __init__(self, result: _Optional[_Union[ItemResult, str]] = ..., message: _Optional[str] = ..., changed: _Optional[_Iterable[_Union[SlotItem, _Mapping]]] = ..., zuly: _Optional[int] = ..., storage_changed: _Optional[_Iterable[_Union[SlotItem, _Mapping]]] = ..., storage_zuly: _Optional[int] = ..., weight: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class GetStorageRequest(_message.Message):
+    __slots__ = ("character_id",)
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    def __init__(self, character_id: _Optional[int] = ...) -> None: ...
+
+class Storage(_message.Message):
+    __slots__ = ("items", "zuly")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ZULY_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[_common_pb2.Item]
+    zuly: int
+    def __init__(self, items: _Optional[_Iterable[_Union[_common_pb2.Item, _Mapping]]] = ..., zuly: _Optional[int] = ...) -> None: ...

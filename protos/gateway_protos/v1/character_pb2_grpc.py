@@ -69,6 +69,16 @@ class CharacterStub:
                 request_serializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharacterRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharacterReply.FromString,
                 _registered_method=True)
+        self.ChangeItems = channel.unary_unary(
+                '/rose.gateway.v1.Character/ChangeItems',
+                request_serializer=gateway__protos_dot_v1_dot_character__pb2.ChangeItemsRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_character__pb2.ChangeItemsReply.FromString,
+                _registered_method=True)
+        self.GetStorage = channel.unary_unary(
+                '/rose.gateway.v1.Character/GetStorage',
+                request_serializer=gateway__protos_dot_v1_dot_character__pb2.GetStorageRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_character__pb2.Storage.FromString,
+                _registered_method=True)
 
 
 class CharacterServicer:
@@ -122,7 +132,28 @@ class CharacterServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SaveCharacter(self, request, context):
-        """Store the world's view of a character (on leave, map change, periodically).
+        """Store the world's view of a character (on leave, map change, periodically); never its
+        items or money (see SaveCharacterRequest).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangeItems(self, request, context):
+        """Change a character's items, zuly and its account's storage: every operation of the
+        request in one transaction, all or nothing. A request id seen before for the character
+        returns the first reply again without applying anything (a retry after a lost answer).
+        Errors: INVALID_ARGUMENT (no character id, an empty or too long request id, more than 64
+        operations), NOT_FOUND (no such character). A change that cannot be made is an OK reply
+        with a result other than ITEM_RESULT_OK, and nothing changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStorage(self, request, context):
+        """The storage of a character's account (shared by its characters). NOT_FOUND when the
+        character does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -165,6 +196,16 @@ def add_CharacterServicer_to_server(servicer, server):
                     servicer.SaveCharacter,
                     request_deserializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharacterRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharacterReply.SerializeToString,
+            ),
+            'ChangeItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeItems,
+                    request_deserializer=gateway__protos_dot_v1_dot_character__pb2.ChangeItemsRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_character__pb2.ChangeItemsReply.SerializeToString,
+            ),
+            'GetStorage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStorage,
+                    request_deserializer=gateway__protos_dot_v1_dot_character__pb2.GetStorageRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_character__pb2.Storage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -356,6 +397,60 @@ class Character:
             '/rose.gateway.v1.Character/SaveCharacter',
             gateway__protos_dot_v1_dot_character__pb2.SaveCharacterRequest.SerializeToString,
             gateway__protos_dot_v1_dot_character__pb2.SaveCharacterReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.Character/ChangeItems',
+            gateway__protos_dot_v1_dot_character__pb2.ChangeItemsRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_character__pb2.ChangeItemsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStorage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.Character/GetStorage',
+            gateway__protos_dot_v1_dot_character__pb2.GetStorageRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_character__pb2.Storage.FromString,
             options,
             channel_credentials,
             insecure,

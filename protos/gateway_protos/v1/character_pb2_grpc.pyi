@@ -60,7 +60,21 @@ class CharacterStub:
     GetCharacter: _grpc.UnaryUnaryMultiCallable[_character_pb2.GetCharacterRequest, _character_pb2.CharacterState]
     """Load a character's state by id (world join). NOT_FOUND when it does not exist."""
     SaveCharacter: _grpc.UnaryUnaryMultiCallable[_character_pb2.SaveCharacterRequest, _character_pb2.SaveCharacterReply]
-    """Store the world's view of a character (on leave, map change, periodically)."""
+    """Store the world's view of a character (on leave, map change, periodically); never its
+    items or money (see SaveCharacterRequest).
+    """
+    ChangeItems: _grpc.UnaryUnaryMultiCallable[_character_pb2.ChangeItemsRequest, _character_pb2.ChangeItemsReply]
+    """Change a character's items, zuly and its account's storage: every operation of the
+    request in one transaction, all or nothing. A request id seen before for the character
+    returns the first reply again without applying anything (a retry after a lost answer).
+    Errors: INVALID_ARGUMENT (no character id, an empty or too long request id, more than 64
+    operations), NOT_FOUND (no such character). A change that cannot be made is an OK reply
+    with a result other than ITEM_RESULT_OK, and nothing changed.
+    """
+    GetStorage: _grpc.UnaryUnaryMultiCallable[_character_pb2.GetStorageRequest, _character_pb2.Storage]
+    """The storage of a character's account (shared by its characters). NOT_FOUND when the
+    character does not exist.
+    """
 
 @_typing.type_check_only
 class CharacterAsyncStub(CharacterStub):
@@ -87,7 +101,21 @@ class CharacterAsyncStub(CharacterStub):
     GetCharacter: _aio.UnaryUnaryMultiCallable[_character_pb2.GetCharacterRequest, _character_pb2.CharacterState]  # type: ignore[assignment]
     """Load a character's state by id (world join). NOT_FOUND when it does not exist."""
     SaveCharacter: _aio.UnaryUnaryMultiCallable[_character_pb2.SaveCharacterRequest, _character_pb2.SaveCharacterReply]  # type: ignore[assignment]
-    """Store the world's view of a character (on leave, map change, periodically)."""
+    """Store the world's view of a character (on leave, map change, periodically); never its
+    items or money (see SaveCharacterRequest).
+    """
+    ChangeItems: _aio.UnaryUnaryMultiCallable[_character_pb2.ChangeItemsRequest, _character_pb2.ChangeItemsReply]  # type: ignore[assignment]
+    """Change a character's items, zuly and its account's storage: every operation of the
+    request in one transaction, all or nothing. A request id seen before for the character
+    returns the first reply again without applying anything (a retry after a lost answer).
+    Errors: INVALID_ARGUMENT (no character id, an empty or too long request id, more than 64
+    operations), NOT_FOUND (no such character). A change that cannot be made is an OK reply
+    with a result other than ITEM_RESULT_OK, and nothing changed.
+    """
+    GetStorage: _aio.UnaryUnaryMultiCallable[_character_pb2.GetStorageRequest, _character_pb2.Storage]  # type: ignore[assignment]
+    """The storage of a character's account (shared by its characters). NOT_FOUND when the
+    character does not exist.
+    """
 
 class CharacterServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -153,6 +181,32 @@ class CharacterServicer(metaclass=_abc_1.ABCMeta):
         request: _character_pb2.SaveCharacterRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_character_pb2.SaveCharacterReply, _abc.Awaitable[_character_pb2.SaveCharacterReply]]:
-        """Store the world's view of a character (on leave, map change, periodically)."""
+        """Store the world's view of a character (on leave, map change, periodically); never its
+        items or money (see SaveCharacterRequest).
+        """
+
+    @_abc_1.abstractmethod
+    def ChangeItems(
+        self,
+        request: _character_pb2.ChangeItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_character_pb2.ChangeItemsReply, _abc.Awaitable[_character_pb2.ChangeItemsReply]]:
+        """Change a character's items, zuly and its account's storage: every operation of the
+        request in one transaction, all or nothing. A request id seen before for the character
+        returns the first reply again without applying anything (a retry after a lost answer).
+        Errors: INVALID_ARGUMENT (no character id, an empty or too long request id, more than 64
+        operations), NOT_FOUND (no such character). A change that cannot be made is an OK reply
+        with a result other than ITEM_RESULT_OK, and nothing changed.
+        """
+
+    @_abc_1.abstractmethod
+    def GetStorage(
+        self,
+        request: _character_pb2.GetStorageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_character_pb2.Storage, _abc.Awaitable[_character_pb2.Storage]]:
+        """The storage of a character's account (shared by its characters). NOT_FOUND when the
+        character does not exist.
+        """
 
 def add_CharacterServicer_to_server(servicer: CharacterServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1egateway_protos/v1/common.proto\x12\x0frose.gateway.v1\"$\n\x04Item\x12\x0e\n\x06header\x18\x01 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1egateway_protos/v1/common.proto\x12\x0frose.gateway.v1\"$\n\x04Item\x12\x0e\n\x06header\x18\x01 \x01(\r\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\r\"1\n\x07ItemRef\x12\x11\n\titem_type\x18\x01 \x01(\r\x12\x13\n\x0bitem_number\x18\x02 \x01(\rb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,4 +33,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ITEM']._serialized_start=51
   _globals['_ITEM']._serialized_end=87
+  _globals['_ITEMREF']._serialized_start=89
+  _globals['_ITEMREF']._serialized_end=138
 # @@protoc_insertion_point(module_scope)

@@ -11,3 +11,11 @@ class Item(_message.Message):
     header: int
     data: int
     def __init__(self, header: _Optional[int] = ..., data: _Optional[int] = ...) -> None: ...
+
+class ItemRef(_message.Message):
+    __slots__ = ("item_type", "item_number")
+    ITEM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    item_type: int
+    item_number: int
+    def __init__(self, item_type: _Optional[int] = ..., item_number: _Optional[int] = ...) -> None: ...

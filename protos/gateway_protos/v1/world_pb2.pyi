@@ -1,3 +1,4 @@
+from gateway_protos.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -549,3 +550,105 @@ class WorldStats(_message.Message):
     combat_ticks: int
     combat_tick_seconds: float
     def __init__(self, gateways: _Optional[int] = ..., characters: _Optional[int] = ..., events: _Optional[int] = ..., replaced_gateways: _Optional[int] = ..., rejected_requests: _Optional[int] = ..., dropped_events: _Optional[int] = ..., resynced_views: _Optional[int] = ..., paced_streams: _Optional[int] = ..., batches: _Optional[int] = ..., channels: _Optional[_Iterable[_Union[ChannelCount, _Mapping]]] = ..., monsters: _Optional[int] = ..., npcs: _Optional[int] = ..., corrected_positions: _Optional[int] = ..., removed_monsters: _Optional[int] = ..., respawned_monsters: _Optional[int] = ..., hits: _Optional[int] = ..., kills: _Optional[int] = ..., deaths: _Optional[int] = ..., ground_items: _Optional[int] = ..., combat_ticks: _Optional[int] = ..., combat_tick_seconds: _Optional[float] = ...) -> None: ...
+
+class TakeGroundItemRequest(_message.Message):
+    __slots__ = ("character_id", "object_id")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    object_id: int
+    def __init__(self, character_id: _Optional[int] = ..., object_id: _Optional[int] = ...) -> None: ...
+
+class TakeGroundItemReply(_message.Message):
+    __slots__ = ("reason", "item_type", "item_number", "count", "token")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ITEM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    item_type: int
+    item_number: int
+    count: int
+    token: int
+    def __init__(self, reason: _Optional[str] = ..., item_type: _Optional[int] = ..., item_number: _Optional[int] = ..., count: _Optional[int] = ..., token: _Optional[int] = ...) -> None: ...
+
+class PutBackGroundItemRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: int
+    def __init__(self, token: _Optional[int] = ...) -> None: ...
+
+class GroundItemReply(_message.Message):
+    __slots__ = ("reason", "object_id")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    object_id: int
+    def __init__(self, reason: _Optional[str] = ..., object_id: _Optional[int] = ...) -> None: ...
+
+class DropGroundItemRequest(_message.Message):
+    __slots__ = ("character_id", "item_type", "item_number", "count")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    item_type: int
+    item_number: int
+    count: int
+    def __init__(self, character_id: _Optional[int] = ..., item_type: _Optional[int] = ..., item_number: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+
+class NearNpcRequest(_message.Message):
+    __slots__ = ("character_id", "npc_object_id")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    NPC_OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    npc_object_id: int
+    def __init__(self, character_id: _Optional[int] = ..., npc_object_id: _Optional[int] = ...) -> None: ...
+
+class NearNpcReply(_message.Message):
+    __slots__ = ("reason", "distance", "shop", "npc")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    SHOP_FIELD_NUMBER: _ClassVar[int]
+    NPC_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    distance: float
+    shop: str
+    npc: str
+    def __init__(self, reason: _Optional[str] = ..., distance: _Optional[float] = ..., shop: _Optional[str] = ..., npc: _Optional[str] = ...) -> None: ...
+
+class SetEquipmentRequest(_message.Message):
+    __slots__ = ("character_id", "equipment", "slot", "item", "equipped")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    EQUIPMENT_FIELD_NUMBER: _ClassVar[int]
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    EQUIPPED_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    equipment: _containers.RepeatedScalarFieldContainer[int]
+    slot: int
+    item: int
+    equipped: _containers.RepeatedCompositeFieldContainer[_common_pb2.ItemRef]
+    def __init__(self, character_id: _Optional[int] = ..., equipment: _Optional[_Iterable[int]] = ..., slot: _Optional[int] = ..., item: _Optional[int] = ..., equipped: _Optional[_Iterable[_Union[_common_pb2.ItemRef, _Mapping]]] = ...) -> None: ...
+
+class UseConsumableRequest(_message.Message):
+    __slots__ = ("character_id", "item_type", "item_number", "slot", "check_only")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    CHECK_ONLY_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    item_type: int
+    item_number: int
+    slot: int
+    check_only: bool
+    def __init__(self, character_id: _Optional[int] = ..., item_type: _Optional[int] = ..., item_number: _Optional[int] = ..., slot: _Optional[int] = ..., check_only: _Optional[bool] = ...) -> None: ...
+
+class ItemActionReply(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...

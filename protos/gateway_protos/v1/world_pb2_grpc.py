@@ -55,6 +55,36 @@ class WorldStub:
                 request_serializer=gateway__protos_dot_v1_dot_world__pb2.FindCharacterRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_world__pb2.Presence.FromString,
                 _registered_method=True)
+        self.TakeGroundItem = channel.unary_unary(
+                '/rose.gateway.v1.World/TakeGroundItem',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.TakeGroundItemRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.TakeGroundItemReply.FromString,
+                _registered_method=True)
+        self.PutBackGroundItem = channel.unary_unary(
+                '/rose.gateway.v1.World/PutBackGroundItem',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.PutBackGroundItemRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.GroundItemReply.FromString,
+                _registered_method=True)
+        self.DropGroundItem = channel.unary_unary(
+                '/rose.gateway.v1.World/DropGroundItem',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.DropGroundItemRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.GroundItemReply.FromString,
+                _registered_method=True)
+        self.NearNpc = channel.unary_unary(
+                '/rose.gateway.v1.World/NearNpc',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.NearNpcRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.NearNpcReply.FromString,
+                _registered_method=True)
+        self.SetEquipment = channel.unary_unary(
+                '/rose.gateway.v1.World/SetEquipment',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.SetEquipmentRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.ItemActionReply.FromString,
+                _registered_method=True)
+        self.UseConsumable = channel.unary_unary(
+                '/rose.gateway.v1.World/UseConsumable',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.UseConsumableRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.ItemActionReply.FromString,
+                _registered_method=True)
 
 
 class WorldServicer:
@@ -95,6 +125,57 @@ class WorldServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TakeGroundItem(self, request, context):
+        """Items in the world (the gateway's items plugin; the inventory itself is the character
+        service's). Each is about a character on a map (NOT_FOUND otherwise) and changes nothing
+        when refused (`reason` says why).
+
+        Take a ground item for a character: within reach (PICKUP_RANGE of where the service has
+        it), and its own or past the owner window; it leaves the ground at once (so two takers
+        get it once). `PutBackGroundItem` with the reply's token lays it down again unchanged
+        (the inventory had no room).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBackGroundItem(self, request, context):
+        """Lay a taken item down again (same object id when free, same owner window and expiry).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DropGroundItem(self, request, context):
+        """Drop an item or zuly where the character stands (the character service removed it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NearNpc(self, request, context):
+        """How far a character is from an NPC of its map instance, and the NPC's shop.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetEquipment(self, request, context):
+        """The character's visible equipment changed: derived stats follow, those around are shown
+        PAKWC_EQUIP_ITEM.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UseConsumable(self, request, context):
+        """Use a consumable: its effect (HP/MP over time, return to the map's revive point) and
+        cooldown; `check_only` answers whether it may be used now without using it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorldServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -117,6 +198,36 @@ def add_WorldServicer_to_server(servicer, server):
                     servicer.FindCharacter,
                     request_deserializer=gateway__protos_dot_v1_dot_world__pb2.FindCharacterRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_world__pb2.Presence.SerializeToString,
+            ),
+            'TakeGroundItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.TakeGroundItem,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.TakeGroundItemRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.TakeGroundItemReply.SerializeToString,
+            ),
+            'PutBackGroundItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBackGroundItem,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.PutBackGroundItemRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.GroundItemReply.SerializeToString,
+            ),
+            'DropGroundItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.DropGroundItem,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.DropGroundItemRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.GroundItemReply.SerializeToString,
+            ),
+            'NearNpc': grpc.unary_unary_rpc_method_handler(
+                    servicer.NearNpc,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.NearNpcRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.NearNpcReply.SerializeToString,
+            ),
+            'SetEquipment': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetEquipment,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.SetEquipmentRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.ItemActionReply.SerializeToString,
+            ),
+            'UseConsumable': grpc.unary_unary_rpc_method_handler(
+                    servicer.UseConsumable,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.UseConsumableRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.ItemActionReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -228,6 +339,168 @@ class World:
             '/rose.gateway.v1.World/FindCharacter',
             gateway__protos_dot_v1_dot_world__pb2.FindCharacterRequest.SerializeToString,
             gateway__protos_dot_v1_dot_world__pb2.Presence.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TakeGroundItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/TakeGroundItem',
+            gateway__protos_dot_v1_dot_world__pb2.TakeGroundItemRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.TakeGroundItemReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBackGroundItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/PutBackGroundItem',
+            gateway__protos_dot_v1_dot_world__pb2.PutBackGroundItemRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.GroundItemReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DropGroundItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/DropGroundItem',
+            gateway__protos_dot_v1_dot_world__pb2.DropGroundItemRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.GroundItemReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NearNpc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/NearNpc',
+            gateway__protos_dot_v1_dot_world__pb2.NearNpcRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.NearNpcReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetEquipment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/SetEquipment',
+            gateway__protos_dot_v1_dot_world__pb2.SetEquipmentRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.ItemActionReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UseConsumable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/UseConsumable',
+            gateway__protos_dot_v1_dot_world__pb2.UseConsumableRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.ItemActionReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -100,6 +100,30 @@ class WorldStub:
     """Where a character is, by name (case-insensitive). Errors: INVALID_ARGUMENT (empty or too
     long name), NOT_FOUND (nobody of that name on any map).
     """
+    TakeGroundItem: _grpc.UnaryUnaryMultiCallable[_world_pb2.TakeGroundItemRequest, _world_pb2.TakeGroundItemReply]
+    """Items in the world (the gateway's items plugin; the inventory itself is the character
+    service's). Each is about a character on a map (NOT_FOUND otherwise) and changes nothing
+    when refused (`reason` says why).
+
+    Take a ground item for a character: within reach (PICKUP_RANGE of where the service has
+    it), and its own or past the owner window; it leaves the ground at once (so two takers
+    get it once). `PutBackGroundItem` with the reply's token lays it down again unchanged
+    (the inventory had no room).
+    """
+    PutBackGroundItem: _grpc.UnaryUnaryMultiCallable[_world_pb2.PutBackGroundItemRequest, _world_pb2.GroundItemReply]
+    """Lay a taken item down again (same object id when free, same owner window and expiry)."""
+    DropGroundItem: _grpc.UnaryUnaryMultiCallable[_world_pb2.DropGroundItemRequest, _world_pb2.GroundItemReply]
+    """Drop an item or zuly where the character stands (the character service removed it)."""
+    NearNpc: _grpc.UnaryUnaryMultiCallable[_world_pb2.NearNpcRequest, _world_pb2.NearNpcReply]
+    """How far a character is from an NPC of its map instance, and the NPC's shop."""
+    SetEquipment: _grpc.UnaryUnaryMultiCallable[_world_pb2.SetEquipmentRequest, _world_pb2.ItemActionReply]
+    """The character's visible equipment changed: derived stats follow, those around are shown
+    PAKWC_EQUIP_ITEM.
+    """
+    UseConsumable: _grpc.UnaryUnaryMultiCallable[_world_pb2.UseConsumableRequest, _world_pb2.ItemActionReply]
+    """Use a consumable: its effect (HP/MP over time, return to the map's revive point) and
+    cooldown; `check_only` answers whether it may be used now without using it.
+    """
 
 @_typing.type_check_only
 class WorldAsyncStub(WorldStub):
@@ -121,6 +145,30 @@ class WorldAsyncStub(WorldStub):
     FindCharacter: _aio.UnaryUnaryMultiCallable[_world_pb2.FindCharacterRequest, _world_pb2.Presence]  # type: ignore[assignment]
     """Where a character is, by name (case-insensitive). Errors: INVALID_ARGUMENT (empty or too
     long name), NOT_FOUND (nobody of that name on any map).
+    """
+    TakeGroundItem: _aio.UnaryUnaryMultiCallable[_world_pb2.TakeGroundItemRequest, _world_pb2.TakeGroundItemReply]  # type: ignore[assignment]
+    """Items in the world (the gateway's items plugin; the inventory itself is the character
+    service's). Each is about a character on a map (NOT_FOUND otherwise) and changes nothing
+    when refused (`reason` says why).
+
+    Take a ground item for a character: within reach (PICKUP_RANGE of where the service has
+    it), and its own or past the owner window; it leaves the ground at once (so two takers
+    get it once). `PutBackGroundItem` with the reply's token lays it down again unchanged
+    (the inventory had no room).
+    """
+    PutBackGroundItem: _aio.UnaryUnaryMultiCallable[_world_pb2.PutBackGroundItemRequest, _world_pb2.GroundItemReply]  # type: ignore[assignment]
+    """Lay a taken item down again (same object id when free, same owner window and expiry)."""
+    DropGroundItem: _aio.UnaryUnaryMultiCallable[_world_pb2.DropGroundItemRequest, _world_pb2.GroundItemReply]  # type: ignore[assignment]
+    """Drop an item or zuly where the character stands (the character service removed it)."""
+    NearNpc: _aio.UnaryUnaryMultiCallable[_world_pb2.NearNpcRequest, _world_pb2.NearNpcReply]  # type: ignore[assignment]
+    """How far a character is from an NPC of its map instance, and the NPC's shop."""
+    SetEquipment: _aio.UnaryUnaryMultiCallable[_world_pb2.SetEquipmentRequest, _world_pb2.ItemActionReply]  # type: ignore[assignment]
+    """The character's visible equipment changed: derived stats follow, those around are shown
+    PAKWC_EQUIP_ITEM.
+    """
+    UseConsumable: _aio.UnaryUnaryMultiCallable[_world_pb2.UseConsumableRequest, _world_pb2.ItemActionReply]  # type: ignore[assignment]
+    """Use a consumable: its effect (HP/MP over time, return to the map's revive point) and
+    cooldown; `check_only` answers whether it may be used now without using it.
     """
 
 class WorldServicer(metaclass=_abc_1.ABCMeta):
@@ -164,6 +212,66 @@ class WorldServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_world_pb2.Presence, _abc.Awaitable[_world_pb2.Presence]]:
         """Where a character is, by name (case-insensitive). Errors: INVALID_ARGUMENT (empty or too
         long name), NOT_FOUND (nobody of that name on any map).
+        """
+
+    @_abc_1.abstractmethod
+    def TakeGroundItem(
+        self,
+        request: _world_pb2.TakeGroundItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.TakeGroundItemReply, _abc.Awaitable[_world_pb2.TakeGroundItemReply]]:
+        """Items in the world (the gateway's items plugin; the inventory itself is the character
+        service's). Each is about a character on a map (NOT_FOUND otherwise) and changes nothing
+        when refused (`reason` says why).
+
+        Take a ground item for a character: within reach (PICKUP_RANGE of where the service has
+        it), and its own or past the owner window; it leaves the ground at once (so two takers
+        get it once). `PutBackGroundItem` with the reply's token lays it down again unchanged
+        (the inventory had no room).
+        """
+
+    @_abc_1.abstractmethod
+    def PutBackGroundItem(
+        self,
+        request: _world_pb2.PutBackGroundItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.GroundItemReply, _abc.Awaitable[_world_pb2.GroundItemReply]]:
+        """Lay a taken item down again (same object id when free, same owner window and expiry)."""
+
+    @_abc_1.abstractmethod
+    def DropGroundItem(
+        self,
+        request: _world_pb2.DropGroundItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.GroundItemReply, _abc.Awaitable[_world_pb2.GroundItemReply]]:
+        """Drop an item or zuly where the character stands (the character service removed it)."""
+
+    @_abc_1.abstractmethod
+    def NearNpc(
+        self,
+        request: _world_pb2.NearNpcRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.NearNpcReply, _abc.Awaitable[_world_pb2.NearNpcReply]]:
+        """How far a character is from an NPC of its map instance, and the NPC's shop."""
+
+    @_abc_1.abstractmethod
+    def SetEquipment(
+        self,
+        request: _world_pb2.SetEquipmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.ItemActionReply, _abc.Awaitable[_world_pb2.ItemActionReply]]:
+        """The character's visible equipment changed: derived stats follow, those around are shown
+        PAKWC_EQUIP_ITEM.
+        """
+
+    @_abc_1.abstractmethod
+    def UseConsumable(
+        self,
+        request: _world_pb2.UseConsumableRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.ItemActionReply, _abc.Awaitable[_world_pb2.ItemActionReply]]:
+        """Use a consumable: its effect (HP/MP over time, return to the map's revive point) and
+        cooldown; `check_only` answers whether it may be used now without using it.
         """
 
 def add_WorldServicer_to_server(servicer: WorldServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -70,9 +70,10 @@ async def test_two_services_keep_their_versions_apart_in_one_database(
     try:
         assert auth.engine is not None
         async with auth.engine.connect() as connection:
-            for table in ("auth_alembic_version", "character_alembic_version"):
+            for table, head in (("auth_alembic_version", "0001"),
+                                ("character_alembic_version", "0002")):
                 rows = await connection.exec_driver_sql(f"SELECT version_num FROM {table}")
-                assert rows.fetchall() == [("0001",)]
+                assert rows.fetchall() == [(head,)]
     finally:
         await character.stop()
         await auth.stop()

@@ -1,4 +1,5 @@
-"""The reference character service: list, create, delete/undelete, select, load and save.
+"""The reference character service: list, create, delete/undelete, select, load and save;
+items, zuly and the account storage (ChangeItems, GetStorage; model: :mod:`.inventory`).
 
 :class:`CharacterReferenceService` is what the plugin hands to the core
 (``gateway_register_services``): the core starts it (database and schema), adds it to a grpc.aio

@@ -10,7 +10,7 @@ carry a ``character_`` prefix. Fixed-size arrays
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Float, Integer, String
+from sqlalchemy import JSON, BigInteger, Float, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -62,3 +62,30 @@ class CharacterRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     #: When a pending deletion takes effect (Unix seconds); None = not pending.
     delete_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+
+
+class StorageRow(Base):
+    """The storage of an account, shared by its characters (made on its first change)."""
+
+    __tablename__ = "character_storage"
+
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: 160 ``[header, data]`` pairs.
+    items: Mapped[list[list[int]]] = mapped_column(JSON)
+    zuly: Mapped[int] = mapped_column(BigInteger)
+
+
+class ItemRequestRow(Base):
+    """A ChangeItems request applied to a character: its id and the reply it got (a
+    serialized ChangeItemsReply), answered again when the id comes back."""
+
+    __tablename__ = "character_item_requests"
+    __table_args__ = (
+        UniqueConstraint("character_id", "request_id", name="uq_character_item_requests"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    character_id: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str] = mapped_column(String(64))
+    reply: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)

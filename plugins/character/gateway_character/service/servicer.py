@@ -6,11 +6,22 @@ deletion is a timestamp; characters whose timestamp has passed are purged whenev
 touches characters, so they vanish from lists and free their names exactly when the delay runs
 out. Creates run under one asyncio lock so that the per-account limit cannot be raced past (a
 database file belongs to one service process); name uniqueness is the database's unique index.
+
+Items: a character's inventory and money and its account's storage change only through
+ChangeItems (and the starter kit given in the creating transaction). ChangeItems locks the
+character row (``SELECT ... FOR UPDATE`` on PostgreSQL, whose replicas share the database; one
+asyncio lock per process on SQLite, whose file belongs to one process), then the account's
+storage (an advisory lock of the account on PostgreSQL), answers a request id seen before with
+its stored reply, applies the pure model of :mod:`gateway_character.service.inventory` and
+stores the new values with the reply in the same transaction. SaveCharacter therefore never
+writes inventory, money or equipped items: the gateway's copy may be older than a ChangeItems
+since, and the gateway never writes an inventory it read earlier back over a newer one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import re
@@ -23,7 +34,15 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway_character.service.db import CharacterRow
+from gateway_character.service.db import CharacterRow, ItemRequestRow, StorageRow
+from gateway_character.service.inventory import (
+    MAX_OPS,
+    STORAGE_SLOTS,
+    apply_change,
+    empty_storage,
+    starter_inventory,
+    weight,
+)
 from gateway_character.service.items import (
     HOTBAR_SLOTS,
     INVENTORY_SLOTS,
@@ -52,6 +71,10 @@ I64_MAX = 2**63 - 1
 
 #: Namespace of the per-account creation locks (PostgreSQL advisory locks: high 32 bits).
 _CREATE_LOCK_SPACE = 0x43484152  # "CHAR"
+#: Namespace of the per-account storage locks (PostgreSQL advisory locks: high 32 bits).
+_STORAGE_LOCK_SPACE = 0x53544F52  # "STOR"
+#: Longest ChangeItems request id (bytes of its UTF-8).
+MAX_REQUEST_ID_BYTES = 64
 # Starting values of a new character (level 1 visitor, job 0); its skills come from the content
 # pack's starter kit of job 0.
 _START_JOB = 0
@@ -78,9 +101,12 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         #: The pack new characters are made from (``None``: the built-in pack).
         self.content = load_default_pack() if content is None else content
         self._start_skills = starter_skills(self.content, _START_JOB)
+        self._start_inventory, self._start_zuly = starter_inventory(self.content, _START_JOB)
         self._name_re = re.compile(options.name_pattern)
         self._blocked = {name.casefold() for name in options.blocked_names}
         self._create_lock = asyncio.Lock()
+        #: Serializes ChangeItems on SQLite (PostgreSQL locks the character row instead).
+        self._items_lock = asyncio.Lock()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -330,14 +356,13 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                 skill_points=0,
                 penalty_xp=0,
                 stamina=_START_STAMINA,
-                # The starter kit's zuly and items (equipped or in the bag) are not given yet:
-                # they come with the inventory issue; only its skills are.
-                money=0,
+                # The job's starter kit: zuly, items (equipped or in the bag) and skills.
+                money=self._start_zuly,
                 map_id=options.start_map,
                 x=options.start_x,
                 y=options.start_y,
                 spawn=0,
-                inventory=[[0, 0]] * INVENTORY_SLOTS,
+                inventory=[list(item) for item in self._start_inventory],
                 hotbar=[0] * HOTBAR_SLOTS,
                 skills=list(self._start_skills),
                 created_at=self._clock(),
@@ -442,13 +467,16 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
     async def SaveCharacter(
         self, request: character_pb2.SaveCharacterRequest, context: Context
     ) -> character_pb2.SaveCharacterReply:
-        """Store the world's view of a character (see the contract for what is replaced)."""
+        """Store the world's view of a character (see the contract for what is replaced).
+
+        Never the inventory, money or equipped items: they change through ChangeItems only,
+        and the gateway's copy in ``state`` may be older than a ChangeItems since (the
+        gateway never writes an inventory it read earlier back over a newer one). They are
+        still checked to be in their wire ranges."""
         state = request.state
         error = _save_error(state)
         if error is not None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
-        inventory = [[item.header, item.data] for item in state.inventory]
-        inventory += [[0, 0]] * (INVENTORY_SLOTS - len(inventory))
         try:
             async with self._db() as db, db.begin():
                 row = await db.get(CharacterRow, state.id)
@@ -469,12 +497,10 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                 row.skill_points = state.skill_points
                 row.penalty_xp = state.penalty_xp
                 row.stamina = state.stamina
-                row.money = state.money
                 row.map_id = state.map_id
                 row.x = state.x
                 row.y = state.y
                 row.spawn = state.spawn
-                row.inventory = inventory
                 row.hotbar = list(state.hotbar) + [0] * (HOTBAR_SLOTS - len(state.hotbar))
                 row.skills = list(state.skills) + [0] * (SKILL_SLOTS - len(state.skills))
         except ServiceError as refused:
@@ -482,6 +508,138 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         except SQLAlchemyError as exc:
             await abort_internal(context, log, "character", "SaveCharacter", exc)
         return character_pb2.SaveCharacterReply()
+
+    async def ChangeItems(
+        self, request: character_pb2.ChangeItemsRequest, context: Context
+    ) -> character_pb2.ChangeItemsReply:
+        """Apply a change of items and zuly all or nothing, once per request id."""
+        error = None
+        if request.character_id == 0:
+            error = "character_id is required"
+        elif not request.request_id:
+            error = "request_id is required"
+        elif len(request.request_id.encode()) > MAX_REQUEST_ID_BYTES:
+            error = f"request_id is longer than {MAX_REQUEST_ID_BYTES} bytes"
+        elif len(request.ops) > MAX_OPS:
+            error = f"more than {MAX_OPS} operations"
+        if error is not None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
+        try:
+            async with self._db() as db:
+                sqlite = db.get_bind().dialect.name == "sqlite"
+                serial = self._items_lock if sqlite else contextlib.nullcontext()
+                async with serial, db.begin():
+                    reply = await self._change_items(db, request, postgres=not sqlite)
+        except ServiceError as refused:
+            await abort(context, refused)
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "character", "ChangeItems", exc)
+        return reply
+
+    async def _live_character(
+        self, db: AsyncSession, character_id: int, *, lock: bool = False
+    ) -> CharacterRow:
+        """The character ``character_id`` (locked FOR UPDATE with ``lock``), or NOT_FOUND."""
+        query = select(CharacterRow).where(CharacterRow.id == character_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await db.execute(query)).scalar_one_or_none()
+        if row is None or (row.delete_at is not None and row.delete_at <= self._clock()):
+            raise ServiceError(grpc.StatusCode.NOT_FOUND, f"no character {character_id}")
+        return row
+
+    async def _change_items(
+        self, db: AsyncSession, request: character_pb2.ChangeItemsRequest, *, postgres: bool
+    ) -> character_pb2.ChangeItemsReply:
+        row = await self._live_character(db, request.character_id, lock=postgres)
+        seen = (
+            await db.execute(
+                select(ItemRequestRow.reply).where(
+                    ItemRequestRow.character_id == row.id,
+                    ItemRequestRow.request_id == request.request_id,
+                )
+            )
+        ).scalar_one_or_none()
+        if seen is not None:
+            first = character_pb2.ChangeItemsReply.FromString(seen)
+            first.replayed = True
+            return first
+        if postgres:  # the storage is shared by the account's characters (and replicas)
+            await db.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"),
+                {"key": _STORAGE_LOCK_SPACE << 32 | row.account_id},
+            )
+        storage = await db.get(StorageRow, row.account_id)
+        change = apply_change(
+            self.content,
+            request,
+            row.inventory,
+            row.money,
+            storage.items if storage is not None else empty_storage(),
+            storage.zuly if storage is not None else 0,
+        )
+        if change.ok:
+            if change.changed:
+                row.inventory = [list(item) for item in change.inventory]
+            if change.zuly != row.money:
+                row.money = change.zuly
+            if change.storage_changed or request.storage_zuly_delta:
+                if storage is None:
+                    storage = StorageRow(account_id=row.account_id)
+                    db.add(storage)
+                storage.items = [list(item) for item in change.storage]
+                storage.zuly = change.storage_zuly
+        reply = character_pb2.ChangeItemsReply(
+            result=change.result,  # type: ignore[arg-type]
+            message=change.message,
+            changed=[
+                character_pb2.SlotItem(slot=slot, item=_item(change.inventory[slot]))
+                for slot in change.changed
+            ],
+            zuly=change.zuly,
+            storage_changed=[
+                character_pb2.SlotItem(slot=slot, item=_item(change.storage[slot]))
+                for slot in change.storage_changed
+            ],
+            storage_zuly=change.storage_zuly,
+            weight=min(weight(self.content, change.inventory), U32),
+        )
+        db.add(
+            ItemRequestRow(
+                character_id=row.id,
+                request_id=request.request_id,
+                reply=reply.SerializeToString(),
+                created_at=self._clock(),
+            )
+        )
+        await db.flush()
+        if change.ok:
+            log.info("character %d: items changed (request %r)", row.id, request.request_id)
+        return reply
+
+    async def GetStorage(
+        self, request: character_pb2.GetStorageRequest, context: Context
+    ) -> character_pb2.Storage:
+        """The storage of the character's account (empty until its first change)."""
+        try:
+            async with self._db() as db, db.begin():
+                row = await self._live_character(db, request.character_id)
+                storage = await db.get(StorageRow, row.account_id)
+                items = storage.items if storage is not None else empty_storage()
+                items = list(items) + [[0, 0]] * (STORAGE_SLOTS - len(items))
+                reply = character_pb2.Storage(
+                    items=[_item(item) for item in items[:STORAGE_SLOTS]],
+                    zuly=storage.zuly if storage is not None else 0,
+                )
+        except ServiceError as refused:
+            await abort(context, refused)
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "character", "GetStorage", exc)
+        return reply
+
+
+def _item(item: tuple[int, int] | list[int]) -> common_pb2.Item:
+    return common_pb2.Item(header=item[0], data=item[1])
 
 
 def _save_error(state: character_pb2.CharacterState) -> str | None:

@@ -22,7 +22,7 @@ def starter_skills(pack: ContentPack, job: int) -> list[int]:
     """The skill slots of a new character of ``job``: the kit's skills from slot 0, the rest
     empty (0); all empty when the pack has no kit for the job.
 
-    Only the skills: the kit's items and zuly come with the inventory (a later issue).
+    The kit's items and zuly: :func:`gateway_character.service.inventory.starter_inventory`.
     """
     kit = pack.starter_kits.get(job)
     skills = list(kit.skills[:SKILL_SLOTS]) if kit is not None else []

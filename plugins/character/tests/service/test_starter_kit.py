@@ -1,5 +1,5 @@
 """New characters start with the starter kit of the content pack (CHARACTER_CONTENT): the skills
-of the job 0 kit, in slot order from slot 0 (items and zuly come with the inventory)."""
+of the job 0 kit, in slot order from slot 0; its zuly; its items, equipped or in the bag."""
 
 from __future__ import annotations
 
@@ -104,9 +104,10 @@ async def test_a_new_character_of_the_default_pack_knows_the_visitor_starter_ski
     state = await _new_character(chars)
     assert state.job == 0 and state.level == 1
     assert list(state.skills) == [*visitor] + [0] * (SKILL_SLOTS - len(visitor))
-    # Vitals of a level 1 visitor; the kit's zuly and items are not given yet (inventory).
-    assert state.hp > 0 and state.mp > 0 and state.money == 0
-    assert not any(item.header for item in state.inventory)
+    # Vitals of a level 1 visitor, and the kit's zuly and items (see test_items_service).
+    kit = load_default_pack().starter_kits[0]
+    assert state.hp > 0 and state.mp > 0 and state.money == kit.zuly > 0
+    assert sum(1 for item in state.inventory if item.header) == len(kit.items)
 
 
 async def test_a_new_character_of_another_pack_gets_that_packs_kit(

@@ -71,6 +71,7 @@ from gateway_core.api import (
     SrvSkillStart,
     SrvStatAddReply,
     SrvToggleMove,
+    SrvUseItem,
     ToggleMove,
 )
 from gateway_world.service import formulas
@@ -81,6 +82,7 @@ from gateway_world.service.entities import (
     Entity,
     Fighter,
     GroundDrop,
+    HealOverTime,
     MapState,
     Refused,
 )
@@ -130,6 +132,8 @@ OWNER_WINDOW_SECONDS: Final = 30
 LOOT_SCATTER: Final = 120.0
 #: The client's item type of zuly on the ground.
 ZULY_ITEM_TYPE: Final = 31
+#: Seconds between two steps of a heal over time.
+HEAL_STEP_SECONDS: Final = 1.0
 #: Skill slots of a character.
 SKILL_SLOTS: Final = 120
 #: ReviveRequest values (PAKCS_REVIVE_REQ).
@@ -177,16 +181,20 @@ def equipment_bonus(content: ContentPack | None, equipment: Iterable[int]) -> Bo
         number = equipped & 0x3FF
         if not number:
             continue
-        item = content.item_by_client(item_type, number)
-        if item is None or item.stats is None:
-            continue
-        stats = item.stats
-        bonus = bonus + Bonus(
-            attack=stats.attack, defence=stats.defence, magic_defence=stats.magic_defence,
-            hit=stats.hit, dodge=stats.dodge, move_speed=stats.move_speed,
-            attack_speed=stats.attack_speed, max_hp=stats.max_hp, max_mp=stats.max_mp,
-        )
+        bonus = bonus + item_bonus(content.item_by_client(item_type, number))
     return bonus
+
+
+def item_bonus(item: ItemDef | None) -> Bonus:
+    """What wearing ``item`` adds (nothing for an unknown item or one without stats)."""
+    if item is None or item.stats is None:
+        return Bonus()
+    stats = item.stats
+    return Bonus(
+        attack=stats.attack, defence=stats.defence, magic_defence=stats.magic_defence,
+        hit=stats.hit, dodge=stats.dodge, move_speed=stats.move_speed,
+        attack_speed=stats.attack_speed, max_hp=stats.max_hp, max_mp=stats.max_mp,
+    )
 
 
 #: Item types of the look's 8 visible items, in its body-part order (helmet, armour,
@@ -820,7 +828,11 @@ class Combat:
                                 owner_until=now + OWNER_WINDOW_SECONDS,
                                 expires=now + GROUND_ITEM_SECONDS)
             entity = self.state.place_ground_item(instance, x, y, ground)
-            heapq.heappush(self._timers, (ground.expires, next(self._sequence), entity))
+            self.expire_at(entity, ground.expires)
+
+    def expire_at(self, entity: Entity, when: float) -> None:
+        """Remove a ground item (or a corpse) at ``when`` unless it is gone by then."""
+        heapq.heappush(self._timers, (when, next(self._sequence), entity))
 
     def ground_item(self, entity: Entity) -> world_pb2.GroundItem:
         """The ``ground_item`` event body of a ground item entity."""
@@ -1077,8 +1089,10 @@ class Combat:
                                               hp=_i16(fighter.hp), mp=_i16(fighter.mp)),
                                entity.object_id)
                     self.mark(entity)
+            if fighter.heals:
+                self._heal_over_time(entity, fighter, now)
             full = fighter.hp >= fighter.max_hp and fighter.mp >= fighter.max_mp
-            if full and not fighter.buffs:
+            if full and not fighter.buffs and not fighter.heals:
                 self.recovering.discard(entity)
                 continue
             if (full or fighter.dead or now < fighter.next_regen
@@ -1093,6 +1107,60 @@ class Combat:
             entity.look.hp = fighter.hp
             self._vitals(entity)
             self.mark(entity)
+
+    def _heal_over_time(self, entity: Entity, fighter: Fighter, now: float) -> None:
+        """Consumables restore their amount evenly over their duration (once a second)."""
+        changed = False
+        kept = []
+        for heal in fighter.heals:
+            if now < heal.next and now < heal.end:
+                kept.append(heal)
+                continue
+            heal.next = now + HEAL_STEP_SECONDS
+            span = heal.end - heal.start
+            share = 1.0 if span <= 0 else min(1.0, (now - heal.start) / span)
+            due = int(heal.amount * share) - heal.applied
+            if due > 0 and not fighter.dead:
+                heal.applied += due
+                if heal.kind == "heal_hp":
+                    fighter.hp = min(fighter.max_hp, fighter.hp + due)
+                else:
+                    fighter.mp = min(fighter.max_mp, fighter.mp + due)
+                changed = True
+            if share < 1.0 and not fighter.dead:
+                kept.append(heal)
+        fighter.heals = kept
+        if changed:
+            entity.look.hp = fighter.hp
+            self._vitals(entity)
+            self.mark(entity)
+
+    def use_consumable(self, entity: Entity, item: ItemDef, slot: int, *,
+                       check_only: bool = False) -> str:
+        """A consumable's effect and cooldown; the reason it cannot be used, else ''."""
+        fighter = entity.fighter
+        effect = item.effect
+        if fighter is None or effect is None:
+            return "not_consumable"
+        if fighter.dead:
+            return "dead"
+        if effect.kind == "return":
+            return "unsupported_effect"
+        now = self.state.clock()
+        key = (item.type, item.number)
+        if now < fighter.item_cooldowns.get(key, 0.0):
+            return "cooldown"
+        if check_only:
+            return ""
+        fighter.item_cooldowns[key] = now + effect.cooldown_seconds
+        fighter.heals.append(HealOverTime(effect.kind, effect.amount, now,
+                                          now + effect.duration_seconds))
+        self.recovering.add(entity)
+        self._show(self._around(entity),
+                   SrvUseItem(char_id=entity.object_id, item_id=item.number, index=slot & 0xFF),
+                   entity.object_id)
+        self._heal_over_time(entity, fighter, now)
+        return ""
 
     def _expire(self, entity: Entity) -> None:
         """A corpse's or a ground item's time is up."""

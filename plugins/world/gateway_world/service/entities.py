@@ -62,6 +62,10 @@ class Fighter:
     last_combat: float = -math.inf
     next_regen: float = 0.0
     cooldowns: dict[int, float] = field(default_factory=dict)
+    #: Consumables: when each item (type, number) may be used again.
+    item_cooldowns: dict[tuple[int, int], float] = field(default_factory=dict)
+    #: Heals over time from consumables.
+    heals: list[HealOverTime] = field(default_factory=list)
     dead: bool = False
     running: bool = True
     sitting: bool = False
@@ -77,6 +81,20 @@ class Fighter:
     @property
     def max_mp(self) -> int:
         return self.derived.max_mp
+
+
+@dataclass(slots=True)
+class HealOverTime:
+    """A consumable's ``amount`` of HP or MP (``kind``) restored evenly from ``start`` to
+    ``end``; ``applied`` of it so far."""
+
+    kind: str
+    amount: int
+    start: float
+    end: float
+    applied: int = 0
+    #: When the next step is due.
+    next: float = 0.0
 
 
 @dataclass(eq=False, slots=True)
@@ -198,6 +216,8 @@ class Entity:
     fighter: Fighter | None = None
     #: Ground items: what lies there.
     ground: GroundDrop | None = None
+    #: NPCs: the pack's key of the NPC.
+    content_key: str = ""
 
     def __post_init__(self) -> None:
         if self.speed <= 0:

@@ -20,7 +20,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from gateway_protos.v1 import world_pb2, world_pb2_grpc
@@ -51,6 +51,7 @@ from gateway_world.service.state import (
     Refused,
     WorldState,
 )
+from gateway_world.service.world_items import WorldItems
 
 if TYPE_CHECKING:
     from grpc.aio import ServicerContext
@@ -75,6 +76,7 @@ DEFAULT_POSITION_TOLERANCE = 250.0
 MAX_CHANNEL_ID = 0xFF
 
 _Handler = Callable[[GatewayStream, Any], Entity | None]
+_T = TypeVar("_T")
 
 
 class WorldServicer(world_pb2_grpc.WorldServicer):
@@ -82,6 +84,8 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
 
     def __init__(self, state: WorldState) -> None:
         self.state = state
+        #: Ground items, NPC trade range, equipment and consumables.
+        self.items = WorldItems(state)
         self._handlers: dict[str, _Handler] = {
             "enter": self._on_enter,
             "ready": self._on_ready,
@@ -335,6 +339,73 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
     ) -> world_pb2.WorldStats:
         """The service counters."""
         return self.state.stats()
+
+    # -- items ---------------------------------------------------------------------------------
+
+    async def _item_call(self, context: _Context, call: Callable[[], _T]) -> _T:
+        """Run an item operation; a bad request aborts the RPC with its status, and the
+        events the operation caused go at the next delivery tick."""
+        try:
+            reply = call()
+        except ServiceError as exc:
+            await abort(context, exc)
+        self.state.wake()
+        return reply
+
+    async def TakeGroundItem(
+        self, request: world_pb2.TakeGroundItemRequest, context: _Context
+    ) -> world_pb2.TakeGroundItemReply:
+        """Take a ground item off the ground for a character."""
+        return await self._item_call(context, lambda: self.items.take(
+            check_character_id(request.character_id),
+            check_range(request.object_id, "object_id", 0, MAX_U16)))
+
+    async def PutBackGroundItem(
+        self, request: world_pb2.PutBackGroundItemRequest, context: _Context
+    ) -> world_pb2.GroundItemReply:
+        """Lay a taken item down again."""
+        return await self._item_call(context, lambda: self.items.put_back(request.token))
+
+    async def DropGroundItem(
+        self, request: world_pb2.DropGroundItemRequest, context: _Context
+    ) -> world_pb2.GroundItemReply:
+        """Drop an item or zuly where the character stands."""
+        return await self._item_call(context, lambda: self.items.drop(
+            check_character_id(request.character_id),
+            check_range(request.item_type, "item_type", 0, 31),
+            check_range(request.item_number, "item_number", 0, MAX_U16),
+            check_range(request.count, "count", 0, 2**31 - 1)))
+
+    async def NearNpc(
+        self, request: world_pb2.NearNpcRequest, context: _Context
+    ) -> world_pb2.NearNpcReply:
+        """How far a character is from an NPC, and its shop."""
+        return await self._item_call(context, lambda: self.items.near_npc(
+            check_character_id(request.character_id), request.npc_object_id))
+
+    async def SetEquipment(
+        self, request: world_pb2.SetEquipmentRequest, context: _Context
+    ) -> world_pb2.ItemActionReply:
+        """The character's visible equipment changed."""
+        def change() -> world_pb2.ItemActionReply:
+            check_character_id(request.character_id)
+            if len(request.equipment) > 8 or len(request.equipped) > 16:
+                raise ServiceError(grpc.StatusCode.INVALID_ARGUMENT,
+                                   "at most 8 visible and 16 equipped items")
+            check_range(request.slot, "slot", 0, MAX_U16)
+            return self.items.set_equipment(request)
+
+        return await self._item_call(context, change)
+
+    async def UseConsumable(
+        self, request: world_pb2.UseConsumableRequest, context: _Context
+    ) -> world_pb2.ItemActionReply:
+        """Use a consumable (or check whether it may be used)."""
+        def use() -> world_pb2.ItemActionReply:
+            check_character_id(request.character_id)
+            return self.items.use(request)
+
+        return await self._item_call(context, use)
 
 
 class WorldReferenceService:

@@ -425,9 +425,10 @@ class WorldState:
         self._map(entity).place(entity)
 
     def place_ground_item(
-        self, instance: MapState, x: float, y: float, ground: GroundDrop
+        self, instance: MapState, x: float, y: float, ground: GroundDrop, requested: int = 0
     ) -> Entity:
-        """Put loot on the ground; the players around see it appear."""
+        """Put loot on the ground (as object ``requested`` when free); the players around see
+        it appear."""
         entity = Entity(
             character_id=0,
             name=ground.item.name if ground.item is not None else "zuly",
@@ -443,7 +444,7 @@ class WorldState:
             ground=ground,
             ready=True,
         )
-        entity.object_id = instance.allocate(entity, content=True)
+        entity.object_id = instance.allocate(entity, requested, content=True)
         instance.items[entity.object_id] = entity
         instance.place(entity)
         self.update_visibility(entity)
@@ -476,6 +477,7 @@ class WorldState:
                 direction=npc.direction,
                 hp=1,
                 ready=True,
+                content_key=npc.id,
             )
             entity.object_id = instance.allocate(entity, content=True)
             instance.npcs[entity.object_id] = entity

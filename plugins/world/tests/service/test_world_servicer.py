@@ -548,3 +548,33 @@ async def test_a_gateway_that_does_not_read_loses_events_then_gets_its_views_reb
         slow_call.cancel()
     finally:
         await slow_channel.close()
+
+
+async def test_item_rpcs_drop_and_take_zuly_once_and_check_their_arguments(
+    world: WorldHarness,
+) -> None:
+    gateway = await world.connect("gw-a")
+    await gateway.enter(1, 0, 0)
+    dropped = await world.stub.DropGroundItem(world_pb2.DropGroundItemRequest(
+        character_id=1, item_type=31, count=50))
+    assert dropped.reason == "" and dropped.object_id
+    shown = await gateway.expect("ground_item")
+    assert (shown.ground_item.object_id, shown.ground_item.count) == (dropped.object_id, 50)
+    taken = await world.stub.TakeGroundItem(world_pb2.TakeGroundItemRequest(
+        character_id=1, object_id=dropped.object_id))
+    assert (taken.reason, taken.item_type, taken.count) == ("", 31, 50)
+    again = await world.stub.TakeGroundItem(world_pb2.TakeGroundItemRequest(
+        character_id=1, object_id=dropped.object_id))
+    assert again.reason == "unknown_item"
+    unknown = await world.stub.UseConsumable(world_pb2.UseConsumableRequest(
+        character_id=1, item_type=10, item_number=1))
+    assert unknown.reason == "unknown_item"  # a bare world has no content pack
+    for request, code in (
+        (world_pb2.TakeGroundItemRequest(character_id=0, object_id=1),
+         grpc.StatusCode.INVALID_ARGUMENT),
+        (world_pb2.TakeGroundItemRequest(character_id=77, object_id=1),
+         grpc.StatusCode.NOT_FOUND),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await world.stub.TakeGroundItem(request)
+        assert failed.value.code() is code

@@ -1,0 +1,1 @@
+"""rose-gateway items plugin: item packet handlers over the character and world services."""

@@ -1,0 +1,301 @@
+"""Items through a real gateway (embedded reference services, SQLite under a tmp dir) driven
+over TCP by headless clients, on the items test pack (content/items.toml): new characters start
+on the arena (map 30) with 100 zuly, a heavy sword (level 5), a plain cap and 3 red potions,
+100 units from a training dummy whose loot is 2 Dummy Stuffing and 10 zuly, and 200 units from
+the quartermaster, who sells potions and vests.
+
+Loot picked up and sold to the NPC, a potion bought and used, one ground item taken by one of
+two players, equipment and its requirements, and the storage (items and zuly), each checked
+against what the character service stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from gateway_protos.v1 import character_pb2
+
+from gateway_core.api import SELECTED_CHARACTER
+from gateway_core.bot import GameClient
+from gateway_core.bot import steps as flow
+from gateway_core.protocol.packets import (
+    BankListReply,
+    BankListRequest,
+    BankMoveMode,
+    BuySellItem,
+    CliAttack,
+    CliBankListReq,
+    CliBankMoveItem,
+    CliBankMoveMoney,
+    CliDropItem,
+    CliEquipItem,
+    CliEquipProjectile,
+    CliHotbarSetIconReq,
+    CliPickupItemReq,
+    CliSetWeightReq,
+    CliStoreTradeReq,
+    CliUseItem,
+    Item,
+    PickupItemResult,
+    SrvBankListReply,
+    SrvBankMoveItem,
+    SrvBankMoveMoney,
+    SrvChangeMapReply,
+    SrvDamage,
+    SrvDropItem,
+    SrvHotbarSetIconReply,
+    SrvMobChar,
+    SrvNpcChar,
+    SrvPickupItemReply,
+    SrvSetItem,
+    SrvSetMoney,
+    SrvSetMoneyAndItem,
+    SrvSetWeight,
+)
+from gateway_core.session import Session
+from gateway_core.testing import GATEWAY_TEST_SETTINGS, RunningGateway, running_gateway
+
+pytestmark = pytest.mark.anyio
+
+TIMEOUT = 10.0
+PACK = Path(__file__).resolve().parent / "content" / "items.toml"
+DUMMY_TYPE, QUARTERMASTER_TYPE = 2, 1020
+ZULY_TYPE, STUFFING, POTION, SWORD, CAP = 31, (12, 7), (10, 1), (8, 3), (2, 4)
+#: PAKWC_DAMAGE's action bit of a killing blow (the world service's DAMAGE_DEAD).
+DAMAGE_DEAD = 0x10
+
+SETTINGS: dict[str, object] = {
+    **GATEWAY_TEST_SETTINGS,
+    "WORLD_VIEW_RADIUS": 5000.0,
+    "WORLD_TICK_INTERVAL": 0.05,
+    "WORLD_CONTENT": str(PACK),
+    "CHARACTER_CONTENT": str(PACK),
+    "CHARACTER_START_MAP": 30,
+    "WORLD_WANDER_INTERVAL": 3600.0,
+    "WORLD_RANDOM_SEED": 11,
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world,items",
+}
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass
+class Player:
+    name: str
+    client: GameClient
+    session: Session
+    object_id: int
+    change: SrvChangeMapReply
+
+    async def send(self, *packets: Any) -> None:
+        await self.client.send(*packets)
+
+    async def expect(self, packet_class: Any, step: str, match: Any = None) -> Any:
+        return await self.client.expect(packet_class, step=step, timeout=TIMEOUT, match=match)
+
+    async def seen(self, packet_class: Any, step: str, match: Any) -> Any:
+        """A packet that may have been set aside while waiting for another (a spawn)."""
+        for event in self.client.unexpected:
+            if isinstance(event, packet_class) and match(event):
+                return event
+        return await self.expect(packet_class, step, match)
+
+    @property
+    def character_id(self) -> int:
+        return self.session.records.require(SELECTED_CHARACTER).character_id
+
+
+class Arena(RunningGateway):
+    async def player(self, name: str) -> Player:
+        world_leg, _ = await self.join_world(name)
+        change = await flow.change_map(world_leg)
+        session = self.gateway.connections.by_character_name(name)
+        assert session is not None
+        return Player(name, world_leg, session, change.object_index, change)
+
+    async def stored(self, character_id: int) -> character_pb2.CharacterState:
+        assert self.gateway.clients is not None
+        state: character_pb2.CharacterState = await self.gateway.clients["character"].GetCharacter(
+            character_pb2.GetCharacterRequest(character_id=character_id))
+        return state
+
+    async def slot_of(self, player: Player, ref: tuple[int, int]) -> int:
+        state = await self.stored(player.character_id)
+        header = int(Item.stack(ref[0], ref[1], 0).header.header)
+        return next(slot for slot, item in enumerate(state.inventory) if item.header == header)
+
+    def refused(self, reason: str) -> float:
+        return self.sample("gateway_items_refused_total", {"reason": reason})
+
+
+@pytest.fixture
+async def arena(tmp_path: Path) -> AsyncIterator[Arena]:
+    async with running_gateway({**SETTINGS, "DATA_DIR": str(tmp_path / "data")}, Arena) as running:
+        yield running
+
+
+async def kill_dummy(player: Player) -> list[SrvDropItem]:
+    """Kill the training dummy; its two loot items (stuffing and zuly)."""
+    dummy = await player.seen(SrvMobChar, "dummy", lambda p: p.npc_id == DUMMY_TYPE)
+    await player.send(CliAttack(target_id=dummy.id))
+    with anyio.fail_after(60):
+        while True:
+            hit = await player.expect(SrvDamage, "hit", lambda p: p.defender_id == dummy.id)
+            if hit.action & DAMAGE_DEAD:
+                break
+    return [await player.expect(SrvDropItem, f"loot {n}") for n in range(2)]
+
+
+def trade(npc_id: int, **overlay: int) -> CliStoreTradeReq:
+    buying = "buy_tab_id" in overlay
+    return CliStoreTradeReq(npc_id=npc_id, is_buy=int(buying), is_sell=int(not buying), time=0,
+                            item=BuySellItem.of(**overlay))
+
+
+async def test_loot_is_picked_up_and_sold_and_a_potion_bought_and_used(arena: Arena) -> None:
+    alice = await arena.player("Alice")
+    start = (await arena.stored(alice.character_id)).money
+    npc = await alice.seen(SrvNpcChar, "quartermaster", lambda p: p.npc_id == QUARTERMASTER_TYPE)
+    loot = {drop.item.header.type: drop for drop in await kill_dummy(alice)}
+
+    await alice.send(CliPickupItemReq(item_id=loot[ZULY_TYPE].id))
+    picked = await alice.expect(SrvPickupItemReply, "zuly")
+    assert picked.result == PickupItemResult.OK
+    assert (await alice.expect(SrvSetMoney, "zuly")).zuly == start + 10
+
+    await alice.send(CliPickupItemReq(item_id=loot[STUFFING[0]].id))
+    picked = await alice.expect(SrvPickupItemReply, "stuffing")
+    assert picked.result == PickupItemResult.OK and picked.item.data.count == 2
+    assert (picked.item.header.type, picked.item.header.id) == STUFFING
+
+    await alice.send(trade(npc.id, sell_inventory_idx=picked.slot, sell_amount=2))
+    sold = await alice.expect(SrvSetMoneyAndItem, "sold")
+    assert sold.zuly == start + 10 + 2 * (3 // 2)
+    assert [(i.index, i.item.header.header) for i in sold.items] == [(picked.slot, 0)]
+
+    await alice.send(trade(npc.id, buy_tab_id=0, buy_col_id=0, buy_amount=1))
+    bought = await alice.expect(SrvSetMoneyAndItem, "bought")
+    assert bought.zuly == sold.zuly - 20
+    (potion,) = bought.items
+    assert (potion.item.header.type, potion.item.header.id) == POTION
+    assert potion.item.data.count == 4          # onto the starter kit's 3
+
+    await alice.send(CliUseItem(index=potion.index, item_id=POTION[1]))
+    used = await alice.expect(SrvSetItem, "used")
+    assert [(i.index, i.item.data.count) for i in used.items] == [(potion.index, 3)]
+
+    stored = await arena.stored(alice.character_id)
+    assert stored.money == bought.zuly
+    assert stored.inventory[potion.index].data == 3
+
+
+async def test_two_players_picking_up_one_item_get_it_once(arena: Arena) -> None:
+    alice = await arena.player("Alice")
+    bob = await arena.player("Bob")
+    await bob.seen(SrvMobChar, "bob sees the dummy", lambda p: p.npc_id == DUMMY_TYPE)
+    loot = {drop.item.header.type: drop for drop in await kill_dummy(alice)}
+    ground_id = loot[STUFFING[0]].id
+    await bob.send(CliPickupItemReq(item_id=ground_id))
+    await alice.send(CliPickupItemReq(item_id=ground_id))
+    answers = [await player.expect(SrvPickupItemReply, f"{player.name} picks up")
+               for player in (alice, bob)]
+    assert [a.result for a in answers].count(PickupItemResult.OK) == 1
+    await alice.send(CliPickupItemReq(item_id=ground_id))
+    again = await alice.expect(SrvPickupItemReply, "gone")
+    assert again.result == PickupItemResult.NO_ITEM
+    holders = [p for p in (alice, bob)
+               if any(i.header == int(Item.stack(*STUFFING, 0).header.header)
+                      for i in (await arena.stored(p.character_id)).inventory)]
+    assert len(holders) == 1
+
+
+async def test_equipment_needs_its_requirements(arena: Arena) -> None:
+    alice = await arena.player("Alice")
+    sword, cap = await arena.slot_of(alice, SWORD), await arena.slot_of(alice, CAP)
+    await alice.send(CliEquipItem(slot_to=7, slot_from=sword))
+    await alice.send(CliEquipItem(slot_to=2, slot_from=cap))
+    equipped = await alice.expect(SrvSetItem, "cap on")
+    assert {i.index for i in equipped.items} == {2, cap}
+    assert arena.refused("requirement") == 1
+    stored = await arena.stored(alice.character_id)
+    assert stored.inventory[2].header == int(Item.stack(*CAP, 0).header.header)
+    assert stored.inventory[sword].header == int(Item.stack(*SWORD, 0).header.header)
+
+
+async def test_the_storage_keeps_items_and_zuly(arena: Arena) -> None:
+    alice = await arena.player("Alice")
+    start = (await arena.stored(alice.character_id)).money
+    slot = await arena.slot_of(alice, POTION)
+    await alice.send(CliBankListReq(request=BankListRequest.OPEN, password=b""))
+    opened = await alice.expect(SrvBankListReply, "open")
+    assert opened.reply == BankListReply.INIT_DATA and not opened.items
+
+    await alice.send(CliBankMoveItem(mode=BankMoveMode.INVENTORY_TO_BANK, index=slot,
+                                     item=Item.stack(*POTION, 3), use_special_tab=0))
+    stored = await alice.expect(SrvBankMoveItem, "stored")
+    assert stored.inventory_index == slot and stored.inventory_item.header.header == 0
+    assert stored.bank_item.data.count == 3
+
+    await alice.send(CliBankMoveMoney(mode=BankMoveMode.INVENTORY_TO_BANK, amount=40))
+    moved = await alice.expect(SrvBankMoveMoney, "zuly stored")
+    assert (moved.inventory, moved.bank) == (start - 40, 40)
+
+    await alice.send(CliBankListReq(request=BankListRequest.OPEN, password=b""))
+    listed = await alice.expect(SrvBankListReply, "list")
+    assert [(i.index, i.item.data.count) for i in listed.items] == [(stored.bank_index, 3)]
+
+    await alice.send(CliBankMoveItem(mode=BankMoveMode.BANK_TO_INVENTORY,
+                                     index=stored.bank_index,
+                                     item=Item.stack(*POTION, 3), use_special_tab=0))
+    back = await alice.expect(SrvBankMoveItem, "retrieved")
+    assert back.inventory_item.data.count == 3 and back.bank_item.header.header == 0
+    assert (await arena.stored(alice.character_id)).money == start - 40
+
+
+async def test_dropped_zuly_and_items_lie_on_the_ground_and_come_back(arena: Arena) -> None:
+    alice = await arena.player("Alice")
+    bob = await arena.player("Bob")
+    start = (await arena.stored(alice.character_id)).money
+    await alice.send(CliDropItem(index=0, quantity=30))
+    assert (await alice.expect(SrvSetMoney, "zuly dropped")).zuly == start - 30
+    zuly = await bob.expect(SrvDropItem, "bob sees the zuly",
+                            lambda p: p.item.header.type == ZULY_TYPE)
+    assert zuly.item.data.count == 30
+
+    slot = await arena.slot_of(alice, POTION)
+    await alice.send(CliDropItem(index=slot, quantity=1))
+    left = await alice.expect(SrvSetItem, "potion dropped")
+    assert [(i.index, i.item.data.count) for i in left.items] == [(slot, 2)]
+    potion = await bob.expect(SrvDropItem, "bob sees the potion",
+                              lambda p: p.item.header.type == POTION[0])
+    assert potion.item.data.count == 1
+
+    await alice.send(CliPickupItemReq(item_id=zuly.id))
+    assert (await alice.expect(SrvPickupItemReply, "zuly back")).result == PickupItemResult.OK
+    assert (await alice.expect(SrvSetMoney, "zuly back")).zuly == start
+    await alice.send(CliPickupItemReq(item_id=potion.id))
+    back = await alice.expect(SrvPickupItemReply, "potion back")
+    assert back.result == PickupItemResult.OK and back.slot == slot and back.item.data.count == 3
+    stored = await arena.stored(alice.character_id)
+    assert stored.money == start and stored.inventory[slot].data == 3
+
+
+async def test_weight_hotbar_and_refused_packets(arena: Arena) -> None:
+    alice = await arena.player("Alice")
+    await alice.send(CliSetWeightReq(weight=0))
+    weight = await alice.expect(SrvSetWeight, "weight")
+    assert weight.char_id == alice.object_id and weight.weight == 0   # the kit weighs nothing
+    await alice.send(CliHotbarSetIconReq())
+    await alice.expect(SrvHotbarSetIconReply, "hotbar")
+    await alice.send(CliEquipProjectile())
+    await alice.send(CliSetWeightReq(weight=0))
+    await alice.expect(SrvSetWeight, "after the refusal")
+    assert arena.refused("unsupported") == 1

@@ -30,6 +30,7 @@ from gateway_core.protocol.packets import (
     SrvLevelup,
     SrvNormalChat,
     SrvSetHpAndMp,
+    SrvSetItem,
     SrvSetMoney,
     SrvWhisperChat,
 )
@@ -192,8 +193,12 @@ async def test_character_commands_change_the_loaded_character(tmp_path: Path) ->
         progress = running.gateway.connections.by_character_name("Keeper").records.require(
             CHARACTER_PROGRESS)
         assert (healed.id, healed.hp, healed.mp) == (object_id, progress.max_hp, progress.max_mp)
-        await say(gm, "/item 1 1")
-        await heard(gm, "Items arrive with the inventory (issue 11)", prefix=True)
+        await say(gm, "/item 10 1 5")  # five small healing potions of the default pack
+        given = await gm.expect(SrvSetItem, step="item", timeout=TIMEOUT)
+        assert [(i.item.header.type, i.item.header.id) for i in given.items] == [(10, 1)]
+        await heard(gm, "Item 10:1 x5 given.")
+        await say(gm, "/item 10 999")  # not in the pack: refused, nothing changes
+        await heard(gm, "No item given:", prefix=True)
         assert sample(running, "item", "refused") == 1
         # Saved when it leaves the world: the stored character has the new money and level.
         await gm.aclose()

@@ -23,6 +23,7 @@ from gateway_core.protocol.packets import (
     CliChatroom,
     CliCraftReq,
     CliEquipProjectile,
+    CliHotbarSetIconReq,
     CliJoinServerReq,
     CliLoginReq,
     CliMouseCmd,
@@ -46,6 +47,7 @@ from gateway_core.protocol.packets import (
     SrvChannelListReply,
     SrvCharListReply,
     SrvCraftEnhanceReply,
+    SrvHotbarSetIconReply,
     SrvLoginReply,
     SrvPartyItem,
     SrvPartyLevelexp,
@@ -250,6 +252,18 @@ CASES: list[tuple[str, Packet, str]] = [
     ("alive_empty_payload", CliAlive(), ""),
     # The XML keeps its fields in a comment: as generated, the payload is empty.
     ("chatroom_commented_out_fields", CliChatroom(), ""),
+    # ... except the hotbar packets, declared with the commented list (docs/protocol.md §10.16):
+    # u8 index, u16 HotbarItem {type=3 skill, slot_id=5} = 3 | 5 << 5 = 0x00a3.
+    (
+        "hotbar_set_icon_req_commented_fields",
+        CliHotbarSetIconReq(index=7, icon=HotbarItem.of(type=3, slot_id=5)),
+        "07 a300",
+    ),
+    (
+        "hotbar_set_icon_reply_commented_fields",
+        SrvHotbarSetIconReply(index=31, icon=HotbarItem.of(type=1, slot_id=12)),
+        "1f 8101",
+    ),
 ]
 
 

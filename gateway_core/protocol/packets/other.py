@@ -34,6 +34,7 @@ from gateway_core.protocol.packets.common import (
     MAX_VISIBLE_ITEMS,
     MAX_WISHLIST,
     EquippedItem,
+    HotbarItem,
     Item,
     ItemHeader,
 )
@@ -465,18 +466,28 @@ class SrvRemoveObject(Packet):
 class CliHotbarSetIconReq(Packet):
     """``PAKCS_HOTBAR_SET_ICON_REQ``: client -> server (cli_hotbar_set_icon_req.xml).
 
-    The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (docs/protocol.md §5.10).
+    The XML keeps its field list in a comment ("pending IDL union enhancements"), so the
+    generated packet has an empty payload (docs/protocol.md §5.10). The gateway declares the
+    commented field list instead (docs/protocol.md §10.16): ``index``, the hotbar slot 0..31,
+    and ``icon``, the :class:`HotbarItem` to put there.
     """
+
+    index: int = field(u8)
+    icon: HotbarItem = field(HotbarItem)
 
 
 @packet("PAKWC_HOTBAR_SET_ICON_REPLY")
 class SrvHotbarSetIconReply(Packet):
     """``PAKWC_HOTBAR_SET_ICON_REPLY``: server -> client (srv_hotbar_set_icon_reply.xml).
 
-    The XML keeps its field list in a comment ("pending IDL union enhancements"),
-    so the generated packet has an empty payload (docs/protocol.md §5.10).
+    The XML keeps its field list in a comment ("pending IDL union enhancements"), so the
+    generated packet has an empty payload (docs/protocol.md §5.10). The gateway declares the
+    commented field list instead (docs/protocol.md §10.16): ``index``, the hotbar slot 0..31,
+    and ``icon``, the :class:`HotbarItem` now there.
     """
+
+    index: int = field(u8)
+    icon: HotbarItem = field(HotbarItem)
 
 
 @packet("PAKWC_EVENT_ADD")

@@ -27,8 +27,12 @@ Decisions:
 * ``PAKCS_SET_WEIGHT_REQ``: answered ``PAKWC_SET_WEIGHT`` to the character itself with the
   rate ``100 * weight // (1100 + 2 * str + 2 * level)`` (capped at 255) from the weight of the
   last ``ChangeItems`` reply (at load: the content's weights of the stored inventory).
-* ``PAKCS_HOTBAR_SET_ICON_REQ``: its declared payload is empty (docs/protocol.md §5.10), so
-  there is nothing to keep: it is answered ``PAKWC_HOTBAR_SET_ICON_REPLY`` and not stored.
+* ``PAKCS_HOTBAR_SET_ICON_REQ { index, icon }`` (the commented field list the gateway declares,
+  docs/protocol.md §10.16): one ``SetHotbar`` of the character (retried once when the call
+  itself failed; setting a slot twice is harmless), then ``PAKWC_HOTBAR_SET_ICON_REPLY
+  { index, icon }``. An ``index`` above 31 is refused (``bad_slot``), a failed call is
+  ``backend_unavailable``; neither is answered. The stored hotbar reaches the client in
+  ``PAKWC_SELECT_CHAR_REPLY`` at the next world join (the character plugin, from GetCharacter).
 * ``PAKCS_EQUIP_ITEM_RIDE`` and ``PAKCS_EQUIP_PROJECTILE``: refused (``unsupported``), no state
   change and no answer, until riding parts and ammunition have rules.
 """
@@ -46,6 +50,7 @@ from gateway_protos.v1 import character_pb2, common_pb2, world_pb2
 
 from gateway_core.api import (
     CHARACTER_PROGRESS,
+    MAX_HOTBAR_ITEMS,
     SELECTED_CHARACTER,
     WORLD_PLACEMENT,
     BankListItem,
@@ -592,9 +597,21 @@ async def on_bank_move_money(ctx: Ctx, packet: CliBankMoveMoney) -> None:
 # --- hotbar and weight ---------------------------------------------------------------------
 
 
-def on_hotbar_set_icon(ctx: Ctx, packet: CliHotbarSetIconReq) -> None:
-    """PAKCS_HOTBAR_SET_ICON_REQ: acknowledged (its payload is empty: nothing to keep)."""
-    ctx.reply(SrvHotbarSetIconReply())
+@guarded
+async def on_hotbar_set_icon(ctx: Ctx, packet: CliHotbarSetIconReq) -> None:
+    """PAKCS_HOTBAR_SET_ICON_REQ: store the icon in the slot, then echo both."""
+    if packet.index >= MAX_HOTBAR_ITEMS:
+        raise Refusal("bad_slot", detail=f"hotbar slot {packet.index}")
+    request = character_pb2.SetHotbarRequest(
+        character_id=character_id(ctx), slot=packet.index, icon=packet.icon.data)
+    stub = ctx.clients[CHARACTER]
+    try:
+        await stub.SetHotbar(request)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() not in RETRY_CODES:
+            raise
+        await stub.SetHotbar(request)
+    ctx.reply(SrvHotbarSetIconReply(index=packet.index, icon=packet.icon))
 
 
 @guarded

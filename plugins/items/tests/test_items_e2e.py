@@ -5,8 +5,9 @@ on the arena (map 30) with 100 zuly, a heavy sword (level 5), a plain cap and 3 
 the quartermaster, who sells potions and vests.
 
 Loot picked up and sold to the NPC, a potion bought and used, one ground item taken by one of
-two players, equipment and its requirements, and the storage (items and zuly), each checked
-against what the character service stored.
+two players, equipment and its requirements, the storage (items and zuly) and the hotbar (kept
+across a logout and sent again at the next join), each checked against what the character
+service stored.
 """
 
 from __future__ import annotations
@@ -36,11 +37,15 @@ from gateway_core.protocol.packets import (
     CliEquipItem,
     CliEquipProjectile,
     CliHotbarSetIconReq,
+    CliLogoutReq,
     CliPickupItemReq,
     CliSetWeightReq,
     CliStoreTradeReq,
     CliUseItem,
+    HotbarItem,
     Item,
+    JoinResult,
+    LoginResult,
     PickupItemResult,
     SrvBankListReply,
     SrvBankMoveItem,
@@ -49,6 +54,7 @@ from gateway_core.protocol.packets import (
     SrvDamage,
     SrvDropItem,
     SrvHotbarSetIconReply,
+    SrvLogoutReply,
     SrvMobChar,
     SrvNpcChar,
     SrvPickupItemReply,
@@ -120,6 +126,30 @@ class Arena(RunningGateway):
         session = self.gateway.connections.by_character_name(name)
         assert session is not None
         return Player(name, world_leg, session, change.object_index, change)
+
+    async def leave(self, player: Player) -> None:
+        """Log out of the world and wait until the gateway has let the character go."""
+        await player.send(CliLogoutReq())
+        await player.expect(SrvLogoutReply, "logout")
+        with anyio.fail_after(TIMEOUT):
+            while self.gateway.connections.by_character_name(player.name) is not None:
+                await anyio.sleep(0.01)
+        await player.client.aclose()
+
+    async def rejoin(self, name: str, password: str = "pw") -> flow.InitialData:
+        """Log in again with the existing character ``name`` and join the world: the initial
+        data of the join (``PAKWC_SELECT_CHAR_REPLY`` first)."""
+        login = await self.connect()
+        assert (await flow.login(login, name.lower(), password)).result is LoginResult.OK
+        selected = await flow.select_server(login, 1, 1)
+        await login.aclose()
+        char_leg = await self.connect(selected.ip.decode(), selected.port)
+        assert (await flow.join(char_leg, selected.session_id, password)).result is JoinResult.OK
+        await flow.char_list(char_leg)
+        switch = await flow.select_character(char_leg, 0, name)
+        world_leg = await self.connect(switch.ip.decode(), switch.port)
+        assert (await flow.join(world_leg, switch.session_id, password)).result is JoinResult.OK
+        return await flow.receive_initial_data(world_leg)
 
     async def stored(self, character_id: int) -> character_pb2.CharacterState:
         assert self.gateway.clients is not None
@@ -290,12 +320,28 @@ async def test_dropped_zuly_and_items_lie_on_the_ground_and_come_back(arena: Are
 
 async def test_weight_hotbar_and_refused_packets(arena: Arena) -> None:
     alice = await arena.player("Alice")
+    character_id = alice.character_id
     await alice.send(CliSetWeightReq(weight=0))
     weight = await alice.expect(SrvSetWeight, "weight")
     assert weight.char_id == alice.object_id and weight.weight == 0   # the kit weighs nothing
-    await alice.send(CliHotbarSetIconReq())
-    await alice.expect(SrvHotbarSetIconReply, "hotbar")
+    skill = HotbarItem.of(type=3, slot_id=2)   # skill slot 2
+    await alice.send(CliHotbarSetIconReq(index=3, icon=skill))
+    set_icon = await alice.expect(SrvHotbarSetIconReply, "hotbar")
+    assert (set_icon.index, set_icon.icon.data) == (3, skill.data)
+    assert (await arena.stored(character_id)).hotbar[3] == skill.data
+    await alice.send(CliHotbarSetIconReq(index=32, icon=skill))   # slots are 0..31
     await alice.send(CliEquipProjectile())
     await alice.send(CliSetWeightReq(weight=0))
-    await alice.expect(SrvSetWeight, "after the refusal")
-    assert arena.refused("unsupported") == 1
+    await alice.expect(SrvSetWeight, "after the refusals")
+    assert not any(isinstance(p, SrvHotbarSetIconReply) for p in alice.client.unexpected)
+    assert arena.refused("unsupported") == 1 and arena.refused("bad_slot") == 1
+    hotbar = (await arena.stored(character_id)).hotbar
+    assert hotbar[3] == skill.data and sum(1 for v in hotbar if v) == 1
+
+    # Leaving saves the character (with the hotbar read at the join): the icon stays, and the
+    # next join sends it in PAKWC_SELECT_CHAR_REPLY.
+    await arena.leave(alice)
+    assert (await arena.stored(character_id)).hotbar[3] == skill.data
+    initial = await arena.rejoin("Alice")
+    assert initial.character.hotbar[3].data == skill.data
+    assert [i for i, item in enumerate(initial.character.hotbar) if item.data] == [3]

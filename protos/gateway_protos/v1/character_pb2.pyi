@@ -364,3 +364,17 @@ class Storage(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[_common_pb2.Item]
     zuly: int
     def __init__(self, items: _Optional[_Iterable[_Union[_common_pb2.Item, _Mapping]]] = ..., zuly: _Optional[int] = ...) -> None: ...
+
+class SetHotbarRequest(_message.Message):
+    __slots__ = ("character_id", "slot", "icon")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    ICON_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    slot: int
+    icon: int
+    def __init__(self, character_id: _Optional[int] = ..., slot: _Optional[int] = ..., icon: _Optional[int] = ...) -> None: ...
+
+class SetHotbarReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

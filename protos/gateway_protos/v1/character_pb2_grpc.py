@@ -79,6 +79,11 @@ class CharacterStub:
                 request_serializer=gateway__protos_dot_v1_dot_character__pb2.GetStorageRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_character__pb2.Storage.FromString,
                 _registered_method=True)
+        self.SetHotbar = channel.unary_unary(
+                '/rose.gateway.v1.Character/SetHotbar',
+                request_serializer=gateway__protos_dot_v1_dot_character__pb2.SetHotbarRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_character__pb2.SetHotbarReply.FromString,
+                _registered_method=True)
 
 
 class CharacterServicer:
@@ -133,7 +138,7 @@ class CharacterServicer:
 
     def SaveCharacter(self, request, context):
         """Store the world's view of a character (on leave, map change, periodically); never its
-        items or money (see SaveCharacterRequest).
+        items, money or hotbar (see SaveCharacterRequest).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,6 +159,15 @@ class CharacterServicer:
     def GetStorage(self, request, context):
         """The storage of a character's account (shared by its characters). NOT_FOUND when the
         character does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetHotbar(self, request, context):
+        """Set one hotbar slot of a character (PAKCS_HOTBAR_SET_ICON_REQ), in one transaction.
+        Errors: INVALID_ARGUMENT (no character id, slot above 31, icon above 65535), NOT_FOUND
+        (no such character).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -206,6 +220,11 @@ def add_CharacterServicer_to_server(servicer, server):
                     servicer.GetStorage,
                     request_deserializer=gateway__protos_dot_v1_dot_character__pb2.GetStorageRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_character__pb2.Storage.SerializeToString,
+            ),
+            'SetHotbar': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetHotbar,
+                    request_deserializer=gateway__protos_dot_v1_dot_character__pb2.SetHotbarRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_character__pb2.SetHotbarReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -451,6 +470,33 @@ class Character:
             '/rose.gateway.v1.Character/GetStorage',
             gateway__protos_dot_v1_dot_character__pb2.GetStorageRequest.SerializeToString,
             gateway__protos_dot_v1_dot_character__pb2.Storage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetHotbar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.Character/SetHotbar',
+            gateway__protos_dot_v1_dot_character__pb2.SetHotbarRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_character__pb2.SetHotbarReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,7 +61,7 @@ class CharacterStub:
     """Load a character's state by id (world join). NOT_FOUND when it does not exist."""
     SaveCharacter: _grpc.UnaryUnaryMultiCallable[_character_pb2.SaveCharacterRequest, _character_pb2.SaveCharacterReply]
     """Store the world's view of a character (on leave, map change, periodically); never its
-    items or money (see SaveCharacterRequest).
+    items, money or hotbar (see SaveCharacterRequest).
     """
     ChangeItems: _grpc.UnaryUnaryMultiCallable[_character_pb2.ChangeItemsRequest, _character_pb2.ChangeItemsReply]
     """Change a character's items, zuly and its account's storage: every operation of the
@@ -74,6 +74,11 @@ class CharacterStub:
     GetStorage: _grpc.UnaryUnaryMultiCallable[_character_pb2.GetStorageRequest, _character_pb2.Storage]
     """The storage of a character's account (shared by its characters). NOT_FOUND when the
     character does not exist.
+    """
+    SetHotbar: _grpc.UnaryUnaryMultiCallable[_character_pb2.SetHotbarRequest, _character_pb2.SetHotbarReply]
+    """Set one hotbar slot of a character (PAKCS_HOTBAR_SET_ICON_REQ), in one transaction.
+    Errors: INVALID_ARGUMENT (no character id, slot above 31, icon above 65535), NOT_FOUND
+    (no such character).
     """
 
 @_typing.type_check_only
@@ -102,7 +107,7 @@ class CharacterAsyncStub(CharacterStub):
     """Load a character's state by id (world join). NOT_FOUND when it does not exist."""
     SaveCharacter: _aio.UnaryUnaryMultiCallable[_character_pb2.SaveCharacterRequest, _character_pb2.SaveCharacterReply]  # type: ignore[assignment]
     """Store the world's view of a character (on leave, map change, periodically); never its
-    items or money (see SaveCharacterRequest).
+    items, money or hotbar (see SaveCharacterRequest).
     """
     ChangeItems: _aio.UnaryUnaryMultiCallable[_character_pb2.ChangeItemsRequest, _character_pb2.ChangeItemsReply]  # type: ignore[assignment]
     """Change a character's items, zuly and its account's storage: every operation of the
@@ -115,6 +120,11 @@ class CharacterAsyncStub(CharacterStub):
     GetStorage: _aio.UnaryUnaryMultiCallable[_character_pb2.GetStorageRequest, _character_pb2.Storage]  # type: ignore[assignment]
     """The storage of a character's account (shared by its characters). NOT_FOUND when the
     character does not exist.
+    """
+    SetHotbar: _aio.UnaryUnaryMultiCallable[_character_pb2.SetHotbarRequest, _character_pb2.SetHotbarReply]  # type: ignore[assignment]
+    """Set one hotbar slot of a character (PAKCS_HOTBAR_SET_ICON_REQ), in one transaction.
+    Errors: INVALID_ARGUMENT (no character id, slot above 31, icon above 65535), NOT_FOUND
+    (no such character).
     """
 
 class CharacterServicer(metaclass=_abc_1.ABCMeta):
@@ -182,7 +192,7 @@ class CharacterServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_character_pb2.SaveCharacterReply, _abc.Awaitable[_character_pb2.SaveCharacterReply]]:
         """Store the world's view of a character (on leave, map change, periodically); never its
-        items or money (see SaveCharacterRequest).
+        items, money or hotbar (see SaveCharacterRequest).
         """
 
     @_abc_1.abstractmethod
@@ -207,6 +217,17 @@ class CharacterServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_character_pb2.Storage, _abc.Awaitable[_character_pb2.Storage]]:
         """The storage of a character's account (shared by its characters). NOT_FOUND when the
         character does not exist.
+        """
+
+    @_abc_1.abstractmethod
+    def SetHotbar(
+        self,
+        request: _character_pb2.SetHotbarRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_character_pb2.SetHotbarReply, _abc.Awaitable[_character_pb2.SetHotbarReply]]:
+        """Set one hotbar slot of a character (PAKCS_HOTBAR_SET_ICON_REQ), in one transaction.
+        Errors: INVALID_ARGUMENT (no character id, slot above 31, icon above 65535), NOT_FOUND
+        (no such character).
         """
 
 def add_CharacterServicer_to_server(servicer: CharacterServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -16,6 +16,10 @@ its stored reply, applies the pure model of :mod:`gateway_character.service.inve
 stores the new values with the reply in the same transaction. SaveCharacter therefore never
 writes inventory, money or equipped items: the gateway's copy may be older than a ChangeItems
 since, and the gateway never writes an inventory it read earlier back over a newer one.
+
+Hotbar: likewise, a character's hotbar changes only through SetHotbar (one slot, one UPDATE of
+the row's hotbar in a transaction, under the same row lock as ChangeItems); SaveCharacter never
+writes it, so a save carrying the hotbar read at the join cannot undo a SetHotbar since.
 """
 
 from __future__ import annotations
@@ -471,8 +475,9 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
 
         Never the inventory, money or equipped items: they change through ChangeItems only,
         and the gateway's copy in ``state`` may be older than a ChangeItems since (the
-        gateway never writes an inventory it read earlier back over a newer one). They are
-        still checked to be in their wire ranges."""
+        gateway never writes an inventory it read earlier back over a newer one). Nor the
+        hotbar, which changes through SetHotbar only, for the same reason. They are still
+        checked to be in their wire ranges."""
         state = request.state
         error = _save_error(state)
         if error is not None:
@@ -501,7 +506,6 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                 row.x = state.x
                 row.y = state.y
                 row.spawn = state.spawn
-                row.hotbar = list(state.hotbar) + [0] * (HOTBAR_SLOTS - len(state.hotbar))
                 row.skills = list(state.skills) + [0] * (SKILL_SLOTS - len(state.skills))
         except ServiceError as refused:
             await abort(context, refused)
@@ -535,6 +539,35 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         except SQLAlchemyError as exc:
             await abort_internal(context, log, "character", "ChangeItems", exc)
         return reply
+
+    async def SetHotbar(
+        self, request: character_pb2.SetHotbarRequest, context: Context
+    ) -> character_pb2.SetHotbarReply:
+        """Put ``icon`` (a HotbarItem u16; 0 clears) in hotbar slot ``slot`` of a character."""
+        error = None
+        if request.character_id == 0:
+            error = "character_id is required"
+        elif request.slot >= HOTBAR_SLOTS:
+            error = f"slot is above {HOTBAR_SLOTS - 1}"
+        elif request.icon > U16:
+            error = "icon is above 65535"
+        if error is not None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
+        try:
+            async with self._db() as db:
+                sqlite = db.get_bind().dialect.name == "sqlite"
+                serial = self._items_lock if sqlite else contextlib.nullcontext()
+                async with serial, db.begin():
+                    row = await self._live_character(db, request.character_id, lock=not sqlite)
+                    hotbar = list(row.hotbar or [])[:HOTBAR_SLOTS]
+                    hotbar += [0] * (HOTBAR_SLOTS - len(hotbar))
+                    hotbar[request.slot] = request.icon
+                    row.hotbar = hotbar  # a new list: the JSON column sees the change
+        except ServiceError as refused:
+            await abort(context, refused)
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "character", "SetHotbar", exc)
+        return character_pb2.SetHotbarReply()
 
     async def _live_character(
         self, db: AsyncSession, character_id: int, *, lock: bool = False

@@ -1,7 +1,8 @@
 """ChangeItems and GetStorage of the reference character service over a real loopback gRPC
 server, on SQLite and PostgreSQL: all or nothing, once per request id, one winner of two
 concurrent removals of the last item, a storage shared by an account's characters, the
-starter kit at creation, and SaveCharacter leaving items and money alone."""
+starter kit at creation, SaveCharacter leaving items, money and the hotbar alone, and
+SetHotbar."""
 
 from __future__ import annotations
 
@@ -322,3 +323,44 @@ async def test_save_character_does_not_overwrite_items_or_money(
     assert saved.level == 9
     assert saved.money == 1234 and items(saved) == items(newer)
     assert list(saved.equipped_items) == list(newer.equipped_items)
+
+
+# -- SetHotbar ----------------------------------------------------------------------------
+
+
+async def test_set_hotbar_stores_a_slot_and_save_character_does_not_overwrite_it(
+    chars: CharacterHarness,
+) -> None:
+    old = await new_character(chars.stub)
+    skill = 3 | 5 << 5  # HotbarItem: type 3 (skill), skill slot 5
+    item = 1 | 12 << 5  # type 1 (item), inventory slot 12
+    await chars.stub.SetHotbar(c.SetHotbarRequest(character_id=old.id, slot=0, icon=skill))
+    await chars.stub.SetHotbar(c.SetHotbarRequest(character_id=old.id, slot=31, icon=item))
+    stored = await get(chars.stub, old.id)
+    assert stored.hotbar[0] == skill and stored.hotbar[31] == item
+    assert list(stored.hotbar[1:31]) == [0] * 30 and len(stored.hotbar) == 32
+    # The gateway saves the state it read before the change (and with other values).
+    old.level = 9
+    old.hotbar[:] = [7] * 32
+    await chars.stub.SaveCharacter(c.SaveCharacterRequest(state=old))
+    saved = await get(chars.stub, old.id)
+    assert saved.level == 9 and list(saved.hotbar) == list(stored.hotbar)
+    # 0 clears a slot.
+    await chars.stub.SetHotbar(c.SetHotbarRequest(character_id=old.id, slot=0, icon=0))
+    cleared = await get(chars.stub, old.id)
+    assert cleared.hotbar[0] == 0 and cleared.hotbar[31] == item
+
+
+async def test_set_hotbar_arguments(chars: CharacterHarness) -> None:
+    hero = await new_character(chars.stub)
+    for request in (
+        c.SetHotbarRequest(character_id=0, slot=0, icon=1),
+        c.SetHotbarRequest(character_id=hero.id, slot=32, icon=1),
+        c.SetHotbarRequest(character_id=hero.id, slot=0, icon=65536),
+    ):
+        await expect_status(chars.stub.SetHotbar(request), grpc.StatusCode.INVALID_ARGUMENT)
+    await expect_status(
+        chars.stub.SetHotbar(c.SetHotbarRequest(character_id=hero.id + 100, slot=0, icon=1)),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    assert list((await get(chars.stub, hero.id)).hotbar) == [0] * 32

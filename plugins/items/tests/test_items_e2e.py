@@ -53,6 +53,7 @@ from gateway_core.protocol.packets import (
     SrvChangeMapReply,
     SrvDamage,
     SrvDropItem,
+    SrvEquipItem,
     SrvHotbarSetIconReply,
     SrvLogoutReply,
     SrvMobChar,
@@ -345,3 +346,28 @@ async def test_weight_hotbar_and_refused_packets(arena: Arena) -> None:
     initial = await arena.rejoin("Alice")
     assert initial.character.hotbar[3].data == skill.data
     assert [i for i, item in enumerate(initial.character.hotbar) if item.data] == [3]
+
+
+async def test_equipped_gear_is_seen_by_another_player_and_kept_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    settings = {**SETTINGS, "DATA_DIR": str(tmp_path / "data")}
+    async with running_gateway(settings, Arena) as arena:
+        alice = await arena.player("Alice")
+        bob = await arena.player("Bob")
+        cap = await arena.slot_of(alice, CAP)
+        await alice.send(CliEquipItem(slot_to=2, slot_from=cap))
+        await alice.expect(SrvSetItem, "cap on")
+        shown = await bob.expect(SrvEquipItem, "bob sees the cap",
+                                 lambda p: p.id == alice.object_id)
+        assert (shown.slot, int(shown.item) & 0x3FF) == (2, CAP[1])
+        character_id = alice.character_id
+    async with running_gateway(settings, Arena) as arena:
+        stored = await arena.stored(character_id)
+        assert stored.inventory[2].header == int(Item.stack(*CAP, 0).header.header)
+        assert stored.inventory[cap].header == 0
+        data = await arena.rejoin("Alice")
+        # Visible items are in body-part order: the helmet first.
+        assert int(data.character.equipped_items[0]) & 0x3FF == CAP[1]
+        head = data.inventory.items[2].header
+        assert (head.type, head.id) == CAP

@@ -377,15 +377,19 @@ class RunningGateway:
         access_level: int = 1,
         channel: int = 1,
         new: bool = True,
+        account: str | None = None,
     ) -> tuple[GameClient, int]:
         """Account ``name.lower()`` (at ``access_level``), login, first world and ``channel``,
         character select, creation of character ``name`` and world join: the world connection
         after the initial data (the map not entered yet), and the join's object id. With
-        ``new`` false the account and its one character ``name`` exist already."""
-        if new:
-            await self.account(name.lower(), password, access_level=access_level)
+        ``new`` false the account and its character ``name`` exist already. ``account`` names
+        an account that exists already: with ``new``, ``name`` becomes another character of
+        it."""
+        login_name = account if account is not None else name.lower()
+        if new and account is None:
+            await self.account(login_name, password, access_level=access_level)
         login = await self.connect()
-        assert (await flow.login(login, name.lower(), password)).result is LoginResult.OK
+        assert (await flow.login(login, login_name, password)).result is LoginResult.OK
         selected = await flow.select_server(login, 1, channel)
         await login.aclose()
         char_leg = await self.connect(selected.ip.decode(), selected.port)
@@ -394,9 +398,9 @@ class RunningGateway:
         if new:
             created = await flow.create_character(char_leg, name)
             assert created.result is CreateCharResult.OK
-        else:
-            await flow.char_list(char_leg)
-        switch = await flow.select_character(char_leg, 0, name)
+        listing = await flow.char_list(char_leg)
+        names = [c.name.decode() for c in listing.characters]
+        switch = await flow.select_character(char_leg, names.index(name), name)
         world_leg = await self.connect(switch.ip.decode(), switch.port)
         joined = await flow.join(world_leg, switch.session_id, password)
         assert joined.result is JoinResult.OK

@@ -121,8 +121,8 @@ class Player:
 
 
 class Arena(RunningGateway):
-    async def player(self, name: str) -> Player:
-        world_leg, _ = await self.join_world(name)
+    async def player(self, name: str, *, account: str | None = None) -> Player:
+        world_leg, _ = await self.join_world(name, account=account)
         change = await flow.change_map(world_leg)
         session = self.gateway.connections.by_character_name(name)
         assert session is not None
@@ -371,3 +371,35 @@ async def test_equipped_gear_is_seen_by_another_player_and_kept_after_a_restart(
         assert int(data.character.equipped_items[0]) & 0x3FF == CAP[1]
         head = data.inventory.items[2].header
         assert (head.type, head.id) == CAP
+
+
+async def test_another_character_of_the_account_takes_out_what_one_stored(arena: Arena) -> None:
+    alice = await arena.player("Alice")
+    slot = await arena.slot_of(alice, POTION)
+    await alice.send(CliBankMoveItem(mode=BankMoveMode.INVENTORY_TO_BANK, index=slot,
+                                     item=Item.stack(*POTION, 3), use_special_tab=0))
+    stored = await alice.expect(SrvBankMoveItem, "stored")
+    await alice.send(CliBankMoveMoney(mode=BankMoveMode.INVENTORY_TO_BANK, amount=25))
+    await alice.expect(SrvBankMoveMoney, "zuly stored")
+    await arena.leave(alice)
+
+    carol = await arena.player("Carol", account="alice")  # the same account's second character
+    carol_start = (await arena.stored(carol.character_id)).money
+    await carol.send(CliBankListReq(request=BankListRequest.OPEN, password=b""))
+    listed = await carol.expect(SrvBankListReply, "carol opens the storage")
+    assert [(i.index, i.item.data.count) for i in listed.items] == [(stored.bank_index, 3)]
+    await carol.send(CliBankMoveItem(mode=BankMoveMode.BANK_TO_INVENTORY,
+                                     index=stored.bank_index,
+                                     item=Item.stack(*POTION, 3), use_special_tab=0))
+    back = await carol.expect(SrvBankMoveItem, "carol takes the potions")
+    assert back.bank_item.header.header == 0
+    await carol.send(CliBankMoveMoney(mode=BankMoveMode.BANK_TO_INVENTORY, amount=25))
+    moved = await carol.expect(SrvBankMoveMoney, "carol takes the zuly")
+    assert (moved.inventory, moved.bank) == (carol_start + 25, 0)
+    carol_state = await arena.stored(carol.character_id)
+    held = [i.data for i in carol_state.inventory
+            if i.header == int(Item.stack(*POTION, 0).header.header)]
+    assert sum(held) == 3 + 3  # her own starter potions and Alice's three
+    alice_state = await arena.stored(alice.character_id)
+    assert all(i.header != int(Item.stack(*POTION, 0).header.header)
+               for i in alice_state.inventory)

@@ -20,7 +20,8 @@ Decisions:
   an NPC with a shop pays ``price // 2`` apiece. Success is answered ``PAKWC_SET_MONEY_AND_ITEM``
   (zuly and touched slots); a refusal ``PAKWC_STORE_TRADE_REPLY``: ``INVALID_NPC`` (unknown NPC
   or no shop), ``TOO_FAR`` (more than 1000 map units), ``NO_MONEY`` (not enough zuly),
-  ``PRICE_DIFF`` (anything else: nothing at that index, an item unknown to the pack, no room).
+  ``PRICE_DIFF`` (anything else: nothing at that index, an item unknown to the pack, no room,
+  or a character service that cannot be reached, so the client is never left waiting).
 * Unequip: ``slot_to`` 0 means the first free bag slot.
 * ``PAKWC_USE_ITEM`` is the world service's to show (``UseConsumable`` carries the slot); the
   owner gets ``PAKWC_SET_ITEM`` for the slot.
@@ -507,8 +508,8 @@ async def on_store_trade(ctx: Ctx, packet: CliStoreTradeReq) -> None:
         ops = add_ops(definition.type, definition.number, amount, definition.stack)
         if len(ops) > 64:
             raise no(StoreTradeResult.PRICE_DIFF, "bad_quantity")
-        reply = await change(ctx, ctx.session.plugin_data.get(STATE), ops,
-                             zuly_delta=-price * amount)
+        pending = change(ctx, ctx.session.plugin_data.get(STATE), ops,
+                         zuly_delta=-price * amount)
     else:
         slot, amount = overlay.sell_inventory_idx, overlay.sell_amount
         state = await load_state(ctx)
@@ -519,8 +520,14 @@ async def on_store_trade(ctx: Ctx, packet: CliStoreTradeReq) -> None:
         sold = ctx.runtime.content.item_by_client(item.item_type, item.item_number)
         if sold is None or count == 0:
             raise no(StoreTradeResult.PRICE_DIFF, "unknown_item")
-        reply = await change(ctx, state, [remove_op(slot, item, count)],
-                             zuly_delta=rules.sell_price(sold) * count)
+        pending = change(ctx, state, [remove_op(slot, item, count)],
+                         zuly_delta=rules.sell_price(sold) * count)
+    try:
+        reply = await pending
+    except grpc.aio.AioRpcError as exc:
+        # The client waits for an answer: the protocol's refusal (nothing changed, or the
+        # retry's answer was lost and the next join shows what the service has).
+        raise no(StoreTradeResult.PRICE_DIFF, "backend_unavailable", exc.code().name) from None
     if reply.result != OK:
         result = (StoreTradeResult.NO_MONEY if reply.result == character_pb2.ITEM_RESULT_NO_ZULY
                   else StoreTradeResult.PRICE_DIFF)

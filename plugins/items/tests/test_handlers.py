@@ -381,3 +381,14 @@ async def test_a_stale_view_is_reloaded(harness: Harness) -> None:
 async def test_projectiles_and_riding_parts_are_refused(harness: Harness) -> None:
     await handlers.on_unsupported(harness.ctx, CliEquipProjectile())
     assert harness.refused("unsupported") == 1 and not harness.backend.calls
+
+
+async def test_a_trade_the_character_service_cannot_make_is_answered_not_left_waiting(
+    harness: Harness,
+) -> None:
+    harness.backend.answers["ChangeItems"] = lambda r: unavailable()
+    await handlers.on_store_trade(harness.ctx, buy(0, 0, 1))
+    assert len(harness.backend.named("ChangeItems")) == 2  # one retry, same request id
+    assert harness.of(SrvStoreTradeReply)[0].result == StoreTradeResult.PRICE_DIFF
+    assert not harness.of(SrvSetMoneyAndItem)
+    assert harness.refused("backend_unavailable") == 1

@@ -403,3 +403,31 @@ async def test_another_character_of_the_account_takes_out_what_one_stored(arena:
     alice_state = await arena.stored(alice.character_id)
     assert all(i.header != int(Item.stack(*POTION, 0).header.header)
                for i in alice_state.inventory)
+
+
+async def test_the_inventory_sent_at_the_join_after_a_restart_is_what_was_changed(
+    tmp_path: Path,
+) -> None:
+    settings = {**SETTINGS, "DATA_DIR": str(tmp_path / "data")}
+    async with running_gateway(settings, Arena) as arena:
+        alice = await arena.player("Alice")
+        npc = await alice.seen(SrvNpcChar, "quartermaster",
+                               lambda p: p.npc_id == QUARTERMASTER_TYPE)
+        await alice.send(trade(npc.id, buy_tab_id=0, buy_col_id=0, buy_amount=2))
+        bought = await alice.expect(SrvSetMoneyAndItem, "two potions")
+        cap = await arena.slot_of(alice, CAP)
+        await alice.send(CliEquipItem(slot_to=2, slot_from=cap))
+        await alice.expect(SrvSetItem, "cap on")
+        await alice.send(CliDropItem(index=0, quantity=7))
+        dropped = await alice.expect(SrvSetMoney, "zuly dropped")
+        expected = await arena.stored(alice.character_id)
+    assert dropped.zuly == bought.zuly - 7 == expected.money
+    async with running_gateway(settings, Arena) as arena:
+        data = await arena.rejoin("Alice")
+        assert data.inventory.zuly == expected.money
+        assert [(int(i.header.header), int(i.data.count)) for i in data.inventory.items] == [
+            (i.header, i.data) for i in expected.inventory]
+        (potions,) = [i for i in data.inventory.items
+                      if (i.header.type, i.header.id) == POTION]
+        assert potions.data.count == 3 + 2
+        assert (data.inventory.items[2].header.type, data.inventory.items[2].header.id) == CAP

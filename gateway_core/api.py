@@ -51,6 +51,7 @@ from gateway_core.content import (
     SkillDef,
     SpawnDef,
     default_pack_path,
+    load_content,
     load_default_pack,
     load_pack,
 )
@@ -303,6 +304,7 @@ __all__ += [
     "SkillDef",
     "SpawnDef",
     "default_pack_path",
+    "load_content",
     "load_default_pack",
     "load_pack",
 ]

@@ -123,10 +123,9 @@ class UnknownGate(Exception):
 def warp_gate(gate_id: int, settings: Any | None) -> WarpGate:
     """Gate ``gate_id`` of the content pack the server runs (WORLD_CONTENT, else the default
     pack); :class:`UnknownGate` when it has none."""
-    from gateway_core.content import load_default_pack, load_pack
+    from gateway_core.content import load_content
 
-    path = getattr(settings, "WORLD_CONTENT", None) if settings is not None else None
-    pack = load_pack(path) if path else load_default_pack()
+    pack = load_content(getattr(settings, "WORLD_CONTENT", None) if settings is not None else None)
     gate = pack.gates.get(gate_id)
     if gate is None:
         have = ", ".join(str(g) for g in sorted(pack.gates)) or "none"

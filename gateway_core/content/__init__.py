@@ -14,6 +14,7 @@ from gateway_core.content.loader import (
     SECTIONS,
     build_pack,
     default_pack_path,
+    load_content,
     load_default_pack,
     load_pack,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "build_pack",
     "default_pack_path",
     "equip_slot",
+    "load_content",
     "load_default_pack",
     "load_pack",
     "summary",

@@ -41,8 +41,8 @@ from gateway_core.content.schema import (
     StarterKitDef,
 )
 
-__all__ = ["PACK_FILE", "SECTIONS", "build_pack", "default_pack_path", "load_default_pack",
-           "load_pack"]
+__all__ = ["PACK_FILE", "SECTIONS", "build_pack", "default_pack_path", "load_content",
+           "load_default_pack", "load_pack"]
 
 #: The root file of a pack given as a directory.
 PACK_FILE: Final = "pack.toml"
@@ -74,6 +74,13 @@ def default_pack_path() -> Path:
 def load_default_pack() -> ContentPack:
     """The shipped pack, loaded once per process (packs are immutable)."""
     return load_pack(default_pack_path())
+
+
+def load_content(path: str | Path | None) -> ContentPack:
+    """The pack a setting such as WORLD_CONTENT names: the one at ``path``, or the shipped one
+    when ``path`` is empty; a pack that does not load raises :class:`ContentError` with the
+    loader's message."""
+    return load_pack(path) if path else load_default_pack()
 
 
 def load_pack(path: str | Path) -> ContentPack:

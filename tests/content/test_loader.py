@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from gateway_core.content import ContentError, ContentPack, Problem, load_pack
+from gateway_core.content import (
+    ContentError,
+    ContentPack,
+    Problem,
+    default_pack_path,
+    load_content,
+    load_default_pack,
+    load_pack,
+)
 
 WritePack = Callable[[dict[str, str]], Path]
 
@@ -434,3 +442,11 @@ def test_content_error_message_lists_every_problem(write_pack: WritePack) -> Non
         load_pack(_single(write_pack, text))
     assert str(info.value).splitlines() == [str(p) for p in info.value.problems]
     assert len(info.value.problems) == 2
+
+
+def test_a_content_setting_names_a_pack_or_leaves_the_shipped_one() -> None:
+    assert load_content("") is load_default_pack()
+    assert load_content(None) is load_default_pack()
+    assert load_content(str(default_pack_path())).name == load_default_pack().name
+    with pytest.raises(ContentError):
+        load_content("/nonexistent/pack.toml")

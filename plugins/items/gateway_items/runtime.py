@@ -26,8 +26,7 @@ from gateway_core.api import (
     PluginRuntime,
     Session,
     SessionState,
-    load_default_pack,
-    load_pack,
+    load_content,
 )
 from gateway_items.rules import EMPTY, INVENTORY_SLOTS, SlotItem, inventory_weight
 
@@ -92,19 +91,15 @@ class ItemsState:
 STATE = Key[ItemsState]("items.state")
 
 
-def load_content(gateway: GatewayView) -> ContentPack:
-    """The pack the world service plays (setting WORLD_CONTENT, the built-in pack when it is
-    empty or the world plugin is not loaded)."""
-    path = str(getattr(gateway.settings, "WORLD_CONTENT", "") or "")
-    return load_pack(path) if path else load_default_pack()
-
-
 class ItemsRuntime(PluginRuntime):
     """Kept per running gateway: the content pack and ``gateway_items_refused_total{reason}``."""
 
     def __init__(self, gateway: GatewayView, content: ContentPack | None = None) -> None:
         super().__init__(gateway)
-        self.content = content if content is not None else load_content(gateway)
+        # The pack the world service plays (WORLD_CONTENT; the built-in one when it is empty
+        # or the world plugin is not loaded).
+        self.content = content if content is not None else load_content(
+            str(getattr(gateway.settings, "WORLD_CONTENT", "") or ""))
         self.refused = Counter(
             "gateway_items_refused",
             "Item requests the items plugin refused (nothing changed), by reason.",

@@ -15,11 +15,9 @@ from gateway_protos.v1 import world_pb2_grpc
 from gateway_core.api import (
     CHARACTER_PROGRESS,
     WORLD_PLACEMENT,
-    ContentPack,
     RuntimeRegistrar,
     hookimpl,
-    load_default_pack,
-    load_pack,
+    load_content,
     positive_int,
     positive_number,
 )
@@ -130,12 +128,6 @@ def gateway_register_settings(register: SettingsRegistrar) -> None:
 
 def _boolean(value: object) -> str | None:
     return None if isinstance(value, bool) else f"{value!r} is not true or false"
-
-
-def load_content(path: str) -> ContentPack:
-    """The pack WORLD_CONTENT names (the built-in one when empty); a pack that does not load
-    raises :class:`gateway_core.api.ContentError` with the loader's message."""
-    return load_pack(path) if path else load_default_pack()
 
 
 def create_service(config: ServiceConfig) -> WorldReferenceService:

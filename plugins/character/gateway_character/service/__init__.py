@@ -18,8 +18,7 @@ from gateway_protos.v1 import character_pb2_grpc
 from gateway_character.service.db import Base
 from gateway_character.service.options import CharacterOptions
 from gateway_character.service.servicer import CharacterServicer
-from gateway_character.service.starter import load_content
-from gateway_core.api import DatabaseService, Migrations, database_url
+from gateway_core.api import DatabaseService, Migrations, database_url, load_content
 
 if TYPE_CHECKING:
     import grpc

@@ -7,15 +7,9 @@ start-up); character creation then only reads the kit of the new character's job
 from __future__ import annotations
 
 from gateway_character.service.items import SKILL_SLOTS
-from gateway_core.api import ContentPack, load_default_pack, load_pack
+from gateway_core.api import ContentPack
 
-__all__ = ["load_content", "starter_skills"]
-
-
-def load_content(path: str) -> ContentPack:
-    """The pack CHARACTER_CONTENT names (the built-in one when empty); a pack that does not
-    load raises :class:`gateway_core.api.ContentError` with the loader's message."""
-    return load_pack(path) if path else load_default_pack()
+__all__ = ["starter_skills"]
 
 
 def starter_skills(pack: ContentPack, job: int) -> list[int]:

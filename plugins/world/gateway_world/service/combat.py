@@ -101,6 +101,8 @@ class World(Protocol):
     def wake(self) -> None: ...
     def instance_of(self, entity: Entity) -> MapState: ...
     def place_entity(self, entity: Entity) -> None: ...
+    def point_near(self, instance: MapState, x: float, y: float,
+                   radius: float) -> tuple[float, float]: ...
     def teleport(self, entity: Entity, map_id: int, position: world_pb2.Position, *,
                  reload: bool = False) -> None: ...
     def remove_monster(self, channel_id: int, map_id: int, object_id: int) -> Entity: ...
@@ -814,15 +816,8 @@ class Combat:
                     continue
             else:
                 continue
-            angle = rng.uniform(0.0, 2 * math.pi)
-            distance = LOOT_SCATTER * math.sqrt(rng.random())
-            x = monster.x + distance * math.cos(angle)
-            y = monster.y + distance * math.sin(angle)
             instance = self.state.instance_of(monster)
-            if instance.map_def is not None:
-                bounds = instance.map_def.bounds
-                x = min(max(x, bounds.min_x), bounds.max_x)
-                y = min(max(y, bounds.min_y), bounds.max_y)
+            x, y = self.state.point_near(instance, monster.x, monster.y, LOOT_SCATTER)
             ground = GroundDrop(item=item, count=count, owner_character_id=owner.character_id,
                                 owner_object_id=owner.object_id,
                                 owner_until=now + OWNER_WINDOW_SECONDS,

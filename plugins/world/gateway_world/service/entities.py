@@ -349,6 +349,14 @@ class MapState:
                 f"{field} ({position.x:.0f}, {position.y:.0f}) is outside map {self.map_id}",
             )
 
+    def clamp(self, x: float, y: float) -> tuple[float, float]:
+        """The point of the map's bounds nearest to ``(x, y)`` (any point of a map the pack
+        does not define)."""
+        if self.map_def is None:
+            return x, y
+        bounds = self.map_def.bounds
+        return min(max(x, bounds.min_x), bounds.max_x), min(max(y, bounds.min_y), bounds.max_y)
+
     def release(self, object_id: int) -> None:
         """Free an object id."""
         self.objects.pop(object_id, None)

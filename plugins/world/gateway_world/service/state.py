@@ -489,15 +489,15 @@ class WorldState:
 
     def _random_point(self, instance: MapState, spawn: SpawnDef) -> tuple[float, float]:
         """A uniformly random point of ``spawn``'s circle (inside the map's bounds)."""
+        return self.point_near(instance, spawn.centre.x, spawn.centre.y, spawn.radius)
+
+    def point_near(
+        self, instance: MapState, x: float, y: float, radius: float
+    ) -> tuple[float, float]:
+        """A uniformly random point within ``radius`` of ``(x, y)``, inside the map's bounds."""
         angle = self.rng.uniform(0.0, 2 * math.pi)
-        distance = spawn.radius * math.sqrt(self.rng.random())
-        x = spawn.centre.x + distance * math.cos(angle)
-        y = spawn.centre.y + distance * math.sin(angle)
-        bounds = instance.map_def.bounds if instance.map_def is not None else None
-        if bounds is not None:
-            x = min(max(x, bounds.min_x), bounds.max_x)
-            y = min(max(y, bounds.min_y), bounds.max_y)
-        return x, y
+        distance = radius * math.sqrt(self.rng.random())
+        return instance.clamp(x + distance * math.cos(angle), y + distance * math.sin(angle))
 
     def _next_wander(self, now: float) -> float:
         return now + self.wander_interval * self.rng.uniform(0.5, 1.5)

@@ -126,9 +126,7 @@ class WorldItems:
         x = entity.x + DROP_SCATTER * math.cos(angle)
         y = entity.y + DROP_SCATTER * math.sin(angle)
         instance = self.state.instance_of(entity)
-        if instance.map_def is not None:
-            bounds = instance.map_def.bounds
-            x, y = min(max(x, bounds.min_x), bounds.max_x), min(max(y, bounds.min_y), bounds.max_y)
+        x, y = instance.clamp(x, y)
         ground = GroundDrop(item=item, count=count, owner_character_id=character_id,
                             owner_object_id=entity.object_id,
                             owner_until=now + OWNER_WINDOW_SECONDS,

@@ -578,3 +578,21 @@ async def test_item_rpcs_drop_and_take_zuly_once_and_check_their_arguments(
         with pytest.raises(grpc.aio.AioRpcError) as failed:
             await world.stub.TakeGroundItem(request)
         assert failed.value.code() is code
+
+
+@pytest.mark.parametrize("combatant", [
+    world_pb2.Combatant(level=256),
+    world_pb2.Combatant(level=1, stats=[1] * 7),
+    world_pb2.Combatant(level=1, stats=[0x8000]),
+    world_pb2.Combatant(level=1, skills=[0] * 121),
+    world_pb2.Combatant(level=1, skills=[0x10000]),
+])
+async def test_an_enter_with_stored_data_that_cannot_be_is_rejected_and_the_stream_stays(
+    world: WorldHarness, combatant: world_pb2.Combatant
+) -> None:
+    gateway = await world.connect("gw-a")
+    rejected = await gateway.rejected(enter=world_pb2.EnterMap(
+        character_id=1, name="char1", map_id=1, position=pos(0, 0),
+        look=world_pb2.PlayerLook(), combatant=combatant))
+    assert rejected.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert await gateway.enter(1, 0, 0)  # the same stream goes on

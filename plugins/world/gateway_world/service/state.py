@@ -632,6 +632,11 @@ class WorldState:
         entity.object_id = self._map(entity).allocate(entity, requested_object_id)
         self.characters[character_id] = entity
         stream.characters.add(character_id)
+        if combatant is not None and (fighter.hp, fighter.mp) != (combatant.hp, combatant.mp):
+            # The stored vitals were cut to the maximum (or a character stored dead came back):
+            # the gateway learns the world's ahead of the answer, before it shows the client
+            # its vitals in the map reply.
+            self.send([entity], "progress", self.combat.progress(entity), entity.object_id)
         return entity
 
     def make_ready(self, entity: Entity) -> None:

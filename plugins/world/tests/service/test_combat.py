@@ -552,3 +552,15 @@ def test_a_gm_adjustment_sets_the_level_or_heals_and_reports_progress_at_once(
     fighter.dead = True
     with pytest.raises(Refused, match="dead"):
         arena.state.combat.adjust(player, heal=True)
+
+
+def test_stored_vitals_the_world_cuts_reach_the_gateway_at_the_enter(pack: ContentPack) -> None:
+    arena = Arena(pack)
+    player = arena.put(1, hp=100_000, mp=7)
+    fighter = player.fighter
+    assert fighter is not None and fighter.hp == fighter.max_hp
+    [progress] = of("progress", arena.take())
+    assert progress.progress.combatant.hp == fighter.max_hp
+    assert progress.progress.combatant.mp == 7
+    arena.put(2, hp=10, mp=10)  # within the maximum: nothing to tell
+    assert not of("progress", arena.take())

@@ -348,8 +348,19 @@ def _interceptor_chain(
     ]
 
 
+_RECONNECT_INITIAL_MS = 200
+_RECONNECT_MAX_MS = 2_000
+
+
 def _channel_options(address: str) -> list[tuple[str, Any]]:
-    options: list[tuple[str, Any]] = [("grpc.primary_user_agent", "rose-gateway")]
+    options: list[tuple[str, Any]] = [
+        ("grpc.primary_user_agent", "rose-gateway"),
+        # gRPC's default reconnect backoff grows to 120 s; a restarted backend must be used
+        # again within seconds, not after players waited out a doubled backoff.
+        ("grpc.initial_reconnect_backoff_ms", _RECONNECT_INITIAL_MS),
+        ("grpc.min_reconnect_backoff_ms", _RECONNECT_INITIAL_MS),
+        ("grpc.max_reconnect_backoff_ms", _RECONNECT_MAX_MS),
+    ]
     if address.startswith(_LOOPBACK_PREFIXES):
         # An http(s)_proxy in the environment must not capture loopback backends.
         options.append(("grpc.enable_http_proxy", 0))

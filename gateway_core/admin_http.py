@@ -1,17 +1,25 @@
-"""The gateway's admin HTTP server: ``/metrics``, ``/healthz``, ``/readyz``, ``/admin/connections``.
+"""The gateway's admin HTTP server: ``/metrics``, ``/healthz``, ``/readyz``, ``/admin/*``.
 
 Strategy: the server runs on anyio in the gateway's own event loop (not in a thread) so the admin
 and readiness callbacks read the session table without locks. It speaks just enough HTTP/1.1 for
-Prometheus, probes and the console: one GET/HEAD per connection, ``Connection: close``. The
-metrics it serves are a :class:`~gateway_core.metrics.GatewayMetrics` (which knows nothing of
-this server).
+Prometheus, probes, the console and the CLI: one GET/HEAD/POST per connection (a POST's body is
+ignored; its arguments are the query string), ``Connection: close``. The metrics it serves are a
+:class:`~gateway_core.metrics.GatewayMetrics` (which knows nothing of this server).
+
+Access: with a ``token`` (ADMIN_TOKEN) every ``/admin/*`` request, from any client, loopback
+included, needs ``Authorization: Bearer <token>`` (401 otherwise); ``/metrics``, ``/healthz``
+and ``/readyz`` never do. Without a token the server must be bound to a loopback address (the
+gateway refuses to start otherwise: :func:`gateway_core.config.check_admin_binding`). With
+``admin=False`` the server has no ``/admin/*`` at all (the separate METRICS_ADDR listener).
 """
 
 from __future__ import annotations
 
+import hmac
 import inspect
 import json
 import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypedDict
@@ -25,10 +33,13 @@ if TYPE_CHECKING:
     from gateway_core.metrics import GatewayMetrics
 
 __all__ = [
+    "ActionCallback",
     "AdminConnection",
     "ConnectionsCallback",
     "MetricsServer",
     "ReadyCallback",
+    "Request",
+    "StatusCallback",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,8 +57,12 @@ class AdminConnection(TypedDict, total=False):
     user: str | None  # username (or user id)
     character: str | None  # character name
     map: int | None  # map id
-    packets_in: int
-    packets_out: int
+    packets_in: int  # packets received from the client
+    packets_out: int  # packets queued to the client
+    bytes_in: int
+    bytes_out: int
+    send_queue: int  # bytes queued for the client, not written yet
+    last_packet: str | None  # type of the last packet received
     idle_seconds: float
 
 
@@ -59,9 +74,26 @@ ConnectionsCallback = Callable[
 ]
 """Returns the rows of ``/admin/connections`` (see :class:`AdminConnection`)."""
 
+StatusCallback = Callable[[], "Mapping[str, Any] | Awaitable[Mapping[str, Any]]"]
+"""Returns the JSON object of ``/admin/status`` (uptime, listener, plugins, backends...)."""
 
-_REASONS: Final = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-                   500: "Internal Server Error", 503: "Service Unavailable"}
+ActionCallback = Callable[[Mapping[str, str]], "Mapping[str, Any] | Awaitable[Mapping[str, Any]]"]
+"""``POST /admin/<name>``: called with the query arguments, returns the JSON answer; raise
+``ValueError`` for bad arguments (400)."""
+
+
+class Request(TypedDict):
+    """One parsed request head."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+
+
+_REASONS: Final = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
+                   404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error",
+                   503: "Service Unavailable"}
 _MAX_HEAD: Final = 8192
 
 
@@ -73,6 +105,11 @@ class MetricsServer:
     - ``/readyz``: 200 when ``ready()`` is true (listener accepting, backends reachable), else
       503; no callback means ready.
     - ``/admin/connections``: JSON list from ``connections()`` (read-only, for the console).
+    - ``/admin/status``: JSON object from ``status()`` (the console's header).
+    - ``POST /admin/<name>``: ``actions[name](query)`` (e.g. ``drain``), JSON answer 202.
+
+    ``token`` guards ``/admin/*`` (see the module's docstring); ``admin=False`` serves only
+    ``/metrics``, ``/healthz`` and ``/readyz``.
 
     Use ``await task_group.start(server.serve)`` (returns the bound port) or
     ``async with server:``; :attr:`port` is the bound port (useful with port 0).
@@ -86,6 +123,10 @@ class MetricsServer:
         *,
         ready: ReadyCallback | None = None,
         connections: ConnectionsCallback | None = None,
+        status: StatusCallback | None = None,
+        actions: Mapping[str, ActionCallback] | None = None,
+        token: str | None = None,
+        admin: bool = True,
         request_timeout: float = 5.0,
     ) -> None:
         self.metrics = metrics
@@ -93,6 +134,10 @@ class MetricsServer:
         self.requested_port = port
         self._ready = ready
         self._connections = connections
+        self._status = status
+        self._actions = dict(actions or {})
+        self._token = token or None
+        self.admin = admin
         self._timeout = request_timeout
         self._port: int | None = None
         self._tg: anyio.abc.TaskGroup | None = None
@@ -108,6 +153,15 @@ class MetricsServer:
     def url(self) -> str:
         """Base URL of the server as reachable from this host."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def bound_url(self) -> str:
+        """Base URL with the address actually bound (``http://0.0.0.0:9102`` when bound to
+        every interface): what the start-up banner prints."""
+        host = self.host or "0.0.0.0"
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
@@ -162,28 +216,61 @@ class MetricsServer:
                     if head is None:
                         await self._send(stream, 400, "text/plain", b"bad request\n", True)
                         return
-                    method, path = head
-                    status, ctype, body = await self._route(method, path)
-                    await self._send(stream, status, ctype, body, method != "HEAD")
+                    status, ctype, body = await self._route(head)
+                    extra = 'WWW-Authenticate: Bearer realm="gateway admin"\r\n' \
+                        if status == 401 else ""
+                    await self._send(stream, status, ctype, body, head["method"] != "HEAD",
+                                     extra)
         except (TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError,
                 anyio.ClosedResourceError, ConnectionError):
             return
         except Exception:
             log.exception("metrics HTTP request failed")
 
-    async def _read_head(self, stream: anyio.abc.ByteStream) -> tuple[str, str] | None:
+    async def _read_head(self, stream: anyio.abc.ByteStream) -> Request | None:
         data = b""
         while b"\r\n\r\n" not in data and b"\n\n" not in data:
             if len(data) > _MAX_HEAD:
                 return None
             data += await stream.receive(4096)
-        request_line = data.split(b"\n", 1)[0].decode("latin-1").strip()
+        lines = data.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0].split(b"\n")
+        request_line = lines[0].decode("latin-1").strip()
         parts = request_line.split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/"):
             return None
-        return parts[0].upper(), parts[1].split("?", 1)[0]
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.decode("latin-1").partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        path, _, query = parts[1].partition("?")
+        return Request(method=parts[0].upper(), path=path,
+                       query=dict(urllib.parse.parse_qsl(query)), headers=headers)
 
-    async def _route(self, method: str, path: str) -> tuple[int, str, bytes]:
+    def _authorized(self, request: Request) -> bool:
+        if self._token is None:
+            return True
+        scheme, _, given = request["headers"].get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), self._token.encode())
+
+    async def _route(self, request: Request) -> tuple[int, str, bytes]:
+        method, path = request["method"], request["path"]
+        if path.startswith("/admin/"):
+            if not self.admin:
+                return 404, "text/plain", b"not found\n"
+            if not self._authorized(request):
+                return 401, "text/plain", b"unauthorized: send Authorization: Bearer " \
+                                          b"<ADMIN_TOKEN>\n"
+            if method == "POST":
+                action = self._actions.get(path.removeprefix("/admin/"))
+                if action is None:
+                    return 404, "text/plain", b"not found\n"
+                try:
+                    answer = await _maybe_await(action(request["query"]))
+                except ValueError as exc:
+                    return 400, "text/plain", f"bad request: {exc}\n".encode()
+                return 202, "application/json", json.dumps(dict(answer), default=str).encode()
         if method not in ("GET", "HEAD"):
             return 405, "text/plain", b"method not allowed\n"
         if path == "/metrics":
@@ -204,15 +291,18 @@ class MetricsServer:
                 rows = await _maybe_await(self._connections())
             body = json.dumps([dict(row) for row in rows], default=str).encode()
             return 200, "application/json", body
+        if path == "/admin/status" and self._status is not None:
+            status = await _maybe_await(self._status())
+            return 200, "application/json", json.dumps(dict(status), default=str).encode()
         return 404, "text/plain", b"not found\n"
 
     async def _send(
         self, stream: anyio.abc.ByteStream, status: int, ctype: str, body: bytes,
-        with_body: bool,
+        with_body: bool, extra_headers: str = "",
     ) -> None:
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"
-            f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+            f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n{extra_headers}"
             "Connection: close\r\nCache-Control: no-store\r\n\r\n"
         ).encode("latin-1")
         await stream.send(head + body if with_body else head)

@@ -6,10 +6,19 @@ before binding anything. :meth:`Gateway.run` then starts the parts in dependency
 a signal, :meth:`Gateway.stop` or cancellation, stops them in reverse within
 SHUTDOWN_DEADLINE: stop accepting, close connections (session-closed hooks), gateway_shutdown
 hooks, close gRPC channels, stop embedded services, stop the metrics server.
+
+A drain (SIGTERM, SIGINT, :meth:`Gateway.drain`, ``POST /admin/drain``) comes first: ``/readyz``
+answers 503 at once and the listener stops accepting; the players in the world are told the
+time left (``PAKSW_ANNOUNCE_CHAT`` from ``Server``, again at 60, 30, 10 and 5 seconds) for
+DRAIN_NOTICE_SECONDS, or until none is left in the world (a second SIGINT cuts it short; a
+repeated SIGTERM changes nothing); then the shutdown above runs, SHUTDOWN_DEADLINE counted from
+there. Closing a connection leaves the world through the session hooks, so the character
+plugin saves every character, and the close waits for those saves within the deadline.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import signal
@@ -22,22 +31,38 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from gateway_core import __version__
 from gateway_core.admin_http import MetricsServer
 from gateway_core.backend_clients import GrpcClients
+from gateway_core.capture import CaptureManager
 from gateway_core.chat_commands import ChatCommands
-from gateway_core.config import Settings, load_settings
+from gateway_core.config import Settings, check_admin_binding, load_settings, split_host_port
 from gateway_core.metrics import GatewayMetrics
 from gateway_core.plugin_runtime import GatewayLifecycle
 from gateway_core.plugins import GatewayPluginManager
 from gateway_core.protocol.connection import Role, encode_packet
 from gateway_core.protocol.numbering import get_profile
+from gateway_core.protocol.packets import TEXT_ENCODING, SrvAnnounceChat
 from gateway_core.records import SELECTED_CHARACTER, WORLD_PLACEMENT, RecordWriter
 from gateway_core.router import Router
 from gateway_core.server import Server, running_on_asyncio
 from gateway_core.service_host import ServiceHost, build_services
-from gateway_core.session import ConnectionRegistry, PluginData
+from gateway_core.session import ConnectionRegistry, PluginData, SessionState
 
 log = logging.getLogger("gateway")
+
+#: Seconds left at which a drain repeats its announcement (those shorter than the notice).
+DRAIN_ANNOUNCE_AT: tuple[float, ...] = (300.0, 120.0, 60.0, 30.0, 10.0, 5.0)
+#: Name the drain announcement comes from.
+DRAIN_ANNOUNCER = "Server"
+
+
+def drain_message(seconds: float) -> str:
+    """The announcement of a drain with ``seconds`` left."""
+    left = max(1, round(seconds))
+    unit = "second" if left == 1 else "seconds"
+    return (f"The server shuts down for maintenance in {left} {unit}. "
+            "Your character will be saved.")
 
 
 class Gateway:
@@ -72,6 +97,7 @@ class Gateway:
             self.pm.load_plugins(load=settings.GATEWAY_LOAD_PLUGINS,
                                  disable=settings.GATEWAY_DISABLE_PLUGINS)
         self.settings = settings
+        check_admin_binding(settings)
         _report_unknown(settings, self.pm)
         numbering = get_profile(settings.PACKET_PROFILE)
         self.pm.collect_registrations(numbering)
@@ -119,10 +145,25 @@ class Gateway:
         )
         self.server = Server(settings=settings, router=self.router, service=self.connections,
                              pm=self.lifecycle, metrics=self.metrics)
+        #: Packet captures (``gateway capture``), capture on error and the packet trace.
+        self.captures = CaptureManager.from_settings(settings, connections=self.connections,
+                                                     gateway_id=self.gateway_id)
+        self.server.driver_config = dataclasses.replace(self.server.driver_config,
+                                                        tap_for=self.captures.tap_for)
+        self.router.on_handler_error = self.captures.handler_error
         self.service_host: ServiceHost | None = None
         self.metrics_server: MetricsServer | None = None
+        #: The /metrics-only listener of METRICS_ADDR (None when unset).
+        self.public_metrics_server: MetricsServer | None = None
         self._stop = threading.Event()  # set from any thread; polled by run()
         self._stop_event: anyio.Event | None = None
+        #: Wall-clock time the gateway started serving (None before).
+        self.started_at: float | None = None
+        #: True from the start of a drain (``/readyz`` is 503 from then on).
+        self.draining = False
+        #: Seconds of notice of the drain under way (0 for a plain :meth:`stop`).
+        self._notice = 0.0
+        self._notice_cut: anyio.Event | None = None
 
     # -- accessors -------------------------------------------------------------------------------
 
@@ -162,6 +203,8 @@ class Gateway:
     def admin_connections(self) -> list[dict[str, object]]:
         """Rows for ``/admin/connections`` (what ``gateway console`` shows)."""
         now = time.monotonic()
+        queues = {c.driver.session.connection_id: c.driver.send_queue_bytes
+                  for c in list(self.server.connections) if c.driver is not None}
         rows: list[dict[str, object]] = []
         for s in self.connections:
             character = s.records.get(SELECTED_CHARACTER)
@@ -173,12 +216,39 @@ class Gateway:
                 "user": s.username if s.username is not None else s.user_id,
                 "character": character.name if character is not None else None,
                 "map": placement.map_id if placement is not None else None,
+                "packets_in": s.packets_in,
+                "packets_out": s.packets_out,
+                "bytes_in": s.bytes_in,
+                "bytes_out": s.bytes_out,
+                "send_queue": queues.get(s.connection_id, 0),
+                "last_packet": s.last_packet,
                 "idle_seconds": round(now - s.last_activity, 1),
             })
         return rows
 
+    async def admin_status(self) -> dict[str, object]:
+        """``/admin/status``: what the console's header shows."""
+        health: dict[str, str] = {}
+        if self.backends is not None and len(self.backends):
+            health = await self.backends.health()
+        address = self.server.address
+        return {
+            "gateway_id": self.gateway_id,
+            "version": __version__,
+            "started_at": self.started_at,
+            "uptime_seconds": None if self.started_at is None else
+            round(time.time() - self.started_at, 1),
+            "listen": None if address is None else f"{address[0]}:{address[1]}",
+            "plugins": [info.name for info in self.pm.plugin_infos()],
+            "connections": len(self.connections),
+            "in_world": len(self.connections.in_state(SessionState.IN_WORLD)),
+            "backends": health,
+            "draining": self.draining,
+            "ready": await self._ready(),
+        }
+
     async def _ready(self) -> bool:
-        if self.server.address is None or self.server.stopping:
+        if self.server.address is None or self.server.stopping or self.draining:
             return False
         return True if self.backends is None or not len(self.backends) else \
             await self.backends.ready()
@@ -186,10 +256,64 @@ class Gateway:
     # -- running ---------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask :meth:`run` to shut down gracefully (call from the gateway's event loop)."""
+        """Ask :meth:`run` to shut down gracefully (call from the gateway's event loop); no
+        notice for the players (a drain under way keeps its own)."""
         self._stop.set()
         if self._stop_event is not None:
             self._stop_event.set()
+
+    def drain(self, notice: float | None = None) -> dict[str, object]:
+        """Start a drain (see the module's docstring): not ready at once, no new connections,
+        ``notice`` seconds (default DRAIN_NOTICE_SECONDS) of announcements to the players in
+        the world, then the shutdown. Call from the gateway's event loop; a drain under way
+        is left as it is. Returns what ``POST /admin/drain`` answers."""
+        if not self.draining:
+            seconds = float(self.settings.DRAIN_NOTICE_SECONDS if notice is None else notice)
+            if not seconds >= 0:
+                raise ValueError("the notice must be a number of seconds >= 0")
+            self.draining = True
+            self._notice = seconds
+            log.info("draining: %d players in the world get %.0fs of notice",
+                     len(self.connections.in_state(SessionState.IN_WORLD)), seconds)
+            self.stop()
+        return {"draining": True, "notice_seconds": self._notice,
+                "shutdown_deadline": float(self.settings.SHUTDOWN_DEADLINE),
+                "in_world": len(self.connections.in_state(SessionState.IN_WORLD))}
+
+    def _drain_action(self, query: Mapping[str, str]) -> dict[str, object]:
+        raw = query.get("notice")
+        try:
+            notice = None if raw in (None, "") else float(raw)
+        except ValueError:
+            raise ValueError(f"notice={raw!r} is not a number of seconds") from None
+        return self.drain(notice)
+
+    def _capture_action(self, query: Mapping[str, str]) -> dict[str, object]:
+        """``POST /admin/capture``: ``user=NAME`` or ``connection=ID`` (and ``file=PATH``)
+        starts a capture, ``stop=1`` (with ``id``, ``user`` or ``connection``, else all) stops
+        captures, ``list=1`` lists them; answers the captures concerned."""
+        raw_connection = query.get("connection") or None
+        try:
+            connection = None if raw_connection is None else int(raw_connection)
+            capture_id = None if not query.get("id") else int(query["id"])
+        except ValueError:
+            raise ValueError("connection and id must be integers") from None
+        user = query.get("user") or None
+        if query.get("list"):
+            return {"captures": self.captures.describe()}
+        if query.get("stop"):
+            stopped = self.captures.stop(capture_id=capture_id, user=user, connection=connection)
+            return {"stopped": [capture.describe() for capture in stopped]}
+        if (user is None) == (connection is None):
+            raise ValueError("give user=NAME or connection=ID")
+        try:
+            capture = self.captures.start(user=user, connection=connection,
+                                          path=query.get("file") or None)
+        except LookupError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        except OSError as exc:
+            raise ValueError(f"cannot write the capture file: {exc}") from None
+        return {"started": capture.describe()}
 
     async def run(
         self,
@@ -223,11 +347,18 @@ class Gateway:
             self._stop_event = None
 
     async def _watch_signals(self) -> None:
+        # Runs until the task group ends: the drain's notice runs while it listens.
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
-                log.info("received %s, shutting down", signal.Signals(signum).name)
-                self.stop()
-                return
+                name = signal.Signals(signum).name
+                if not self.draining:
+                    log.info("received %s, draining", name)
+                    self.drain()
+                elif signum == signal.SIGINT and self._notice_cut is not None:
+                    log.info("received %s again: ending the notice now", name)
+                    self._notice_cut.set()
+                else:
+                    log.info("received %s: already draining", name)
 
     async def _start(self, tg: anyio.abc.TaskGroup) -> None:
         settings = self.settings
@@ -242,22 +373,62 @@ class Gateway:
         if settings.PACKET_METRICS_PORT:
             self.metrics_server = MetricsServer(
                 self.metrics,
-                str(settings.LISTEN_ADDR), int(settings.PACKET_METRICS_PORT),
+                str(settings.ADMIN_HOST), int(settings.PACKET_METRICS_PORT),
                 ready=self._ready, connections=self.admin_connections,
+                status=self.admin_status, actions={"drain": self._drain_action,
+                                                       "capture": self._capture_action},
+                token=settings.ADMIN_TOKEN,
             )
             await tg.start(self.metrics_server.serve)
+        if settings.METRICS_ADDR:
+            host, port = split_host_port(str(settings.METRICS_ADDR))
+            self.public_metrics_server = MetricsServer(self.metrics, host, port,
+                                                       ready=self._ready, admin=False)
+            await tg.start(self.public_metrics_server.serve)
         await self.lifecycle.start(self)
         await self.lifecycle.call_lifecycle("gateway_startup", app=self)
         await self.server.start()
+        self.started_at = time.time()
+
+    def _in_world(self) -> list[Any]:
+        return [s for s in self.connections.in_state(SessionState.IN_WORLD) if not s.closed]
+
+    def _announce_drain(self, seconds: float) -> int:
+        packet = SrvAnnounceChat(message=drain_message(seconds).encode(TEXT_ENCODING, "replace"),
+                                 name=DRAIN_ANNOUNCER.encode(TEXT_ENCODING))
+        return self.connections.broadcast(self._in_world(), packet)
+
+    async def _give_notice(self, notice: float) -> None:
+        """Announce the drain to the players in the world and wait ``notice`` seconds, or
+        until none is left in the world or a second SIGINT cuts it short."""
+        if notice <= 0 or not self._in_world():
+            return
+        cut = self._notice_cut = anyio.Event()
+        end = time.monotonic() + notice
+        told = self._announce_drain(notice)
+        log.info("drain: told %d players in the world, %.0fs of notice", told, notice)
+        marks = [mark for mark in DRAIN_ANNOUNCE_AT if mark < notice]
+        while not cut.is_set() and self._in_world():
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            if marks and left <= marks[0]:
+                self._announce_drain(marks.pop(0))
+                continue
+            with anyio.move_on_after(min(0.2, left)):
+                await cut.wait()
 
     async def _shutdown(self, deadline: float) -> None:
+        self.draining = True
+        self.server.stop_accepting()
+        with anyio.move_on_after(self._notice + 1.0):
+            await self._give_notice(self._notice)
         end = time.monotonic() + deadline
 
         def left() -> float:
             return max(0.05, end - time.monotonic())
 
         log.info("shutting down (deadline %.1fs)", deadline)
-        self.server.stop_accepting()
         await self.server.close_connections(left())
         with anyio.move_on_after(left()):
             await self.lifecycle.call_lifecycle("gateway_shutdown", app=self)
@@ -270,6 +441,7 @@ class Gateway:
             with anyio.move_on_after(left()):
                 await self.service_host.stop(grace=min(1.0, left()))
         # The metrics server stops with the task group (cancelled right after this).
+        self.captures.close()
         log.info("gateway stopped")
 
 

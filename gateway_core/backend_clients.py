@@ -33,6 +33,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-un
 
 from gateway_core.config import ConfigError, Settings, service_addr_setting
 from gateway_core.records import SELECTED_CHARACTER, Records
+from gateway_core.tls import ClientTls, client_tls
 
 if TYPE_CHECKING:
     from gateway_core.metrics import GatewayMetrics
@@ -352,7 +353,7 @@ _RECONNECT_INITIAL_MS = 200
 _RECONNECT_MAX_MS = 2_000
 
 
-def _channel_options(address: str) -> list[tuple[str, Any]]:
+def _channel_options(address: str, server_name: str | None = None) -> list[tuple[str, Any]]:
     options: list[tuple[str, Any]] = [
         ("grpc.primary_user_agent", "rose-gateway"),
         # gRPC's default reconnect backoff grows to 120 s; a restarted backend must be used
@@ -364,6 +365,9 @@ def _channel_options(address: str) -> list[tuple[str, Any]]:
     if address.startswith(_LOOPBACK_PREFIXES):
         # An http(s)_proxy in the environment must not capture loopback backends.
         options.append(("grpc.enable_http_proxy", 0))
+    if server_name is not None:
+        # The name the service's certificate must carry (GRPC_TLS_SERVER_NAME).
+        options.append(("grpc.ssl_target_name_override", server_name))
     return options
 
 
@@ -374,14 +378,21 @@ def open_channel(
     deadline: float | None = None,
     metrics: GatewayMetrics | None = None,
     gateway_id: str | None = None,
+    tls: ClientTls | None = None,
 ) -> grpc.aio.Channel:
-    """An insecure ``grpc.aio`` channel to ``address`` with the gateway's interceptor chain.
+    """A ``grpc.aio`` channel to ``address`` with the gateway's interceptor chain: TLS with
+    ``tls`` (:func:`gateway_core.tls.client_tls` of the settings), else plaintext.
 
     Call it with the event loop running. ``deadline`` is the default for single-response calls.
     """
+    interceptors = _interceptor_chain(deadline, gateway_id, service, metrics)
+    if tls is not None:
+        return grpc.aio.secure_channel(
+            address, tls.credentials, options=_channel_options(address, tls.server_name),
+            interceptors=interceptors,
+        )
     return grpc.aio.insecure_channel(
-        address, options=_channel_options(address),
-        interceptors=_interceptor_chain(deadline, gateway_id, service, metrics),
+        address, options=_channel_options(address), interceptors=interceptors,
     )
 
 
@@ -438,7 +449,9 @@ class GrpcClients(Mapping[str, Any]):
     Construct with the event loop running; ``await close()`` on shutdown.
 
     Addresses: ``<SERVICE>_SERVICE_ADDR`` when set, else ``embedded[service]`` (the address of
-    the in-process :class:`ServiceHost`); neither is a :class:`ConfigError`.
+    the in-process :class:`ServiceHost`); neither is a :class:`ConfigError`. Channels to a
+    configured address use TLS when the GRPC_TLS_* client settings say so
+    (:mod:`gateway_core.tls`); those to the embedded loopback host are plaintext.
     """
 
     def __init__(
@@ -456,12 +469,14 @@ class GrpcClients(Mapping[str, Any]):
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, Any] = {}
         self._by_plugin: dict[str, dict[str, Any]] = {}
+        tls = client_tls(settings)
         try:
             for registration in registrations:
                 service = registration.service
                 channel = self._channels.get(service)
                 if channel is None:
-                    address = settings.service_addr(service) or embedded.get(service)
+                    remote = settings.service_addr(service)
+                    address = remote or embedded.get(service)
                     if address is None:
                         raise ConfigError(
                             service_addr_setting(service), None,
@@ -469,7 +484,8 @@ class GrpcClients(Mapping[str, Any]):
                             "set its address or install a plugin providing the reference service",
                         )
                     channel = open_channel(address, service=service, deadline=default_deadline,
-                                           metrics=metrics, gateway_id=gateway_id)
+                                           metrics=metrics, gateway_id=gateway_id,
+                                           tls=tls if remote else None)
                     self._channels[service] = channel
                     self.addresses[service] = address
                 target: Any = channel

@@ -19,14 +19,17 @@ import inspect
 import json
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
+import anyio.abc
 
 from gateway_core import __version__
 from gateway_core.backend_clients import open_channel
+from gateway_core.capture_cli import configure_capture, configure_replay, run_capture, run_replay
 from gateway_core.config import (
     CORE_SETTINGS,
     ConfigError,
@@ -37,6 +40,7 @@ from gateway_core.config import (
 from gateway_core.protocol.numbering import get_profile
 from gateway_core.registry import BUILTIN_COMMANDS, CommandSpec, PluginError
 from gateway_core.service_host import ServiceHost, build_services
+from gateway_core.tls import client_tls, server_credentials
 
 if TYPE_CHECKING:
     import grpc.aio
@@ -77,7 +81,8 @@ class CliContext:
         deadline = float(self.settings.GRPC_DEADLINE)
         address = self.settings.service_addr(name)
         if address is not None:
-            channel = open_channel(address, service=name, deadline=deadline)
+            channel = open_channel(address, service=name, deadline=deadline,
+                                   tls=client_tls(self.settings))
             try:
                 yield channel
             finally:
@@ -120,7 +125,7 @@ class _Bootstrap:
         settings, pm = self.load()
         from gateway_core.logs import configure_logging
 
-        configure_logging(settings.LOG_LEVEL)
+        configure_logging(settings.LOG_LEVEL, fmt=settings.LOG_FORMAT)
         return CliContext(settings, pm)
 
 
@@ -163,19 +168,47 @@ def _cmd_serve(args: argparse.Namespace, boot: _Bootstrap) -> int:
 
     ctx = boot.context()
     gateway = Gateway(ctx.settings, pm=ctx.pm)
+    if getattr(args, "console", False):
+        if gateway.metrics_server is None and not ctx.settings.PACKET_METRICS_PORT:
+            raise CommandError("--console reads the admin port: PACKET_METRICS_PORT must not "
+                               "be 0", EXIT_CONFIG)
+        from gateway_core.console import log_to_file
+
+        print(f"gateway: logs go to {log_to_file(ctx.settings)} while the console runs",
+              flush=True)
+    stopped = threading.Event()
+
+    async def run_gateway(*, task_status: anyio.abc.TaskStatus[Any]) -> None:
+        try:
+            await gateway.run(task_status=task_status)
+        finally:
+            stopped.set()
 
     async def serve() -> None:
         async with anyio.create_task_group() as tg:
-            host, port = await tg.start(gateway.run)
+            host, port = await tg.start(run_gateway)
             print(f"gateway {gateway.gateway_id} listening on {host}:{port}", flush=True)
             if gateway.metrics_server is not None:
-                print(f"metrics on {gateway.metrics_server.url}/metrics", flush=True)
+                admin = gateway.metrics_server
+                guard = "ADMIN_TOKEN required" if ctx.settings.ADMIN_TOKEN else "no token"
+                print(f"admin on {admin.bound_url} (/metrics /healthz /readyz /admin/*; "
+                      f"{guard})", flush=True)
+            if gateway.public_metrics_server is not None:
+                print(f"metrics on {gateway.public_metrics_server.bound_url}/metrics "
+                      "(/metrics /healthz /readyz only)", flush=True)
             if gateway.service_host is not None:
                 names = ", ".join(gateway.service_host.services)
                 print(f"embedded services ({names}) on {gateway.service_host.address}",
                       flush=True)
             for service, address in ctx.settings.service_addrs().items():
                 print(f"remote service {service} at {address}", flush=True)
+            if getattr(args, "console", False) and gateway.metrics_server is not None:
+                from gateway_core.console import run_beside
+
+                url = gateway.metrics_server.url
+                await anyio.to_thread.run_sync(
+                    lambda: run_beside(url, ctx.settings, stopped), abandon_on_cancel=True)
+                gateway.drain()  # quitting the console stops the gateway (with the notice)
 
     _run_async(serve)
     print("gateway stopped", flush=True)
@@ -261,9 +294,10 @@ def _cmd_service(args: argparse.Namespace, boot: _Bootstrap) -> int:
     services = build_services(ctx.pm.services, ctx.settings, [name])
     if args.migrate:
         return _migrate(name, services[name])
+    credentials = server_credentials(ctx.settings)  # GRPC_TLS_*: TLS only, or plaintext
 
     async def run() -> None:
-        host = ServiceHost(services, listen)
+        host = ServiceHost(services, listen, credentials=credentials)
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             await host.start()
             try:
@@ -299,7 +333,23 @@ def _migrate(name: str, service: Any) -> int:
 def _cmd_console(args: argparse.Namespace, boot: _Bootstrap) -> int:
     from gateway_core.console import run as run_console
 
-    return run_console(args)
+    try:
+        settings = boot.load()[0]
+    except (ConfigError, PluginError):
+        settings = None  # the console needs no valid configuration: --url is enough
+    return run_console(args, settings=settings)
+
+
+def _cmd_drain(args: argparse.Namespace, boot: _Bootstrap) -> int:
+    from gateway_core.admin_client import drain
+
+    return drain(args, boot.load()[0])
+
+
+def _cmd_capture(args: argparse.Namespace, boot: _Bootstrap) -> int:
+    if args.action:  # show FILE needs no settings
+        return run_capture(args, None)
+    return run_capture(args, boot.load()[0])
 
 
 def _cmd_content(args: argparse.Namespace) -> int:
@@ -338,9 +388,21 @@ def build_parser(
                         help="TOML or YAML settings file (default: $SETTINGS_FILE)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    sub.add_parser("serve", help="run the gateway (and the embedded reference services)",
-                   description="Run the gateway until SIGTERM/SIGINT. Reference services run "
-                               "in-process unless <SERVICE>_SERVICE_ADDR points elsewhere.")
+    serve = sub.add_parser("serve", help="run the gateway (and the embedded reference services)",
+                           description="Run the gateway until SIGTERM/SIGINT (a drain: see "
+                                       "DRAIN_NOTICE_SECONDS). Reference services run "
+                                       "in-process unless <SERVICE>_SERVICE_ADDR points "
+                                       "elsewhere.")
+    serve.add_argument("--console", action="store_true",
+                       help="show the live console while serving (logs go to "
+                            "DATA_DIR/gateway.log; q drains and stops the gateway)")
+    from gateway_core.admin_client import configure_drain
+
+    configure_drain(sub.add_parser(
+        "drain", help="drain a running gateway through its admin port",
+        description="Ask a running gateway to drain: /readyz 503 at once, no new "
+                    "connections, the players in the world are warned for the notice period "
+                    "and saved, then the gateway stops (exit 0)."))
     plugins = sub.add_parser("plugins", help="list installed plugins and what they register",
                              description="List the loaded plugins: version, distribution, "
                                          "packet types with states, gRPC clients, services.")
@@ -357,6 +419,17 @@ def build_parser(
     configure_console(sub.add_parser("console", help="live view of a running gateway",
                                      description="Render a running gateway's connections and "
                                                  "totals from its metrics/admin HTTP port."))
+    configure_capture(sub.add_parser(
+        "capture", help="capture a connection's packets; show a capture file",
+        description="Start or stop a packet capture on a running gateway through its admin "
+                    "port (--user NAME, --connection ID, --stop, --list), or print a capture "
+                    "file decoded (show FILE). The file format is docs/capture.md."))
+    configure_replay(sub.add_parser(
+        "replay", help="replay a capture's client side against a gateway and compare",
+        description="Replay the client packets of a capture against the gateway at --to and "
+                    "report where its replies differ from the recorded ones (per-run fields "
+                    "such as session ids, object ids and timestamps are named and ignored). "
+                    "Exit code 0 when they are equal, 1 otherwise."))
     content = sub.add_parser("content", help="game content packs (maps, monsters, items...)",
                              description="Work with content packs (docs/content.md).")
     content_sub = content.add_subparsers(dest="content_command", metavar="ACTION", required=True)
@@ -412,6 +485,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_service(args, boot)
         if args.command == "console":
             return _cmd_console(args, boot)
+        if args.command == "capture":
+            return _cmd_capture(args, boot)
+        if args.command == "replay":
+            return run_replay(args)
+        if args.command == "drain":
+            return _cmd_drain(args, boot)
         if args.command == "content":
             return _cmd_content(args)
         if args.command == "bot" and bot is not None:

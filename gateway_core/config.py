@@ -14,6 +14,7 @@ and both go through one conversion and validation path.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import math
 import os
 import re
@@ -31,8 +32,11 @@ __all__ = [
     "ConfigError",
     "SettingRegistration",
     "Settings",
+    "check_admin_binding",
+    "is_loopback_host",
     "load_settings",
     "service_addr_setting",
+    "split_host_port",
 ]
 
 _SERVICE_ADDR_RE = re.compile(r"^[A-Z][A-Z0-9_]*_SERVICE_ADDR$")
@@ -240,6 +244,53 @@ def _grpc_target(raw: object) -> str:
     return value
 
 
+def _file_path(raw: object) -> str:
+    """A path of a file that exists (certificates, keys, CA bundles)."""
+    value = _non_empty(raw)
+    if not Path(value).expanduser().is_file():
+        raise ValueError("no such file")
+    return value
+
+
+def _listen_address(raw: object) -> str:
+    """``host:port`` (``[v6]:port``) to bind, port 0-65535 (0 = a free one)."""
+    value = _non_empty(raw)
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("expected host:port with a port between 0 and 65535")
+    return value
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """``"host:port"`` / ``"[v6]:port"`` as ``(host, port)`` (brackets removed)."""
+    host, _, port = address.rpartition(":")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for an address only this machine can reach: 127.0.0.0/8, ::1, ``localhost``."""
+    host = host.strip().removeprefix("[").removesuffix("]")
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def check_admin_binding(settings: Settings) -> None:
+    """Refuse an admin HTTP server that others could reach without a token: ADMIN_HOST not a
+    loopback address while ADMIN_TOKEN is unset (raises :class:`ConfigError`)."""
+    if not settings.PACKET_METRICS_PORT or settings.ADMIN_TOKEN:
+        return
+    if not is_loopback_host(settings.ADMIN_HOST):
+        raise ConfigError(
+            "ADMIN_HOST", settings.ADMIN_HOST,
+            "the admin port shows user names and addresses and can drain the gateway: set "
+            "ADMIN_TOKEN to bind a non-loopback address (or keep ADMIN_HOST=127.0.0.1 and "
+            "expose /metrics alone with METRICS_ADDR)")
+
+
 def _core(
     name: str, default: object, convert: Callable[[object], object], doc: str
 ) -> SettingRegistration:
@@ -251,10 +302,22 @@ _PORT = _int_range(0, 65535)
 
 CORE_SETTINGS: tuple[SettingRegistration, ...] = (
     _core("LISTEN_ADDR", "0.0.0.0", _non_empty,
-                "Address the game listener and the metrics/admin HTTP server bind to."),
+                "Address the game listener binds to (and `gateway service` by default)."),
     _core("SERVICE_PORT", 29000, _PORT, "TCP port of the game listener."),
     _core("PACKET_METRICS_PORT", 9102, _PORT,
                 "Port of the metrics/health/admin HTTP server (0 = disabled)."),
+    _core("ADMIN_HOST", "127.0.0.1", _non_empty,
+                "Address the metrics/health/admin HTTP server (PACKET_METRICS_PORT) binds to; "
+                "a non-loopback address needs ADMIN_TOKEN."),
+    _core("ADMIN_TOKEN", None, _non_empty,
+                "Bearer token every /admin/* request must carry when set (unset = no token; "
+                "then ADMIN_HOST must be a loopback address)."),
+    _core("METRICS_ADDR", None, _listen_address,
+                "host:port of a second HTTP listener serving only /metrics, /healthz and "
+                "/readyz, never /admin/* (for Prometheus and probes; unset = none)."),
+    _core("DRAIN_NOTICE_SECONDS", 10.0, _seconds(allow_zero=True),
+                "Seconds in-world players are warned before a drain (SIGTERM, `gateway drain`) "
+                "closes their connections (0 = no notice)."),
     _core("MAX_CONCURRENT_CONNECTIONS", 10000, _int_range(1),
                 "Client connections accepted at once; more are closed and counted."),
     _core("BUFFER_POOL_SIZE", 1024, _int_range(1), "Number of pooled receive buffers."),
@@ -262,6 +325,15 @@ CORE_SETTINGS: tuple[SettingRegistration, ...] = (
                 "Bytes per pooled receive buffer (largest chunk read from a socket at once)."),
     _core("LOG_LEVEL", "info", _choice("debug", "info", "warning", "error", "critical"),
                 "Log level."),
+    _core("LOG_FORMAT", "text", _choice("text", "json"),
+                "Log line format: text (logfmt) or json (one JSON object per line)."),
+    _core("CAPTURE_ON_ERROR", False, _as_bool,
+                "Keep each connection's last CAPTURE_RING_SIZE packets and write them to "
+                "CAPTURE_DIR on a protocol error or a handler exception."),
+    _core("CAPTURE_RING_SIZE", 64, _int_range(1, 100_000),
+                "Packets kept per connection for CAPTURE_ON_ERROR."),
+    _core("CAPTURE_DIR", None, _non_empty,
+                "Directory of capture files (unset = DATA_DIR/captures)."),
     _core("IDLE_TIMEOUT", 300.0, _seconds(),
                 "Seconds without a packet from a client before its connection is closed."),
     _core("SEND_QUEUE_LIMIT", 262144, _int_range(1),
@@ -296,6 +368,25 @@ CORE_SETTINGS: tuple[SettingRegistration, ...] = (
     _core("PUBLIC_PORT", None, _int_range(1, 65535),
                 "Port handed to clients for the next leg (unset = SERVICE_PORT)."),
     _core("GRPC_DEADLINE", 5.0, _seconds(), "Default deadline of a backend gRPC call."),
+    _core("GRPC_TLS_CA_FILE", None, _file_path,
+                "PEM CA bundle verifying the services' certificates; set = TLS to every service "
+                "at a <SERVICE>_SERVICE_ADDR (embedded loopback services stay plaintext)."),
+    _core("GRPC_TLS_CLIENT_CERT_FILE", None, _file_path,
+                "PEM client certificate (chain) presented to the services (mutual TLS); needs "
+                "GRPC_TLS_CLIENT_KEY_FILE and GRPC_TLS_CA_FILE."),
+    _core("GRPC_TLS_CLIENT_KEY_FILE", None, _file_path,
+                "PEM private key of GRPC_TLS_CLIENT_CERT_FILE."),
+    _core("GRPC_TLS_SERVER_NAME", None, _non_empty,
+                "Name the services' certificates are checked against (unset = the host of each "
+                "<SERVICE>_SERVICE_ADDR)."),
+    _core("GRPC_TLS_CERT_FILE", None, _file_path,
+                "`gateway service`: PEM certificate (chain) of the service; set (with "
+                "GRPC_TLS_KEY_FILE) = the port speaks TLS only."),
+    _core("GRPC_TLS_KEY_FILE", None, _file_path,
+                "`gateway service`: PEM private key of GRPC_TLS_CERT_FILE."),
+    _core("GRPC_TLS_CLIENT_CA_FILE", None, _file_path,
+                "`gateway service`: PEM CA bundle of the client certificates; set = clients "
+                "without a certificate signed by it are refused (mutual TLS)."),
     _core("SESSION_GRACE", 60.0, _seconds(allow_zero=True),
                 "Seconds a session outlives its last connection (reconnects between legs)."),
     _core("GATEWAY_ID", None, _non_empty,
@@ -340,10 +431,18 @@ class Settings:
     LISTEN_ADDR: str
     SERVICE_PORT: int
     PACKET_METRICS_PORT: int
+    ADMIN_HOST: str
+    ADMIN_TOKEN: str | None
+    METRICS_ADDR: str | None
+    DRAIN_NOTICE_SECONDS: float
     MAX_CONCURRENT_CONNECTIONS: int
     BUFFER_POOL_SIZE: int
     RECEIVE_BUFFER_SIZE: int
     LOG_LEVEL: str
+    LOG_FORMAT: str
+    CAPTURE_ON_ERROR: bool
+    CAPTURE_RING_SIZE: int
+    CAPTURE_DIR: str | None
     IDLE_TIMEOUT: float
     SEND_QUEUE_LIMIT: int
     MAX_PACKETS_PER_SECOND: int
@@ -360,6 +459,13 @@ class Settings:
     PUBLIC_HOST: str | None
     PUBLIC_PORT: int | None
     GRPC_DEADLINE: float
+    GRPC_TLS_CA_FILE: str | None
+    GRPC_TLS_CLIENT_CERT_FILE: str | None
+    GRPC_TLS_CLIENT_KEY_FILE: str | None
+    GRPC_TLS_SERVER_NAME: str | None
+    GRPC_TLS_CERT_FILE: str | None
+    GRPC_TLS_KEY_FILE: str | None
+    GRPC_TLS_CLIENT_CA_FILE: str | None
     SESSION_GRACE: float
     GATEWAY_ID: str | None
     SETTINGS_FILE: str | None

@@ -87,6 +87,22 @@ class Transport(Protocol):
         """Run ``callback`` soon, on a later turn of the event loop (``loop.call_soon``)."""
 
 
+class PacketTap(Protocol):
+    """What sees a connection's packets when set as its ``tap`` (gateway_core.capture)."""
+
+    def received(self, event: Packet | RawFrame) -> None:
+        """A packet from the client, decoded, before it is dispatched."""
+
+    def sent(self, data: bytes) -> None:
+        """The wire bytes of a packet queued to the client."""
+
+    def error(self, kind: str, detail: str) -> None:
+        """A protocol error on the connection."""
+
+    def closed(self, reason: str) -> None:
+        """The connection is gone."""
+
+
 @dataclass(frozen=True, slots=True)
 class DriverConfig:
     """What every connection of one listener shares."""
@@ -101,6 +117,8 @@ class DriverConfig:
     packet_rate: float = 0.0  # packets per second; 0 = unlimited
     packet_burst: int = 0
     clock: Callable[[], float] = field(default=time.monotonic)
+    #: Gives a new connection its packet tap (capture, error ring, trace), or None.
+    tap_for: Callable[[ConnectionDriver], PacketTap | None] | None = None
 
     @classmethod
     def from_settings(
@@ -176,6 +194,7 @@ class ConnectionDriver:
         "config",
         "proto",
         "session",
+        "tap",
     )
 
     def __init__(
@@ -223,7 +242,11 @@ class ConnectionDriver:
         #: True once the connection is closing or gone: no more output, no more dispatch.
         self.closed = False
         self.close_reason = ""
+        #: Sees every packet in and out when set (gateway_core.capture); None normally.
+        self.tap: PacketTap | None = None
         registry.add(self.session)
+        if config.tap_for is not None:
+            self.tap = config.tap_for(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -261,7 +284,18 @@ class ConnectionDriver:
             await self.config.on_close(session)
         finally:
             self.config.registry.remove(session)
+            if self.tap is not None:
+                self.tap.closed(self.close_reason)
+                self.tap = None
             log.debug("connection #%d closed: %s", session.connection_id, self.close_reason)
+
+    @property
+    def send_queue_bytes(self) -> int:
+        """Bytes queued for the client and not written to the socket yet: the driver's queue
+        plus the transport's write buffer (what SEND_QUEUE_LIMIT bounds)."""
+        if self._write_closed:
+            return 0
+        return self._out_bytes + self._transport.get_write_buffer_size()
 
     @property
     def buffered_bytes(self) -> int:
@@ -281,6 +315,7 @@ class ConnectionDriver:
         """
         if self.closed:
             return None
+        self.session.bytes_in += len(data)
         if self._busy:
             self._pending.append(bytes(data))
             if not self._paused:
@@ -333,6 +368,10 @@ class ConnectionDriver:
                     name = event.type_name or "UNKNOWN"
                 else:
                     name = event.NAME
+                session.packets_in += 1
+                session.last_packet = name
+                if self.tap is not None:
+                    self.tap.received(event)
                 rest = dispatch(session, name, event, contexts)
                 if rest is not None:
                     return rest  # the handler suspended
@@ -384,7 +423,9 @@ class ConnectionDriver:
     def _protocol_error(self, exc: RemoteProtocolError) -> None:
         self._metrics.protocol_error(exc.kind)
         log.info("connection #%d: protocol error %s: %s", self.session.connection_id, exc.kind,
-                 exc)
+                 exc, extra={"connection": self.session.connection_id})
+        if self.tap is not None:
+            self.tap.error(f"protocol_error:{exc.kind}", str(exc))
         self.close(f"protocol error: {exc.kind}")
 
     def _internal_error(self) -> None:
@@ -426,6 +467,9 @@ class ConnectionDriver:
             self._sent(packet.type_name or "raw")
         else:
             self._sent(packet.NAME)
+        if self.tap is not None:
+            self.tap.sent(data)
+        self.session.packets_out += 1
         # send_encoded, inlined: every reply passes here.
         self._out.append(data)
         self._out_bytes += len(data)
@@ -441,6 +485,9 @@ class ConnectionDriver:
         if self.closed:
             return
         self._sent(type_name)
+        if self.tap is not None:
+            self.tap.sent(data)
+        self.session.packets_out += 1
         self._out.append(data)
         self._out_bytes += len(data)
         if self._out_bytes > self._limit:
@@ -462,6 +509,7 @@ class ConnectionDriver:
             return
         self._write(data)
         self._sent_bytes(len(data))
+        self.session.bytes_out += len(data)
         if self._transport.get_write_buffer_size() > self._limit:
             self._slow()
 

@@ -34,7 +34,8 @@ from gateway_core.protocol.declarations import fields_of, profile_layouts
 from gateway_core.protocol.numbering import Direction, PacketTypeInfo
 from gateway_core.protocol.packets import PACKETS_BY_NAME, Packet, Record, UnionValue
 
-__all__ = ["BUILTIN_PLUGINS", "DEFAULT_OUTPUT", "main", "render"]
+__all__ = ["BUILTIN_PLUGINS", "DEFAULT_OUTPUT", "PLUGINS_GUIDE", "main", "render",
+           "with_unowned_list"]
 
 #: The plugins whose handlers the page names (the core's own packets come with them).
 BUILTIN_PLUGINS: Final = ("auth", "character", "chat", "world", "items")
@@ -253,6 +254,23 @@ def _unhandled(rows: Sequence[_Row]) -> list[str]:
     return lines
 
 
+#: The plugin guide, whose list of unowned packet types is refreshed with docs/packets.md.
+PLUGINS_GUIDE: Final = DEFAULT_OUTPUT.parent / "plugins.md"
+_LIST_START = "<!-- unowned packet types: written by python -m gateway_core.packet_docs -->"
+_LIST_END = "<!-- end of the unowned packet types -->"
+
+
+def with_unowned_list(guide: str, handlers: Mapping[str, str] | None = None) -> str:
+    """``guide`` (docs/plugins.md) with its marked list of the client packet types no
+    built-in plugin handles brought up to date (unchanged without the markers)."""
+    start, end = guide.find(_LIST_START), guide.find(_LIST_END)
+    if start < 0 or end < start:
+        return guide
+    rows = _rows(handler_plugins() if handlers is None else handlers)
+    listed = "\n".join(["", *_unhandled(rows), ""])
+    return guide[: start + len(_LIST_START)] + listed + guide[end:]
+
+
 def render(handlers: Mapping[str, str] | None = None) -> str:
     """The whole page. ``handlers`` (name -> plugin) defaults to the built-in plugins'."""
     rows = _rows(handler_plugins() if handlers is None else handlers)
@@ -314,21 +332,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the file to write or check (default: docs/packets.md)")
     args = parser.parse_args(argv)
     output: Path = args.output
-    text = render()
-    current = output.read_text(encoding="utf-8") if output.exists() else None
-    if args.check:
-        if current != text:
-            print(f"{output} is stale; regenerate it with: {REGENERATE}", file=sys.stderr)
-            return 1
-        print(f"{output} is up to date")
-        return 0
-    if current != text:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        print(f"wrote {output}")
-    else:
-        print(f"{output} is up to date")
-    return 0
+    pages = [(output, render())]
+    if output == DEFAULT_OUTPUT and PLUGINS_GUIDE.exists():
+        guide = PLUGINS_GUIDE.read_text(encoding="utf-8")
+        pages.append((PLUGINS_GUIDE, with_unowned_list(guide)))
+    stale = 0
+    for page, text in pages:
+        current = page.read_text(encoding="utf-8") if page.exists() else None
+        if current == text:
+            print(f"{page} is up to date")
+        elif args.check:
+            print(f"{page} is stale; regenerate it with: {REGENERATE}", file=sys.stderr)
+            stale = 1
+        else:
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(text, encoding="utf-8")
+            print(f"wrote {page}")
+    return stale
 
 
 if __name__ == "__main__":

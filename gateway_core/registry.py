@@ -52,7 +52,8 @@ DISPATCH_STATES = frozenset(SessionState) - {SessionState.CLOSING}
 #: Packet directions a gateway receives from its clients.
 _RECEIVED = frozenset({Direction.CLIENT_TO_SERVER, Direction.BOTH})
 #: Names the core's own commands use.
-BUILTIN_COMMANDS = ("serve", "plugins", "service", "console", "bot", "content")
+BUILTIN_COMMANDS = ("serve", "plugins", "service", "console", "bot", "content", "drain",
+                    "capture", "replay")
 #: Access levels a chat command may require (``session.access_level`` is a u16).
 MAX_ACCESS_LEVEL = 0xFFFF
 #: Longest chat command name (without the ``/``).

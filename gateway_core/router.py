@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from gateway_core.backend_clients import CallSource, grpc_call_context
 from gateway_core.context import FatalHandlerError, Handler, PacketContext
+from gateway_core.logs import session_fields
 from gateway_core.records import RecordWriter
 from gateway_core.registry import PacketRegistration, PluginError
 from gateway_core.session import SessionState
@@ -76,6 +77,7 @@ class Router:
         "_runtime_for",
         "_settings",
         "_table",
+        "on_handler_error",
     )
 
     def __init__(
@@ -112,6 +114,9 @@ class Router:
         self._records_for = records_for
         self._policy_before = _policy(getattr(settings, "POLICY_BEFORE_AUTH", POLICY_CLOSE))
         self._policy_after = _policy(getattr(settings, "POLICY_AFTER_AUTH", POLICY_DROP))
+        #: Told of every handler exception: ``on_handler_error(session, packet name, plugin)``
+        #: (the capture on error); must not raise.
+        self.on_handler_error: Callable[[Session, str, str], None] | None = None
 
     @property
     def packet_names(self) -> frozenset[str]:
@@ -211,13 +216,17 @@ class Router:
         self, reg: PacketRegistration, session: Session, name: str, exc: FatalHandlerError
     ) -> None:
         log.warning("plugin %s closed connection #%d on %s: %s", reg.plugin,
-                    session.connection_id, name, exc)
+                    session.connection_id, name, exc,
+                    extra={**session_fields(session), "packet": name, "plugin": reg.plugin})
         session.close(f"fatal handler error: {exc}")
 
     def _failed(self, reg: PacketRegistration, session: Session, name: str) -> None:
         log.exception("plugin %s raised handling %s on connection #%d", reg.plugin, name,
-                      session.connection_id)
+                      session.connection_id,
+                      extra={**session_fields(session), "packet": name, "plugin": reg.plugin})
         self._metrics.handler_error(reg.plugin)
+        if self.on_handler_error is not None:
+            self.on_handler_error(session, name, reg.plugin)
 
     def _refuse(self, session: Session, name: str, reason: str) -> None:
         self._metrics.router_drop(reason)

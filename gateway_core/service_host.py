@@ -40,6 +40,10 @@ class ServiceConfig:
     data_dir: Path
     database_url: str
     settings: Settings
+    #: Run inside a gateway's process (``gateway serve``'s embedded default), not alone by
+    #: ``gateway service``: whatever the service kept for gateways (sessions, holds) is of
+    #: that one process's predecessors.
+    embedded: bool = False
 
     @property
     def name(self) -> str:
@@ -47,12 +51,14 @@ class ServiceConfig:
         return self.service
 
     @classmethod
-    def from_settings(cls, service: str, settings: Settings) -> ServiceConfig:
+    def from_settings(cls, service: str, settings: Settings, *, embedded: bool = False
+                      ) -> ServiceConfig:
         """DATA_DIR (created if missing) and DATABASE_URL, or a SQLite file per service."""
         data_dir = Path(settings.DATA_DIR).expanduser().resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.DATABASE_URL or f"sqlite+aiosqlite:///{data_dir / f'{service}.sqlite3'}"
-        return cls(service=service, data_dir=data_dir, database_url=url, settings=settings)
+        return cls(service=service, data_dir=data_dir, database_url=url, settings=settings,
+                   embedded=embedded)
 
 
 @runtime_checkable
@@ -86,6 +92,7 @@ def build_services(
 ) -> dict[str, ReferenceService]:
     """Instantiate reference services by name (default: each one whose
     ``<SERVICE>_SERVICE_ADDR`` is unset, i.e. the embedded default)."""
+    embedded = names is None
     if names is None:
         names = [name for name in registrations if settings.service_addr(name) is None]
     services: dict[str, ReferenceService] = {}
@@ -93,7 +100,8 @@ def build_services(
         if name not in registrations:
             raise KeyError(f"no installed plugin provides a service named {name!r}")
         registration = registrations[name]
-        services[name] = registration.factory(ServiceConfig.from_settings(name, settings))
+        services[name] = registration.factory(
+            ServiceConfig.from_settings(name, settings, embedded=embedded))
     return services
 
 
@@ -102,7 +110,8 @@ class ServiceHost:
 
     Each hosted service is marked SERVING in the health service under its name (``"auth"``),
     as is the server as a whole (``""``). ``address`` defaults to an ephemeral loopback port
-    (the embedded default); :attr:`address` is the bound address after :meth:`start`.
+    (the embedded default); :attr:`address` is the bound address after :meth:`start`. With
+    ``credentials`` (:func:`gateway_core.tls.server_credentials`) the port speaks TLS only.
     """
 
     def __init__(
@@ -111,8 +120,10 @@ class ServiceHost:
         address: str = "127.0.0.1:0",
         *,
         grace: float = 1.0,
+        credentials: grpc.ServerCredentials | None = None,
     ) -> None:
         self.services = dict(services)
+        self.credentials = credentials
         self.requested_address = address
         self.grace = grace
         self.health = health.aio.HealthServicer()
@@ -146,7 +157,10 @@ class ServiceHost:
                 service.add_to_server(server)
             health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
             try:
-                port = server.add_insecure_port(self.requested_address)
+                if self.credentials is not None:
+                    port = server.add_secure_port(self.requested_address, self.credentials)
+                else:
+                    port = server.add_insecure_port(self.requested_address)
             except RuntimeError as exc:
                 raise OSError(f"cannot bind gRPC services to {self.requested_address}: "
                               f"{exc}") from None
@@ -200,10 +214,11 @@ class ServiceHost:
 
 @contextlib.asynccontextmanager
 async def hosted_services(
-    services: Mapping[str, ReferenceService], address: str = "127.0.0.1:0"
+    services: Mapping[str, ReferenceService], address: str = "127.0.0.1:0",
+    *, credentials: grpc.ServerCredentials | None = None,
 ) -> AsyncIterator[ServiceHost]:
     """``async with hosted_services({...}) as host:`` - start and reliably stop a host."""
-    host = ServiceHost(services, address)
+    host = ServiceHost(services, address, credentials=credentials)
     await host.start()
     try:
         yield host

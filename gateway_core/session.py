@@ -154,10 +154,15 @@ class Session:
         "_state",
         "_user_id",
         "access_level",
+        "bytes_in",
+        "bytes_out",
         "connection_id",
         "created_at",
         "last_activity",
+        "last_packet",
         "local_address",
+        "packets_in",
+        "packets_out",
         "peer_address",
         "plugin_data",
         "records",
@@ -191,6 +196,14 @@ class Session:
         #: Monotonic time (``time.monotonic()``) of the last received packet; drives the
         #: idle timeout.
         self.last_activity = time.monotonic()
+        #: Traffic of this connection (the driver counts it; ``/admin/connections`` shows it):
+        #: packets received and queued to the client, bytes read and written, and the type of
+        #: the last packet received.
+        self.packets_in = 0
+        self.packets_out = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.last_packet: str | None = None
 
     def __repr__(self) -> str:
         return (

@@ -51,6 +51,7 @@ from gateway_core.service_host import ReferenceService, ServiceHost
 __all__ = [
     "GATEWAY_TEST_ENV",
     "GATEWAY_TEST_SETTINGS",
+    "GatewayProcess",
     "ManualClock",
     "PostgresServer",
     "RunningGateway",
@@ -58,9 +59,11 @@ __all__ = [
     "StreamReader",
     "drop_table",
     "free_port",
+    "http_ready",
     "query",
     "running_gateway",
     "serve_on_loopback",
+    "serve_process",
     "service_process",
     "start_service",
 ]
@@ -72,7 +75,7 @@ GATEWAY_TEST_SETTINGS: Mapping[str, object] = {
     "LISTEN_ADDR": "127.0.0.1",
     "SERVICE_PORT": 0,
     "PACKET_METRICS_PORT": 0,
-    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world,items",
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world,items,party",
     "SHUTDOWN_DEADLINE": 3.0,
     "GRPC_DEADLINE": 2.0,
     "AUTH_ARGON2_TIME_COST": 1,
@@ -81,15 +84,16 @@ GATEWAY_TEST_SETTINGS: Mapping[str, object] = {
 }
 
 #: The same as environment variables, for subprocesses (``gateway serve``, ``gateway service``);
-#: the listening ports are the test's to choose.
+#: the listening ports are the test's to choose; no drain notice on SIGTERM.
 GATEWAY_TEST_ENV: Mapping[str, str] = {
     "LISTEN_ADDR": "127.0.0.1",
     "PACKET_METRICS_PORT": "0",
-    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world,items",
+    "GATEWAY_LOAD_PLUGINS": "auth,character,chat,world,items,party",
     "GRPC_DEADLINE": "2.0",
     "AUTH_ARGON2_TIME_COST": "1",
     "AUTH_ARGON2_MEMORY_KIB": "64",
     "AUTH_ARGON2_PARALLELISM": "1",
+    "DRAIN_NOTICE_SECONDS": "0",  # a test that stops a gateway needs no notice; drain tests do
 }
 
 T = TypeVar("T")
@@ -361,10 +365,14 @@ class RunningGateway:
             )
         )
 
-    async def connect(self, host: str | None = None, port: int | None = None) -> GameClient:
-        """A new connection (accept exchange done), closed when the test ends."""
+    async def connect(self, host: str | None = None, port: int | None = None, *,
+                      source: str | None = None) -> GameClient:
+        """A new connection (accept exchange done), closed when the test ends; ``source`` is
+        the local address to connect from (another loopback address plays another client
+        address)."""
         client = await flow.connect(
-            host or self.host, port or self.port, cipher=self.cipher, timeout=self.timeout
+            host or self.host, port or self.port, cipher=self.cipher, timeout=self.timeout,
+            local_host=source,
         )
         self.clients.append(client)
         return client
@@ -458,6 +466,73 @@ def start_service(
         ServiceProcess(name, process, "").stop()
         raise RuntimeError(f"gateway service {name} did not start: {line!r}")
     return ServiceProcess(name, process, line.removeprefix(prefix))
+
+
+@dataclass
+class GatewayProcess:
+    """``gateway serve`` running in its own process (:func:`serve_process`)."""
+
+    popen: subprocess.Popen[bytes]
+    #: Its game port and its metrics/admin port on 127.0.0.1.
+    port: int
+    metrics_port: int
+    #: Where its output goes.
+    log: Path
+
+    def output(self) -> str:
+        """The end of its output (for assertion messages)."""
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def kill(self) -> None:
+        """SIGKILL and wait: the crash of a gateway."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
+
+
+async def http_ready(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether ``GET /readyz`` on ``host:port`` answers 200 (False when nothing listens)."""
+    try:
+        stream = await anyio.connect_tcp(host, port)
+    except OSError:
+        return False
+    data = b""
+    async with stream:
+        await stream.send(b"GET /readyz HTTP/1.1\r\nHost: " + host.encode()
+                          + b"\r\nConnection: close\r\n\r\n")
+        with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+            while len(data) < 16:
+                data += await stream.receive()
+    return data.split()[1:2] == [b"200"]
+
+
+@contextlib.asynccontextmanager
+async def serve_process(env: Mapping[str, str], log: Path, *, timeout: float = 20.0
+                        ) -> AsyncIterator[GatewayProcess]:
+    """``gateway serve`` with environment ``env`` (plus free SERVICE_PORT and
+    PACKET_METRICS_PORT) until ``/readyz`` says ready; stopped by its PID at the end (SIGTERM,
+    then SIGKILL after 10 s) unless it was killed already."""
+    port, metrics = free_port(), free_port()
+    with log.open("wb") as out:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "gateway_core", "serve"],
+            env={**env, "SERVICE_PORT": str(port), "PACKET_METRICS_PORT": str(metrics)},
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    gateway = GatewayProcess(popen, port, metrics, log)
+    try:
+        with anyio.fail_after(timeout):
+            while not await http_ready(metrics):
+                assert popen.poll() is None, gateway.output()
+                await anyio.sleep(0.05)
+        yield gateway
+    finally:
+        if popen.poll() is None:
+            popen.terminate()
+            try:
+                popen.wait(10)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait()
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_PACKAGES = (
     "gateway_auth", "gateway_character", "gateway_chat", "gateway_world", "gateway_items",
+    "gateway_party",
 )
 LAYERED_CONTRACT = "The core is layered one way"
 

@@ -12,7 +12,7 @@ from gateway_core.plugins import GatewayPluginManager
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
-BUILT_IN = ("auth", "character", "chat", "world", "items")
+BUILT_IN = ("auth", "character", "chat", "world", "items", "party")
 
 
 def _shell_blocks() -> list[str]:

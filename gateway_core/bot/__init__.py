@@ -8,8 +8,11 @@ packet numbering profile; end-to-end tests, benchmarks and operators' smoke test
   ``expect`` a packet class with a timeout, unexpected packets collected);
 * :mod:`gateway_core.bot.steps`: one building block per protocol step (:func:`connect`,
   :func:`login`, :func:`join`, :func:`select_character`, :func:`enter_world`, :func:`logout`, ...);
-* :mod:`gateway_core.bot.journey`: :func:`run_flow` / :func:`run_clients` for whole runs;
+* :mod:`gateway_core.bot.journey`: :func:`run_flow` / :func:`run_clients` for whole runs
+  (ramp, stay in the world, logout after a failure), :class:`RunControl` to stop one;
 * :mod:`gateway_core.bot.results`: the typed per-step and per-client results;
+* :mod:`gateway_core.bot.progress`: the live counters of a run and their rich rendering;
+* :mod:`gateway_core.bot.advice`: what a failure means and what to do;
 * :mod:`gateway_core.bot.cli`: ``configure(parser)`` and ``run(args, ctx)`` for ``gateway bot``.
 """
 
@@ -24,8 +27,8 @@ from gateway_core.bot.client import (
     StepTimeout,
     UnexpectedPacket,
 )
-from gateway_core.bot.journey import FlowFailed, FlowOptions, run_clients, run_flow
-from gateway_core.bot.results import FlowResult, RunSummary, StepResult, StepTimings
+from gateway_core.bot.journey import FlowFailed, FlowOptions, RunControl, run_clients, run_flow
+from gateway_core.bot.results import FlowResult, RunSummary, SoakStats, StepResult, StepTimings
 from gateway_core.bot.steps import (
     CharacterTemplate,
     InitialData,
@@ -65,7 +68,9 @@ __all__ = [
     "GameClient",
     "InitialData",
     "Refused",
+    "RunControl",
     "RunSummary",
+    "SoakStats",
     "StepResult",
     "StepTimeout",
     "StepTimings",

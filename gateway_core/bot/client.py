@@ -146,14 +146,16 @@ class GameClient:
         label: str = "",
         timeout: float = DEFAULT_TIMEOUT,
         step: str = "connect",
+        local_host: str | None = None,
     ) -> GameClient:
-        """Open a TCP connection to ``host:port`` within ``timeout`` seconds.
+        """Open a TCP connection to ``host:port`` within ``timeout`` seconds (from the local
+        address ``local_host`` when given, e.g. another loopback address).
 
         Raises :class:`ConnectFailed` naming ``step`` when the connection cannot be opened.
         """
         try:
             with anyio.fail_after(timeout):
-                stream = await anyio.connect_tcp(host, port)
+                stream = await anyio.connect_tcp(host, port, local_host=local_host)
         except TimeoutError:
             raise ConnectFailed(step, host, port, f"timed out after {timeout:g}s") from None
         except OSError as exc:
@@ -224,6 +226,22 @@ class GameClient:
                     self._set_aside(event)
         except TimeoutError:
             raise StepTimeout(step, expected, limit) from None
+
+    async def poll(self, timeout: float, *, step: str = "poll") -> Event | None:
+        """The next packet from the server if one arrives within ``timeout`` seconds, else
+        ``None`` (nothing is set aside: the caller judges it, see :meth:`set_aside`).
+
+        Raises :class:`ConnectionClosed` or :class:`BadServerData` naming ``step``.
+        """
+        if self._events:
+            return self._events.popleft()
+        with anyio.move_on_after(max(0.0, timeout)):
+            return await self._next_event(step, "any packet")
+        return None
+
+    def set_aside(self, event: Event) -> None:
+        """Keep ``event`` as unexpected (counted in :attr:`unexpected_counts`)."""
+        self._set_aside(event)
 
     async def drain(self, duration: float) -> list[Event]:
         """Collect whatever arrives within ``duration`` seconds (also into ``unexpected``).

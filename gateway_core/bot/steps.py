@@ -153,6 +153,7 @@ async def connect(
     label: str = "",
     step: str = "connect",
     do_accept: bool = True,
+    local_host: str | None = None,
 ) -> GameClient:
     """Open a connection to one leg and, unless ``do_accept`` is false, do the accept exchange.
 
@@ -160,7 +161,8 @@ async def connect(
     than ``ACCEPTED`` raises :class:`Refused`. The caller owns (and closes) the client.
     """
     client = await GameClient.connect(
-        host, port, cipher=cipher, profile=profile, label=label, timeout=timeout, step=step
+        host, port, cipher=cipher, profile=profile, label=label, timeout=timeout, step=step,
+        local_host=local_host,
     )
     if do_accept:
         try:

@@ -432,6 +432,10 @@ class _Checker:
                     self.at(where, "effect.amount", "must be more than 0 for a heal")
             elif item.effect is not None:
                 self.at(where, "effect", f"only consumables have an effect, not {kind} items")
+            if item.ammo is not None and item.type != ItemType.MATERIAL:
+                self.at(where, "ammo", f"ammunition is a material item (type 12), not {kind}")
+            if item.ride_part is not None and item.type != ItemType.RIDING:
+                self.at(where, "ride_part", f"only riding items (type 14) have a part, not {kind}")
 
     def _check_skills(self, skills: Mapping[int, SkillDef]) -> None:
         in_loop: set[int] = set()  # a loop of next levels is reported once, at its first skill

@@ -314,6 +314,10 @@ class ItemDef(_Entry):
     requirements: Requirements = Requirements()
     stats: ItemStats | None = None
     effect: ItemEffect | None = None
+    #: Ammunition (a material item): which of the three ammunition slots it is equipped in.
+    ammo: Literal["arrow", "bullet", "throw"] | None = None
+    #: A riding part (type 14): which of the cart's five part slots it goes in.
+    ride_part: Literal["body", "engine", "leg", "ability", "arm"] | None = None
 
     @property
     def item_type(self) -> ItemType:

@@ -81,3 +81,36 @@ def test_cli_table_run_exits_non_zero_and_names_the_refusal(
     assert status == 1
     assert "login: INVALID_PASSWORD" in out
     assert "0/1 ok" in out
+
+
+def test_cli_failure_summary_says_what_the_code_means_and_what_to_do(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = ScriptedServer(accounts={})
+    with anyio.from_thread.start_blocking_portal("asyncio") as portal:
+        with portal.wrap_async_context_manager(running(server)):
+            args = parse("--port", str(server.port), "--user", "u{i}", "--count", "2",
+                         "--timeout", "2")
+            status = bot_cli.run(args, None)
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps at 80 columns
+    assert status == 1
+    assert "failures: login: UNKNOWN_ACCOUNT x2" in out
+    assert "means: there is no account of that name" in out
+    assert "do: create it (gateway account create NAME --password PW)" in out
+
+
+def test_cli_parses_the_load_options_and_refuses_a_stay_without_the_map(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = parse("--ramp", "2.5", "--stay", "30", "--move-rate", "0", "--chat-rate", "0.5")
+    assert (args.ramp, args.stay, args.move_rate, args.chat_rate) == (2.5, 30.0, 0.0, 0.5)
+    built = bot_cli.options_from_args(args)
+    assert (built.stay, built.move_rate, built.chat_rate) == (30.0, 0.0, 0.5)
+    defaults = parse()
+    assert (defaults.ramp, defaults.stay) == (None, 0.0)
+    assert 0 < defaults.move_rate <= 1 and 0 < defaults.chat_rate <= 1  # modest
+    for bad in (["--ramp", "0"], ["--stay", "-1"], ["--move-rate", "x"]):
+        with pytest.raises(SystemExit):
+            parse(*bad)
+    assert bot_cli.run(parse("--stay", "5", "--no-enter-map"), None) == 2
+    assert "--stay needs the map" in capsys.readouterr().err

@@ -7,7 +7,13 @@ from collections import Counter
 
 import pytest
 
-from gateway_core.bot.results import FlowResult, RunSummary, StepResult, failure_reason
+from gateway_core.bot.results import (
+    FlowResult,
+    RunSummary,
+    SoakStats,
+    StepResult,
+    failure_reason,
+)
 
 
 def flow(name: str, ok: bool, times: list[float], **fields: object) -> FlowResult:
@@ -56,3 +62,19 @@ def test_summary_counts_failures_and_step_percentiles() -> None:
 
 def test_empty_run_is_not_ok() -> None:
     assert not RunSummary.from_results([], elapsed=0.0).ok
+
+
+def test_an_interrupted_run_and_its_soak_in_json() -> None:
+    stopped = FlowResult(client="a", failed_step="stay", error="step 'stay': interrupted",
+                         error_kind="interrupted", release="logged_out",
+                         soak=SoakStats(moves=3, move_replies=2, chats=1, chat_replies=1))
+    done = FlowResult(client="b", ok=True, soak=SoakStats(moves=4, move_replies=4))
+    summary = RunSummary.from_results([stopped, done], 1.0, not_started=2)
+    document = json.loads(json.dumps(summary.to_dict()))
+    assert (document["interrupted"], document["not_started"], document["ok"]) == (1, 2, False)
+    assert document["releases"] == {"logged_out": 1}
+    assert (document["soak"]["moves"], document["soak"]["unanswered"]) == (7, 1)
+    client = json.loads(json.dumps(stopped.to_dict()))
+    assert (client["error_kind"], client["release"], client["soak"]["moves"]) == (
+        "interrupted", "logged_out", 3)
+    assert RunSummary.from_results([done], 1.0).soak == SoakStats(moves=4, move_replies=4)

@@ -372,9 +372,11 @@ async def test_a_session_lives_while_any_gateway_carries_it(tmp_path: Path) -> N
                 await world.send(CliNormalChat(message=b"still here"))
                 said = await world.expect(SrvNormalChat, step="chat echo on B", timeout=TIMEOUT)
                 assert (said.char_id, said.message) == (entry.object_id, b"still here")
-                # And the session still opens a join (on A, whose hold was released).
+                # And the session is still live for the auth service: a second world join of
+                # it on A is refused because B plays its character (one world connection per
+                # character), not because the session ended.
                 again = await connect(scale_out.port_a)
-                assert (await flow.join(again, session_id, "pw")).result is JoinResult.OK
+                assert (await flow.join(again, session_id, "pw")).result is JoinResult.FAILED
                 await again.aclose()
 
                 # Logout on B ends the session for every gateway.

@@ -18,6 +18,7 @@ LOGGED_IN only), and a second login on a connection is ignored the same way (CON
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 import grpc
@@ -111,15 +112,26 @@ async def on_login_req(ctx: Ctx, packet: CliLoginReq) -> None:
         ctx.reply(SrvLoginReply(result=LoginResult.INVALID_PASSWORD))
         return
     auth = _auth(ctx)
+    keeper = ctx.runtime
+    attempt_id = uuid.uuid4().hex
     try:
-        reply = await auth.Login(
-            auth_pb2.LoginRequest(username=username, password_hash=password_hash)
-        )
+        reply = await auth.Login(auth_pb2.LoginRequest(
+            username=username, password_hash=password_hash,
+            source_address=session.peer_address[0], attempt_id=attempt_id))
     except grpc.aio.AioRpcError as exc:
         _failure(exc, "login", session)
         ctx.reply(SrvLoginReply(result=LoginResult.FAILED))
+        if keeper is not None:
+            # The service may still finish this login: it must not leave a session behind.
+            keeper.login_refusals.labels("abandoned").inc()
+            await keeper.abandon(attempt_id)
         return
     result = _LOGIN_RESULTS.get(int(reply.result), LoginResult.FAILED)
+    if reply.retry_after_seconds > 0:
+        log.info("connection #%d: login of %r throttled for %.0f s", session.connection_id,
+                 username, reply.retry_after_seconds)
+        if keeper is not None:
+            keeper.login_refusals.labels("throttled").inc()
     if result is not LoginResult.OK:
         log.info("connection #%d: login of %r refused: %s", session.connection_id, username,
                  result.name)
@@ -132,7 +144,6 @@ async def on_login_req(ctx: Ctx, packet: CliLoginReq) -> None:
     except grpc.aio.AioRpcError as exc:
         _failure(exc, "server list", session)
         # The login opened a session: without it the account would stay online.
-        keeper = ctx.runtime
         if keeper is not None:
             await keeper.end(reply.session_id)
         ctx.reply(SrvLoginReply(result=LoginResult.FAILED))

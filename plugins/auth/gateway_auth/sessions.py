@@ -30,11 +30,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
 from gateway_protos.v1 import auth_pb2
+from prometheus_client import Counter
 
 from gateway_auth.tokens import refusal_counter
 from gateway_core.api import (
@@ -79,10 +81,13 @@ class BanWatch(ReconnectingStream):
         self.gateway_id = gateway_id
         self._on_banned = on_banned
         self.unsupported = False
+        #: This process's start (the service releases the holds of earlier ones).
+        self.started_at = time.time()
 
     async def stream_once(self) -> None:
         call = self._auth.WatchAccounts(
-            auth_pb2.WatchAccountsRequest(gateway_id=self.gateway_id))
+            auth_pb2.WatchAccountsRequest(gateway_id=self.gateway_id,
+                                          started_at=self.started_at))
         try:
             async for event in call:
                 if event.HasField("watching"):
@@ -113,6 +118,7 @@ class SessionKeeper:
         session_ttl: float,
         deadline: float,
         gateway_id: str = "",
+        hold_lease: float = 60.0,
     ) -> None:
         self.connections = connections
         self.auth = auth
@@ -120,13 +126,17 @@ class SessionKeeper:
         self.gateway_id = gateway_id
         self.grace = grace
         self.deadline = deadline
-        self.touch_interval = min(MAX_TOUCH_INTERVAL, max(MIN_TOUCH_INTERVAL, session_ttl / 3))
+        self.touch_interval = min(MAX_TOUCH_INTERVAL,
+                                  max(MIN_TOUCH_INTERVAL, min(session_ttl, hold_lease) / 3))
         self._timers: dict[int, asyncio.Task[None]] = {}
         self._touch_task: asyncio.Task[None] | None = None
         #: The world service's stub, when this gateway has one (see :meth:`for_app`).
         self.world: Any = None
         #: Refused token logins on this gateway (``gateway_auth_token_refusals_total``).
         self.token_refusals: Any = None
+        #: Logins this gateway answered FAILED without asking the auth service's password
+        #: check: ``gateway_auth_logins_refused_total{reason}`` (throttled, abandoned).
+        self.login_refusals: Any = None
         #: The stream telling this gateway of bans (needs a gateway id to watch with).
         self.bans = BanWatch(auth, gateway_id, self.banned) if gateway_id else None
 
@@ -144,6 +154,7 @@ class SessionKeeper:
             clients["auth"],
             grace=float(settings.SESSION_GRACE),
             session_ttl=float(settings.get("AUTH_SESSION_TTL", 600.0)),
+            hold_lease=float(settings.get("AUTH_HOLD_LEASE", 60.0)),
             deadline=float(settings.GRPC_DEADLINE),
             gateway_id=str(getattr(app, "gateway_id", "") or ""),
         )
@@ -151,7 +162,23 @@ class SessionKeeper:
         # service): the channel list shows the players of each channel from it.
         keeper.world = clients.get("world")
         keeper.token_refusals = refusal_counter(app.metrics_registry)
+        keeper.login_refusals = Counter(
+            "gateway_auth_logins_refused",
+            "Logins answered FAILED because the auth service throttled them (too many failed "
+            "logins of the account from the address, or from the address) or because the "
+            "call failed (then abandoned, so no session stays behind), by reason.",
+            ["reason"], registry=app.metrics_registry)
         return keeper
+
+    async def abandon(self, attempt_id: str) -> None:
+        """Tell the auth service a login answered FAILED is given up (best effort: a session
+        it opened is ended now, or as soon as it opens)."""
+        try:
+            await self.auth.AbandonLogin(auth_pb2.AbandonLoginRequest(attempt_id=attempt_id),
+                                         timeout=self.deadline)
+        except grpc.aio.AioRpcError as exc:
+            log.warning("auth: could not abandon login attempt %s: %s", attempt_id,
+                        exc.code().name)
 
     def session_state_changed(
         self, session: Session, old: SessionState, new: SessionState

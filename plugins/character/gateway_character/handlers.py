@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
@@ -92,6 +93,17 @@ if TYPE_CHECKING:
     from gateway_core.api import PacketContext, PacketRegistrar
 
 log = logging.getLogger("gateway.character")
+
+#: This process, in the world connection ids the auth service keeps (connection ids start
+#: again at 1 in every process).
+_PROCESS: Final = uuid.uuid4().hex[:16]
+#: The auth stub and session id of the world join this connection made (released on leaving).
+WORLD_CONNECTION = Key[tuple[Any, int]]("character.world_connection")
+
+
+def world_connection(session: Session) -> str:
+    """The connection's id towards the auth service (unique on this gateway, across restarts)."""
+    return f"{_PROCESS}:{session.connection_id}"
 
 #: Largest world object id (16-bit, 0 is never used).
 MAX_OBJECT_ID: Final = 0xFFFF
@@ -202,7 +214,8 @@ async def on_join_server_req(ctx: PacketContext[None], packet: CliJoinServerReq)
     try:
         reply = await _auth(ctx).ValidateSession(
             auth_pb2.ValidateSessionRequest(session_id=packet.session_id,
-                                            password_hash=password_hash)
+                                            password_hash=password_hash,
+                                            world_connection=world_connection(session))
         )
     except grpc.aio.AioRpcError as exc:
         _failure(exc, "join", session)
@@ -253,6 +266,9 @@ async def _join_world(ctx: PacketContext[None], info: auth_pb2.SessionInfo) -> N
         ctx.reply(SrvJoinServerReply(result=JoinResult.FAILED))
         return
     _bind(session, info)
+    # This connection plays the character now: the auth service refuses another world join
+    # of the session until it is released (leaving the world, below).
+    session.plugin_data.set(WORLD_CONNECTION, (_auth(ctx), info.session_id))
     ctx.records.set(session, SELECTED_CHARACTER, SelectedCharacter(
         character_id=state.id, name=state.name, map_id=state.map_id,
         position=Position(state.x, state.y, 0.0), channel_id=info.channel_id or 1,
@@ -544,3 +560,20 @@ async def gateway_session_state_changed(session: Session, old: SessionState,
     logout, disconnect)."""
     if old is SessionState.IN_WORLD and new is not SessionState.IN_WORLD:
         await save_character(session)
+        await release_world(session)
+
+
+async def release_world(session: Session) -> None:
+    """Tell the auth service this connection no longer plays its session's character (after
+    the save: the next world join must load what was stored). Best effort: a failure is
+    logged; the hold of this gateway then lapses with its lease."""
+    joined = session.plugin_data.pop(WORLD_CONNECTION)
+    if joined is None:
+        return
+    auth, session_id = joined
+    try:
+        await auth.ReleaseWorld(auth_pb2.ReleaseWorldRequest(
+            session_id=session_id, world_connection=world_connection(session)))
+    except grpc.aio.AioRpcError as exc:
+        log.warning("connection #%d: the world connection of session %d was not released: %s",
+                    session.connection_id, session_id, exc.code().name)

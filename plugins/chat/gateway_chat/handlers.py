@@ -1,13 +1,14 @@
-"""Client-facing packet handlers of the chat plugin: whisper, shout, and party, clan and allied
-chat (docs/protocol.md §7.5, §10).
+"""Client-facing packet handlers of the chat plugin: whisper, shout, and clan and allied chat
+(docs/protocol.md §7.5, §10). Party chat is the party plugin's (the party service knows the
+members).
 
 Every message goes to the chat service, which works out the recipients on every gateway and
 pushes the deliveries on each gateway's stream (:mod:`gateway_chat.delivery`), so a whisper
 reaches its target wherever it is connected. A whisper to a name nobody plays gets a
 ``PAKWC_WHISPER_CHAT`` back from ``server msg`` saying so (unlike osIROSE, which stays silent).
-A shout reaches the sender's map. Party, clan and allied chat reach the sender's group when
-the character is announced with one (its hosted record's ``party_id``, ``clan_id``,
-``team_id``); without one the line is dropped and counted. Normal chat is the world plugin's.
+A shout reaches the sender's map. Clan and allied chat reach the sender's group when the
+character is announced with one (its hosted record's ``clan_id``, ``team_id``); without one the
+line is dropped and counted. Normal chat is the world plugin's.
 
 Strategy: a line that is empty or longer than a chat packet can carry back is refused before
 any backend call (counted). The sender must be hosted by the chat service: a handler waits
@@ -34,7 +35,6 @@ from gateway_core.api import (
     TEXT_ENCODING,
     CliAlliedChat,
     CliClanChat,
-    CliPartyChat,
     CliShoutChat,
     CliWhisperChat,
     SessionState,
@@ -58,7 +58,6 @@ CHAT_UNAVAILABLE: Final = "Chat is unavailable right now; please try again later
 
 #: Group chat kinds: the hosted record's field naming the group, and the reason of a drop.
 _GROUPS: Final = {
-    chat_pb2.CHAT_KIND_PARTY: ("party_id", "no_party"),
     chat_pb2.CHAT_KIND_CLAN: ("clan_id", "no_clan"),
     chat_pb2.CHAT_KIND_ALLIED: ("team_id", "no_team"),
 }
@@ -217,12 +216,6 @@ async def _group_chat(ctx: Ctx, raw: bytes, kind: chat_pb2.ChatKind) -> None:
         _failed(ctx, runtime, exc, what)
 
 
-async def on_party_chat(ctx: Ctx, packet: CliPartyChat) -> None:
-    """Party chat: ``PAKWC_PARTY_CHAT`` to the sender's party, the sender included; dropped
-    (counted) for a character without a party."""
-    await _group_chat(ctx, packet.message, chat_pb2.CHAT_KIND_PARTY)
-
-
 async def on_clan_chat(ctx: Ctx, packet: CliClanChat) -> None:
     """Clan chat: ``PAKWC_CLAN_CHAT`` to the sender's clan, the sender included; dropped
     (counted) for a character without a clan."""
@@ -240,6 +233,5 @@ def register_packets(register: PacketRegistrar) -> None:
     world = {SessionState.IN_WORLD}
     register(CliWhisperChat.NAME, on_whisper_chat, states=world)
     register(CliShoutChat.NAME, on_shout_chat, states=world)
-    register(CliPartyChat.NAME, on_party_chat, states=world)
     register(CliClanChat.NAME, on_clan_chat, states=world)
     register(CliAlliedChat.NAME, on_allied_chat, states=world)

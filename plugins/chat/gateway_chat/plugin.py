@@ -1,7 +1,8 @@
 """The chat plugin: the reference chat service, its settings and client, and the delivery glue.
 
 Each gateway keeps a :class:`~gateway_chat.runtime.ChatRuntime` (its delivery stream and hosted
-sessions). The packet handlers (whisper, shout, party/clan/allied chat) are
+sessions). The packet handlers (whisper, shout, clan/allied chat; party chat is the party
+plugin's) are
 :mod:`gateway_chat.handlers`; they get this gateway's runtime as ``ctx.runtime``.
 """
 

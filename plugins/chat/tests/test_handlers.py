@@ -12,10 +12,9 @@ from pathlib import Path
 import anyio
 import pytest
 from gateway_chat.delivery import SERVER_SENDER
-from gateway_chat.handlers import CHAT_UNAVAILABLE
+from gateway_chat.handlers import CHAT_UNAVAILABLE, register_packets
 from gateway_chat.runtime import ChatRuntime
 from gateway_chat.service import ChatReferenceService
-from gateway_protos.v1 import chat_pb2
 
 from gateway_core.bot import GameClient
 from gateway_core.bot import steps as flow
@@ -26,7 +25,6 @@ from gateway_core.protocol.packets import (
     CliShoutChat,
     CliWhisperChat,
     SrvChangeMapReply,
-    SrvPartyChat,
     SrvShoutChat,
     SrvWhisperChat,
 )
@@ -154,7 +152,7 @@ async def test_empty_and_oversize_lines_are_refused_and_counted(gw: Running) -> 
         CliWhisperChat(target=b"Bob", message=b""),
         CliWhisperChat(target=b"Bob", message=b"y" * 1901),
         CliShoutChat(message=b""),
-        CliPartyChat(message=b"z" * 2000),
+        CliClanChat(message=b"z" * 2000),
     )
     await alice.marker("after")
     assert gw.drops("bad_message") == 4
@@ -177,34 +175,25 @@ async def test_shout_reaches_everyone_on_the_map_including_the_sender(gw: Runnin
 async def test_group_chat_without_a_group_is_dropped_and_counted(gw: Running) -> None:
     alice = await gw.player("Alice")
     await alice.send(
-        CliPartyChat(message=b"party?"),
         CliClanChat(message=b"clan?"),
         CliAlliedChat(message=b"team?"),
     )
     await alice.marker("after")
-    assert (gw.drops("no_party"), gw.drops("no_clan"), gw.drops("no_team")) == (1, 1, 1)
+    assert (gw.drops("no_clan"), gw.drops("no_team")) == (1, 1)
 
 
-async def test_party_chat_reaches_the_party_when_the_characters_are_announced_with_one(
-    gw: Running,
-) -> None:
-    alice = await gw.player("Alice")
-    bob = await gw.player("Bob")
-    carol = await gw.player("Carol")
-    # The boundary a party plugin would use: announce party membership to the chat service.
-    delivery = gw.runtime.delivery
-    for name in ("Alice", "Bob"):
-        [record] = [c for c in delivery.hosted.values() if c.name == name]
-        updated = chat_pb2.HostedCharacter()
-        updated.CopyFrom(record)
-        updated.party_id = 77
-        await delivery.host(updated)
-    await alice.send(CliPartyChat(message=b"party time"))
-    for player in (alice, bob):
-        line = await player.client.expect(SrvPartyChat, step="party", timeout=TIMEOUT)
-        assert (line.char_id, line.message) == (alice.change_map.object_index, b"party time")
-    await carol.marker("after")
-    assert not carol.received(SrvPartyChat)
+def test_party_chat_is_left_to_the_party_plugin() -> None:
+    """The chat plugin claims whisper, shout, clan and allied chat, not party chat: the party
+    service knows the members (plugins/party)."""
+    claimed: list[str] = []
+
+    def register(name: str, handler: object, *, states: object) -> None:
+        claimed.append(name)
+
+    register_packets(register)  # type: ignore[arg-type]
+    assert CliPartyChat.NAME not in claimed
+    assert {CliWhisperChat.NAME, CliShoutChat.NAME, CliClanChat.NAME,
+            CliAlliedChat.NAME} <= set(claimed)
 
 
 # --- the chat service goes away -----------------------------------------------------------------

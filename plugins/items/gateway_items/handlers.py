@@ -34,16 +34,22 @@ Decisions:
   { index, icon }``. An ``index`` above 31 is refused (``bad_slot``), a failed call is
   ``backend_unavailable``; neither is answered. The stored hotbar reaches the client in
   ``PAKWC_SELECT_CHAR_REPLY`` at the next world join (the character plugin, from GetCharacter).
-* ``PAKCS_EQUIP_ITEM_RIDE`` and ``PAKCS_EQUIP_PROJECTILE``: refused (``unsupported``), no state
-  change and no answer, until riding parts and ammunition have rules.
+* ``PAKCS_EQUIP_PROJECTILE`` moves a whole ammunition stack between a bag slot and the
+  ammunition slot of its kind (the content's ``ammo``); ``PAKCS_EQUIP_ITEM_RIDE`` a riding
+  part between a bag slot and the cart part slot (the content's ``ride_part``, requirements
+  checked). Riding parts add nothing to the walking character's stats. A refused move is
+  answered ``PAKWC_SET_ITEM`` with the slots as the server has them.
+* A slot the view has empty is looked up again in a fresh load before a refusal
+  (:func:`holding`): the view misses what other gateways or plugins changed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import grpc
@@ -77,6 +83,7 @@ from gateway_core.api import (
     Packet,
     PacketContext,
     PickupItemResult,
+    Session,
     SessionState,
     SrvBankListReply,
     SrvBankMoveItem,
@@ -186,6 +193,19 @@ async def load_state(ctx: Ctx) -> ItemsState:
     return state
 
 
+async def holding(ctx: Ctx, slot: int) -> tuple[ItemsState, SlotItem]:
+    """The view and what it says ``slot`` holds. An empty slot is looked up once more in a
+    fresh load before anyone is refused: the view misses changes made elsewhere (a GM's
+    ``/item``, a trade or a sale finished by another gateway)."""
+    state = await load_state(ctx)
+    item = state.inventory[slot]
+    if item.empty:
+        ctx.session.plugin_data.pop(STATE)
+        state = await load_state(ctx)
+        item = state.inventory[slot]
+    return state, item
+
+
 def level_and_stats(ctx: Ctx, state: ItemsState) -> tuple[int, Sequence[int]]:
     """Level and base stats: the world's progress record, else what was loaded."""
     progress = ctx.session.records.get(CHARACTER_PROGRESS)
@@ -223,12 +243,14 @@ async def change(
     *,
     zuly_delta: int = 0,
     storage_zuly_delta: int = 0,
+    request_id: str = "",
 ) -> character_pb2.ChangeItemsReply:
-    """One ChangeItems (a fresh request id; one retry with it when the call failed). An applied
-    change updates ``state``; a refused one that says ``state`` was wrong drops it."""
+    """One ChangeItems (a fresh request id unless given; one retry with it when the call
+    failed). An applied change updates ``state``; a refused one that says ``state`` was wrong
+    drops it."""
     request = character_pb2.ChangeItemsRequest(
-        character_id=character_id(ctx), request_id=uuid.uuid4().hex, ops=list(ops),
-        zuly_delta=zuly_delta, storage_zuly_delta=storage_zuly_delta)
+        character_id=character_id(ctx), request_id=request_id or uuid.uuid4().hex,
+        ops=list(ops), zuly_delta=zuly_delta, storage_zuly_delta=storage_zuly_delta)
     stub = ctx.clients[CHARACTER]
     try:
         reply: character_pb2.ChangeItemsReply = await stub.ChangeItems(request)
@@ -298,8 +320,7 @@ async def on_drop_item(ctx: Ctx, packet: CliDropItem) -> None:
         return
     if packet.index >= rules.INVENTORY_SLOTS:
         raise Refusal("bad_slot")
-    state = await load_state(ctx)
-    item = state.inventory[packet.index]
+    state, item = await holding(ctx, packet.index)
     if item.empty:
         raise Refusal("not_held", detail=f"slot {packet.index} is empty")
     count = packet.quantity if rules.is_stackable(item.item_type) else 1
@@ -343,15 +364,20 @@ async def on_pickup_item(ctx: Ctx, packet: CliPickupItemReq) -> None:
         raise Refusal(f"take_{taken.reason}",
                       answer(TAKE_RESULT.get(taken.reason, PickupItemResult.NO_ITEM)))
     zuly = taken.item_type == rules.ZULY_ITEM_TYPE
+    ops = [] if zuly else add_ops(taken.item_type, taken.item_number, taken.count,
+                                  stack_of(ctx, taken.item_type, taken.item_number))
+    request_id = uuid.uuid4().hex
     try:
-        if zuly:
-            reply = await change(ctx, ctx.session.plugin_data.get(STATE), zuly_delta=taken.count)
-        else:
-            reply = await change(ctx, ctx.session.plugin_data.get(STATE), add_ops(
-                taken.item_type, taken.item_number, taken.count,
-                stack_of(ctx, taken.item_type, taken.item_number)))
+        reply = await change(ctx, ctx.session.plugin_data.get(STATE), ops,
+                             zuly_delta=taken.count if zuly else 0, request_id=request_id)
     except grpc.aio.AioRpcError as exc:
-        await put_back(ctx, taken.token)
+        # Maybe committed with its answer lost: laying the item down again now could give it
+        # twice. The same request id settles it in the background (applied, or put back).
+        lost = character_pb2.ChangeItemsRequest(
+            character_id=cid, request_id=request_id, ops=ops,
+            zuly_delta=taken.count if zuly else 0)
+        ctx.runtime.settle(settle_pickup(ctx.clients[CHARACTER], ctx.clients[WORLD],
+                                         ctx.session, lost, taken.token))
         raise Refusal("backend_unavailable", answer(PickupItemResult.NO_ITEM),
                       detail=exc.code().name) from None
     if reply.result != OK:
@@ -374,6 +400,63 @@ async def on_pickup_item(ctx: Ctx, packet: CliPickupItemReq) -> None:
         ctx.reply(set_item(rest))
 
 
+#: How long (seconds) a pick-up whose answer was lost is retried before the item is left to
+#: lapse from the ground (the world's take token lives 60 s).
+SETTLE_SECONDS: Final = 40.0
+
+
+async def settle_change(
+    character: Any,
+    session: Session,
+    request: character_pb2.ChangeItemsRequest,
+    refused: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Retry a ChangeItems whose answer was lost with its request id until the character
+    service answers: applied (the session's view is dropped; no packet is sent, the client's
+    answer went out already), refused (``refused()`` undoes what was taken elsewhere), or
+    after :data:`SETTLE_SECONDS` given up (logged)."""
+    delay = 0.25
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + SETTLE_SECONDS
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            reply: character_pb2.ChangeItemsReply = await character.ChangeItems(request)
+        except grpc.aio.AioRpcError as exc:
+            if loop.time() + delay > give_up:
+                log.warning("items: change %s of character %d unsettled (%s)",
+                            request.request_id, request.character_id, exc.code().name)
+                return
+            delay = min(4.0, delay * 2)
+            continue
+        break
+    if reply.result == OK:
+        # The client was answered already; its view of the inventory is corrected at the next
+        # join (PAKWC_INVENTORY_DATA), the gateway's at its next request.
+        log.info("items: change %s settled: it was applied", request.request_id)
+        session.plugin_data.pop(STATE)
+        return
+    log.info("items: change %s settled: refused (%s)", request.request_id, reply.message)
+    if refused is not None:
+        await refused()
+
+
+def settle_pickup(character: Any, world: Any, session: Session,
+                  request: character_pb2.ChangeItemsRequest, token: int
+                  ) -> Coroutine[Any, Any, None]:
+    """Settle a pick-up whose answer was lost: applied, the item is the character's;
+    refused, it is laid down again; given up, the taken item lapses from the ground (never
+    twice, at worst gone)."""
+
+    async def lay_down_again() -> None:
+        reason = await world_reason(world.PutBackGroundItem(
+            world_pb2.PutBackGroundItemRequest(token=token)))
+        if reason:
+            log.warning("items: a taken ground item was not put back (%s)", reason)
+
+    return settle_change(character, session, request, lay_down_again)
+
+
 async def put_back(ctx: Ctx, token: int) -> None:
     reason = await world_reason(ctx.clients[WORLD].PutBackGroundItem(
         world_pb2.PutBackGroundItemRequest(token=token)))
@@ -389,19 +472,20 @@ async def on_equip_item(ctx: Ctx, packet: CliEquipItem) -> None:
     """PAKCS_EQUIP_ITEM: move between ``slot_from`` and ``slot_to`` (0: the first free bag
     slot), checking the requirements of what lands in an equipment slot."""
     source, target = packet.slot_from, packet.slot_to
-    state = await load_state(ctx)
+    if not 0 < source < rules.INVENTORY_SLOTS:
+        raise Refusal("bad_slot", detail=f"{source} -> {target}")
+    state, moving = await holding(ctx, source)
+    if moving.empty:
+        raise Refusal("not_held", detail=f"slot {source} is empty")
     if target == 0:
-        free = rules.free_bag_slot(state.inventory)
+        free = rules.free_bag_slot(state.inventory, moving.item_type)
         if free is None:
             raise Refusal("no_room")
         target = free
-    if not (0 < source < rules.INVENTORY_SLOTS and 0 < target < rules.INVENTORY_SLOTS):
+    if not 0 < target < rules.INVENTORY_SLOTS:
         raise Refusal("bad_slot", detail=f"{source} -> {target}")
     if source == target:
         raise Refusal("bad_slot", detail="same slot")
-    moving = state.inventory[source]
-    if moving.empty:
-        raise Refusal("not_held", detail=f"slot {source} is empty")
     level, stats = level_and_stats(ctx, state)
     for item, slot in ((moving, target), (state.inventory[target], source)):
         if slot not in rules.EQUIPMENT_SLOTS or item.empty:
@@ -420,15 +504,115 @@ async def on_equip_item(ctx: Ctx, packet: CliEquipItem) -> None:
     equipment_slot = next((s for s in (target, source) if s in rules.EQUIPMENT_SLOTS), None)
     if equipment_slot is None:
         return
+    await show_equipment(ctx, state, equipment_slot,
+                         rules.equipped_item(state.inventory[equipment_slot]))
+
+
+async def show_equipment(ctx: Ctx, state: ItemsState, slot: int, item: int,
+                         change: world_pb2.EquipChange = world_pb2.EQUIP_CHANGE_BODY,
+                         ) -> None:
+    """Tell the world the character's equipment changed (derived stats, and the packet of
+    ``change`` to those around)."""
     reason = await world_reason(ctx.clients[WORLD].SetEquipment(world_pb2.SetEquipmentRequest(
         character_id=state.character_id,
         equipment=rules.visible_equipment(state.inventory),
-        slot=equipment_slot,
-        item=rules.equipped_item(state.inventory[equipment_slot]),
-        equipped=state.equipped_refs())))
+        slot=slot, item=item, equipped=state.equipped_refs(), change=change)))
     if reason:
         # The inventory changed; only its showing did not: counted, not undone.
         ctx.runtime.refuse(ctx.session, "equipment_not_shown", reason)
+
+
+async def swap_into(ctx: Ctx, state: ItemsState, source: int, target: int) -> None:
+    """One MoveItem between two inventory slots; the client gets the touched slots."""
+    reply = await change(ctx, state, [character_pb2.ItemOp(
+        move=character_pb2.MoveItem(from_slot=source, to_slot=target))])
+    if reply.result != OK:
+        raise refused_change(reply, set_item(current(state, source, target)))
+    ctx.reply(set_item(reply.changed))
+
+
+def current(state: ItemsState | None, *slots: int) -> list[character_pb2.SlotItem]:
+    """What the view has in ``slots`` (the answer to a refused move: the client puts its
+    items back where the server has them)."""
+    if state is None:
+        return []
+    return [character_pb2.SlotItem(slot=slot, item=common_pb2.Item(
+        header=state.inventory[slot].header, data=state.inventory[slot].data))
+        for slot in slots if 0 <= slot < rules.INVENTORY_SLOTS]
+
+
+@guarded
+async def on_equip_projectile(ctx: Ctx, packet: CliEquipProjectile) -> None:
+    """PAKCS_EQUIP_PROJECTILE: ``type`` 0 arrows, 1 bullets, 2 throwing weapons; ``index``
+    the bag slot of the ammunition to equip (its whole stack), 0 to take it off. Shown to
+    those around as PAKWC_EQUIP_PROJECTILE; a refusal is answered PAKWC_SET_ITEM with the
+    slots as the server has them."""
+    kind, index = int(packet.projectile.type), int(packet.projectile.index)
+    if kind >= len(rules.AMMO_KINDS):
+        raise Refusal("bad_slot", detail=f"projectile type {kind}")
+    ammo_slot = rules.AMMO_SLOTS.start + kind
+    if index == 0:
+        state, held = await holding(ctx, ammo_slot)
+        if held.empty:
+            raise Refusal("not_held", set_item(current(state, ammo_slot)),
+                          detail=f"no {rules.AMMO_KINDS[kind]} equipped")
+        free = rules.free_bag_slot(state.inventory, held.item_type)
+        if free is None:
+            raise Refusal("no_room", set_item(current(state, ammo_slot)))
+        await swap_into(ctx, state, ammo_slot, free)
+        await show_equipment(ctx, state, kind, 0, world_pb2.EQUIP_CHANGE_PROJECTILE)
+        return
+    if index not in rules.BAG_SLOTS:
+        raise Refusal("bad_slot", detail=f"ammunition from slot {index}")
+    state, item = await holding(ctx, index)
+    definition = (ctx.runtime.content.item_by_client(item.item_type, item.item_number)
+                  if not item.empty else None)
+    if definition is None or definition.ammo != rules.AMMO_KINDS[kind]:
+        raise Refusal("not_ammunition", set_item(current(state, index, ammo_slot)),
+                      detail=f"slot {index} holds no {rules.AMMO_KINDS[kind]}")
+    await swap_into(ctx, state, index, ammo_slot)
+    equipped = state.inventory[ammo_slot]
+    await show_equipment(ctx, state, kind, equipped.header & 0x7FFF,
+                         world_pb2.EQUIP_CHANGE_PROJECTILE)
+
+
+@guarded
+async def on_equip_ride(ctx: Ctx, packet: CliEquipItemRide) -> None:
+    """PAKCS_EQUIP_ITEM_RIDE: ``slot`` the cart part (0 body to 4 arm), ``index`` the bag
+    slot of the riding part to fit (0 to take the part off), with the item's requirements.
+    Shown to those around as PAKWC_EQUIP_ITEM_RIDE; a refusal is answered PAKWC_SET_ITEM with
+    the slots as the server has them."""
+    part, index = int(packet.slot), int(packet.index)
+    if not 0 <= part < len(rules.RIDING_SLOTS):
+        raise Refusal("bad_slot", detail=f"riding part {part}")
+    ride_slot = rules.RIDING_SLOTS.start + part
+    if index == 0:
+        state, held = await holding(ctx, ride_slot)
+        if held.empty:
+            raise Refusal("not_held", set_item(current(state, ride_slot)),
+                          detail=f"no riding part {part}")
+        free = rules.free_bag_slot(state.inventory, held.item_type)
+        if free is None:
+            raise Refusal("no_room", set_item(current(state, ride_slot)))
+        await swap_into(ctx, state, ride_slot, free)
+        await show_equipment(ctx, state, part, 0, world_pb2.EQUIP_CHANGE_RIDE)
+        return
+    if index not in rules.BAG_SLOTS:
+        raise Refusal("bad_slot", detail=f"riding part from slot {index}")
+    state, item = await holding(ctx, index)
+    definition = (ctx.runtime.content.item_by_client(item.item_type, item.item_number)
+                  if not item.empty else None)
+    if definition is None or item.item_type != rules.RIDING_ITEM_TYPE:
+        raise Refusal("not_riding_part", set_item(current(state, index, ride_slot)),
+                      detail=f"slot {index}")
+    level, stats = level_and_stats(ctx, state)
+    unmet = rules.unmet_requirement(definition, level=level, job=state.job, stats=stats)
+    if unmet is not None:
+        raise Refusal("requirement", set_item(current(state, index, ride_slot)),
+                      detail=f"{definition.id} needs more {unmet}")
+    await swap_into(ctx, state, index, ride_slot)
+    await show_equipment(ctx, state, part, rules.equipped_item(state.inventory[ride_slot]),
+                         world_pb2.EQUIP_CHANGE_RIDE)
 
 
 @guarded
@@ -437,8 +621,7 @@ async def on_use_item(ctx: Ctx, packet: CliUseItem) -> None:
     says which item): may it be used, take one, use it."""
     if not 0 < packet.index < rules.INVENTORY_SLOTS:
         raise Refusal("bad_slot")
-    state = await load_state(ctx)
-    item = state.inventory[packet.index]
+    state, item = await holding(ctx, packet.index)
     if item.empty:
         raise Refusal("not_held", detail=f"slot {packet.index} is empty")
     if item.item_type != rules.CONSUMABLE_ITEM_TYPE:
@@ -464,12 +647,6 @@ async def on_use_item(ctx: Ctx, packet: CliUseItem) -> None:
         await undo(ctx, ctx.session.plugin_data.get(STATE),
                    add_ops(item.item_type, item.item_number, 1, 1), 0, "a consumable")
         raise Refusal("use_failed", detail=reason)
-
-
-@guarded
-async def on_unsupported(ctx: Ctx, packet: CliEquipItemRide | CliEquipProjectile) -> None:
-    """PAKCS_EQUIP_ITEM_RIDE, PAKCS_EQUIP_PROJECTILE: not carried out yet."""
-    raise Refusal("unsupported", detail=packet.NAME)
 
 
 # --- NPC store -----------------------------------------------------------------------------
@@ -508,25 +685,30 @@ async def on_store_trade(ctx: Ctx, packet: CliStoreTradeReq) -> None:
         ops = add_ops(definition.type, definition.number, amount, definition.stack)
         if len(ops) > 64:
             raise no(StoreTradeResult.PRICE_DIFF, "bad_quantity")
-        pending = change(ctx, ctx.session.plugin_data.get(STATE), ops,
-                         zuly_delta=-price * amount)
+        zuly_delta = -price * amount
+        state = ctx.session.plugin_data.get(STATE)
     else:
         slot, amount = overlay.sell_inventory_idx, overlay.sell_amount
-        state = await load_state(ctx)
-        if not 0 < slot < rules.INVENTORY_SLOTS or state.inventory[slot].empty:
+        if not 0 < slot < rules.INVENTORY_SLOTS:
+            raise no(StoreTradeResult.PRICE_DIFF, "bad_slot", f"slot {slot}")
+        state, item = await holding(ctx, slot)
+        if item.empty:
             raise no(StoreTradeResult.PRICE_DIFF, "not_held", f"slot {slot}")
-        item = state.inventory[slot]
         count = amount if rules.is_stackable(item.item_type) else 1
         sold = ctx.runtime.content.item_by_client(item.item_type, item.item_number)
         if sold is None or count == 0:
             raise no(StoreTradeResult.PRICE_DIFF, "unknown_item")
-        pending = change(ctx, state, [remove_op(slot, item, count)],
-                         zuly_delta=rules.sell_price(sold) * count)
+        ops = [remove_op(slot, item, count)]
+        zuly_delta = rules.sell_price(sold) * count
+    request_id = uuid.uuid4().hex
     try:
-        reply = await pending
+        reply = await change(ctx, state, ops, zuly_delta=zuly_delta, request_id=request_id)
     except grpc.aio.AioRpcError as exc:
-        # The client waits for an answer: the protocol's refusal (nothing changed, or the
-        # retry's answer was lost and the next join shows what the service has).
+        # The client waits for an answer: the protocol's refusal now, then the request id
+        # settles it in the background (applied: the client gets the zuly and slots).
+        lost = character_pb2.ChangeItemsRequest(character_id=cid, request_id=request_id,
+                                                ops=ops, zuly_delta=zuly_delta)
+        ctx.runtime.settle(settle_change(ctx.clients[CHARACTER], ctx.session, lost))
         raise no(StoreTradeResult.PRICE_DIFF, "backend_unavailable", exc.code().name) from None
     if reply.result != OK:
         result = (StoreTradeResult.NO_MONEY if reply.result == character_pb2.ITEM_RESULT_NO_ZULY
@@ -568,9 +750,16 @@ async def on_bank_move_item(ctx: Ctx, packet: CliBankMoveItem) -> None:
             storage_slot=packet.index, item=ref, count=count))
     else:
         raise Refusal("bad_request", detail=f"mode {int(packet.mode)}")
-    reply = await change(ctx, ctx.session.plugin_data.get(STATE), [op])
+    deposit = packet.mode == BankMoveMode.INVENTORY_TO_BANK
+    state = await load_state(ctx) if deposit else ctx.session.plugin_data.get(STATE)
+    # A refused (or unanswered) deposit puts the item back in the client's inventory slot.
+    answer = (set_item(current(state, packet.index)),) if deposit else ()
+    try:
+        reply = await change(ctx, state, [op])
+    except grpc.aio.AioRpcError as exc:
+        raise Refusal("backend_unavailable", *answer, detail=exc.code().name) from None
     if reply.result != OK:
-        raise refused_change(reply)
+        raise refused_change(reply, *answer)
     inventory = reply.changed[0] if reply.changed else None
     bank = reply.storage_changed[0] if reply.storage_changed else None
     ctx.reply(SrvBankMoveItem(
@@ -644,8 +833,8 @@ def register_packets(register: PacketRegistrar) -> None:
         (CliBankMoveMoney.NAME, on_bank_move_money),
         (CliHotbarSetIconReq.NAME, on_hotbar_set_icon),
         (CliSetWeightReq.NAME, on_set_weight),
-        (CliEquipItemRide.NAME, on_unsupported),
-        (CliEquipProjectile.NAME, on_unsupported),
+        (CliEquipItemRide.NAME, on_equip_ride),
+        (CliEquipProjectile.NAME, on_equip_projectile),
     ]
     for name, handler in handlers:
         register(name, handler, states=IN_WORLD)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from gateway_protos.v1 import character_pb2_grpc, world_pb2_grpc
 
 from gateway_core.api import hookimpl
+from gateway_items import shops, trade
 from gateway_items.handlers import register_packets
 from gateway_items.runtime import CHARACTER, WORLD, ItemsRuntime
 
@@ -38,5 +39,8 @@ def gateway_register_runtime(register: RuntimeRegistrar) -> None:
 
 @hookimpl
 def gateway_register_packets(register: PacketRegistrar) -> None:
-    """The item packets (:mod:`.handlers`), in the world only."""
+    """The item packets (:mod:`.handlers`), the trade packets (:mod:`.trade`) and the
+    personal shop packets (:mod:`.shops`), in the world only."""
     register_packets(register)
+    trade.register_packets(register)
+    shops.register_packets(register)

@@ -4,8 +4,9 @@ Nothing here talks to a backend; the handlers (:mod:`gateway_items.handlers`) us
 decide what to ask the character and world services for.
 
 Inventory slots (the character service's layout): 1-11 equipment (1 face, 2 head, 3 body,
-4 back, 5 hands, 6 feet, 7 weapon, 8 sub-weapon, 9-11 jewellery), 12-131 bag, 132-134
-ammunition, 135-139 riding parts.
+4 back, 5 hands, 6 feet, 7 weapon, 8 sub-weapon, 9-11 jewellery), 12-131 bag (tabs of 30:
+equipment, consumables, materials, riding parts), 132-134 ammunition (arrows, bullets,
+throwing weapons), 135-139 riding parts (body, engine, leg, ability, arm).
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ INVENTORY_SLOTS: Final = 140
 EQUIPMENT_SLOTS: Final = range(1, 12)
 #: The bag.
 BAG_SLOTS: Final = range(12, 132)
+#: Bag slots per tab (4 tabs: equipment, consumables, materials, riding parts).
+TAB_SLOTS: Final = 30
+#: Ammunition slots: arrows, bullets, throwing weapons (PAKCS_EQUIP_PROJECTILE's type 0-2).
+AMMO_SLOTS: Final = range(132, 135)
+#: The content's ``ItemDef.ammo`` of each projectile type.
+AMMO_KINDS: Final = ("arrow", "bullet", "throw")
+#: Riding part slots: body, engine, leg, ability, arm (PAKCS_EQUIP_ITEM_RIDE's slot 0-4).
+RIDING_SLOTS: Final = range(135, 140)
+#: The client's item type of riding parts.
+RIDING_ITEM_TYPE: Final = 14
 #: The item type an equipment slot takes (the character service checks it too).
 SLOT_ITEM_TYPE: Final = {1: 1, 2: 2, 3: 3, 4: 6, 5: 4, 6: 5, 7: 8, 8: 9, 9: 7, 10: 7, 11: 7}
 #: Inventory slots of the 8 visible items, in body-part order (as PlayerLook).
@@ -177,9 +188,17 @@ def visible_equipment(inventory: Sequence[SlotItem]) -> list[int]:
             for slot in VISIBLE_SLOTS]
 
 
-def free_bag_slot(inventory: Sequence[SlotItem]) -> int | None:
-    """The first empty bag slot (where an unequipped item goes)."""
-    for slot in BAG_SLOTS:
+def bag_tab(item_type: int) -> range:
+    """The bag slots of the tab an item type is kept in (the character service's layout)."""
+    tab = 0 if item_type <= 9 else 1 if item_type == 10 else 2 if item_type <= 13 else 3
+    start = BAG_SLOTS.start + tab * TAB_SLOTS
+    return range(start, start + TAB_SLOTS)
+
+
+def free_bag_slot(inventory: Sequence[SlotItem], item_type: int) -> int | None:
+    """The first empty bag slot of the tab ``item_type`` is kept in (where an unequipped
+    item goes)."""
+    for slot in bag_tab(item_type):
         if slot >= len(inventory) or inventory[slot].empty:
             return slot
     return None

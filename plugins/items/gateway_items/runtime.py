@@ -12,9 +12,11 @@ says the view was wrong (``NOT_HELD``, ``BAD_SLOT``) drops it so that the next r
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway_protos.v1 import character_pb2, common_pb2
 from prometheus_client import Counter
@@ -106,6 +108,20 @@ class ItemsRuntime(PluginRuntime):
             ["reason"],
             registry=gateway.metrics_registry,
         )
+        self._settling: set[asyncio.Task[None]] = set()
+
+    def settle(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` (settling a change whose answer was lost) in a tracked task."""
+        task = asyncio.get_running_loop().create_task(work, name="items settle")
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def stop(self) -> None:
+        """Cancel the settlements still running (their take tokens lapse in the world)."""
+        tasks = set(self._settling)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def refuse(self, session: Session, reason: str, detail: str = "") -> None:
         """Count and log a request that was not carried out."""

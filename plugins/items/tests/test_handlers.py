@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import anyio
 import grpc
 import pytest
 from gateway_items import handlers
@@ -24,9 +25,11 @@ from gateway_core.api import (
     BankMoveMode,
     BuySellItem,
     CharacterProgress,
+    CliBankMoveItem,
     CliBankMoveMoney,
     CliDropItem,
     CliEquipItem,
+    CliEquipItemRide,
     CliEquipProjectile,
     CliPickupItemReq,
     CliSetWeightReq,
@@ -36,6 +39,7 @@ from gateway_core.api import (
     PickupItemResult,
     PluginData,
     Position,
+    ProjectileTypeAndIndex,
     SelectedCharacter,
     SrvBankMoveMoney,
     SrvPickupItemReply,
@@ -232,6 +236,45 @@ async def test_a_pickup_without_room_lays_the_item_down_again(harness: Harness) 
     assert harness.refused("no_room") == 1
 
 
+@pytest.mark.parametrize("then_applied", [True, False])
+async def test_a_pickup_whose_answer_was_lost_is_settled_with_its_request_id(
+    harness: Harness, then_applied: bool
+) -> None:
+    # The character service answers nothing twice (it may have committed), then answers the
+    # same request id: applied (nothing is laid down again) or refused (laid down again).
+    harness.backend.answers["TakeGroundItem"] = lambda r: world_pb2.TakeGroundItemReply(
+        item_type=12, item_number=7, count=2, token=99)
+    calls: list[character_pb2.ChangeItemsRequest] = []
+
+    def answer(request: character_pb2.ChangeItemsRequest) -> Any:
+        calls.append(request)
+        if len(calls) <= 2:
+            return unavailable()
+        if then_applied:
+            return harness.backend.default_ChangeItems(request)
+        return character_pb2.ChangeItemsReply(result=character_pb2.ITEM_RESULT_NO_ROOM)
+
+    harness.backend.answers["ChangeItems"] = answer
+    sent: list[Any] = []
+    harness.ctx.session.send = sent.append
+    harness.ctx.session.closed = False
+    await handlers.on_pickup_item(harness.ctx, CliPickupItemReq(item_id=5))
+    assert harness.of(SrvPickupItemReply)[0].result == PickupItemResult.NO_ITEM
+    assert not harness.backend.named("PutBackGroundItem")  # not while it may be applied
+    with anyio.fail_after(5):
+        while len(calls) < 3 or (not then_applied
+                                 and not harness.backend.named("PutBackGroundItem")):
+            await anyio.sleep(0.05)
+    await anyio.sleep(0.05)
+    assert len({c.request_id for c in calls}) == 1
+    assert not sent  # the client was answered; the next join shows what was stored
+    if then_applied:
+        assert not harness.backend.named("PutBackGroundItem")
+        assert harness.ctx.session.plugin_data.get(STATE) is None  # reloaded next time
+    else:
+        assert harness.backend.named("PutBackGroundItem")[0].token == 99
+
+
 @pytest.mark.parametrize(("reason", "result"), [
     ("not_owner", PickupItemResult.NOT_OWNER),
     ("unknown_item", PickupItemResult.NO_ITEM),
@@ -378,9 +421,70 @@ async def test_a_stale_view_is_reloaded(harness: Harness) -> None:
     assert harness.refused("not_held") == 1
 
 
-async def test_projectiles_and_riding_parts_are_refused(harness: Harness) -> None:
-    await handlers.on_unsupported(harness.ctx, CliEquipProjectile())
-    assert harness.refused("unsupported") == 1 and not harness.backend.calls
+ARROW, CART_BODY = (12, 901), (14, 5)
+
+
+def projectile(kind: int, index: int) -> CliEquipProjectile:
+    return CliEquipProjectile(projectile=ProjectileTypeAndIndex(kind | index << 2))
+
+
+async def test_arrows_go_to_the_arrow_slot_and_are_shown_as_a_projectile(
+        harness: Harness) -> None:
+    harness.backend.inventory[72] = item(ARROW, 40)
+    await handlers.on_equip_projectile(harness.ctx, projectile(0, 72))
+    (move,) = harness.backend.named("ChangeItems")
+    assert (move.ops[0].move.from_slot, move.ops[0].move.to_slot) == (72, 132)
+    (shown,) = harness.backend.named("SetEquipment")
+    assert shown.change == world_pb2.EQUIP_CHANGE_PROJECTILE and shown.slot == 0
+    assert shown.item == 12 | 901 << 5
+    assert {i.index for i in harness.of(SrvSetItem)[0].items} == {72, 132}
+
+    await handlers.on_equip_projectile(harness.ctx, projectile(0, 0))  # take them off
+    _, back = harness.backend.named("ChangeItems")
+    assert (back.ops[0].move.from_slot, back.ops[0].move.to_slot) == (132, 72)
+    assert harness.backend.named("SetEquipment")[1].item == 0
+
+
+async def test_what_is_no_ammunition_of_the_kind_is_refused_with_the_slots_as_they_are(
+        harness: Harness) -> None:
+    harness.backend.inventory[72] = item(ARROW, 40)
+    await handlers.on_equip_projectile(harness.ctx, projectile(1, 72))  # arrows as bullets
+    await handlers.on_equip_projectile(harness.ctx, projectile(0, 13))  # stuffing
+    await handlers.on_equip_projectile(harness.ctx, projectile(3, 72))  # no such kind
+    assert not harness.backend.named("ChangeItems")
+    assert harness.refused("not_ammunition") == 2 and harness.refused("bad_slot") == 1
+    answers = harness.of(SrvSetItem)
+    assert {i.index for i in answers[0].items} == {72, 133}
+    assert answers[0].items[0].item.data.count == 40
+
+
+async def test_a_riding_part_goes_to_its_cart_slot_with_its_requirements(
+        harness: Harness) -> None:
+    harness.backend.inventory[102] = item(CART_BODY, 0)
+    await handlers.on_equip_ride(harness.ctx, CliEquipItemRide(slot=0, index=102))
+    assert harness.refused("requirement") == 1 and not harness.backend.named("ChangeItems")
+    assert harness.of(SrvSetItem)  # the refusal answers with the slots as they are
+    harness.ctx.session.records.values[CHARACTER_PROGRESS] = CharacterProgress(
+        3, 0, 100, 100, (15, 15, 15, 15, 15, 15), 0, 0, 0, ())
+    await handlers.on_equip_ride(harness.ctx, CliEquipItemRide(slot=0, index=102))
+    (move,) = harness.backend.named("ChangeItems")
+    assert (move.ops[0].move.from_slot, move.ops[0].move.to_slot) == (102, 135)
+    (shown,) = harness.backend.named("SetEquipment")
+    assert shown.change == world_pb2.EQUIP_CHANGE_RIDE and (shown.slot, shown.item) == (0, 5)
+    assert not shown.equipped or {(r.item_type, r.item_number) for r in shown.equipped} == {
+        SWORD}  # a riding part adds nothing to the walking character
+
+    await handlers.on_equip_ride(harness.ctx, CliEquipItemRide(slot=1, index=13))
+    assert harness.refused("not_riding_part") == 1
+
+
+async def test_an_item_the_view_missed_is_found_by_a_fresh_load(harness: Harness) -> None:
+    await handlers.on_use_item(harness.ctx, CliUseItem(index=12, item_id=1))  # view loaded
+    harness.backend.inventory[44] = item(POTION, 2)  # given elsewhere (a GM, a trade)
+    await handlers.on_use_item(harness.ctx, CliUseItem(index=44, item_id=1))
+    assert harness.refused("not_held") == 0
+    assert harness.backend.named("ChangeItems")[-1].ops[0].remove.slot == 44
+    assert len(harness.backend.named("GetCharacter")) == 2
 
 
 async def test_a_trade_the_character_service_cannot_make_is_answered_not_left_waiting(
@@ -391,4 +495,16 @@ async def test_a_trade_the_character_service_cannot_make_is_answered_not_left_wa
     assert len(harness.backend.named("ChangeItems")) == 2  # one retry, same request id
     assert harness.of(SrvStoreTradeReply)[0].result == StoreTradeResult.PRICE_DIFF
     assert not harness.of(SrvSetMoneyAndItem)
+    assert harness.refused("backend_unavailable") == 1
+
+
+async def test_a_deposit_the_character_service_cannot_make_puts_the_item_back(
+        harness: Harness) -> None:
+    harness.backend.answers["ChangeItems"] = lambda r: unavailable()
+    potions = Item.stack(*POTION, 3)
+    await handlers.on_bank_move_item(harness.ctx, CliBankMoveItem(
+        mode=BankMoveMode.INVENTORY_TO_BANK, index=12, item=potions))
+    assert len(harness.backend.named("ChangeItems")) == 2  # one retry, same request id
+    (answer,) = harness.of(SrvSetItem)
+    assert answer.items[0].index == 12 and answer.items[0].item.data.count == 3
     assert harness.refused("backend_unavailable") == 1

@@ -21,7 +21,7 @@ import anyio
 import pytest
 from gateway_protos.v1 import character_pb2
 
-from gateway_core.api import SELECTED_CHARACTER
+from gateway_core.api import SELECTED_CHARACTER, WORLD_PLACEMENT
 from gateway_core.bot import GameClient
 from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
@@ -47,6 +47,7 @@ from gateway_core.protocol.packets import (
     JoinResult,
     LoginResult,
     PickupItemResult,
+    ProjectileTypeAndIndex,
     SrvBankListReply,
     SrvBankMoveItem,
     SrvBankMoveMoney,
@@ -54,6 +55,7 @@ from gateway_core.protocol.packets import (
     SrvDamage,
     SrvDropItem,
     SrvEquipItem,
+    SrvEquipProjectile,
     SrvHotbarSetIconReply,
     SrvLogoutReply,
     SrvMobChar,
@@ -63,6 +65,7 @@ from gateway_core.protocol.packets import (
     SrvSetMoney,
     SrvSetMoneyAndItem,
     SrvSetWeight,
+    SrvTeleportReply,
 )
 from gateway_core.session import Session
 from gateway_core.testing import GATEWAY_TEST_SETTINGS, RunningGateway, running_gateway
@@ -73,6 +76,7 @@ TIMEOUT = 10.0
 PACK = Path(__file__).resolve().parent / "content" / "items.toml"
 DUMMY_TYPE, QUARTERMASTER_TYPE = 2, 1020
 ZULY_TYPE, STUFFING, POTION, SWORD, CAP = 31, (12, 7), (10, 1), (8, 3), (2, 4)
+ARROW = (12, 901)
 #: PAKWC_DAMAGE's action bit of a killing blow (the world service's DAMAGE_DEAD).
 DAMAGE_DEAD = 0x10
 
@@ -331,11 +335,11 @@ async def test_weight_hotbar_and_refused_packets(arena: Arena) -> None:
     assert (set_icon.index, set_icon.icon.data) == (3, skill.data)
     assert (await arena.stored(character_id)).hotbar[3] == skill.data
     await alice.send(CliHotbarSetIconReq(index=32, icon=skill))   # slots are 0..31
-    await alice.send(CliEquipProjectile())
+    await alice.send(CliEquipProjectile())   # takes off arrows she does not have
     await alice.send(CliSetWeightReq(weight=0))
     await alice.expect(SrvSetWeight, "after the refusals")
     assert not any(isinstance(p, SrvHotbarSetIconReply) for p in alice.client.unexpected)
-    assert arena.refused("unsupported") == 1 and arena.refused("bad_slot") == 1
+    assert arena.refused("not_held") == 1 and arena.refused("bad_slot") == 1
     hotbar = (await arena.stored(character_id)).hotbar
     assert hotbar[3] == skill.data and sum(1 for v in hotbar if v) == 1
 
@@ -371,6 +375,39 @@ async def test_equipped_gear_is_seen_by_another_player_and_kept_after_a_restart(
         assert int(data.character.equipped_items[0]) & 0x3FF == CAP[1]
         head = data.inventory.items[2].header
         assert (head.type, head.id) == CAP
+
+
+async def test_bought_arrows_are_equipped_and_seen_by_another_player(arena: Arena) -> None:
+    alice = await arena.player("Alice")
+    bob = await arena.player("Bob")
+    npc = await alice.seen(SrvNpcChar, "quartermaster", lambda p: p.npc_id == QUARTERMASTER_TYPE)
+    await alice.send(trade(npc.id, buy_tab_id=0, buy_col_id=2, buy_amount=50))
+    (arrows,) = (await alice.expect(SrvSetMoneyAndItem, "arrows bought")).items
+    assert (arrows.item.header.type, arrows.item.header.id, arrows.item.data.count) == (
+        *ARROW, 50)
+    await alice.send(CliEquipProjectile(
+        projectile=ProjectileTypeAndIndex.of(type=0, index=arrows.index)))
+    moved = await alice.expect(SrvSetItem, "arrows equipped")
+    assert {(i.index, i.item.data.count) for i in moved.items} == {(arrows.index, 0), (132, 50)}
+    shown = await bob.expect(SrvEquipProjectile, "bob sees the arrows",
+                             lambda p: p.char_id == alice.object_id)
+    assert (shown.projectile.type, shown.projectile.id) == ARROW
+    assert (await arena.stored(alice.character_id)).inventory[132].data == 50
+
+
+async def test_a_return_scroll_takes_the_player_to_the_revive_point(arena: Arena) -> None:
+    alice = await arena.player("Alice")
+    npc = await alice.seen(SrvNpcChar, "quartermaster", lambda p: p.npc_id == QUARTERMASTER_TYPE)
+    await alice.send(trade(npc.id, buy_tab_id=0, buy_col_id=3, buy_amount=1))
+    (scroll,) = (await alice.expect(SrvSetMoneyAndItem, "scroll bought")).items
+    await alice.send(CliUseItem(index=scroll.index, item_id=scroll.item.header.id))
+    used = await alice.expect(SrvSetItem, "scroll used")
+    assert [(i.index, i.item.header.header) for i in used.items] == [(scroll.index, 0)]
+    moved = await alice.expect(SrvTeleportReply, "returned")
+    assert (moved.map, moved.x, moved.y) == (30, 519000.0, 520000.0)  # the nearest revive point
+    await flow.change_map(alice.client)  # the client reloads the map and plays on
+    placement = alice.session.records.require(WORLD_PLACEMENT)
+    assert (placement.position.x, placement.position.y) == (519000.0, 520000.0)
 
 
 async def test_another_character_of_the_account_takes_out_what_one_stored(arena: Arena) -> None:

@@ -38,7 +38,7 @@ def test_a_shop_entry_has_the_shop_price_else_the_item_price(content: ContentPac
 
 
 @pytest.mark.parametrize(("shop", "tab", "column"), [
-    ("arena_shop", 0, 2),                       # past the end of the list
+    ("arena_shop", 0, 4),                       # past the end of the list
     ("arena_shop", 1, 0),                       # the second tab is empty
     ("arena_shop", 0, rules.SHOP_TAB_SIZE),     # a column outside a tab
     ("no_such_shop", 0, 0),
@@ -98,9 +98,18 @@ def test_the_visible_equipment_follows_body_part_order() -> None:
     inventory[7] = SlotItem(header(8, 3), 3 << 28)    # weapon, refine 3
     visible = rules.visible_equipment(inventory)
     assert visible == [4, 0, 0, 0, 0, 0, 3 | 3 << 20, 0]
-    assert rules.free_bag_slot(inventory) == 12
-    inventory[12] = SlotItem(header(10, 1), 1)
-    assert rules.free_bag_slot(inventory) == 13
+
+
+def test_an_unequipped_item_goes_to_the_first_free_slot_of_its_tab() -> None:
+    inventory = [rules.EMPTY] * rules.INVENTORY_SLOTS
+    assert rules.free_bag_slot(inventory, 2) == 12
+    inventory[12] = SlotItem(header(2, 1), 0)
+    assert rules.free_bag_slot(inventory, 8) == 13
+    assert rules.free_bag_slot(inventory, 12) == 72 and rules.free_bag_slot(inventory, 14) == 102
+    for slot in rules.bag_tab(8):
+        inventory[slot] = SlotItem(header(8, 1), 0)
+    assert rules.free_bag_slot(inventory, 8) is None  # the consumables tab is no place for it
+    assert rules.free_bag_slot(inventory, 10) == 42
 
 
 def test_the_inventory_weight_is_the_content_weights_times_counts(content: ContentPack) -> None:

@@ -744,6 +744,8 @@ PlacedCallback = Callable[["Session", world_pb2.Placed], None]
 RejectedCallback = Callable[[world_pb2.Rejected], None]
 #: Told of a recipient's own character's growth and vitals (``progress`` events).
 ProgressCallback = Callable[["Session", world_pb2.Progress], None]
+#: Told that the world moved a recipient's own character (``teleported`` events).
+TeleportedCallback = Callable[["Session", world_pb2.Ack], None]
 
 
 class Delivery:
@@ -773,9 +775,11 @@ class Delivery:
         on_placed: PlacedCallback | None = None,
         on_rejected: RejectedCallback | None = None,
         on_progress: ProgressCallback | None = None,
+        on_teleported: TeleportedCallback | None = None,
     ) -> None:
         self._lookup = lookup
         self._on_progress = on_progress
+        self._on_teleported = on_teleported
         self._broadcast = broadcast
         self._profile = profile
         self._on_placed = on_placed
@@ -820,6 +824,11 @@ class Delivery:
             if self._on_progress is not None:
                 for session in sessions:
                     self._on_progress(session, event.progress)
+            return
+        if kind == "teleported":
+            if self._on_teleported is not None:
+                for session in sessions:
+                    self._on_teleported(session, event.teleported)
             return
         if kind == "placed":
             if self._on_placed is not None:

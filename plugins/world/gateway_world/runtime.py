@@ -170,6 +170,7 @@ class WorldRuntime(InWorldRuntime):
             on_placed=self.placed,
             on_rejected=self.rejected,
             on_progress=self.progressed,
+            on_teleported=self.teleported,
         )
         self.link = WorldLink(
             app.clients[SERVICE],
@@ -211,6 +212,14 @@ class WorldRuntime(InWorldRuntime):
         )
         if placed.corrected:
             self.drop(session, "position_corrected", f"at ({point.x:.0f}, {point.y:.0f})")
+
+    def teleported(self, session: Session, ack: world_pb2.Ack) -> None:
+        """The world moved the session's character (a return scroll): as after a gate."""
+        presence = session.plugin_data.get(PRESENCE)
+        placement = session.records.get(WORLD_PLACEMENT)
+        if presence is None or placement is None or placement.object_id != ack.object_id:
+            return  # stale: it changed map (or left) since
+        self._landed(session, presence, ack)
 
     def progressed(self, session: Session, progress: world_pb2.Progress) -> None:
         """The world changed the character's growth or vitals: kept as the progress record

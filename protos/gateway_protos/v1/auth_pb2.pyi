@@ -72,26 +72,44 @@ class Account(_message.Message):
     def __init__(self, user_id: _Optional[int] = ..., username: _Optional[str] = ..., access_level: _Optional[int] = ..., banned: _Optional[bool] = ..., online: _Optional[bool] = ..., created_at: _Optional[int] = ..., last_login_at: _Optional[int] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
-    __slots__ = ("username", "password_hash")
+    __slots__ = ("username", "password_hash", "source_address", "attempt_id")
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_HASH_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
     username: str
     password_hash: str
-    def __init__(self, username: _Optional[str] = ..., password_hash: _Optional[str] = ...) -> None: ...
+    source_address: str
+    attempt_id: str
+    def __init__(self, username: _Optional[str] = ..., password_hash: _Optional[str] = ..., source_address: _Optional[str] = ..., attempt_id: _Optional[str] = ...) -> None: ...
+
+class AbandonLoginRequest(_message.Message):
+    __slots__ = ("attempt_id",)
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    attempt_id: str
+    def __init__(self, attempt_id: _Optional[str] = ...) -> None: ...
+
+class AbandonLoginReply(_message.Message):
+    __slots__ = ("ended",)
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    ended: bool
+    def __init__(self, ended: _Optional[bool] = ...) -> None: ...
 
 class LoginReply(_message.Message):
-    __slots__ = ("result", "user_id", "username", "access_level", "session_id")
+    __slots__ = ("result", "user_id", "username", "access_level", "session_id", "retry_after_seconds")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     ACCESS_LEVEL_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_SECONDS_FIELD_NUMBER: _ClassVar[int]
     result: LoginResult
     user_id: int
     username: str
     access_level: int
     session_id: int
-    def __init__(self, result: _Optional[_Union[LoginResult, str]] = ..., user_id: _Optional[int] = ..., username: _Optional[str] = ..., access_level: _Optional[int] = ..., session_id: _Optional[int] = ...) -> None: ...
+    retry_after_seconds: float
+    def __init__(self, result: _Optional[_Union[LoginResult, str]] = ..., user_id: _Optional[int] = ..., username: _Optional[str] = ..., access_level: _Optional[int] = ..., session_id: _Optional[int] = ..., retry_after_seconds: _Optional[float] = ...) -> None: ...
 
 class ChannelInfo(_message.Message):
     __slots__ = ("id", "name", "low_age", "high_age", "capacity")
@@ -186,14 +204,32 @@ class SessionInfo(_message.Message):
     def __init__(self, session_id: _Optional[int] = ..., user_id: _Optional[int] = ..., username: _Optional[str] = ..., access_level: _Optional[int] = ..., phase: _Optional[_Union[SessionPhase, str]] = ..., world_id: _Optional[int] = ..., channel_id: _Optional[int] = ..., character_id: _Optional[int] = ..., character_name: _Optional[str] = ..., expires_at: _Optional[float] = ...) -> None: ...
 
 class ValidateSessionRequest(_message.Message):
-    __slots__ = ("session_id", "password_hash", "gateway_id")
+    __slots__ = ("session_id", "password_hash", "gateway_id", "world_connection")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_HASH_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    WORLD_CONNECTION_FIELD_NUMBER: _ClassVar[int]
     session_id: int
     password_hash: str
     gateway_id: str
-    def __init__(self, session_id: _Optional[int] = ..., password_hash: _Optional[str] = ..., gateway_id: _Optional[str] = ...) -> None: ...
+    world_connection: str
+    def __init__(self, session_id: _Optional[int] = ..., password_hash: _Optional[str] = ..., gateway_id: _Optional[str] = ..., world_connection: _Optional[str] = ...) -> None: ...
+
+class ReleaseWorldRequest(_message.Message):
+    __slots__ = ("session_id", "world_connection", "gateway_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    WORLD_CONNECTION_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: int
+    world_connection: str
+    gateway_id: str
+    def __init__(self, session_id: _Optional[int] = ..., world_connection: _Optional[str] = ..., gateway_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseWorldReply(_message.Message):
+    __slots__ = ("released",)
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    released: bool
+    def __init__(self, released: _Optional[bool] = ...) -> None: ...
 
 class ValidateSessionReply(_message.Message):
     __slots__ = ("result", "session")
@@ -300,10 +336,12 @@ class SetBannedRequest(_message.Message):
     def __init__(self, username: _Optional[str] = ..., banned: _Optional[bool] = ...) -> None: ...
 
 class WatchAccountsRequest(_message.Message):
-    __slots__ = ("gateway_id",)
+    __slots__ = ("gateway_id", "started_at")
     GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     gateway_id: str
-    def __init__(self, gateway_id: _Optional[str] = ...) -> None: ...
+    started_at: float
+    def __init__(self, gateway_id: _Optional[str] = ..., started_at: _Optional[float] = ...) -> None: ...
 
 class AccountEvent(_message.Message):
     __slots__ = ("watching", "banned")

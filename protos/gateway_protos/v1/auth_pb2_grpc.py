@@ -39,6 +39,16 @@ class AuthStub:
                 request_serializer=gateway__protos_dot_v1_dot_auth__pb2.LoginRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_auth__pb2.LoginReply.FromString,
                 _registered_method=True)
+        self.AbandonLogin = channel.unary_unary(
+                '/rose.gateway.v1.Auth/AbandonLogin',
+                request_serializer=gateway__protos_dot_v1_dot_auth__pb2.AbandonLoginRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_auth__pb2.AbandonLoginReply.FromString,
+                _registered_method=True)
+        self.ReleaseWorld = channel.unary_unary(
+                '/rose.gateway.v1.Auth/ReleaseWorld',
+                request_serializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseWorldRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseWorldReply.FromString,
+                _registered_method=True)
         self.ListWorlds = channel.unary_unary(
                 '/rose.gateway.v1.Auth/ListWorlds',
                 request_serializer=gateway__protos_dot_v1_dot_auth__pb2.ListWorldsRequest.SerializeToString,
@@ -113,6 +123,23 @@ class AuthServicer:
         """Check a username and the client's password hash. On OK a session in phase LOGIN is opened
         for the account (the account is online from then on: a second Login gets
         ALREADY_LOGGEDIN until that session ends). Result values are PAKLC_LOGIN_REPLY's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AbandonLogin(self, request, context):
+        """Give up a Login by its attempt_id (the gateway's call failed or came too late): the
+        session it opened is ended, or, when it has not finished yet, it ends the session as soon
+        as it opens one (attempts are remembered for a few minutes, per service process).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseWorld(self, request, context):
+        """A world connection left the world (logout, change of character, disconnect): another
+        connection of the session may join the world now.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -235,6 +262,16 @@ def add_AuthServicer_to_server(servicer, server):
                     request_deserializer=gateway__protos_dot_v1_dot_auth__pb2.LoginRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_auth__pb2.LoginReply.SerializeToString,
             ),
+            'AbandonLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.AbandonLogin,
+                    request_deserializer=gateway__protos_dot_v1_dot_auth__pb2.AbandonLoginRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_auth__pb2.AbandonLoginReply.SerializeToString,
+            ),
+            'ReleaseWorld': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseWorld,
+                    request_deserializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseWorldRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseWorldReply.SerializeToString,
+            ),
             'ListWorlds': grpc.unary_unary_rpc_method_handler(
                     servicer.ListWorlds,
                     request_deserializer=gateway__protos_dot_v1_dot_auth__pb2.ListWorldsRequest.FromString,
@@ -328,6 +365,60 @@ class Auth:
             '/rose.gateway.v1.Auth/Login',
             gateway__protos_dot_v1_dot_auth__pb2.LoginRequest.SerializeToString,
             gateway__protos_dot_v1_dot_auth__pb2.LoginReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AbandonLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.Auth/AbandonLogin',
+            gateway__protos_dot_v1_dot_auth__pb2.AbandonLoginRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_auth__pb2.AbandonLoginReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseWorld(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.Auth/ReleaseWorld',
+            gateway__protos_dot_v1_dot_auth__pb2.ReleaseWorldRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_auth__pb2.ReleaseWorldReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,15 @@ class AuthStub:
     for the account (the account is online from then on: a second Login gets
     ALREADY_LOGGEDIN until that session ends). Result values are PAKLC_LOGIN_REPLY's.
     """
+    AbandonLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.AbandonLoginRequest, _auth_pb2.AbandonLoginReply]
+    """Give up a Login by its attempt_id (the gateway's call failed or came too late): the
+    session it opened is ended, or, when it has not finished yet, it ends the session as soon
+    as it opens one (attempts are remembered for a few minutes, per service process).
+    """
+    ReleaseWorld: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ReleaseWorldRequest, _auth_pb2.ReleaseWorldReply]
+    """A world connection left the world (logout, change of character, disconnect): another
+    connection of the session may join the world now.
+    """
     ListWorlds: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListWorldsRequest, _auth_pb2.ListWorldsReply]
     """The worlds (server list of PAKLC_LOGIN_REPLY) with their channels."""
     ListChannels: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ListChannelsRequest, _auth_pb2.ListChannelsReply]
@@ -113,6 +122,15 @@ class AuthAsyncStub(AuthStub):
     """Check a username and the client's password hash. On OK a session in phase LOGIN is opened
     for the account (the account is online from then on: a second Login gets
     ALREADY_LOGGEDIN until that session ends). Result values are PAKLC_LOGIN_REPLY's.
+    """
+    AbandonLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.AbandonLoginRequest, _auth_pb2.AbandonLoginReply]  # type: ignore[assignment]
+    """Give up a Login by its attempt_id (the gateway's call failed or came too late): the
+    session it opened is ended, or, when it has not finished yet, it ends the session as soon
+    as it opens one (attempts are remembered for a few minutes, per service process).
+    """
+    ReleaseWorld: _aio.UnaryUnaryMultiCallable[_auth_pb2.ReleaseWorldRequest, _auth_pb2.ReleaseWorldReply]  # type: ignore[assignment]
+    """A world connection left the world (logout, change of character, disconnect): another
+    connection of the session may join the world now.
     """
     ListWorlds: _aio.UnaryUnaryMultiCallable[_auth_pb2.ListWorldsRequest, _auth_pb2.ListWorldsReply]  # type: ignore[assignment]
     """The worlds (server list of PAKLC_LOGIN_REPLY) with their channels."""
@@ -177,6 +195,27 @@ class AuthServicer(metaclass=_abc_1.ABCMeta):
         """Check a username and the client's password hash. On OK a session in phase LOGIN is opened
         for the account (the account is online from then on: a second Login gets
         ALREADY_LOGGEDIN until that session ends). Result values are PAKLC_LOGIN_REPLY's.
+        """
+
+    @_abc_1.abstractmethod
+    def AbandonLogin(
+        self,
+        request: _auth_pb2.AbandonLoginRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.AbandonLoginReply, _abc.Awaitable[_auth_pb2.AbandonLoginReply]]:
+        """Give up a Login by its attempt_id (the gateway's call failed or came too late): the
+        session it opened is ended, or, when it has not finished yet, it ends the session as soon
+        as it opens one (attempts are remembered for a few minutes, per service process).
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseWorld(
+        self,
+        request: _auth_pb2.ReleaseWorldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ReleaseWorldReply, _abc.Awaitable[_auth_pb2.ReleaseWorldReply]]:
+        """A world connection left the world (logout, change of character, disconnect): another
+        connection of the session may join the world now.
         """
 
     @_abc_1.abstractmethod

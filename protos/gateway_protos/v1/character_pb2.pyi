@@ -378,3 +378,51 @@ class SetHotbarRequest(_message.Message):
 class SetHotbarReply(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ExchangeSide(_message.Message):
+    __slots__ = ("character_id", "gives", "zuly")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    GIVES_FIELD_NUMBER: _ClassVar[int]
+    ZULY_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    gives: _containers.RepeatedCompositeFieldContainer[RemoveItem]
+    zuly: int
+    def __init__(self, character_id: _Optional[int] = ..., gives: _Optional[_Iterable[_Union[RemoveItem, _Mapping]]] = ..., zuly: _Optional[int] = ...) -> None: ...
+
+class ExchangeRequest(_message.Message):
+    __slots__ = ("request_id", "a", "b")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    a: ExchangeSide
+    b: ExchangeSide
+    def __init__(self, request_id: _Optional[str] = ..., a: _Optional[_Union[ExchangeSide, _Mapping]] = ..., b: _Optional[_Union[ExchangeSide, _Mapping]] = ...) -> None: ...
+
+class ExchangeOutcome(_message.Message):
+    __slots__ = ("character_id", "changed", "zuly", "weight")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    ZULY_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    changed: _containers.RepeatedCompositeFieldContainer[SlotItem]
+    zuly: int
+    weight: int
+    def __init__(self, character_id: _Optional[int] = ..., changed: _Optional[_Iterable[_Union[SlotItem, _Mapping]]] = ..., zuly: _Optional[int] = ..., weight: _Optional[int] = ...) -> None: ...
+
+class ExchangeReply(_message.Message):
+    __slots__ = ("result", "message", "failed_character_id", "a", "b", "replayed")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FAILED_CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    result: ItemResult
+    message: str
+    failed_character_id: int
+    a: ExchangeOutcome
+    b: ExchangeOutcome
+    replayed: bool
+    def __init__(self, result: _Optional[_Union[ItemResult, str]] = ..., message: _Optional[str] = ..., failed_character_id: _Optional[int] = ..., a: _Optional[_Union[ExchangeOutcome, _Mapping]] = ..., b: _Optional[_Union[ExchangeOutcome, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...

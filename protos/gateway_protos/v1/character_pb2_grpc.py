@@ -84,6 +84,11 @@ class CharacterStub:
                 request_serializer=gateway__protos_dot_v1_dot_character__pb2.SetHotbarRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_character__pb2.SetHotbarReply.FromString,
                 _registered_method=True)
+        self.Exchange = channel.unary_unary(
+                '/rose.gateway.v1.Character/Exchange',
+                request_serializer=gateway__protos_dot_v1_dot_character__pb2.ExchangeRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_character__pb2.ExchangeReply.FromString,
+                _registered_method=True)
 
 
 class CharacterServicer:
@@ -173,6 +178,22 @@ class CharacterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Exchange(self, request, context):
+        """Exchange items and zuly between two characters (a player trade, a personal shop's
+        sale) in one transaction, all or nothing: each side's `gives` leave it and reach the
+        other side (added the way AddItem adds), each side's `zuly` goes to the other. Both
+        characters' rows are locked in id order. A request id seen before for the first
+        character returns the first reply again without applying anything (exchange ids are
+        their own space: they never answer for a ChangeItems id, nor the other way round).
+        Errors: INVALID_ARGUMENT (a missing or equal character id, an empty or too long request
+        id, more than 64 items a side, a negative zuly), NOT_FOUND (no such character). An
+        exchange that cannot be made is an OK reply with a result other than ITEM_RESULT_OK
+        (and `failed_character_id` saying whose side failed), and nothing changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CharacterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -225,6 +246,11 @@ def add_CharacterServicer_to_server(servicer, server):
                     servicer.SetHotbar,
                     request_deserializer=gateway__protos_dot_v1_dot_character__pb2.SetHotbarRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_character__pb2.SetHotbarReply.SerializeToString,
+            ),
+            'Exchange': grpc.unary_unary_rpc_method_handler(
+                    servicer.Exchange,
+                    request_deserializer=gateway__protos_dot_v1_dot_character__pb2.ExchangeRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_character__pb2.ExchangeReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -497,6 +523,33 @@ class Character:
             '/rose.gateway.v1.Character/SetHotbar',
             gateway__protos_dot_v1_dot_character__pb2.SetHotbarRequest.SerializeToString,
             gateway__protos_dot_v1_dot_character__pb2.SetHotbarReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Exchange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.Character/Exchange',
+            gateway__protos_dot_v1_dot_character__pb2.ExchangeRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_character__pb2.ExchangeReply.FromString,
             options,
             channel_credentials,
             insecure,

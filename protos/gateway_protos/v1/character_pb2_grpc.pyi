@@ -80,6 +80,18 @@ class CharacterStub:
     Errors: INVALID_ARGUMENT (no character id, slot above 31, icon above 65535), NOT_FOUND
     (no such character).
     """
+    Exchange: _grpc.UnaryUnaryMultiCallable[_character_pb2.ExchangeRequest, _character_pb2.ExchangeReply]
+    """Exchange items and zuly between two characters (a player trade, a personal shop's
+    sale) in one transaction, all or nothing: each side's `gives` leave it and reach the
+    other side (added the way AddItem adds), each side's `zuly` goes to the other. Both
+    characters' rows are locked in id order. A request id seen before for the first
+    character returns the first reply again without applying anything (exchange ids are
+    their own space: they never answer for a ChangeItems id, nor the other way round).
+    Errors: INVALID_ARGUMENT (a missing or equal character id, an empty or too long request
+    id, more than 64 items a side, a negative zuly), NOT_FOUND (no such character). An
+    exchange that cannot be made is an OK reply with a result other than ITEM_RESULT_OK
+    (and `failed_character_id` saying whose side failed), and nothing changed.
+    """
 
 @_typing.type_check_only
 class CharacterAsyncStub(CharacterStub):
@@ -125,6 +137,18 @@ class CharacterAsyncStub(CharacterStub):
     """Set one hotbar slot of a character (PAKCS_HOTBAR_SET_ICON_REQ), in one transaction.
     Errors: INVALID_ARGUMENT (no character id, slot above 31, icon above 65535), NOT_FOUND
     (no such character).
+    """
+    Exchange: _aio.UnaryUnaryMultiCallable[_character_pb2.ExchangeRequest, _character_pb2.ExchangeReply]  # type: ignore[assignment]
+    """Exchange items and zuly between two characters (a player trade, a personal shop's
+    sale) in one transaction, all or nothing: each side's `gives` leave it and reach the
+    other side (added the way AddItem adds), each side's `zuly` goes to the other. Both
+    characters' rows are locked in id order. A request id seen before for the first
+    character returns the first reply again without applying anything (exchange ids are
+    their own space: they never answer for a ChangeItems id, nor the other way round).
+    Errors: INVALID_ARGUMENT (a missing or equal character id, an empty or too long request
+    id, more than 64 items a side, a negative zuly), NOT_FOUND (no such character). An
+    exchange that cannot be made is an OK reply with a result other than ITEM_RESULT_OK
+    (and `failed_character_id` saying whose side failed), and nothing changed.
     """
 
 class CharacterServicer(metaclass=_abc_1.ABCMeta):
@@ -228,6 +252,24 @@ class CharacterServicer(metaclass=_abc_1.ABCMeta):
         """Set one hotbar slot of a character (PAKCS_HOTBAR_SET_ICON_REQ), in one transaction.
         Errors: INVALID_ARGUMENT (no character id, slot above 31, icon above 65535), NOT_FOUND
         (no such character).
+        """
+
+    @_abc_1.abstractmethod
+    def Exchange(
+        self,
+        request: _character_pb2.ExchangeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_character_pb2.ExchangeReply, _abc.Awaitable[_character_pb2.ExchangeReply]]:
+        """Exchange items and zuly between two characters (a player trade, a personal shop's
+        sale) in one transaction, all or nothing: each side's `gives` leave it and reach the
+        other side (added the way AddItem adds), each side's `zuly` goes to the other. Both
+        characters' rows are locked in id order. A request id seen before for the first
+        character returns the first reply again without applying anything (exchange ids are
+        their own space: they never answer for a ChangeItems id, nor the other way round).
+        Errors: INVALID_ARGUMENT (a missing or equal character id, an empty or too long request
+        id, more than 64 items a side, a negative zuly), NOT_FOUND (no such character). An
+        exchange that cannot be made is an OK reply with a result other than ITEM_RESULT_OK
+        (and `failed_character_id` saying whose side failed), and nothing changed.
         """
 
 def add_CharacterServicer_to_server(servicer: CharacterServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

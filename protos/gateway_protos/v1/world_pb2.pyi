@@ -1,11 +1,28 @@
 from gateway_protos.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class EquipChange(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EQUIP_CHANGE_BODY: _ClassVar[EquipChange]
+    EQUIP_CHANGE_RIDE: _ClassVar[EquipChange]
+    EQUIP_CHANGE_PROJECTILE: _ClassVar[EquipChange]
+
+class StallList(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STALL_LIST_SELL: _ClassVar[StallList]
+    STALL_LIST_WISH: _ClassVar[StallList]
+EQUIP_CHANGE_BODY: EquipChange
+EQUIP_CHANGE_RIDE: EquipChange
+EQUIP_CHANGE_PROJECTILE: EquipChange
+STALL_LIST_SELL: StallList
+STALL_LIST_WISH: StallList
 
 class Position(_message.Message):
     __slots__ = ("x", "y", "z")
@@ -270,7 +287,7 @@ class WorldEventBatch(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[WorldEvent, _Mapping]]] = ...) -> None: ...
 
 class WorldEvent(_message.Message):
-    __slots__ = ("recipient_character_ids", "welcome", "ack", "rejected", "spawn", "removed", "moved", "stopped", "said", "action", "npc_spawn", "monster_spawn", "placed", "progress", "ground_item")
+    __slots__ = ("recipient_character_ids", "welcome", "ack", "rejected", "spawn", "removed", "moved", "stopped", "said", "action", "npc_spawn", "monster_spawn", "placed", "progress", "ground_item", "teleported")
     RECIPIENT_CHARACTER_IDS_FIELD_NUMBER: _ClassVar[int]
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
@@ -286,6 +303,7 @@ class WorldEvent(_message.Message):
     PLACED_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     GROUND_ITEM_FIELD_NUMBER: _ClassVar[int]
+    TELEPORTED_FIELD_NUMBER: _ClassVar[int]
     recipient_character_ids: _containers.RepeatedScalarFieldContainer[int]
     welcome: Welcome
     ack: Ack
@@ -301,7 +319,8 @@ class WorldEvent(_message.Message):
     placed: Placed
     progress: Progress
     ground_item: GroundItem
-    def __init__(self, recipient_character_ids: _Optional[_Iterable[int]] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., rejected: _Optional[_Union[Rejected, _Mapping]] = ..., spawn: _Optional[_Union[PlayerSpawn, _Mapping]] = ..., removed: _Optional[_Union[ObjectRemoved, _Mapping]] = ..., moved: _Optional[_Union[Moved, _Mapping]] = ..., stopped: _Optional[_Union[Stopped, _Mapping]] = ..., said: _Optional[_Union[ChatSaid, _Mapping]] = ..., action: _Optional[_Union[GameActionDelivery, _Mapping]] = ..., npc_spawn: _Optional[_Union[NpcSpawn, _Mapping]] = ..., monster_spawn: _Optional[_Union[MonsterSpawn, _Mapping]] = ..., placed: _Optional[_Union[Placed, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., ground_item: _Optional[_Union[GroundItem, _Mapping]] = ...) -> None: ...
+    teleported: Ack
+    def __init__(self, recipient_character_ids: _Optional[_Iterable[int]] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., rejected: _Optional[_Union[Rejected, _Mapping]] = ..., spawn: _Optional[_Union[PlayerSpawn, _Mapping]] = ..., removed: _Optional[_Union[ObjectRemoved, _Mapping]] = ..., moved: _Optional[_Union[Moved, _Mapping]] = ..., stopped: _Optional[_Union[Stopped, _Mapping]] = ..., said: _Optional[_Union[ChatSaid, _Mapping]] = ..., action: _Optional[_Union[GameActionDelivery, _Mapping]] = ..., npc_spawn: _Optional[_Union[NpcSpawn, _Mapping]] = ..., monster_spawn: _Optional[_Union[MonsterSpawn, _Mapping]] = ..., placed: _Optional[_Union[Placed, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., ground_item: _Optional[_Union[GroundItem, _Mapping]] = ..., teleported: _Optional[_Union[Ack, _Mapping]] = ...) -> None: ...
 
 class NpcSpawn(_message.Message):
     __slots__ = ("object_id", "npc_type", "position", "direction", "hp")
@@ -620,18 +639,20 @@ class NearNpcReply(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., distance: _Optional[float] = ..., shop: _Optional[str] = ..., npc: _Optional[str] = ...) -> None: ...
 
 class SetEquipmentRequest(_message.Message):
-    __slots__ = ("character_id", "equipment", "slot", "item", "equipped")
+    __slots__ = ("character_id", "equipment", "slot", "item", "equipped", "change")
     CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
     EQUIPMENT_FIELD_NUMBER: _ClassVar[int]
     SLOT_FIELD_NUMBER: _ClassVar[int]
     ITEM_FIELD_NUMBER: _ClassVar[int]
     EQUIPPED_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
     character_id: int
     equipment: _containers.RepeatedScalarFieldContainer[int]
     slot: int
     item: int
     equipped: _containers.RepeatedCompositeFieldContainer[_common_pb2.ItemRef]
-    def __init__(self, character_id: _Optional[int] = ..., equipment: _Optional[_Iterable[int]] = ..., slot: _Optional[int] = ..., item: _Optional[int] = ..., equipped: _Optional[_Iterable[_Union[_common_pb2.ItemRef, _Mapping]]] = ...) -> None: ...
+    change: EquipChange
+    def __init__(self, character_id: _Optional[int] = ..., equipment: _Optional[_Iterable[int]] = ..., slot: _Optional[int] = ..., item: _Optional[int] = ..., equipped: _Optional[_Iterable[_Union[_common_pb2.ItemRef, _Mapping]]] = ..., change: _Optional[_Union[EquipChange, str]] = ...) -> None: ...
 
 class UseConsumableRequest(_message.Message):
     __slots__ = ("character_id", "item_type", "item_number", "slot", "check_only")
@@ -648,6 +669,268 @@ class UseConsumableRequest(_message.Message):
     def __init__(self, character_id: _Optional[int] = ..., item_type: _Optional[int] = ..., item_number: _Optional[int] = ..., slot: _Optional[int] = ..., check_only: _Optional[bool] = ...) -> None: ...
 
 class ItemActionReply(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class FindObjectRequest(_message.Message):
+    __slots__ = ("character_id", "object_id")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    object_id: int
+    def __init__(self, character_id: _Optional[int] = ..., object_id: _Optional[int] = ...) -> None: ...
+
+class SetPartyRequest(_message.Message):
+    __slots__ = ("character_id", "party_id", "rule")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTY_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    party_id: int
+    rule: int
+    def __init__(self, character_id: _Optional[int] = ..., party_id: _Optional[int] = ..., rule: _Optional[int] = ...) -> None: ...
+
+class SetPartyReply(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: int
+    def __init__(self, members: _Optional[int] = ...) -> None: ...
+
+class StallEntry(_message.Message):
+    __slots__ = ("index", "slot", "item", "count", "price")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    slot: int
+    item: _common_pb2.Item
+    count: int
+    price: int
+    def __init__(self, index: _Optional[int] = ..., slot: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.Item, _Mapping]] = ..., count: _Optional[int] = ..., price: _Optional[int] = ...) -> None: ...
+
+class OpenStallRequest(_message.Message):
+    __slots__ = ("character_id", "title", "sell", "wish")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SELL_FIELD_NUMBER: _ClassVar[int]
+    WISH_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    title: str
+    sell: _containers.RepeatedCompositeFieldContainer[StallEntry]
+    wish: _containers.RepeatedCompositeFieldContainer[StallEntry]
+    def __init__(self, character_id: _Optional[int] = ..., title: _Optional[str] = ..., sell: _Optional[_Iterable[_Union[StallEntry, _Mapping]]] = ..., wish: _Optional[_Iterable[_Union[StallEntry, _Mapping]]] = ...) -> None: ...
+
+class CloseStallRequest(_message.Message):
+    __slots__ = ("character_id",)
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    def __init__(self, character_id: _Optional[int] = ...) -> None: ...
+
+class StallReply(_message.Message):
+    __slots__ = ("reason", "object_id")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    object_id: int
+    def __init__(self, reason: _Optional[str] = ..., object_id: _Optional[int] = ...) -> None: ...
+
+class ListStallRequest(_message.Message):
+    __slots__ = ("character_id", "object_id")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    object_id: int
+    def __init__(self, character_id: _Optional[int] = ..., object_id: _Optional[int] = ...) -> None: ...
+
+class ListStallReply(_message.Message):
+    __slots__ = ("reason", "title", "sell", "wish", "owner_character_id", "distance")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SELL_FIELD_NUMBER: _ClassVar[int]
+    WISH_FIELD_NUMBER: _ClassVar[int]
+    OWNER_CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    title: str
+    sell: _containers.RepeatedCompositeFieldContainer[StallEntry]
+    wish: _containers.RepeatedCompositeFieldContainer[StallEntry]
+    owner_character_id: int
+    distance: float
+    def __init__(self, reason: _Optional[str] = ..., title: _Optional[str] = ..., sell: _Optional[_Iterable[_Union[StallEntry, _Mapping]]] = ..., wish: _Optional[_Iterable[_Union[StallEntry, _Mapping]]] = ..., owner_character_id: _Optional[int] = ..., distance: _Optional[float] = ...) -> None: ...
+
+class StallPick(_message.Message):
+    __slots__ = ("index", "count", "header")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    count: int
+    header: int
+    def __init__(self, index: _Optional[int] = ..., count: _Optional[int] = ..., header: _Optional[int] = ...) -> None: ...
+
+class ReserveStallRequest(_message.Message):
+    __slots__ = ("character_id", "object_id", "list", "picks")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    PICKS_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    object_id: int
+    list: StallList
+    picks: _containers.RepeatedCompositeFieldContainer[StallPick]
+    def __init__(self, character_id: _Optional[int] = ..., object_id: _Optional[int] = ..., list: _Optional[_Union[StallList, str]] = ..., picks: _Optional[_Iterable[_Union[StallPick, _Mapping]]] = ...) -> None: ...
+
+class ReserveStallReply(_message.Message):
+    __slots__ = ("reason", "token", "owner_character_id", "held", "short", "object_id")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    OWNER_CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    SHORT_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    token: int
+    owner_character_id: int
+    held: _containers.RepeatedCompositeFieldContainer[StallEntry]
+    short: int
+    object_id: int
+    def __init__(self, reason: _Optional[str] = ..., token: _Optional[int] = ..., owner_character_id: _Optional[int] = ..., held: _Optional[_Iterable[_Union[StallEntry, _Mapping]]] = ..., short: _Optional[int] = ..., object_id: _Optional[int] = ...) -> None: ...
+
+class StallSlot(_message.Message):
+    __slots__ = ("slot", "item")
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    slot: int
+    item: _common_pb2.Item
+    def __init__(self, slot: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.Item, _Mapping]] = ...) -> None: ...
+
+class FinishStallRequest(_message.Message):
+    __slots__ = ("token", "applied", "owner_failed", "owner_changed", "owner_zuly")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FAILED_FIELD_NUMBER: _ClassVar[int]
+    OWNER_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ZULY_FIELD_NUMBER: _ClassVar[int]
+    token: int
+    applied: bool
+    owner_failed: bool
+    owner_changed: _containers.RepeatedCompositeFieldContainer[StallSlot]
+    owner_zuly: int
+    def __init__(self, token: _Optional[int] = ..., applied: _Optional[bool] = ..., owner_failed: _Optional[bool] = ..., owner_changed: _Optional[_Iterable[_Union[StallSlot, _Mapping]]] = ..., owner_zuly: _Optional[int] = ...) -> None: ...
+
+class FinishStallReply(_message.Message):
+    __slots__ = ("reason", "updated", "result", "closed", "object_id")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    updated: _containers.RepeatedCompositeFieldContainer[StallSlot]
+    result: int
+    closed: bool
+    object_id: int
+    def __init__(self, reason: _Optional[str] = ..., updated: _Optional[_Iterable[_Union[StallSlot, _Mapping]]] = ..., result: _Optional[int] = ..., closed: _Optional[bool] = ..., object_id: _Optional[int] = ...) -> None: ...
+
+class TradeRequest(_message.Message):
+    __slots__ = ("character_id", "state", "target_object_id", "index")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    state: int
+    target_object_id: int
+    index: int
+    def __init__(self, character_id: _Optional[int] = ..., state: _Optional[int] = ..., target_object_id: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
+
+class TradeItemRequest(_message.Message):
+    __slots__ = ("character_id", "slot", "inventory_slot", "item", "count")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    INVENTORY_SLOT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    slot: int
+    inventory_slot: int
+    item: _common_pb2.Item
+    count: int
+    def __init__(self, character_id: _Optional[int] = ..., slot: _Optional[int] = ..., inventory_slot: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.Item, _Mapping]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class TradeReply(_message.Message):
+    __slots__ = ("reason", "execution")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    execution: TradeExecution
+    def __init__(self, reason: _Optional[str] = ..., execution: _Optional[_Union[TradeExecution, _Mapping]] = ...) -> None: ...
+
+class TradeExecution(_message.Message):
+    __slots__ = ("trade_id", "a", "b")
+    TRADE_ID_FIELD_NUMBER: _ClassVar[int]
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    trade_id: str
+    a: TradeSide
+    b: TradeSide
+    def __init__(self, trade_id: _Optional[str] = ..., a: _Optional[_Union[TradeSide, _Mapping]] = ..., b: _Optional[_Union[TradeSide, _Mapping]] = ...) -> None: ...
+
+class TradeSide(_message.Message):
+    __slots__ = ("character_id", "gives", "zuly")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    GIVES_FIELD_NUMBER: _ClassVar[int]
+    ZULY_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    gives: _containers.RepeatedCompositeFieldContainer[TradeGive]
+    zuly: int
+    def __init__(self, character_id: _Optional[int] = ..., gives: _Optional[_Iterable[_Union[TradeGive, _Mapping]]] = ..., zuly: _Optional[int] = ...) -> None: ...
+
+class TradeGive(_message.Message):
+    __slots__ = ("inventory_slot", "item", "count")
+    INVENTORY_SLOT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    inventory_slot: int
+    item: _common_pb2.ItemRef
+    count: int
+    def __init__(self, inventory_slot: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.ItemRef, _Mapping]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class TradeFinishRequest(_message.Message):
+    __slots__ = ("trade_id", "result", "failed_character_id", "sides")
+    TRADE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    FAILED_CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    SIDES_FIELD_NUMBER: _ClassVar[int]
+    trade_id: str
+    result: str
+    failed_character_id: int
+    sides: _containers.RepeatedCompositeFieldContainer[TradeSideResult]
+    def __init__(self, trade_id: _Optional[str] = ..., result: _Optional[str] = ..., failed_character_id: _Optional[int] = ..., sides: _Optional[_Iterable[_Union[TradeSideResult, _Mapping]]] = ...) -> None: ...
+
+class TradeSideResult(_message.Message):
+    __slots__ = ("character_id", "changed", "zuly")
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    ZULY_FIELD_NUMBER: _ClassVar[int]
+    character_id: int
+    changed: _containers.RepeatedCompositeFieldContainer[TradeSlot]
+    zuly: int
+    def __init__(self, character_id: _Optional[int] = ..., changed: _Optional[_Iterable[_Union[TradeSlot, _Mapping]]] = ..., zuly: _Optional[int] = ...) -> None: ...
+
+class TradeSlot(_message.Message):
+    __slots__ = ("slot", "item")
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    slot: int
+    item: _common_pb2.Item
+    def __init__(self, slot: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.Item, _Mapping]] = ...) -> None: ...
+
+class TradeFinishReply(_message.Message):
     __slots__ = ("reason",)
     REASON_FIELD_NUMBER: _ClassVar[int]
     reason: str

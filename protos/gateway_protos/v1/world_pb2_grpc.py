@@ -85,6 +85,56 @@ class WorldStub:
                 request_serializer=gateway__protos_dot_v1_dot_world__pb2.UseConsumableRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_world__pb2.ItemActionReply.FromString,
                 _registered_method=True)
+        self.OpenStall = channel.unary_unary(
+                '/rose.gateway.v1.World/OpenStall',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.OpenStallRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.StallReply.FromString,
+                _registered_method=True)
+        self.CloseStall = channel.unary_unary(
+                '/rose.gateway.v1.World/CloseStall',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.CloseStallRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.StallReply.FromString,
+                _registered_method=True)
+        self.ListStall = channel.unary_unary(
+                '/rose.gateway.v1.World/ListStall',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.ListStallRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.ListStallReply.FromString,
+                _registered_method=True)
+        self.ReserveStall = channel.unary_unary(
+                '/rose.gateway.v1.World/ReserveStall',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.ReserveStallRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.ReserveStallReply.FromString,
+                _registered_method=True)
+        self.FinishStall = channel.unary_unary(
+                '/rose.gateway.v1.World/FinishStall',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.FinishStallRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.FinishStallReply.FromString,
+                _registered_method=True)
+        self.FindObject = channel.unary_unary(
+                '/rose.gateway.v1.World/FindObject',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.FindObjectRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.Presence.FromString,
+                _registered_method=True)
+        self.SetParty = channel.unary_unary(
+                '/rose.gateway.v1.World/SetParty',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.SetPartyRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.SetPartyReply.FromString,
+                _registered_method=True)
+        self.Trade = channel.unary_unary(
+                '/rose.gateway.v1.World/Trade',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.TradeRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.TradeReply.FromString,
+                _registered_method=True)
+        self.TradeItem = channel.unary_unary(
+                '/rose.gateway.v1.World/TradeItem',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.TradeItemRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.TradeReply.FromString,
+                _registered_method=True)
+        self.TradeFinish = channel.unary_unary(
+                '/rose.gateway.v1.World/TradeFinish',
+                request_serializer=gateway__protos_dot_v1_dot_world__pb2.TradeFinishRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_world__pb2.TradeFinishReply.FromString,
+                _registered_method=True)
 
 
 class WorldServicer:
@@ -176,6 +226,110 @@ class WorldServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenStall(self, request, context):
+        """Personal shops (stalls; the gateway's items plugin). A stall is a listing the world shows
+        to those around its owner (PAKWC_SHOP_OPEN, PAKWC_SHOP_CLOSE): items of the owner's
+        inventory for sale and a wish list of items it buys, each with a price apiece. It holds
+        no items: every sale is one Character.Exchange, made between a ReserveStall and a
+        FinishStall. Each is about a character on a map (NOT_FOUND otherwise) and changes nothing
+        when refused (`reason` says why). A stall closes when its owner moves, teleports, dies,
+        leaves its map or closes it, and when it has nothing left.
+
+        Open the character's stall (replacing an open one); the owner and those who see it are
+        shown PAKWC_SHOP_OPEN, and so is whoever comes into view later.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseStall(self, request, context):
+        """Close the character's stall (`no_stall` when none is open); PAKWC_SHOP_CLOSE to the owner
+        and those who see it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStall(self, request, context):
+        """The stall of the player `object_id` on the asker's map instance, within STALL_RANGE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReserveStall(self, request, context):
+        """Hold stall entries for one purchase (from the sell list) or sale (to the wish list):
+        each pick still listed with the same item, its count cut to what is not held by other
+        reservations; two customers never hold the same last item. Released by FinishStall, or
+        after RESERVATION_SECONDS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishStall(self, request, context):
+        """The outcome of the Exchange of a reservation: applied, the entries' counts go down (an
+        entry sold out is gone, an empty stall closes) and the owner is sent its changed slots
+        (PAKWC_SET_ITEM), zuly (PAKWC_SET_MONEY) and the stall update (PAKCS_SHOP_BUYSELL_REPLY);
+        not applied, the reservation is released.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindObject(self, request, context):
+        """Parties (the party plugin tells the world what the party service decided).
+
+        The player character with that object id on the asking character's map instance.
+        Errors: INVALID_ARGUMENT, NOT_FOUND (the asker is on no map, or no player has that id
+        there).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetParty(self, request, context):
+        """The party of a character on a map (party_id 0: none) and its rule: a kill by a member
+        shares XP, and its drops, with the members near it. Forgotten when the character leaves
+        the world. Errors: INVALID_ARGUMENT, NOT_FOUND (not on any map).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Trade(self, request, context):
+        """Player trades (PAKCS_TRADE, PAKCS_TRADE_ITEM; docs/items.md "Player trades"). The world
+        keeps each trade between two characters of one map instance and shows both clients every
+        step (PAKWC_TRADE, PAKWC_TRADE_ITEM as game actions), wherever their gateways are. It never
+        touches an inventory: the exchange is the character service's `Exchange`, made by the
+        gateway of the last character to confirm. A trade is cancelled (both told CANCEL) when a
+        side leaves its map, dies or is farther than 1000 map units from the other. Each is about a
+        character on a map (NOT_FOUND otherwise); a step that does not apply is answered with a
+        `reason` and changes nothing.
+
+        One PAKCS_TRADE step of a character. When it is the second confirmation (DONE) the reply
+        carries the `execution`: the caller makes the exchange and reports it with TradeFinish.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TradeItem(self, request, context):
+        """PAKCS_TRADE_ITEM: put an item or zuly into (or take it out of) the character's offer; the
+        other side is shown it and both sides' READY is cleared.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TradeFinish(self, request, context):
+        """The outcome of an executing trade's exchange: both clients are told DONE (and sent their
+        changed slots and zuly) or why not. Errors: INVALID_ARGUMENT (an unknown result).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorldServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -228,6 +382,56 @@ def add_WorldServicer_to_server(servicer, server):
                     servicer.UseConsumable,
                     request_deserializer=gateway__protos_dot_v1_dot_world__pb2.UseConsumableRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_world__pb2.ItemActionReply.SerializeToString,
+            ),
+            'OpenStall': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenStall,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.OpenStallRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.StallReply.SerializeToString,
+            ),
+            'CloseStall': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseStall,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.CloseStallRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.StallReply.SerializeToString,
+            ),
+            'ListStall': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStall,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.ListStallRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.ListStallReply.SerializeToString,
+            ),
+            'ReserveStall': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveStall,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.ReserveStallRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.ReserveStallReply.SerializeToString,
+            ),
+            'FinishStall': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishStall,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.FinishStallRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.FinishStallReply.SerializeToString,
+            ),
+            'FindObject': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindObject,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.FindObjectRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.Presence.SerializeToString,
+            ),
+            'SetParty': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetParty,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.SetPartyRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.SetPartyReply.SerializeToString,
+            ),
+            'Trade': grpc.unary_unary_rpc_method_handler(
+                    servicer.Trade,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.TradeRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.TradeReply.SerializeToString,
+            ),
+            'TradeItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.TradeItem,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.TradeItemRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.TradeReply.SerializeToString,
+            ),
+            'TradeFinish': grpc.unary_unary_rpc_method_handler(
+                    servicer.TradeFinish,
+                    request_deserializer=gateway__protos_dot_v1_dot_world__pb2.TradeFinishRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_world__pb2.TradeFinishReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -501,6 +705,276 @@ class World:
             '/rose.gateway.v1.World/UseConsumable',
             gateway__protos_dot_v1_dot_world__pb2.UseConsumableRequest.SerializeToString,
             gateway__protos_dot_v1_dot_world__pb2.ItemActionReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenStall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/OpenStall',
+            gateway__protos_dot_v1_dot_world__pb2.OpenStallRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.StallReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseStall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/CloseStall',
+            gateway__protos_dot_v1_dot_world__pb2.CloseStallRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.StallReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/ListStall',
+            gateway__protos_dot_v1_dot_world__pb2.ListStallRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.ListStallReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveStall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/ReserveStall',
+            gateway__protos_dot_v1_dot_world__pb2.ReserveStallRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.ReserveStallReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishStall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/FinishStall',
+            gateway__protos_dot_v1_dot_world__pb2.FinishStallRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.FinishStallReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindObject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/FindObject',
+            gateway__protos_dot_v1_dot_world__pb2.FindObjectRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.Presence.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetParty(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/SetParty',
+            gateway__protos_dot_v1_dot_world__pb2.SetPartyRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.SetPartyReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Trade(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/Trade',
+            gateway__protos_dot_v1_dot_world__pb2.TradeRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.TradeReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TradeItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/TradeItem',
+            gateway__protos_dot_v1_dot_world__pb2.TradeItemRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.TradeReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TradeFinish(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.World/TradeFinish',
+            gateway__protos_dot_v1_dot_world__pb2.TradeFinishRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_world__pb2.TradeFinishReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -124,6 +124,69 @@ class WorldStub:
     """Use a consumable: its effect (HP/MP over time, return to the map's revive point) and
     cooldown; `check_only` answers whether it may be used now without using it.
     """
+    OpenStall: _grpc.UnaryUnaryMultiCallable[_world_pb2.OpenStallRequest, _world_pb2.StallReply]
+    """Personal shops (stalls; the gateway's items plugin). A stall is a listing the world shows
+    to those around its owner (PAKWC_SHOP_OPEN, PAKWC_SHOP_CLOSE): items of the owner's
+    inventory for sale and a wish list of items it buys, each with a price apiece. It holds
+    no items: every sale is one Character.Exchange, made between a ReserveStall and a
+    FinishStall. Each is about a character on a map (NOT_FOUND otherwise) and changes nothing
+    when refused (`reason` says why). A stall closes when its owner moves, teleports, dies,
+    leaves its map or closes it, and when it has nothing left.
+
+    Open the character's stall (replacing an open one); the owner and those who see it are
+    shown PAKWC_SHOP_OPEN, and so is whoever comes into view later.
+    """
+    CloseStall: _grpc.UnaryUnaryMultiCallable[_world_pb2.CloseStallRequest, _world_pb2.StallReply]
+    """Close the character's stall (`no_stall` when none is open); PAKWC_SHOP_CLOSE to the owner
+    and those who see it.
+    """
+    ListStall: _grpc.UnaryUnaryMultiCallable[_world_pb2.ListStallRequest, _world_pb2.ListStallReply]
+    """The stall of the player `object_id` on the asker's map instance, within STALL_RANGE."""
+    ReserveStall: _grpc.UnaryUnaryMultiCallable[_world_pb2.ReserveStallRequest, _world_pb2.ReserveStallReply]
+    """Hold stall entries for one purchase (from the sell list) or sale (to the wish list):
+    each pick still listed with the same item, its count cut to what is not held by other
+    reservations; two customers never hold the same last item. Released by FinishStall, or
+    after RESERVATION_SECONDS.
+    """
+    FinishStall: _grpc.UnaryUnaryMultiCallable[_world_pb2.FinishStallRequest, _world_pb2.FinishStallReply]
+    """The outcome of the Exchange of a reservation: applied, the entries' counts go down (an
+    entry sold out is gone, an empty stall closes) and the owner is sent its changed slots
+    (PAKWC_SET_ITEM), zuly (PAKWC_SET_MONEY) and the stall update (PAKCS_SHOP_BUYSELL_REPLY);
+    not applied, the reservation is released.
+    """
+    FindObject: _grpc.UnaryUnaryMultiCallable[_world_pb2.FindObjectRequest, _world_pb2.Presence]
+    """Parties (the party plugin tells the world what the party service decided).
+
+    The player character with that object id on the asking character's map instance.
+    Errors: INVALID_ARGUMENT, NOT_FOUND (the asker is on no map, or no player has that id
+    there).
+    """
+    SetParty: _grpc.UnaryUnaryMultiCallable[_world_pb2.SetPartyRequest, _world_pb2.SetPartyReply]
+    """The party of a character on a map (party_id 0: none) and its rule: a kill by a member
+    shares XP, and its drops, with the members near it. Forgotten when the character leaves
+    the world. Errors: INVALID_ARGUMENT, NOT_FOUND (not on any map).
+    """
+    Trade: _grpc.UnaryUnaryMultiCallable[_world_pb2.TradeRequest, _world_pb2.TradeReply]
+    """Player trades (PAKCS_TRADE, PAKCS_TRADE_ITEM; docs/items.md "Player trades"). The world
+    keeps each trade between two characters of one map instance and shows both clients every
+    step (PAKWC_TRADE, PAKWC_TRADE_ITEM as game actions), wherever their gateways are. It never
+    touches an inventory: the exchange is the character service's `Exchange`, made by the
+    gateway of the last character to confirm. A trade is cancelled (both told CANCEL) when a
+    side leaves its map, dies or is farther than 1000 map units from the other. Each is about a
+    character on a map (NOT_FOUND otherwise); a step that does not apply is answered with a
+    `reason` and changes nothing.
+
+    One PAKCS_TRADE step of a character. When it is the second confirmation (DONE) the reply
+    carries the `execution`: the caller makes the exchange and reports it with TradeFinish.
+    """
+    TradeItem: _grpc.UnaryUnaryMultiCallable[_world_pb2.TradeItemRequest, _world_pb2.TradeReply]
+    """PAKCS_TRADE_ITEM: put an item or zuly into (or take it out of) the character's offer; the
+    other side is shown it and both sides' READY is cleared.
+    """
+    TradeFinish: _grpc.UnaryUnaryMultiCallable[_world_pb2.TradeFinishRequest, _world_pb2.TradeFinishReply]
+    """The outcome of an executing trade's exchange: both clients are told DONE (and sent their
+    changed slots and zuly) or why not. Errors: INVALID_ARGUMENT (an unknown result).
+    """
 
 @_typing.type_check_only
 class WorldAsyncStub(WorldStub):
@@ -169,6 +232,69 @@ class WorldAsyncStub(WorldStub):
     UseConsumable: _aio.UnaryUnaryMultiCallable[_world_pb2.UseConsumableRequest, _world_pb2.ItemActionReply]  # type: ignore[assignment]
     """Use a consumable: its effect (HP/MP over time, return to the map's revive point) and
     cooldown; `check_only` answers whether it may be used now without using it.
+    """
+    OpenStall: _aio.UnaryUnaryMultiCallable[_world_pb2.OpenStallRequest, _world_pb2.StallReply]  # type: ignore[assignment]
+    """Personal shops (stalls; the gateway's items plugin). A stall is a listing the world shows
+    to those around its owner (PAKWC_SHOP_OPEN, PAKWC_SHOP_CLOSE): items of the owner's
+    inventory for sale and a wish list of items it buys, each with a price apiece. It holds
+    no items: every sale is one Character.Exchange, made between a ReserveStall and a
+    FinishStall. Each is about a character on a map (NOT_FOUND otherwise) and changes nothing
+    when refused (`reason` says why). A stall closes when its owner moves, teleports, dies,
+    leaves its map or closes it, and when it has nothing left.
+
+    Open the character's stall (replacing an open one); the owner and those who see it are
+    shown PAKWC_SHOP_OPEN, and so is whoever comes into view later.
+    """
+    CloseStall: _aio.UnaryUnaryMultiCallable[_world_pb2.CloseStallRequest, _world_pb2.StallReply]  # type: ignore[assignment]
+    """Close the character's stall (`no_stall` when none is open); PAKWC_SHOP_CLOSE to the owner
+    and those who see it.
+    """
+    ListStall: _aio.UnaryUnaryMultiCallable[_world_pb2.ListStallRequest, _world_pb2.ListStallReply]  # type: ignore[assignment]
+    """The stall of the player `object_id` on the asker's map instance, within STALL_RANGE."""
+    ReserveStall: _aio.UnaryUnaryMultiCallable[_world_pb2.ReserveStallRequest, _world_pb2.ReserveStallReply]  # type: ignore[assignment]
+    """Hold stall entries for one purchase (from the sell list) or sale (to the wish list):
+    each pick still listed with the same item, its count cut to what is not held by other
+    reservations; two customers never hold the same last item. Released by FinishStall, or
+    after RESERVATION_SECONDS.
+    """
+    FinishStall: _aio.UnaryUnaryMultiCallable[_world_pb2.FinishStallRequest, _world_pb2.FinishStallReply]  # type: ignore[assignment]
+    """The outcome of the Exchange of a reservation: applied, the entries' counts go down (an
+    entry sold out is gone, an empty stall closes) and the owner is sent its changed slots
+    (PAKWC_SET_ITEM), zuly (PAKWC_SET_MONEY) and the stall update (PAKCS_SHOP_BUYSELL_REPLY);
+    not applied, the reservation is released.
+    """
+    FindObject: _aio.UnaryUnaryMultiCallable[_world_pb2.FindObjectRequest, _world_pb2.Presence]  # type: ignore[assignment]
+    """Parties (the party plugin tells the world what the party service decided).
+
+    The player character with that object id on the asking character's map instance.
+    Errors: INVALID_ARGUMENT, NOT_FOUND (the asker is on no map, or no player has that id
+    there).
+    """
+    SetParty: _aio.UnaryUnaryMultiCallable[_world_pb2.SetPartyRequest, _world_pb2.SetPartyReply]  # type: ignore[assignment]
+    """The party of a character on a map (party_id 0: none) and its rule: a kill by a member
+    shares XP, and its drops, with the members near it. Forgotten when the character leaves
+    the world. Errors: INVALID_ARGUMENT, NOT_FOUND (not on any map).
+    """
+    Trade: _aio.UnaryUnaryMultiCallable[_world_pb2.TradeRequest, _world_pb2.TradeReply]  # type: ignore[assignment]
+    """Player trades (PAKCS_TRADE, PAKCS_TRADE_ITEM; docs/items.md "Player trades"). The world
+    keeps each trade between two characters of one map instance and shows both clients every
+    step (PAKWC_TRADE, PAKWC_TRADE_ITEM as game actions), wherever their gateways are. It never
+    touches an inventory: the exchange is the character service's `Exchange`, made by the
+    gateway of the last character to confirm. A trade is cancelled (both told CANCEL) when a
+    side leaves its map, dies or is farther than 1000 map units from the other. Each is about a
+    character on a map (NOT_FOUND otherwise); a step that does not apply is answered with a
+    `reason` and changes nothing.
+
+    One PAKCS_TRADE step of a character. When it is the second confirmation (DONE) the reply
+    carries the `execution`: the caller makes the exchange and reports it with TradeFinish.
+    """
+    TradeItem: _aio.UnaryUnaryMultiCallable[_world_pb2.TradeItemRequest, _world_pb2.TradeReply]  # type: ignore[assignment]
+    """PAKCS_TRADE_ITEM: put an item or zuly into (or take it out of) the character's offer; the
+    other side is shown it and both sides' READY is cleared.
+    """
+    TradeFinish: _aio.UnaryUnaryMultiCallable[_world_pb2.TradeFinishRequest, _world_pb2.TradeFinishReply]  # type: ignore[assignment]
+    """The outcome of an executing trade's exchange: both clients are told DONE (and sent their
+    changed slots and zuly) or why not. Errors: INVALID_ARGUMENT (an unknown result).
     """
 
 class WorldServicer(metaclass=_abc_1.ABCMeta):
@@ -272,6 +398,129 @@ class WorldServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_world_pb2.ItemActionReply, _abc.Awaitable[_world_pb2.ItemActionReply]]:
         """Use a consumable: its effect (HP/MP over time, return to the map's revive point) and
         cooldown; `check_only` answers whether it may be used now without using it.
+        """
+
+    @_abc_1.abstractmethod
+    def OpenStall(
+        self,
+        request: _world_pb2.OpenStallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.StallReply, _abc.Awaitable[_world_pb2.StallReply]]:
+        """Personal shops (stalls; the gateway's items plugin). A stall is a listing the world shows
+        to those around its owner (PAKWC_SHOP_OPEN, PAKWC_SHOP_CLOSE): items of the owner's
+        inventory for sale and a wish list of items it buys, each with a price apiece. It holds
+        no items: every sale is one Character.Exchange, made between a ReserveStall and a
+        FinishStall. Each is about a character on a map (NOT_FOUND otherwise) and changes nothing
+        when refused (`reason` says why). A stall closes when its owner moves, teleports, dies,
+        leaves its map or closes it, and when it has nothing left.
+
+        Open the character's stall (replacing an open one); the owner and those who see it are
+        shown PAKWC_SHOP_OPEN, and so is whoever comes into view later.
+        """
+
+    @_abc_1.abstractmethod
+    def CloseStall(
+        self,
+        request: _world_pb2.CloseStallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.StallReply, _abc.Awaitable[_world_pb2.StallReply]]:
+        """Close the character's stall (`no_stall` when none is open); PAKWC_SHOP_CLOSE to the owner
+        and those who see it.
+        """
+
+    @_abc_1.abstractmethod
+    def ListStall(
+        self,
+        request: _world_pb2.ListStallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.ListStallReply, _abc.Awaitable[_world_pb2.ListStallReply]]:
+        """The stall of the player `object_id` on the asker's map instance, within STALL_RANGE."""
+
+    @_abc_1.abstractmethod
+    def ReserveStall(
+        self,
+        request: _world_pb2.ReserveStallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.ReserveStallReply, _abc.Awaitable[_world_pb2.ReserveStallReply]]:
+        """Hold stall entries for one purchase (from the sell list) or sale (to the wish list):
+        each pick still listed with the same item, its count cut to what is not held by other
+        reservations; two customers never hold the same last item. Released by FinishStall, or
+        after RESERVATION_SECONDS.
+        """
+
+    @_abc_1.abstractmethod
+    def FinishStall(
+        self,
+        request: _world_pb2.FinishStallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.FinishStallReply, _abc.Awaitable[_world_pb2.FinishStallReply]]:
+        """The outcome of the Exchange of a reservation: applied, the entries' counts go down (an
+        entry sold out is gone, an empty stall closes) and the owner is sent its changed slots
+        (PAKWC_SET_ITEM), zuly (PAKWC_SET_MONEY) and the stall update (PAKCS_SHOP_BUYSELL_REPLY);
+        not applied, the reservation is released.
+        """
+
+    @_abc_1.abstractmethod
+    def FindObject(
+        self,
+        request: _world_pb2.FindObjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.Presence, _abc.Awaitable[_world_pb2.Presence]]:
+        """Parties (the party plugin tells the world what the party service decided).
+
+        The player character with that object id on the asking character's map instance.
+        Errors: INVALID_ARGUMENT, NOT_FOUND (the asker is on no map, or no player has that id
+        there).
+        """
+
+    @_abc_1.abstractmethod
+    def SetParty(
+        self,
+        request: _world_pb2.SetPartyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.SetPartyReply, _abc.Awaitable[_world_pb2.SetPartyReply]]:
+        """The party of a character on a map (party_id 0: none) and its rule: a kill by a member
+        shares XP, and its drops, with the members near it. Forgotten when the character leaves
+        the world. Errors: INVALID_ARGUMENT, NOT_FOUND (not on any map).
+        """
+
+    @_abc_1.abstractmethod
+    def Trade(
+        self,
+        request: _world_pb2.TradeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.TradeReply, _abc.Awaitable[_world_pb2.TradeReply]]:
+        """Player trades (PAKCS_TRADE, PAKCS_TRADE_ITEM; docs/items.md "Player trades"). The world
+        keeps each trade between two characters of one map instance and shows both clients every
+        step (PAKWC_TRADE, PAKWC_TRADE_ITEM as game actions), wherever their gateways are. It never
+        touches an inventory: the exchange is the character service's `Exchange`, made by the
+        gateway of the last character to confirm. A trade is cancelled (both told CANCEL) when a
+        side leaves its map, dies or is farther than 1000 map units from the other. Each is about a
+        character on a map (NOT_FOUND otherwise); a step that does not apply is answered with a
+        `reason` and changes nothing.
+
+        One PAKCS_TRADE step of a character. When it is the second confirmation (DONE) the reply
+        carries the `execution`: the caller makes the exchange and reports it with TradeFinish.
+        """
+
+    @_abc_1.abstractmethod
+    def TradeItem(
+        self,
+        request: _world_pb2.TradeItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.TradeReply, _abc.Awaitable[_world_pb2.TradeReply]]:
+        """PAKCS_TRADE_ITEM: put an item or zuly into (or take it out of) the character's offer; the
+        other side is shown it and both sides' READY is cleared.
+        """
+
+    @_abc_1.abstractmethod
+    def TradeFinish(
+        self,
+        request: _world_pb2.TradeFinishRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_world_pb2.TradeFinishReply, _abc.Awaitable[_world_pb2.TradeFinishReply]]:
+        """The outcome of an executing trade's exchange: both clients are told DONE (and sent their
+        changed slots and zuly) or why not. Errors: INVALID_ARGUMENT (an unknown result).
         """
 
 def add_WorldServicer_to_server(servicer: WorldServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

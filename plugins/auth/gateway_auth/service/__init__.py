@@ -7,6 +7,7 @@ the core adds it to a grpc.aio server, then starts it (database and schema: the 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from gateway_core.api import ServiceConfig
 
 __all__ = ["MIGRATIONS", "AuthOptions", "AuthReferenceService", "AuthServicer"]
+
+log = logging.getLogger("gateway.service.auth")
 
 #: The auth schema's revisions (gateway_auth.service.migrations).
 MIGRATIONS = Migrations("gateway_auth.service.migrations", version_table="auth_alembic_version")
@@ -43,6 +46,8 @@ class AuthReferenceService(DatabaseService):
         self.options = options or AuthOptions()
         self._clock = clock
         self.servicer = AuthServicer(self.sessionmaker, self.options, clock=clock)
+        #: End every stored session at :meth:`start` (set for the embedded default).
+        self.end_sessions_at_start = False
 
     @classmethod
     def from_config(cls, config: ServiceConfig) -> AuthReferenceService:
@@ -50,7 +55,20 @@ class AuthReferenceService(DatabaseService):
         URL (DATABASE_URL or DATA_DIR/auth.sqlite3)."""
         settings = config.settings
         url = database_url(config, "AUTH_DATABASE_URL")
-        return cls(url, AuthOptions.from_settings(settings))
+        service = cls(url, AuthOptions.from_settings(settings))
+        # Embedded in a gateway's process, the sessions it finds were carried by a previous
+        # process of that gateway, which is gone: they end at start, so its players can log
+        # in again at once after a crash (a separate service keeps them for live gateways).
+        service.end_sessions_at_start = config.embedded
+        return service
+
+    async def start(self) -> None:
+        """Open the database (and end the sessions of a previous process when embedded)."""
+        await super().start()
+        if self.end_sessions_at_start:
+            ended = await self.servicer.end_all_sessions()
+            if ended:
+                log.info("auth: %d session(s) of the gateway's previous process ended", ended)
 
     def add_to_server(self, server: grpc.aio.Server) -> None:
         """Register the Auth servicer on ``server``."""

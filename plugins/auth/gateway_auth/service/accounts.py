@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 from gateway_protos.v1 import auth_pb2
@@ -134,11 +134,12 @@ class Accounts:
         )
 
     async def create_row(
-        self, username: str, client_hash: str, access_level: int, deadline: float | None
+        self, username: str, client_hash: str, access_level: int, deadline: float | None,
+        source: str = "",
     ) -> AccountRow | None:
         """Insert an account; None when the name is taken. :class:`HashBusy` when its hash
         cannot be made before ``deadline``."""
-        stored = await self._passwords.hash(client_hash, deadline=deadline)
+        stored = await self._passwords.hash(client_hash, deadline=deadline, source=source)
         try:
             async with self._db() as db, db.begin():
                 row = AccountRow(
@@ -160,21 +161,23 @@ class Accounts:
     # -- the password check of a login -----------------------------------------------------
 
     async def authenticate(
-        self, username: str, client_hash: str, deadline: float | None
+        self, username: str, client_hash: str, deadline: float | None, source: str = ""
     ) -> AccountRow | auth_pb2.LoginResult:
         """The account a login may open a session for, or the ``LoginResult`` refusing it.
 
         Creates the account on a failed lookup when AUTH_CREATE_ACCOUNT_ON_FAIL is set. The
         right to connect (not banned, access level >= 1) is only revealed to the right
         password. :class:`HashBusy` when argon2 cannot be done before ``deadline``."""
-        verify = self._passwords.verify
+        def verify(stored: str, client_hash: str, *, deadline: float | None) -> Awaitable[bool]:
+            return self._passwords.verify(stored, client_hash, deadline=deadline, source=source)
+
         async with self._db() as db:
             account = await self.by_name(db, username)
         if account is None:
             if not self._options.create_account_on_fail or USERNAME_RE.fullmatch(username) is None:
                 return auth_pb2.LOGIN_RESULT_UNKNOWN_ACCOUNT
             account = await self.create_row(
-                username, client_hash, self._options.default_access_level, deadline
+                username, client_hash, self._options.default_access_level, deadline, source
             )
             if account is None:  # created concurrently by someone else: check as usual
                 async with self._db() as db:

@@ -58,6 +58,9 @@ class SessionRow(Base):
     #: The client hash the login verified, bound under the service's in-memory key (see
     #: :class:`gateway_auth.service.passwords.SessionBinder`); "" = none.
     password_binding: Mapped[str] = mapped_column(String(96), default="", server_default="")
+    #: ``"<gateway id>|<connection>"`` of the connection playing the session's character
+    #: ("" when none does).
+    world_carrier: Mapped[str] = mapped_column(String(160), default="", server_default="")
 
 
 class SessionHoldRow(Base):

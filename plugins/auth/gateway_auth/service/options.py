@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway_auth.service.passwords import Argon2Params
+from gateway_auth.service.throttle import ThrottlePolicy
 from gateway_core.api import Validator, int_range, name_list, positive_finite_number
 
 
@@ -40,6 +41,14 @@ class AuthOptions:
     argon2: Argon2Params = field(default_factory=Argon2Params)
     #: argon2 operations at once; 0 = one per CPU.
     hash_concurrency: int = 0
+    #: Seconds a gateway's hold on a session lasts without a touch.
+    hold_lease: float = 60.0
+    #: Logins waiting for password hashing per source address (0: no cap).
+    pending_per_source: int = 8
+    #: Failed-login throttles of an (account, address) pair and of an address.
+    pair_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    source_throttle: ThrottlePolicy = field(default_factory=lambda: ThrottlePolicy(
+        free_failures=20, lock_failures=100))
 
     @classmethod
     def from_settings(cls, settings: Any) -> AuthOptions:
@@ -62,6 +71,18 @@ class AuthOptions:
                 parallelism=int(settings.AUTH_ARGON2_PARALLELISM),
             ),
             hash_concurrency=int(settings.AUTH_HASH_CONCURRENCY),
+            pending_per_source=int(settings.AUTH_LOGIN_PENDING_PER_SOURCE),
+            hold_lease=float(settings.AUTH_HOLD_LEASE),
+            pair_throttle=ThrottlePolicy(
+                free_failures=int(settings.AUTH_LOGIN_FREE_FAILURES),
+                lock_failures=int(settings.AUTH_LOGIN_LOCK_FAILURES),
+                lock_seconds=float(settings.AUTH_LOGIN_LOCK_SECONDS),
+            ),
+            source_throttle=ThrottlePolicy(
+                free_failures=int(settings.AUTH_SOURCE_FREE_FAILURES),
+                lock_failures=int(settings.AUTH_SOURCE_LOCK_FAILURES),
+                lock_seconds=float(settings.AUTH_LOGIN_LOCK_SECONDS),
+            ),
         )
 
 
@@ -107,6 +128,14 @@ SETTINGS: tuple[tuple[str, object, Validator | None, str], ...] = (
         positive_finite_number,
         "Seconds a session lives without being touched (join, phase change, keep-alive).",
     ),
+    (
+        "AUTH_HOLD_LEASE",
+        60.0,
+        positive_finite_number,
+        "Seconds a gateway's hold on a session lasts without a touch (gateways touch three "
+        "times as often; at most AUTH_SESSION_TTL). A login may take over a session no live "
+        "gateway holds.",
+    ),
     ("AUTH_WORLD_NAME", "rose-gateway", _world_name, "Name of the world in the server list."),
     ("AUTH_WORLD_TEST", False, None, "Mark the world as a test server ('@') in the list."),
     (
@@ -134,5 +163,46 @@ SETTINGS: tuple[tuple[str, object, Validator | None, str], ...] = (
         int_range(0, 1024),
         "argon2 operations run at once (0 = one per CPU); more logins queue, and one that "
         "cannot be served before its gRPC deadline gets FAILED.",
+    ),
+    (
+        "AUTH_LOGIN_PENDING_PER_SOURCE",
+        8,
+        int_range(0, 100_000),
+        "Logins from one client address waiting for password hashing at once (0 = no cap); "
+        "more get FAILED at once. Waiting logins are served in turn between addresses.",
+    ),
+    (
+        "AUTH_LOGIN_FREE_FAILURES",
+        5,
+        int_range(1, 1_000_000),
+        "Failed logins of one account from one address before each further one makes the "
+        "next try wait (1 s, doubling, at most 60 s; earlier tries get FAILED unchecked).",
+    ),
+    (
+        "AUTH_LOGIN_LOCK_FAILURES",
+        20,
+        int_range(1, 1_000_000),
+        "Failed logins of one account from one address that close it for "
+        "AUTH_LOGIN_LOCK_SECONDS (the owner from another address is not affected).",
+    ),
+    (
+        "AUTH_SOURCE_FREE_FAILURES",
+        20,
+        int_range(1, 1_000_000),
+        "Failed logins from one address (any accounts) before its tries are slowed the same "
+        "way.",
+    ),
+    (
+        "AUTH_SOURCE_LOCK_FAILURES",
+        100,
+        int_range(1, 1_000_000),
+        "Failed logins from one address (any accounts) that close it for "
+        "AUTH_LOGIN_LOCK_SECONDS.",
+    ),
+    (
+        "AUTH_LOGIN_LOCK_SECONDS",
+        900.0,
+        positive_finite_number,
+        "Seconds a closed account-and-address pair or address stays closed.",
     ),
 )

@@ -6,7 +6,9 @@ neither string is stored or logged.
 
 Strategy: argon2 is deliberately slow and memory-hungry, so it runs in a small thread pool of
 its own, at most AUTH_HASH_CONCURRENCY operations at a time (default: one per CPU); further
-callers queue on a semaphore instead of thrashing the CPUs and the memory. A caller passes the
+callers queue instead of thrashing the CPUs and the memory, fairly between source addresses
+(:class:`FairSlots`: one address flooding logins waits its turn with every other address) and
+at most AUTH_LOGIN_PENDING_PER_SOURCE of them per address. A caller passes the
 deadline of its gRPC call: when no slot frees up early enough to finish the work before that
 deadline (judged with a running estimate of one operation's duration), :class:`HashBusy` is
 raised at once, so the service answers FAILED in time instead of hashing for a client that has
@@ -28,6 +30,7 @@ too means that a password change outdates every binding made with the old one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import os
@@ -35,6 +38,7 @@ import re
 import secrets
 import threading
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -83,13 +87,77 @@ class HashBusy(Exception):
     """No argon2 slot became free early enough to finish before the caller's deadline."""
 
 
+class FairSlots:
+    """``slots`` units of work at a time, handed out in turn between sources.
+
+    Waiters queue per source (a source address; ``""`` for callers without one); a freed slot
+    goes to the oldest waiter of the next source in rotation, so one source with a hundred
+    waiters gets one slot in turn with every other source, not a hundred first. At most
+    ``max_pending`` waiters per source (0: no cap); more are refused at once.
+    """
+
+    def __init__(self, slots: int, max_pending: int = 0) -> None:
+        self.free = slots
+        self.max_pending = max_pending
+        self._queues: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
+
+    def pending(self, source: str) -> int:
+        return len(self._queues.get(source, ()))
+
+    async def acquire(self, source: str, timeout: float | None) -> None:
+        """Take a slot; :class:`HashBusy` when the source has too many waiters or none freed
+        up within ``timeout`` seconds."""
+        if self.free > 0 and not self._queues:
+            self.free -= 1
+            return
+        if self.max_pending and self.pending(source) >= self.max_pending:
+            raise HashBusy(f"too many logins waiting from {source or 'one source'}")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(source, deque()).append(future)
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        except BaseException as exc:
+            if future.done() and not future.cancelled():
+                self.release()  # granted just as the caller gave up: pass it on
+            else:
+                future.cancel()
+                self._forget(source, future)
+            if isinstance(exc, TimeoutError):
+                raise HashBusy("all password hashing slots stayed busy") from None
+            raise
+
+    def _forget(self, source: str, future: asyncio.Future[None]) -> None:
+        queue = self._queues.get(source)
+        if queue is None:
+            return
+        with contextlib.suppress(ValueError):
+            queue.remove(future)
+        if not queue:
+            del self._queues[source]
+
+    def release(self) -> None:
+        """Give the slot to the next source's oldest waiter (or keep it free)."""
+        while self._queues:
+            source, queue = next(iter(self._queues.items()))
+            future = queue.popleft()
+            if queue:
+                self._queues.move_to_end(source)  # this source waits for its next turn
+            else:
+                del self._queues[source]
+            if not future.done():
+                future.set_result(None)
+                return
+        self.free += 1
+
+
 class PasswordService:
     """argon2id over the client's SHA-256 hex, off the event loop and bounded in concurrency.
 
     ``deadline`` arguments are :func:`time.monotonic` instants (None: no deadline).
     """
 
-    def __init__(self, params: Argon2Params, *, concurrency: int = 0) -> None:
+    def __init__(self, params: Argon2Params, *, concurrency: int = 0,
+                 pending_per_source: int = 0) -> None:
         self._hasher = PasswordHasher(
             time_cost=params.time_cost,
             memory_cost=params.memory_kib,
@@ -97,7 +165,7 @@ class PasswordService:
             type=Type.ID,
         )
         self.concurrency = concurrency if concurrency > 0 else default_hash_concurrency()
-        self._slots = asyncio.Semaphore(self.concurrency)
+        self._slots = FairSlots(self.concurrency, pending_per_source)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         #: Running estimate of one operation's duration, seconds (0 until measured).
@@ -115,17 +183,14 @@ class PasswordService:
                 )
             return self._executor
 
-    async def _run(self, deadline: float | None, work: Callable[[], T]) -> T:
+    async def _run(self, deadline: float | None, work: Callable[[], T], source: str = "") -> T:
         if deadline is None:
-            await self._slots.acquire()
+            await self._slots.acquire(source, None)
         else:
             budget = deadline - time.monotonic() - self.estimate - REPLY_MARGIN
             if budget <= 0:
                 raise HashBusy("no time left for password hashing")
-            try:
-                await asyncio.wait_for(self._slots.acquire(), budget)
-            except TimeoutError:
-                raise HashBusy("all password hashing slots stayed busy") from None
+            await self._slots.acquire(source, budget)
         started = time.monotonic()
 
         def done(_future: object) -> None:
@@ -153,18 +218,19 @@ class PasswordService:
 
     # -- argon2 ------------------------------------------------------------------------------
 
-    async def hash(self, client_hash: str, *, deadline: float | None = None) -> str:
+    async def hash(self, client_hash: str, *, deadline: float | None = None,
+                   source: str = "") -> str:
         """The argon2id hash to store for ``client_hash``; :class:`HashBusy` when it cannot
         be made before ``deadline``."""
-        return await self._run(deadline, lambda: self._hasher.hash(client_hash))
+        return await self._run(deadline, lambda: self._hasher.hash(client_hash), source)
 
     async def verify(
-        self, stored: str, client_hash: str, *, deadline: float | None = None
+        self, stored: str, client_hash: str, *, deadline: float | None = None, source: str = ""
     ) -> bool:
         """Whether ``client_hash`` matches ``stored`` (whatever argon2 parameters made it); a
         corrupt stored hash never matches. :class:`HashBusy` when it cannot be checked before
-        ``deadline``."""
-        return await self._run(deadline, lambda: self._verify(stored, client_hash))
+        ``deadline``. ``source`` (the client's address) queues it fairly among sources."""
+        return await self._run(deadline, lambda: self._verify(stored, client_hash), source)
 
     def _verify(self, stored: str, client_hash: str) -> bool:
         try:

@@ -23,6 +23,7 @@ gets ALREADY_LOGGEDIN until the first session ends (logout, grace period, TTL, b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -42,13 +43,17 @@ from gateway_auth.service.db import AccountRow
 from gateway_auth.service.options import AuthOptions, WorldConfig
 from gateway_auth.service.passwords import HashBusy, PasswordService
 from gateway_auth.service.sessions import GATEWAY_ID_METADATA, Sessions
+from gateway_auth.service.throttle import LoginAttempts, LoginThrottle
 from gateway_auth.service.watchers import AccountWatchers
-from gateway_core.api import ServiceError, abort, check_gateway_id
+from gateway_core.api import ServiceError, abort, abort_internal, check_gateway_id
 from gateway_core.api import ServicerContext as Context
 
 __all__ = ["GATEWAY_ID_METADATA", "AuthServicer"]
 
 log = logging.getLogger("gateway.service.auth")
+
+#: Seconds a gateway's account stream may be away (reconnecting) before it counts as gone.
+WATCH_GRACE = 3.0
 
 
 class AuthServicer(auth_pb2_grpc.AuthServicer):
@@ -61,17 +66,27 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._passwords = PasswordService(options.argon2, concurrency=options.hash_concurrency)
+        self._passwords = PasswordService(options.argon2, concurrency=options.hash_concurrency,
+                                          pending_per_source=options.pending_per_source)
+        self.throttle = LoginThrottle(options.pair_throttle, options.source_throttle)
+        self._attempts = LoginAttempts()
         self._accounts = Accounts(sessionmaker, options, self._passwords, clock=clock)
-        self._sessions = Sessions(sessionmaker, options, self._passwords, clock=clock)
-        self._worlds: dict[int, WorldConfig] = {world.id: world for world in options.worlds}
-        #: The gateways told of every ban (WatchAccounts).
+        #: The gateways told of every ban (WatchAccounts); a gateway whose stream ended and
+        #: did not come back within WATCH_GRACE seconds is gone: its holds count for nothing.
         self.watchers = AccountWatchers()
+        self.watch_grace = WATCH_GRACE
+        self._sessions = Sessions(sessionmaker, options, self._passwords, clock=clock,
+                                  gone=lambda g: self.watchers.gone(g, self.watch_grace))
+        self._worlds: dict[int, WorldConfig] = {world.id: world for world in options.worlds}
 
     @property
     def passwords(self) -> PasswordService:
         """The argon2 worker (its ``operations`` count shows how much argon2 ran)."""
         return self._passwords
+
+    async def end_all_sessions(self) -> int:
+        """End every session (the embedded service starts after its gateway's crash)."""
+        return await self._sessions.end_all()
 
     def close(self) -> None:
         """End the account event streams and release the argon2 worker threads (the service
@@ -90,22 +105,69 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
     # -- login and worlds ------------------------------------------------------------------
 
     async def Login(self, request: auth_pb2.LoginRequest, context: Context) -> auth_pb2.LoginReply:
-        """Check credentials and open a LOGIN-phase session (see the module's login policy)."""
+        """Check credentials and open a LOGIN-phase session (see the module's login policy).
+
+        Throttled first (:mod:`gateway_auth.service.throttle`): a login whose account and
+        address, or address, failed too often lately is FAILED at once with
+        ``retry_after_seconds``, without a password check."""
         username = await login_name_argument(context, request.username)
         client_hash = await client_hash_argument(context, request.password_hash)
+        if len(request.source_address) > 128 or len(request.attempt_id) > 64:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                "source_address or attempt_id too long")
+        source = request.source_address
+        wait = self.throttle.retry_after(username, source)
+        if wait > 0:
+            return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_FAILED,
+                                       retry_after_seconds=wait)
+        # Shielded: a call cancelled at its deadline (the gateway gave up) must not stop a
+        # login between the opening of its session and the look at its attempt id.
+        attempt = asyncio.ensure_future(self._attempt(
+            username, client_hash, call_deadline(context), source, request.attempt_id))
+        return await asyncio.shield(attempt)
+
+    async def _attempt(self, username: str, client_hash: str, deadline: float | None,
+                       source: str, attempt_id: str) -> auth_pb2.LoginReply:
         try:
-            return await self._login(username, client_hash, call_deadline(context))
+            reply = await self._login(username, client_hash, deadline, source)
         except HashBusy as busy:
             log.warning("auth Login answered FAILED: %s", busy)
             return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_FAILED)
         except SQLAlchemyError as exc:
             log.error("auth Login failed: %s", exc, exc_info=exc)
             return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_FAILED)
+        if reply.result in (auth_pb2.LOGIN_RESULT_INVALID_PASSWORD,
+                            auth_pb2.LOGIN_RESULT_UNKNOWN_ACCOUNT):
+            self.throttle.failed(username, source)
+        elif reply.result == auth_pb2.LOGIN_RESULT_OK:
+            self.throttle.succeeded(username, source)
+            if attempt_id and not self._attempts.opened(attempt_id, reply.session_id):
+                # The gateway gave up on this login while it ran: no session may stay behind.
+                await self._sessions.end_id(reply.session_id)
+                log.info("auth: login of user %d abandoned by its gateway; session ended",
+                         reply.user_id)
+                return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_FAILED)
+        return reply
+
+    async def AbandonLogin(
+        self, request: auth_pb2.AbandonLoginRequest, context: Context
+    ) -> auth_pb2.AbandonLoginReply:
+        """End the session a Login opened (or will open) under ``attempt_id``."""
+        if not request.attempt_id or len(request.attempt_id) > 64:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "attempt_id must be 1-64 bytes")
+        session_id = self._attempts.abandon(request.attempt_id)
+        if session_id is None:
+            return auth_pb2.AbandonLoginReply(ended=False)
+        try:
+            ended = await self._sessions.end_id(session_id)
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "auth", "AbandonLogin", exc)
+        return auth_pb2.AbandonLoginReply(ended=ended)
 
     async def _login(
-        self, username: str, client_hash: str, deadline: float | None
+        self, username: str, client_hash: str, deadline: float | None, source: str
     ) -> auth_pb2.LoginReply:
-        account = await self._accounts.authenticate(username, client_hash, deadline)
+        account = await self._accounts.authenticate(username, client_hash, deadline, source)
         if not isinstance(account, AccountRow):
             return auth_pb2.LoginReply(result=account)
         rehash = await self._accounts.rehash(account, client_hash, deadline)
@@ -169,6 +231,12 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         """Drop the caller's hold; end the session when no other gateway holds a live lease."""
         return await self._sessions.release(request, context)
 
+    async def ReleaseWorld(
+        self, request: auth_pb2.ReleaseWorldRequest, context: Context
+    ) -> auth_pb2.ReleaseWorldReply:
+        """The session's world connection left the world."""
+        return await self._sessions.release_world(request, context)
+
     async def EndSession(
         self, request: auth_pb2.EndSessionRequest, context: Context
     ) -> auth_pb2.EndSessionReply:
@@ -216,6 +284,11 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
             await abort(context, exc)
         watcher = self.watchers.watch(gateway_id)
         log.info("auth: gateway %r watches account events", gateway_id)
+        if request.started_at > 0:
+            try:
+                await self._sessions.release_gateway(gateway_id, request.started_at)
+            except SQLAlchemyError as exc:
+                log.error("auth: holds of gateway %r not released: %s", gateway_id, exc)
         try:
             async for event in watcher.drain(context, log, "auth"):
                 yield event

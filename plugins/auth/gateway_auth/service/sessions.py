@@ -58,6 +58,8 @@ _SESSION_ID_ATTEMPTS = 64
 _PHASE_LOGIN = auth_pb2.SESSION_PHASE_LOGIN
 _PHASE_SELECT = auth_pb2.SESSION_PHASE_CHARACTER_SELECT
 _PHASE_WORLD = auth_pb2.SESSION_PHASE_WORLD
+#: The answer to a world join while another connection plays the session's character.
+_WORLD_TAKEN = auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_FAILED)
 #: Call metadata naming the calling gateway (gateway_core.backend_clients adds it to every call).
 GATEWAY_ID_METADATA = "x-gateway-id"
 
@@ -76,6 +78,7 @@ class Sessions:
         passwords: PasswordService,
         *,
         clock: Callable[[], float] = time.time,
+        gone: Callable[[str], bool] = lambda gateway_id: False,
     ) -> None:
         self._db = sessionmaker
         self._options = options
@@ -83,6 +86,14 @@ class Sessions:
         self._binder = SessionBinder()
         self._clock = clock
         self._lock = asyncio.Lock()
+        #: Whether a gateway id is known to be gone (its account stream ended and it has not
+        #: come back): its holds count for nothing at a login.
+        self._gone = gone
+
+    @property
+    def lease(self) -> float:
+        """Seconds a hold lasts without a touch: AUTH_HOLD_LEASE, at most AUTH_SESSION_TTL."""
+        return min(self._options.session_ttl, self._options.hold_lease)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -105,13 +116,99 @@ class Sessions:
         """Record or renew ``holder``'s lease on a live session (callers hold ``_lock``)."""
         if holder is None:
             return
-        expires_at = self._clock() + self._options.session_ttl
+        expires_at = self._clock() + self.lease
         hold = await db.get(SessionHoldRow, (session_id, holder))
         if hold is None:
             db.add(SessionHoldRow(session_id=session_id, gateway_id=holder, expires_at=expires_at))
         else:
             hold.expires_at = expires_at
         await db.flush()
+
+    async def _carry_world(self, db: AsyncSession, row: SessionRow, holder: str | None,
+                           connection: str) -> bool:
+        """Make ``connection`` of ``holder`` the world connection of a WORLD-phase session;
+        False when another world connection of it is live (its gateway holds the session
+        and is not gone). Other phases, and joins that name no connection, pass."""
+        if row.phase != _PHASE_WORLD or not connection:
+            return True
+        carrier = f"{holder or ''}|{connection}"
+        if row.world_carrier and row.world_carrier != carrier:
+            other = row.world_carrier.partition("|")[0]
+            hold = await db.get(SessionHoldRow, (row.id, other))
+            if hold is not None and hold.expires_at > self._clock() and not self._gone(other):
+                log.info("session %d: a second world join refused (its character plays on "
+                         "another connection)", row.id)
+                return False
+        row.world_carrier = carrier
+        return True
+
+    async def release_world(self, request: auth_pb2.ReleaseWorldRequest, context: Context
+                            ) -> auth_pb2.ReleaseWorldReply:
+        """ReleaseWorld: the session's world connection left the world."""
+        holder = await self._holder(context, request.gateway_id, required=False)
+        carrier = f"{holder or ''}|{request.world_connection}"
+        try:
+            async with self._lock, self._db() as db, db.begin():
+                row = await self._live_session(db, request.session_id)
+                if row is None or row.world_carrier != carrier:
+                    return auth_pb2.ReleaseWorldReply(released=False)
+                row.world_carrier = ""
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "auth", "ReleaseWorld", exc)
+        return auth_pb2.ReleaseWorldReply(released=True)
+
+    async def _take_over(self, db: AsyncSession, account_id: int, now: float) -> bool:
+        """End the account's live sessions when no live gateway carries any of them (the
+        gateway died or restarted): True when they were ended and the login may go on.
+
+        A session is carried when it has a hold whose lease runs and whose gateway is not known
+        to be gone; one without any hold is carried while it is younger than a lease (a login
+        whose first touch has not come yet)."""
+        sessions = (await db.execute(select(SessionRow).where(
+            SessionRow.account_id == account_id, SessionRow.expires_at > now))).scalars().all()
+        for session in sessions:
+            holds = (await db.execute(select(SessionHoldRow).where(
+                SessionHoldRow.session_id == session.id,
+                SessionHoldRow.expires_at > now))).scalars().all()
+            if any(not self._gone(hold.gateway_id) for hold in holds):
+                return False
+            if not holds and session.created_at > now - self.lease:
+                return False
+        for session in sessions:
+            log.info("login of user %d takes over session %d, which no live gateway carries",
+                     account_id, session.id)
+            await db.delete(session)
+        await db.flush()
+        return True
+
+    async def release_gateway(self, gateway_id: str, before: float) -> tuple[int, int]:
+        """Drop the holds of ``gateway_id`` last renewed before ``before`` (a previous process
+        of it; 0: all of them) and end the sessions left without a live hold: (holds dropped,
+        sessions ended)."""
+        async with self._lock, self._db() as db, db.begin():
+            now = self._clock()
+            query = select(SessionHoldRow).where(SessionHoldRow.gateway_id == gateway_id)
+            if before > 0:
+                query = query.where(SessionHoldRow.expires_at - self.lease < before)
+            holds = (await db.execute(query)).scalars().all()
+            session_ids = {hold.session_id for hold in holds}
+            for hold in holds:
+                await db.delete(hold)
+            await db.flush()
+            ended = 0
+            for session_id in session_ids:
+                others = (await db.execute(
+                    select(func.count()).select_from(SessionHoldRow).where(
+                        SessionHoldRow.session_id == session_id,
+                        SessionHoldRow.expires_at > now))).scalar_one()
+                session = await db.get(SessionRow, session_id)
+                if session is not None and not others:
+                    await db.delete(session)
+                    ended += 1
+        if holds:
+            log.info("gateway %s restarted: %d hold(s) of its previous process released, "
+                     "%d session(s) ended", gateway_id, len(holds), ended)
+        return len(holds), ended
 
     async def _live_session(self, db: AsyncSession, session_id: int) -> SessionRow | None:
         """The session ``session_id`` if it is live; an expired one is deleted on the way."""
@@ -165,7 +262,8 @@ class Sessions:
                     SessionRow.account_id == account_id, SessionRow.expires_at <= now
                 )
             )
-            if await is_online(db, account_id, self._clock()):
+            if await is_online(db, account_id, now) and not await self._take_over(
+                    db, account_id, now):
                 return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_ALREADY_LOGGEDIN)
             row = await db.get(AccountRow, account_id)
             if row is None:  # deleted meanwhile
@@ -271,6 +369,8 @@ class Sessions:
                 if bound is False:
                     return invalid
                 if bound:
+                    if not await self._carry_world(db, row, holder, request.world_connection):
+                        return _WORLD_TAKEN
                     row.expires_at = self._clock() + self._options.session_ttl
                     await db.flush()
                     await self._hold(db, row.id, holder)
@@ -286,6 +386,8 @@ class Sessions:
                 account = await db.get(AccountRow, row.account_id) if row is not None else None
                 if row is None or account is None:  # ended while we verified
                     return invalid
+                if not await self._carry_world(db, row, holder, request.world_connection):
+                    return _WORLD_TAKEN
                 row.expires_at = self._clock() + self._options.session_ttl
                 if account.password_hash == stored:
                     row.password_binding = self._binder.bind(account.id, stored, client_hash)
@@ -343,6 +445,8 @@ class Sessions:
                 row.phase = phase
                 row.character_id = request.character_id
                 row.character_name = request.character_name
+                if phase == _PHASE_SELECT:
+                    row.world_carrier = ""  # the character left the world
                 row.expires_at = self._clock() + self._options.session_ttl
                 await db.flush()
                 info = self._session_message(row, account)
@@ -411,6 +515,22 @@ class Sessions:
             await abort_internal(context, log, "auth", "ReleaseSession", exc)
         log.debug("session %d released by %s: ended", request.session_id, holder)
         return auth_pb2.ReleaseSessionReply(ended=True)
+
+    async def end_all(self) -> int:
+        """Delete every session (their holds go with them); how many there were."""
+        async with self._lock, self._db() as db, db.begin():
+            count = (await db.execute(select(func.count()).select_from(SessionRow))).scalar_one()
+            await db.execute(delete(SessionHoldRow))
+            await db.execute(delete(SessionRow))
+        return int(count)
+
+    async def end_id(self, session_id: int) -> bool:
+        """Delete session ``session_id`` (whoever holds it); whether a live one existed."""
+        async with self._db() as db, db.begin():
+            row = await self._live_session(db, session_id)
+            if row is not None:
+                await db.delete(row)
+        return row is not None
 
     async def end(
         self, request: auth_pb2.EndSessionRequest, context: Context

@@ -55,7 +55,7 @@ async def test_a_second_start_finds_the_schema_current(database: Callable[[str],
             rows = await connection.exec_driver_sql(
                 f"SELECT version_num FROM {MIGRATIONS.version_table}"
             )
-            assert rows.fetchall() == [("0001",)]
+            assert rows.fetchall() == [("0002",)]
         await service.stop()
 
 
@@ -70,7 +70,7 @@ async def test_two_services_keep_their_versions_apart_in_one_database(
     try:
         assert auth.engine is not None
         async with auth.engine.connect() as connection:
-            for table, head in (("auth_alembic_version", "0001"),
+            for table, head in (("auth_alembic_version", "0002"),
                                 ("character_alembic_version", "0002")):
                 rows = await connection.exec_driver_sql(f"SELECT version_num FROM {table}")
                 assert rows.fetchall() == [(head,)]
@@ -98,4 +98,37 @@ def test_gateway_service_migrate_applies_the_revisions_and_exits(
         finally:
             await engine.dispose()
 
-    assert anyio.run(version) == [("0001",)]
+    assert anyio.run(version) == [("0002",)]
+
+
+@pytest.mark.anyio
+async def test_a_database_at_the_first_revision_gets_the_world_carrier_and_keeps_its_sessions(
+    database: Callable[[str], str],
+) -> None:
+    url = database("auth")
+    service = AuthReferenceService(url)
+    await service.start()
+    assert service.engine is not None
+    async with service.engine.begin() as connection:  # make it what revision 0001 built
+        await connection.exec_driver_sql(
+            "INSERT INTO auth_accounts (id, username, username_key, password_hash, "
+            "access_level, banned, created_at, last_login_at) "
+            "VALUES (1, 'alice', 'alice', 'x', 1, false, 0, 0)")
+        await connection.exec_driver_sql(
+            "INSERT INTO auth_sessions (id, account_id, phase, world_id, channel_id, "
+            "character_id, character_name, created_at, expires_at, password_binding) "
+            "VALUES (77, 1, 2, 1, 1, 3, 'Alice', 0, 9e12, '')")
+        await connection.exec_driver_sql("ALTER TABLE auth_sessions DROP COLUMN world_carrier")
+        await connection.exec_driver_sql(
+            f"UPDATE {MIGRATIONS.version_table} SET version_num = '0001'")
+    await service.stop()
+    upgraded = AuthReferenceService(url)
+    await upgraded.start()
+    try:
+        assert upgraded.engine is not None
+        rows = await query(upgraded.engine, "SELECT id, world_carrier FROM auth_sessions")
+        assert rows == [(77, "")]
+        async with upgraded.engine.connect() as connection:
+            assert await connection.run_sync(_differences) == []
+    finally:
+        await upgraded.stop()

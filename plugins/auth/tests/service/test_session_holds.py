@@ -3,6 +3,7 @@ over a real loopback gRPC server and a real SQLite file (the clock is moved by h
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -185,3 +186,104 @@ async def test_a_database_of_the_earlier_schema_gets_the_holds_table(tmp_path: P
             await join(h, session_id, "gateway-b")
             assert not (await release(h, session_id, "gateway-a")).ended
             assert (await release(h, session_id, "gateway-b")).ended
+
+
+# -- sessions no live gateway carries ------------------------------------------------------
+
+
+async def watch(h: AuthHarness, gateway: str, started_at: float = 0.0) -> grpc.aio.Call:
+    """Open gateway's account stream; returns the call once the service says it watches."""
+    call = h.stub.WatchAccounts(auth_pb2.WatchAccountsRequest(gateway_id=gateway,
+                                                              started_at=started_at))
+    first = await call.read()
+    assert first.HasField("watching")
+    return call
+
+
+async def test_a_login_takes_over_a_session_whose_holds_all_lapsed(auth: AuthHarness) -> None:
+    await create(auth)
+    session_id = await to_character_select(auth)
+    await join(auth, session_id, "gateway-a")  # A then dies: it never touches again
+    assert (await login(auth)).result == auth_pb2.LOGIN_RESULT_ALREADY_LOGGEDIN
+    auth.clock.advance(auth.service.options.hold_lease + 1)  # the session itself still lives
+    assert (await login(auth)).result == auth_pb2.LOGIN_RESULT_OK
+    assert not await is_live(auth, session_id)
+
+
+async def test_a_fresh_login_without_holds_is_not_taken_over(auth: AuthHarness) -> None:
+    await create(auth)
+    assert (await login(auth)).result == auth_pb2.LOGIN_RESULT_OK
+    assert (await login(auth)).result == auth_pb2.LOGIN_RESULT_ALREADY_LOGGEDIN
+    auth.clock.advance(auth.service.options.hold_lease + 1)  # never touched by any gateway
+    assert (await login(auth)).result == auth_pb2.LOGIN_RESULT_OK
+
+
+async def test_a_gateway_whose_account_stream_ended_holds_nothing(auth: AuthHarness) -> None:
+    auth.service.servicer.watch_grace = 0.0
+    await create(auth)
+    call = await watch(auth, "gateway-a")
+    session_id = await to_character_select(auth)
+    await join(auth, session_id, "gateway-a")
+    assert (await login(auth)).result == auth_pb2.LOGIN_RESULT_ALREADY_LOGGEDIN
+    call.cancel()  # the gateway process is killed: its stream breaks
+    for _ in range(200):
+        if auth.service.servicer.watchers.gone("gateway-a", 0.0):
+            break
+        await asyncio.sleep(0.01)
+    assert (await login(auth)).result == auth_pb2.LOGIN_RESULT_OK
+
+
+async def test_a_restarted_gateway_releases_the_holds_of_its_previous_process(
+        auth: AuthHarness) -> None:
+    await create(auth)
+    await create(auth, "bob")
+    alice = await to_character_select(auth)
+    await join(auth, alice, "gateway-a")
+    bob = await to_character_select(auth, "bob")
+    await join(auth, bob, "gateway-a")
+    await join(auth, bob, "gateway-b")  # bob is carried by another live gateway too
+    auth.clock.advance(5)
+    call = await watch(auth, "gateway-a", started_at=auth.clock.now - 1)  # the new process
+    assert not await is_live(auth, alice)
+    assert await is_live(auth, bob)
+    assert (await login(auth)).result == auth_pb2.LOGIN_RESULT_OK
+    call.cancel()
+
+
+async def world_join(h: AuthHarness, session_id: int, gateway: str,
+                     connection: str) -> int:
+    reply = await h.stub.ValidateSession(auth_pb2.ValidateSessionRequest(
+        session_id=session_id, password_hash=PW, gateway_id=gateway,
+        world_connection=connection))
+    return int(reply.result)
+
+
+async def in_world(h: AuthHarness) -> int:
+    session_id = await to_character_select(h)
+    await h.stub.SetSessionPhase(auth_pb2.SetSessionPhaseRequest(
+        session_id=session_id, phase=auth_pb2.SESSION_PHASE_WORLD, character_id=7,
+        character_name="Alice"))
+    return session_id
+
+
+async def test_one_world_connection_per_session(auth: AuthHarness) -> None:
+    auth.service.servicer.watch_grace = 0.0
+    await create(auth)
+    session_id = await in_world(auth)
+    assert await world_join(auth, session_id, "gateway-a", "c1") == auth_pb2.JOIN_RESULT_OK
+    assert await world_join(auth, session_id, "gateway-a", "c1") == auth_pb2.JOIN_RESULT_OK
+    # Another connection, on the same gateway or another one, while c1 plays: refused.
+    assert await world_join(auth, session_id, "gateway-a", "c2") == auth_pb2.JOIN_RESULT_FAILED
+    assert await world_join(auth, session_id, "gateway-b", "c1") == auth_pb2.JOIN_RESULT_FAILED
+    released = await auth.stub.ReleaseWorld(auth_pb2.ReleaseWorldRequest(
+        session_id=session_id, world_connection="c1", gateway_id="gateway-a"))
+    assert released.released
+    assert await world_join(auth, session_id, "gateway-b", "c9") == auth_pb2.JOIN_RESULT_OK
+    # gateway-b dies (its account stream ends): its world connection counts for nothing.
+    call = await watch(auth, "gateway-b")
+    call.cancel()
+    for _ in range(200):
+        if auth.service.servicer.watchers.gone("gateway-b", 0.0):
+            break
+        await asyncio.sleep(0.01)
+    assert await world_join(auth, session_id, "gateway-a", "c3") == auth_pb2.JOIN_RESULT_OK

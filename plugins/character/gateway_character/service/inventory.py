@@ -8,8 +8,10 @@ Slot layout of the 140 inventory slots (docs/protocol.md §5.6; the client's num
 * 12-131 the bag, 4 tabs of 30: tab 0 (12-41) equipment (types 1-9), tab 1 (42-71)
   consumables (10), tab 2 (72-101) gems, materials and quest items (11-13), tab 3 (102-131)
   riding parts (14) - a bag slot takes the types of its tab;
-* 132-134 ammunition (not used yet: nothing may go there);
-* 135-139 the vehicle's parts (type 14 only).
+* 132-134 ammunition: 132 arrows, 133 bullets, 134 throwing weapons (material items whose
+  content ``ammo`` names the slot's kind);
+* 135-139 the vehicle's parts, body, engine, leg, ability, arm (type 14 only; an item whose
+  content ``ride_part`` names a part goes in that part's slot only).
 
 An item is a ``(header, data)`` pair: header bits 0-4 type, 5-14 number, 15 is_created; data is
 the count of a stackable item (types 10-13) or an equipment overlay (durability, life, ...).
@@ -20,6 +22,8 @@ account is 160 slots taking any item, stacked the same way.
 :func:`apply_change` applies a whole ``ChangeItemsRequest`` to copies of an inventory, its zuly,
 a storage and its zuly: either everything (result ITEM_RESULT_OK, the new values and the slots
 that changed) or nothing (another result, the values given, nothing changed).
+:func:`apply_exchange` does the same for an ``ExchangeRequest`` between two characters (a
+player trade, a personal shop's sale): both sides or neither, and which side failed.
 """
 
 from __future__ import annotations
@@ -37,11 +41,15 @@ __all__ = [
     "MAX_ZULY",
     "STORAGE_SLOTS",
     "Change",
+    "Exchanged",
     "Refused",
+    "SideAfter",
     "apply_change",
+    "apply_exchange",
     "bag_tab",
     "empty_inventory",
     "empty_storage",
+    "fits",
     "fits_slot",
     "item_count",
     "item_number",
@@ -71,6 +79,10 @@ TAB_SLOTS: Final = 30
 BAG_TABS: Final = 4
 AMMO_SLOTS: Final = range(132, 135)
 RIDING_SLOTS: Final = range(135, 140)
+#: The content's ``ItemDef.ammo`` each ammunition slot takes.
+AMMO_KINDS: Final = {132: "arrow", 133: "bullet", 134: "throw"}
+#: The content's ``ItemDef.ride_part`` of each riding slot (a part without one fits all).
+RIDE_PARTS: Final = ("body", "engine", "leg", "ability", "arm")
 #: Item types counted by their data (the rest are one item per slot with an overlay).
 STACKABLE_TYPES: Final = frozenset({10, 11, 12, 13})
 #: The overlay of a fresh equipment item: durability 50 (bits 9-15), life 1000 (bits 16-25).
@@ -135,7 +147,23 @@ def fits_slot(slot: int, kind: int) -> bool:
         return kind == 0 or (slot - BAG_START) // TAB_SLOTS == bag_tab(kind)
     if slot in RIDING_SLOTS:
         return kind in (0, 14)
-    return False  # 0 (unused), ammunition (not yet), outside
+    return False  # 0 (unused), ammunition (by its definition: see fits), outside
+
+
+def fits(pack: ContentPack, slot: int, header: int) -> bool:
+    """Whether the item ``header`` (0: empty) may be in inventory ``slot``: :func:`fits_slot`,
+    and for an ammunition slot, ammunition of the slot's kind; a riding part with a
+    ``ride_part`` only in that part's slot."""
+    if slot in AMMO_SLOTS:
+        if header == 0:
+            return True
+        definition = pack.item_by_client(item_type(header), item_number(header))
+        return definition is not None and definition.ammo == AMMO_KINDS[slot]
+    if slot in RIDING_SLOTS and header:
+        definition = pack.item_by_client(item_type(header), item_number(header))
+        if definition is not None and definition.ride_part is not None:
+            return RIDE_PARTS[slot - RIDING_SLOTS.start] == definition.ride_part
+    return fits_slot(slot, item_type(header))
 
 
 def empty_inventory() -> list[list[int]]:
@@ -282,7 +310,7 @@ def _move(pack: ContentPack, inventory: list[Slot], source: int, target: int) ->
     if source == target:
         return
     kind = item_type(moving[0])
-    if not fits_slot(source, kind) or not fits_slot(target, kind):
+    if not fits(pack, source, moving[0]) or not fits(pack, target, moving[0]):
         raise Refused(_R.ITEM_RESULT_BAD_SLOT, f"an item of type {kind} cannot go to {target}")
     if (
         there[0]
@@ -293,7 +321,7 @@ def _move(pack: ContentPack, inventory: list[Slot], source: int, target: int) ->
         inventory[target] = (there[0], there[1] + moved)
         inventory[source] = (moving[0], moving[1] - moved) if moving[1] > moved else EMPTY
         return
-    if not fits_slot(source, item_type(there[0])):
+    if not fits(pack, source, there[0]):
         raise Refused(
             _R.ITEM_RESULT_BAD_SLOT,
             f"the item in slot {target} cannot go to {source}",
@@ -381,6 +409,123 @@ def apply_change(
         storage_changed=[
             i for i in range(STORAGE_SLOTS) if new_storage[i] != before_storage[i]
         ],
+    )
+
+
+#: Most items one side of an exchange gives.
+MAX_EXCHANGE_ITEMS: Final = 64
+
+
+@dataclass
+class SideAfter:
+    """One side of an exchange afterwards: its inventory, its zuly and the slots whose
+    contents differ from before (the values as given when the exchange was refused)."""
+
+    inventory: list[Slot]
+    zuly: int
+    changed: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Exchanged:
+    """The outcome of :func:`apply_exchange`. ``failed`` is ``"a"`` or ``"b"``, the side that
+    could not be carried out (it does not hold what it gives, it has no room for what it gets,
+    too little or too much zuly), and ``""`` when the exchange was made."""
+
+    result: int
+    message: str
+    failed: str
+    a: SideAfter
+    b: SideAfter
+
+    @property
+    def ok(self) -> bool:
+        return self.result == _R.ITEM_RESULT_OK
+
+
+class _SideRefused(Refused):
+    def __init__(self, side: str, refused: Refused) -> None:
+        super().__init__(refused.result, f"side {side}: {refused.message}")
+        self.side = side
+
+
+def _gives(pack: ContentPack, side: str, gives: Sequence[character_pb2.RemoveItem],
+           inventory: list[Slot]) -> list[tuple[Slot, int]]:
+    """Take every item ``side`` gives out of its ``inventory``: what was taken, with counts."""
+    if len(gives) > MAX_EXCHANGE_ITEMS:
+        raise _SideRefused(side, Refused(_R.ITEM_RESULT_BAD_SLOT,
+                                         f"more than {MAX_EXCHANGE_ITEMS} items"))
+    taken = []
+    for index, give in enumerate(gives):
+        try:
+            definition = _definition(pack, give.item, give.count)
+            item = _take(inventory, give.slot, give.item, definition, give.count,
+                         INVENTORY_SLOTS, "inventory")
+        except Refused as refused:
+            raise _SideRefused(side, Refused(refused.result,
+                                             f"item {index}: {refused.message}")) from None
+        taken.append((item, give.count))
+    return taken
+
+
+def _receive(pack: ContentPack, side: str, items: Sequence[tuple[Slot, int]],
+             inventory: list[Slot]) -> None:
+    """Add what the other side gave to ``side``'s ``inventory`` the way AddItem adds (onto
+    stacks of it with room in its tab, then free slots of its tab); an equipment item keeps
+    its overlay (durability, life, gems)."""
+    for item, count in items:
+        try:
+            _put(pack, inventory, tab_slots(item_type(item[0])), item, count)
+        except Refused as refused:
+            raise _SideRefused(side, refused) from None
+
+
+def _exchange_zuly(side: str, held: int, gives: int, gets: int) -> int:
+    if gives < 0:
+        raise _SideRefused(side, Refused(_R.ITEM_RESULT_NO_ZULY, "a negative zuly"))
+    if gives > held:
+        raise _SideRefused(side, Refused(_R.ITEM_RESULT_NO_ZULY,
+                                         f"has {held} zuly, gives {gives}"))
+    after = held - gives + gets
+    if after > MAX_ZULY:
+        raise _SideRefused(side, Refused(_R.ITEM_RESULT_TOO_MUCH_ZULY,
+                                         f"cannot hold {after} zuly"))
+    return after
+
+
+def apply_exchange(
+    pack: ContentPack,
+    request: character_pb2.ExchangeRequest,
+    a_inventory: Sequence[Sequence[int]],
+    a_zuly: int,
+    b_inventory: Sequence[Sequence[int]],
+    b_zuly: int,
+) -> Exchanged:
+    """Apply an exchange to copies of both inventories and purses: every item either side
+    gives leaves it (RemoveItem's checks) and reaches the other, and each side's zuly goes to
+    the other; all of it, or (the first refusal, naming its side) none.
+
+    Both sides give first, so room one side makes by giving serves what it gets. Every item
+    and every zuly that leaves one side reaches the other: nothing is made or lost."""
+    before_a = _slots(a_inventory, INVENTORY_SLOTS)
+    before_b = _slots(b_inventory, INVENTORY_SLOTS)
+    new_a, new_b = list(before_a), list(before_b)
+    try:
+        from_a = _gives(pack, "a", request.a.gives, new_a)
+        from_b = _gives(pack, "b", request.b.gives, new_b)
+        _receive(pack, "b", from_a, new_b)
+        _receive(pack, "a", from_b, new_a)
+        zuly_a = _exchange_zuly("a", a_zuly, request.a.zuly, 0)
+        zuly_b = _exchange_zuly("b", b_zuly, request.b.zuly, 0)
+        zuly_a = _exchange_zuly("a", zuly_a, 0, request.b.zuly)
+        zuly_b = _exchange_zuly("b", zuly_b, 0, request.a.zuly)
+    except _SideRefused as refused:
+        return Exchanged(refused.result, refused.message, refused.side,
+                         SideAfter(before_a, a_zuly), SideAfter(before_b, b_zuly))
+    return Exchanged(
+        _R.ITEM_RESULT_OK, "", "",
+        SideAfter(new_a, zuly_a, [i for i in range(INVENTORY_SLOTS) if new_a[i] != before_a[i]]),
+        SideAfter(new_b, zuly_b, [i for i in range(INVENTORY_SLOTS) if new_b[i] != before_b[i]]),
     )
 
 

@@ -17,6 +17,10 @@ stores the new values with the reply in the same transaction. SaveCharacter ther
 writes inventory, money or equipped items: the gateway's copy may be older than a ChangeItems
 since, and the gateway never writes an inventory it read earlier back over a newer one.
 
+Exchange (a player trade, a personal shop's sale): the same for two characters at once, their
+rows locked in id order; its request id is kept for the first character, under a prefix of its
+own in the same table as ChangeItems' ids.
+
 Hotbar: likewise, a character's hotbar changes only through SetHotbar (one slot, one UPDATE of
 the row's hotbar in a transaction, under the same row lock as ChangeItems); SaveCharacter never
 writes it, so a save carrying the hotbar read at the join cannot undo a SetHotbar since.
@@ -40,9 +44,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway_character.service.db import CharacterRow, ItemRequestRow, StorageRow
 from gateway_character.service.inventory import (
+    MAX_EXCHANGE_ITEMS,
     MAX_OPS,
     STORAGE_SLOTS,
     apply_change,
+    apply_exchange,
     empty_storage,
     starter_inventory,
     weight,
@@ -79,6 +85,11 @@ _CREATE_LOCK_SPACE = 0x43484152  # "CHAR"
 _STORAGE_LOCK_SPACE = 0x53544F52  # "STOR"
 #: Longest ChangeItems request id (bytes of its UTF-8).
 MAX_REQUEST_ID_BYTES = 64
+#: An exchange's request id is kept under this prefix in the table of ChangeItems request ids
+#: of its first character, so that the two kinds of request never answer for each other.
+EXCHANGE_KEY_PREFIX = "exchange:"
+#: Longest Exchange request id (bytes of its UTF-8): the prefix and it fit the column.
+MAX_EXCHANGE_ID_BYTES = MAX_REQUEST_ID_BYTES - len(EXCHANGE_KEY_PREFIX)
 # Starting values of a new character (level 1 visitor, job 0); its skills come from the content
 # pack's starter kit of job 0.
 _START_JOB = 0
@@ -86,6 +97,11 @@ _START_STATS = {"str_": 15, "dex": 15, "int_": 15, "con": 15, "charm": 10, "sens
 _START_HP, _START_MP, _START_STAMINA = 100, 50, 5000
 
 _R = character_pb2
+
+#: How long (seconds) an applied ChangeItems or Exchange request id is remembered for its
+#: retries: far longer than any caller retries (a gateway settles a lost answer within a
+#: minute), short enough that the table does not grow with every change ever made.
+REQUEST_KEEP_SECONDS = 24 * 3600.0
 
 
 class CharacterServicer(character_pb2_grpc.CharacterServicer):
@@ -113,6 +129,14 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         self._items_lock = asyncio.Lock()
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _forget_old_requests(self, db: AsyncSession, character_id: int) -> None:
+        """Forget the item request ids of ``character_id`` older than
+        :data:`REQUEST_KEEP_SECONDS` (no retry comes back that late), so the table stays the
+        size of the recent changes."""
+        await db.execute(delete(ItemRequestRow).where(
+            ItemRequestRow.character_id == character_id,
+            ItemRequestRow.created_at < self._clock() - REQUEST_KEEP_SECONDS))
 
     async def _purge(self, db: AsyncSession) -> None:
         """Delete every character whose deletion delay has run out."""
@@ -540,6 +564,98 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
             await abort_internal(context, log, "character", "ChangeItems", exc)
         return reply
 
+    async def Exchange(
+        self, request: character_pb2.ExchangeRequest, context: Context
+    ) -> character_pb2.ExchangeReply:
+        """Exchange items and zuly between two characters all or nothing, once per request id
+        (kept for the first character)."""
+        error = None
+        a, b = request.a.character_id, request.b.character_id
+        if a == 0 or b == 0:
+            error = "both character ids are required"
+        elif a == b:
+            error = "a character cannot exchange with itself"
+        elif not request.request_id:
+            error = "request_id is required"
+        elif len(request.request_id.encode()) > MAX_EXCHANGE_ID_BYTES:
+            error = f"request_id is longer than {MAX_EXCHANGE_ID_BYTES} bytes"
+        elif max(len(request.a.gives), len(request.b.gives)) > MAX_EXCHANGE_ITEMS:
+            error = f"more than {MAX_EXCHANGE_ITEMS} items a side"
+        elif request.a.zuly < 0 or request.b.zuly < 0:
+            error = "zuly is negative"
+        if error is not None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
+        try:
+            async with self._db() as db:
+                sqlite = db.get_bind().dialect.name == "sqlite"
+                serial = self._items_lock if sqlite else contextlib.nullcontext()
+                async with serial, db.begin():
+                    reply = await self._exchange(db, request, postgres=not sqlite)
+        except ServiceError as refused:
+            await abort(context, refused)
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "character", "Exchange", exc)
+        return reply
+
+    async def _exchange(
+        self, db: AsyncSession, request: character_pb2.ExchangeRequest, *, postgres: bool
+    ) -> character_pb2.ExchangeReply:
+        # Rows are locked in id order (FOR UPDATE on PostgreSQL), so two exchanges of the same
+        # two characters, or an exchange and a ChangeItems, never wait on each other in a
+        # circle.
+        ids = sorted((request.a.character_id, request.b.character_id))
+        rows = {cid: await self._live_character(db, cid, lock=postgres) for cid in ids}
+        first = rows[request.a.character_id]
+        key = EXCHANGE_KEY_PREFIX + request.request_id
+        seen = (
+            await db.execute(
+                select(ItemRequestRow.reply).where(
+                    ItemRequestRow.character_id == first.id,
+                    ItemRequestRow.request_id == key,
+                )
+            )
+        ).scalar_one_or_none()
+        if seen is not None:
+            replayed = character_pb2.ExchangeReply.FromString(seen)
+            replayed.replayed = True
+            return replayed
+        second = rows[request.b.character_id]
+        done = apply_exchange(self.content, request, first.inventory, first.money,
+                              second.inventory, second.money)
+        reply = character_pb2.ExchangeReply(
+            result=done.result,  # type: ignore[arg-type]
+            message=done.message,
+        )
+        if done.ok:
+            for row, after, outcome in ((first, done.a, reply.a), (second, done.b, reply.b)):
+                if after.changed:
+                    row.inventory = [list(item) for item in after.inventory]
+                if after.zuly != row.money:
+                    row.money = after.zuly
+                outcome.character_id = row.id
+                outcome.changed.extend(
+                    character_pb2.SlotItem(slot=slot, item=_item(after.inventory[slot]))
+                    for slot in after.changed
+                )
+                outcome.zuly = after.zuly
+                outcome.weight = min(weight(self.content, after.inventory), U32)
+        else:
+            reply.failed_character_id = first.id if done.failed == "a" else second.id
+        await self._forget_old_requests(db, first.id)
+        db.add(
+            ItemRequestRow(
+                character_id=first.id,
+                request_id=key,
+                reply=reply.SerializeToString(),
+                created_at=self._clock(),
+            )
+        )
+        await db.flush()
+        if done.ok:
+            log.info("characters %d and %d: exchange made (request %r)", first.id, second.id,
+                     request.request_id)
+        return reply
+
     async def SetHotbar(
         self, request: character_pb2.SetHotbarRequest, context: Context
     ) -> character_pb2.SetHotbarReply:
@@ -637,6 +753,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
             storage_zuly=change.storage_zuly,
             weight=min(weight(self.content, change.inventory), U32),
         )
+        await self._forget_old_requests(db, row.id)
         db.add(
             ItemRequestRow(
                 character_id=row.id,

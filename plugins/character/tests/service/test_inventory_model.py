@@ -18,6 +18,7 @@ from gateway_character.service.inventory import (
     apply_change,
     empty_inventory,
     empty_storage,
+    fits,
     fits_slot,
     item_count,
     item_number,
@@ -93,6 +94,21 @@ id = "letter"
 name = "Letter"
 type = 13
 number = 1
+
+[[item]]
+id = "wheels"
+name = "Wheels"
+type = 14
+number = 2
+ride_part = "leg"
+
+[[item]]
+id = "arrow"
+name = "Arrow"
+type = 12
+number = 901
+stack = 4
+ammo = "arrow"
 
 [[starter_kit]]
 job = 0
@@ -172,6 +188,33 @@ def test_slots_take_their_types() -> None:
     assert fits_slot(72, 13) and fits_slot(102, 14) and not fits_slot(102, 10)
     assert fits_slot(135, 14) and not fits_slot(135, 8)
     assert not any(fits_slot(s, 10) for s in (0, 132, 133, 134, 140))
+
+
+def test_ammunition_slots_take_ammunition_of_their_kind_only() -> None:
+    arrow = make_header(12, 901)
+    assert fits(PACK, 132, arrow) and fits(PACK, 132, 0)
+    assert not fits(PACK, 133, arrow) and not fits(PACK, 134, arrow)
+    assert not fits(PACK, 132, make_header(11, 1))  # a material that is no ammunition
+    bag = change(add(12, 901, 3))
+    assert bag.changed == [72]
+    equipped = change(move(72, 132), inventory=[list(s) for s in bag.inventory])
+    assert equipped.result == c.ITEM_RESULT_OK
+    assert equipped.inventory[132] == (arrow, 3) and equipped.inventory[72] == (0, 0)
+    wrong = change(move(72, 133), inventory=[list(s) for s in bag.inventory])
+    assert wrong.result == c.ITEM_RESULT_BAD_SLOT
+    back = change(move(132, 72), inventory=[list(s) for s in equipped.inventory])
+    assert back.result == c.ITEM_RESULT_OK and back.inventory[72] == (arrow, 3)
+
+
+def test_a_riding_part_with_a_part_goes_to_that_part_s_slot_only() -> None:
+    wheels, cart = make_header(14, 2), make_header(14, 1)
+    assert fits(PACK, 137, wheels) and not fits(PACK, 135, wheels)
+    assert all(fits(PACK, slot, cart) for slot in range(135, 140))  # no part: any slot
+    bag = change(add(14, 2))
+    assert change(move(bag.changed[0], 135),
+                  inventory=[list(s) for s in bag.inventory]).result == c.ITEM_RESULT_BAD_SLOT
+    assert change(move(bag.changed[0], 137),
+                  inventory=[list(s) for s in bag.inventory]).result == c.ITEM_RESULT_OK
 
 
 def test_an_added_equipment_item_is_fresh_in_the_first_free_slot_of_its_tab() -> None:
@@ -346,7 +389,8 @@ class InventoryMachine(RuleBasedStateMachine):
             held = self._held(self.inventory)
             source = data.draw(st.sampled_from(held) if held and data.draw(st.integers(0, 4))
                                else st.integers(0, INVENTORY_SLOTS))
-            target = data.draw(st.sampled_from([*held, *range(1, 12)]) if data.draw(st.booleans())
+            target = data.draw(st.sampled_from([*held, *range(1, 12), 132, 133, 134])
+                               if data.draw(st.booleans())
                                else st.integers(0, INVENTORY_SLOTS))
             return move(source, target), delta
         slots = self.storage if kind == "retrieve" else self.inventory
@@ -402,7 +446,7 @@ class InventoryMachine(RuleBasedStateMachine):
                 key = (item_type(item[0]), item_number(item[0]))
                 assert 1 <= item_count(item) <= STACK[key], (where, slot, item)
                 if where == "inventory":
-                    assert fits_slot(slot, key[0]), (slot, item)
+                    assert fits(PACK, slot, item[0]), (slot, item)
 
     @invariant()
     def zuly_in_range(self) -> None:

@@ -23,7 +23,7 @@ from gateway_protos.v1 import character_pb2 as c
 from gateway_protos.v1 import character_pb2_grpc, common_pb2
 
 from gateway_core.api import load_default_pack
-from gateway_core.testing import ManualClock, PostgresServer, serve_on_loopback
+from gateway_core.testing import ManualClock, PostgresServer, query, serve_on_loopback
 
 from ..conftest import CharacterHarness
 
@@ -182,6 +182,21 @@ async def test_a_replayed_request_id_applies_once(chars: CharacterHarness) -> No
     refused = c.ChangeItemsRequest(character_id=state.id, request_id="no", zuly_delta=-10**6)
     assert (await chars.stub.ChangeItems(refused)).result == c.ITEM_RESULT_NO_ZULY
     assert (await chars.stub.ChangeItems(refused)).replayed
+
+
+async def test_request_ids_are_forgotten_after_a_day(chars: CharacterHarness) -> None:
+    from gateway_character.service.servicer import REQUEST_KEEP_SECONDS
+
+    state = await new_character(chars.stub)
+    old = c.ChangeItemsRequest(character_id=state.id, request_id="old", zuly_delta=1)
+    assert not (await chars.stub.ChangeItems(old)).replayed
+    chars.clock.advance(REQUEST_KEEP_SECONDS + 1)
+    await chars.stub.ChangeItems(c.ChangeItemsRequest(  # the next change forgets "old"
+        character_id=state.id, request_id="new", zuly_delta=1))
+    rows = await query(chars.service.engine,
+                       "SELECT request_id FROM character_item_requests WHERE character_id = :c",
+                       c=state.id)
+    assert rows == [("new",)]
 
 
 async def test_change_items_arguments(chars: CharacterHarness) -> None:

@@ -50,6 +50,7 @@ from gateway_core.api import (
     ItemDef,
     MonsterDef,
     Packet,
+    ServiceError,
     SkillCancelResult,
     SkillDef,
     SkillLevelResult,
@@ -109,6 +110,7 @@ class World(Protocol):
     def place_ground_item(self, instance: MapState, x: float, y: float,
                           ground: GroundDrop) -> Entity: ...
     def remove_ground_item(self, instance: MapState, entity: Entity) -> None: ...
+    def close_stall(self, entity: Entity) -> None: ...
 
 #: PAKWC_DAMAGE ``action`` bits (the client's damage flags).
 DAMAGE_ATTACK: Final = 0x02
@@ -127,6 +129,14 @@ CORPSE_SECONDS: Final = 4.0
 LEASH_DISTANCE: Final = 2500.0
 #: Seconds between two looks around of an aggressive monster with no target.
 AGGRO_CHECK_SECONDS: Final = 0.5
+#: Farthest (map units) a party member may be from a monster its party killed to share the XP
+#: and the drops (members on the monster's map instance only).
+PARTY_SHARE_RADIUS: Final = 5000.0
+#: Party rule bits (PAKCS_PARTY_RULE): XP split equally among the members in range (else in
+#: proportion to their levels); drops owned by the members in turn (else by the party).
+RULE_EXP_PER_PLAYER: Final = 0x01
+RULE_ITEM_IN_ORDER: Final = 0x80
+
 #: Seconds loot lies on the ground, and how long only its owner may take it.
 GROUND_ITEM_SECONDS: Final = 120
 OWNER_WINDOW_SECONDS: Final = 30
@@ -164,6 +174,21 @@ def skill_wire_id(skill_id: int) -> tuple[int, int]:
     two bytes are the client's 16-bit skill number, low byte first (docs/protocol.md §10.15)."""
     low = skill_id & 0xFF
     return (low - 0x100 if low > 0x7F else low), (skill_id >> 8) & 0xFF
+
+
+def party_shares(pool: int, levels: list[int], *, per_player: bool) -> list[int]:
+    """A kill's XP ``pool`` split among party members of ``levels`` (the killer first):
+    equal parts (``per_player``) or parts in proportion to the levels; what the rounding down
+    leaves goes to the killer, so the shares always add up to the pool."""
+    if not levels:
+        return []
+    if per_player:
+        shares = [pool // len(levels)] * len(levels)
+    else:
+        total = sum(max(1, level) for level in levels)
+        shares = [pool * max(1, level) // total for level in levels]
+    shares[0] += pool - sum(shares)
+    return shares
 
 
 def _bonus_of(buffs: Iterable[Buff]) -> Bonus:
@@ -264,6 +289,12 @@ class Combat:
         self._sequence = itertools.count()
         #: (due, sequence, entity): dead monsters to remove, ground items to expire.
         self._timers: list[tuple[float, int, Entity]] = []
+        #: Parties (SetParty): the members on maps by party id, each member's (party, rule),
+        #: and whose turn the next drop of a party with the item-in-order rule is.
+        self.parties: dict[int, set[Entity]] = {}
+        self.party_of: dict[Entity, tuple[int, int]] = {}
+        self._drop_turn: dict[int, int] = {}
+        self.shared_kills = 0
         self.hits = 0
         self.kills = 0
         self.deaths = 0
@@ -742,6 +773,7 @@ class Combat:
         self._forget_target(entity)
         if entity.is_player:
             self.deaths += 1
+            self.state.close_stall(entity)
             lost = formulas.death_penalty(fighter.level, fighter.xp)
             fighter.xp -= lost
             fighter.penalty_xp += lost
@@ -755,8 +787,9 @@ class Combat:
         entity.next_wander = math.inf
         winner = self._top_damager(entity)
         if winner is not None and fighter.monster is not None:
-            self._award(winner, entity, fighter.monster)
-            self._loot(entity, winner, fighter.monster, now)
+            sharing = self.party_near(winner, entity)
+            self._award(winner, entity, fighter.monster, sharing)
+            self._loot(entity, winner, fighter.monster, now, sharing)
         heapq.heappush(self._timers, (now + CORPSE_SECONDS, next(self._sequence), entity))
 
     def _top_damager(self, monster: Entity) -> Entity | None:
@@ -773,11 +806,98 @@ class Combat:
                 best, best_damage = candidate, dealt
         return best
 
-    def _award(self, player: Entity, monster: Entity, kind: MonsterDef) -> None:
+    # -- parties ------------------------------------------------------------------------------
+
+    def find_player(self, character_id: int, object_id: int) -> int:
+        """The character id of the player with ``object_id`` on the map instance of
+        ``character_id``, or NOT_FOUND."""
+        asker = self.state.characters.get(character_id)
+        if asker is None:
+            raise ServiceError(grpc.StatusCode.NOT_FOUND,
+                               f"character {character_id} is not on any map")
+        found = self.state.instance_of(asker).objects.get(object_id)
+        if found is None or not found.is_player:
+            raise ServiceError(grpc.StatusCode.NOT_FOUND,
+                               f"no player has object id {object_id} on that map")
+        return found.character_id
+
+    def set_party(self, character_id: int, party_id: int, rule: int) -> int:
+        """Put a character on a map into ``party_id`` (0: none) with ``rule``; the number
+        of that party's members on maps now (NOT_FOUND when the character is on none)."""
+        entity = self.state.characters.get(character_id)
+        if entity is None:
+            raise ServiceError(grpc.StatusCode.NOT_FOUND,
+                               f"character {character_id} is not on any map")
+        self._leave_party(entity)
+        if not party_id:
+            return 0
+        self.party_of[entity] = (party_id, rule)
+        members = self.parties.setdefault(party_id, set())
+        members.add(entity)
+        # The rule is the party's: the latest word on it holds for every member.
+        for member in members:
+            self.party_of[member] = (party_id, rule)
+        return len(members)
+
+    def _leave_party(self, entity: Entity) -> None:
+        entry = self.party_of.pop(entity, None)
+        if entry is None:
+            return
+        members = self.parties.get(entry[0])
+        if members is not None:
+            members.discard(entity)
+            if not members:
+                del self.parties[entry[0]]
+                self._drop_turn.pop(entry[0], None)
+
+    def may_take(self, taker: Entity, ground: GroundDrop, now: float) -> bool:
+        """Whether ``taker`` may take ``ground`` now: nobody's, its owner's, past the owner
+        window, or a drop of a party kill taken by a member of that party."""
+        if ground.owner_character_id in (0, taker.character_id) or now >= ground.owner_until:
+            return True
+        party_id = self.party_of.get(taker, (0, 0))[0]
+        return bool(ground.owner_party_id) and party_id == ground.owner_party_id
+
+    def party_near(self, killer: Entity, monster: Entity) -> list[Entity]:
+        """Who shares a kill of ``killer``: the killer first, then the living members of its
+        party on the monster's map instance within :data:`PARTY_SHARE_RADIUS` of it."""
+        entry = self.party_of.get(killer)
+        if entry is None:
+            return [killer]
+        near = [killer]
+        for member in sorted(self.parties.get(entry[0], ()), key=lambda m: m.character_id):
+            fighter = member.fighter
+            if (member is killer or fighter is None or fighter.dead
+                    or member.map_id != monster.map_id or member.channel_id != monster.channel_id
+                    or math.hypot(member.x - monster.x, member.y - monster.y)
+                    > PARTY_SHARE_RADIUS):
+                continue
+            near.append(member)
+        return near
+
+    def _award(self, player: Entity, monster: Entity, kind: MonsterDef,
+               sharing: list[Entity]) -> None:
+        """The kill's XP: the killer's alone, or split among the party members near it by
+        the party's rule."""
+        fighter = player.fighter
+        if fighter is None:
+            return
+        pool = formulas.kill_xp(kind.xp, kind.level, fighter.level)
+        if len(sharing) < 2:
+            self._grant(player, monster, pool)
+            return
+        self.shared_kills += 1
+        rule = self.party_of.get(player, (0, 0))[1]
+        levels = [m.fighter.level if m.fighter is not None else 1 for m in sharing]
+        shares = party_shares(pool, levels, per_player=bool(rule & RULE_EXP_PER_PLAYER))
+        for member, share in zip(sharing, shares, strict=True):
+            self._grant(member, monster, share)
+
+    def _grant(self, player: Entity, monster: Entity, gained: int) -> None:
+        """Give a player XP from a kill: PAKWC_SET_EXP, and a level-up when reached."""
         fighter = player.fighter
         if fighter is None or fighter.dead:
             return
-        gained = formulas.kill_xp(kind.xp, kind.level, fighter.level)
         gain = formulas.gain_xp(fighter.level, fighter.xp, gained)
         fighter.xp = gain.xp
         self._show([player], SrvSetExp(exp=fighter.xp, stamina=_i16(fighter.stamina),
@@ -798,10 +918,16 @@ class Combat:
             self._vitals(player)
         self.mark(player, level_up=gain.levels > 0)
 
-    def _loot(self, monster: Entity, owner: Entity, kind: MonsterDef, now: float) -> None:
+    def _loot(self, monster: Entity, owner: Entity, kind: MonsterDef, now: float,
+              sharing: list[Entity]) -> None:
+        """The kill's drops on the ground. The killer owns them; when a party shares the
+        kill the party owns them too (``owner_party_id``), and under the item-in-order rule
+        they go to the members near in turn."""
         content = self.content
         if content is None:
             return
+        party_id, rule = self.party_of.get(owner, (0, 0)) if len(sharing) > 1 else (0, 0)
+        killer = owner
         rng = self.state.rng
         for drop in kind.drops:
             if rng.random() >= drop.chance:
@@ -818,10 +944,16 @@ class Combat:
                 continue
             instance = self.state.instance_of(monster)
             x, y = self.state.point_near(instance, monster.x, monster.y, LOOT_SCATTER)
+            owner = killer
+            if party_id and rule & RULE_ITEM_IN_ORDER:
+                turn = self._drop_turn.get(party_id, 0)
+                self._drop_turn[party_id] = turn + 1
+                owner = sharing[turn % len(sharing)]
             ground = GroundDrop(item=item, count=count, owner_character_id=owner.character_id,
                                 owner_object_id=owner.object_id,
                                 owner_until=now + OWNER_WINDOW_SECONDS,
-                                expires=now + GROUND_ITEM_SECONDS)
+                                expires=now + GROUND_ITEM_SECONDS,
+                                owner_party_id=0 if rule & RULE_ITEM_IN_ORDER else party_id)
             entity = self.state.place_ground_item(instance, x, y, ground)
             self.expire_at(entity, ground.expires)
 
@@ -861,6 +993,22 @@ class Combat:
             entity.speed = speed
             entity.look.run_speed = int(speed)
         entity.look.atk_speed = fighter.derived.attack_speed
+
+    def _return(self, entity: Entity) -> None:
+        """A return scroll: to the map's revive point nearest to the character (its spawn
+        point without any), reloading the map like a gate; the gateway is told."""
+        map_def = self.state.instance_of(entity).map_def
+        entity.advance(self.state.clock())
+        x, y = entity.x, entity.y
+        if map_def is not None:
+            points = map_def.revive or (map_def.spawn,)
+            point = min(points, key=lambda p: math.hypot(p.x - x, p.y - y))
+            x, y = point.x, point.y
+        position = world_pb2.Position(x=x, y=y, z=entity.z)
+        self.state.teleport(entity, entity.map_id, position, reload=True)
+        self.state.send([entity], "teleported", world_pb2.Ack(
+            character_id=entity.character_id, map_id=entity.map_id,
+            object_id=entity.object_id, position=position), entity.object_id)
 
     def revive(self, entity: Entity, revive_type: int) -> None:
         """PAKCS_REVIVE_REQ of a dead character: back with part of its HP at the chosen point
@@ -941,7 +1089,8 @@ class Combat:
         self._forget_target(entity)
 
     def removed(self, entity: Entity) -> None:
-        """The entity is gone for good."""
+        """The entity is gone for good (a character's party is forgotten with it)."""
+        self._leave_party(entity)
         self.hidden(entity)
         self.recovering.discard(entity)
         self.dirty.pop(entity, None)
@@ -1139,8 +1288,6 @@ class Combat:
             return "not_consumable"
         if fighter.dead:
             return "dead"
-        if effect.kind == "return":
-            return "unsupported_effect"
         now = self.state.clock()
         key = (item.type, item.number)
         if now < fighter.item_cooldowns.get(key, 0.0):
@@ -1148,6 +1295,9 @@ class Combat:
         if check_only:
             return ""
         fighter.item_cooldowns[key] = now + effect.cooldown_seconds
+        if effect.kind == "return":
+            self._return(entity)
+            return ""
         fighter.heals.append(HealOverTime(effect.kind, effect.amount, now,
                                           now + effect.duration_seconds))
         self.recovering.add(entity)

@@ -107,6 +107,8 @@ class GroundDrop:
     owner_object_id: int
     owner_until: float
     expires: float
+    #: The party that shares the owner window (0: none): any of its members may take it.
+    owner_party_id: int = 0
 
 
 #: Map units per second when the look gives no run speed (osIROSE's base move speed).

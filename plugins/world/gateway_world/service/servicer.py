@@ -51,6 +51,7 @@ from gateway_world.service.state import (
     Refused,
     WorldState,
 )
+from gateway_world.service.trade import Trades
 from gateway_world.service.world_items import WorldItems
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         self.state = state
         #: Ground items, NPC trade range, equipment and consumables.
         self.items = WorldItems(state)
+        #: Player trades (PAKCS_TRADE, PAKCS_TRADE_ITEM).
+        self.trades = Trades(state)
         self._handlers: dict[str, _Handler] = {
             "enter": self._on_enter,
             "ready": self._on_ready,
@@ -407,6 +410,111 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
 
         return await self._item_call(context, use)
 
+    # -- personal shops ------------------------------------------------------------------------
+
+    async def OpenStall(
+        self, request: world_pb2.OpenStallRequest, context: _Context
+    ) -> world_pb2.StallReply:
+        """Open a character's stall."""
+        def open_stall() -> world_pb2.StallReply:
+            check_character_id(request.character_id)
+            return self.state.stalls.open(request)
+
+        return await self._item_call(context, open_stall)
+
+    async def CloseStall(
+        self, request: world_pb2.CloseStallRequest, context: _Context
+    ) -> world_pb2.StallReply:
+        """Close a character's stall."""
+        return await self._item_call(context, lambda: self.state.stalls.close(
+            world_pb2.CloseStallRequest(character_id=check_character_id(request.character_id))))
+
+    async def ListStall(
+        self, request: world_pb2.ListStallRequest, context: _Context
+    ) -> world_pb2.ListStallReply:
+        """A stall as a customer in range sees it."""
+        def list_stall() -> world_pb2.ListStallReply:
+            check_character_id(request.character_id)
+            check_range(request.object_id, "object_id", 0, MAX_U16)
+            return self.state.stalls.list(request)
+
+        return await self._item_call(context, list_stall)
+
+    async def ReserveStall(
+        self, request: world_pb2.ReserveStallRequest, context: _Context
+    ) -> world_pb2.ReserveStallReply:
+        """Hold stall entries for one purchase or sale."""
+        def reserve() -> world_pb2.ReserveStallReply:
+            check_character_id(request.character_id)
+            check_range(request.object_id, "object_id", 0, MAX_U16)
+            return self.state.stalls.reserve(request)
+
+        return await self._item_call(context, reserve)
+
+    async def FinishStall(
+        self, request: world_pb2.FinishStallRequest, context: _Context
+    ) -> world_pb2.FinishStallReply:
+        """The outcome of a reservation's Exchange."""
+        return await self._item_call(context, lambda: self.state.stalls.finish(request))
+
+    # -- parties -------------------------------------------------------------------------------
+
+    async def FindObject(
+        self, request: world_pb2.FindObjectRequest, context: _Context
+    ) -> world_pb2.Presence:
+        """The player with that object id on the asker's map instance."""
+        try:
+            check_character_id(request.character_id)
+            check_range(request.object_id, "object_id", 0, MAX_U16)
+            found = self.state.combat.find_player(request.character_id, request.object_id)
+            return self.state.presence(found)
+        except ServiceError as exc:
+            await abort(context, exc)
+
+    async def SetParty(
+        self, request: world_pb2.SetPartyRequest, context: _Context
+    ) -> world_pb2.SetPartyReply:
+        """A character's party and its rule."""
+        try:
+            check_character_id(request.character_id)
+            check_range(request.rule, "rule", 0, 0xFF)
+            members = self.state.combat.set_party(
+                request.character_id, request.party_id, request.rule)
+        except ServiceError as exc:
+            await abort(context, exc)
+        return world_pb2.SetPartyReply(members=members)
+
+    # -- player trades -------------------------------------------------------------------------
+
+    async def Trade(
+        self, request: world_pb2.TradeRequest, context: _Context
+    ) -> world_pb2.TradeReply:
+        """One PAKCS_TRADE step of a character."""
+        def step() -> world_pb2.TradeReply:
+            check_character_id(request.character_id)
+            check_range(request.target_object_id, "target_object_id", 0, MAX_U16)
+            check_range(request.state, "state", 0, 0xFF)
+            return self.trades.trade(request)
+
+        return await self._item_call(context, step)
+
+    async def TradeItem(
+        self, request: world_pb2.TradeItemRequest, context: _Context
+    ) -> world_pb2.TradeReply:
+        """PAKCS_TRADE_ITEM: one slot of a character's offer."""
+        def offer() -> world_pb2.TradeReply:
+            check_character_id(request.character_id)
+            check_range(request.slot, "slot", 0, 0xFF)
+            return self.trades.trade_item(request)
+
+        return await self._item_call(context, offer)
+
+    async def TradeFinish(
+        self, request: world_pb2.TradeFinishRequest, context: _Context
+    ) -> world_pb2.TradeFinishReply:
+        """The outcome of an executing trade's exchange."""
+        return await self._item_call(context, lambda: self.trades.finish(request))
+
 
 class WorldReferenceService:
     """The world service as a :class:`gateway_core.service_host.ReferenceService`.
@@ -481,5 +589,6 @@ class WorldReferenceService:
             await asyncio.sleep(self.tick_interval)
             try:
                 self.state.tick()
+                self.servicer.trades.check()
             except Exception:
                 log.exception("world: tick failed")

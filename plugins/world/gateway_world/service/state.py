@@ -78,6 +78,7 @@ from gateway_world.service.entities import (
     Refused,
     WorldStream,
 )
+from gateway_world.service.stalls import Stalls
 
 __all__ = [
     "CONTENT_FIRST_ID",
@@ -196,6 +197,8 @@ class WorldState:
         self.removed_monsters = 0
         self.respawned_monsters = 0
         #: The combat rules; its packets go through this state's :meth:`send`.
+        #: The personal shops; their hooks run on moves, deaths, leaves and new views.
+        self.stalls = Stalls(self)
         self.combat = Combat(self, revive_in_place=revive_in_place)
         for name, handler in self.combat_actions().items():
             self.action_handlers.setdefault(name, handler)
@@ -396,6 +399,7 @@ class WorldState:
                     other.advance(now)
                     kind, body = self.spawn_of(other)
                     self._offer(stream, kind, body, object_id, ids)
+                    self.stalls.shown(other, [entity])
             self.resynced_views += 1
 
     # -- presence --------------------------------------------------------------------------
@@ -449,6 +453,10 @@ class WorldState:
         instance.place(entity)
         self.update_visibility(entity)
         return entity
+
+    def close_stall(self, entity: Entity) -> None:
+        """Close the personal shop of ``entity`` (it died), if it has one open."""
+        self.stalls.closed_by(entity)
 
     def remove_ground_item(self, instance: MapState, entity: Entity) -> None:
         """Take loot off the ground (expired or picked up)."""
@@ -653,6 +661,7 @@ class WorldState:
         instance = self._map(entity)
         instance.check_point(destination, "destination")
         self.combat.moved(entity)
+        self.stalls.closed_by(entity)  # the owner of a stall sits: walking closes it
         now = self.clock()
         entity.advance(now)
         entity.dest_x, entity.dest_y, entity.dest_z = destination.x, destination.y, destination.z
@@ -725,6 +734,7 @@ class WorldState:
                 and map_id not in self.content.maps):
             raise Refused(grpc.StatusCode.NOT_FOUND, "unknown_map", f"no map {map_id}")
         self.instance(entity.channel_id, map_id).check_point(position, "position")
+        self.stalls.closed_by(entity)
         entity.moving = False
         entity.target_object_id = 0
         if map_id == entity.map_id and reload:
@@ -900,9 +910,11 @@ class WorldState:
             if entity.gateway is not None:
                 kind, body = self.spawn_of(other)
                 self.send([entity], kind, body, other.object_id)
+                self.stalls.shown(other, [entity])
         if appeared:
             kind, body = self.spawn_of(entity)
             self.send(appeared, kind, body, entity.object_id)
+            self.stalls.shown(entity, appeared)
 
     def spawn_of(self, entity: Entity) -> tuple[str, Any]:
         """The event kind and body that show ``entity`` (ground items included)."""
@@ -913,6 +925,7 @@ class WorldState:
     def _hide(self, entity: Entity) -> None:
         """Make ``entity`` invisible: the others that saw it get a removal, it leaves the grid
         (and whoever fought it stops)."""
+        self.stalls.closed_by(entity)
         self.combat.hidden(entity)
         if entity.seen:
             self.send(

@@ -19,7 +19,14 @@ from typing import Final
 import grpc
 from gateway_protos.v1 import world_pb2
 
-from gateway_core.api import EquippedItem, ServiceError, SrvEquipItem
+from gateway_core.api import (
+    EquippedItem,
+    ProjectileData,
+    ServiceError,
+    SrvEquipItem,
+    SrvEquipItemRide,
+    SrvEquipProjectile,
+)
 from gateway_world.service.combat import (
     GROUND_ITEM_SECONDS,
     OWNER_WINDOW_SECONDS,
@@ -43,6 +50,20 @@ class _Taken:
     instance: MapState
     entity: Entity
     taken_at: float
+
+
+def _shown(entity: Entity, request: world_pb2.SetEquipmentRequest
+           ) -> SrvEquipItem | SrvEquipItemRide | SrvEquipProjectile:
+    """The packet that shows a SetEquipment's change to those around."""
+    if request.change == world_pb2.EQUIP_CHANGE_RIDE:
+        return SrvEquipItemRide(char_id=entity.object_id, slot=request.slot,
+                                item=EquippedItem(request.item & 0xFFFFFFFF),
+                                move_speed=min(0xFFFF, max(0, int(entity.speed))))
+    if request.change == world_pb2.EQUIP_CHANGE_PROJECTILE:
+        return SrvEquipProjectile(char_id=entity.object_id,
+                                  projectile=ProjectileData(request.item & 0xFFFF))
+    return SrvEquipItem(id=entity.object_id, slot=request.slot,
+                        item=EquippedItem(request.item & 0xFFFFFFFF))
 
 
 class WorldItems:
@@ -79,7 +100,7 @@ class WorldItems:
         entity.advance(now)
         if math.hypot(item.x - entity.x, item.y - entity.y) > PICKUP_RANGE:
             return world_pb2.TakeGroundItemReply(reason="too_far")
-        if ground.owner_character_id not in (0, character_id) and now < ground.owner_until:
+        if not self.state.combat.may_take(entity, ground, now):
             return world_pb2.TakeGroundItemReply(reason="not_owner")
         self.state.remove_ground_item(instance, item)
         token = next(self._tokens)
@@ -169,8 +190,7 @@ class WorldItems:
             self.state.combat.rederive(entity)
             self.state.combat.mark(entity)
         if entity.ready:
-            packet = SrvEquipItem(id=entity.object_id, slot=request.slot,
-                                  item=EquippedItem(request.item & 0xFFFFFFFF))
+            packet = _shown(entity, request)
             self.state.send(
                 [entity, *entity.seen], "action",
                 world_pb2.GameActionDelivery(packet_name=packet.NAME,

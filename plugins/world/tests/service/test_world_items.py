@@ -9,7 +9,15 @@ from gateway_protos.v1 import common_pb2, world_pb2
 from gateway_world.service.combat import CORPSE_SECONDS, OWNER_WINDOW_SECONDS, ZULY_ITEM_TYPE
 from gateway_world.service.world_items import PICKUP_RANGE, WorldItems
 
-from gateway_core.api import CliAttack, ContentPack, SrvEquipItem, SrvSetHpAndMp, SrvUseItem
+from gateway_core.api import (
+    CliAttack,
+    ContentPack,
+    SrvEquipItem,
+    SrvEquipItemRide,
+    SrvEquipProjectile,
+    SrvSetHpAndMp,
+    SrvUseItem,
+)
 
 from .test_combat import SPAWN, Arena, fight_until_dead, of, pack, packets
 
@@ -102,6 +110,28 @@ def test_equipment_changes_the_derived_stats_and_is_shown_around(pack: ContentPa
     assert list(player.look.equipment) == [0, 5, 0, 0, 0, 0, 0, 0]
 
 
+def test_ammunition_and_riding_parts_are_shown_with_their_own_packets(
+        pack: ContentPack) -> None:
+    arena = Arena(pack)
+    player = arena.put(1)
+    arena.put(2, SPAWN[0] + 100, SPAWN[1])
+    arena.take()
+    items = WorldItems(arena.state)
+    items.set_equipment(world_pb2.SetEquipmentRequest(
+        character_id=1, equipment=[0] * 8, slot=0, item=12 | 901 << 5,
+        change=world_pb2.EQUIP_CHANGE_PROJECTILE))
+    [arrows] = packets(arena.take(), SrvEquipProjectile)
+    assert arrows.char_id == player.object_id
+    assert (arrows.projectile.type, arrows.projectile.id) == (12, 901)
+    items.set_equipment(world_pb2.SetEquipmentRequest(
+        character_id=1, equipment=[0] * 8, slot=0, item=5, change=world_pb2.EQUIP_CHANGE_RIDE))
+    batch = arena.take()
+    [part] = packets(batch, SrvEquipItemRide)
+    assert (part.char_id, int(part.slot), int(part.item)) == (player.object_id, 0, 5)
+    assert part.move_speed == int(player.speed) > 0
+    assert not packets(batch, SrvEquipItem)
+
+
 def test_a_potion_heals_over_time_and_waits_for_its_cooldown(pack: ContentPack) -> None:
     arena = Arena(pack)
     player = arena.put(1, hp=10)
@@ -123,3 +153,20 @@ def test_a_potion_heals_over_time_and_waits_for_its_cooldown(pack: ContentPack) 
         character_id=1, item_type=3, item_number=5)).reason == "not_consumable"
     with pytest.raises(Exception, match="not on any map"):
         items.use(world_pb2.UseConsumableRequest(character_id=9, item_type=10, item_number=1))
+
+
+def test_a_return_scroll_takes_the_character_to_the_nearest_revive_point(
+        pack: ContentPack) -> None:
+    arena = Arena(pack)
+    player = arena.put(1, 538000.0, 539000.0)
+    arena.take()
+    items = WorldItems(arena.state)
+    scroll = world_pb2.UseConsumableRequest(character_id=1, item_type=10, item_number=9,
+                                            slot=43)
+    assert items.use(scroll).reason == ""
+    assert (player.x, player.y) == (540000.0, 540000.0)  # the nearer of the two
+    assert not player.ready  # the map reloads, as after a gate
+    [moved] = of("teleported", arena.take())
+    assert (moved.teleported.map_id, moved.teleported.object_id) == (30, player.object_id)
+    assert list(moved.recipient_character_ids) == [1]
+    assert items.use(scroll).reason == "cooldown"

@@ -1,0 +1,1 @@
+"""rose-gateway plugin: parties across gateways, party chat and party rules."""

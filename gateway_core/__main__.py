@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from gateway_core.cli import main
+from gateway_core.entry import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import importlib.util
 import inspect
 import json
+import re
 import signal
 import sys
 import threading
@@ -215,8 +217,11 @@ def _cmd_serve(args: argparse.Namespace, boot: _Bootstrap) -> int:
     return EXIT_OK
 
 
-def _plugin_rows(pm: GatewayPluginManager, commands: dict[str, CommandSpec]) -> list[dict[str,
-                                                                                         Any]]:
+def _plugin_rows(pm: GatewayPluginManager, commands: dict[str, CommandSpec],
+                 settings: Settings | None = None) -> list[dict[str, Any]]:
+    def effective(name: str) -> Any:
+        return settings.get(name) if settings is not None else None
+
     rows = []
     for info in pm.plugin_infos():
         packets = sorted(
@@ -238,7 +243,8 @@ def _plugin_rows(pm: GatewayPluginManager, commands: dict[str, CommandSpec]) -> 
             "packets": packets,
             "grpc_clients": clients,
             "services": sorted(s for s, reg in pm.services.items() if reg.plugin == info.name),
-            "settings": [{"name": s.name, "default": s.default, "doc": s.doc}
+            "settings": [{"name": s.name, "default": s.default, "value": effective(s.name),
+                          "doc": s.doc}
                          for s in (*CORE_SETTINGS, *pm.plugin_settings) if s.plugin == info.name],
             "commands": sorted(c.name for c in commands.values() if c.plugin == info.name),
         })
@@ -247,8 +253,8 @@ def _plugin_rows(pm: GatewayPluginManager, commands: dict[str, CommandSpec]) -> 
 
 def _cmd_plugins(args: argparse.Namespace, boot: _Bootstrap,
                  commands: dict[str, CommandSpec]) -> int:
-    _, pm = boot.load()
-    rows = _plugin_rows(pm, commands)
+    settings, pm = boot.load()
+    rows = _plugin_rows(pm, commands, settings)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return EXIT_OK
@@ -262,7 +268,9 @@ def _cmd_plugins(args: argparse.Namespace, boot: _Bootstrap,
         for service in row["services"]:
             print(f"  service {service}")
         for setting in row["settings"]:
-            print(f"  setting {setting['name']} = {setting['default']!r}")
+            value, default = setting["value"], setting["default"]
+            note = "" if value == default else f"  (default {default!r})"
+            print(f"  setting {setting['name']} = {value!r}{note}")
         for command in row["commands"]:
             print(f"  command gateway {command}")
     return EXIT_OK
@@ -448,12 +456,52 @@ def build_parser(
         command_parser = sub.add_parser(spec.name, help=f"{spec.help} [{spec.plugin}]",
                                         description=spec.help)
         spec.configure(command_parser)
+    _settings_anywhere(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``gateway`` console script; returns the exit code."""
+def _settings_anywhere(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Accept ``--settings FILE`` after a (sub)command too (``main`` reads it from anywhere
+    in the arguments before the parser is built)."""
+    for command_parser in sub.choices.values():
+        if not any("--settings" in action.option_strings for action in command_parser._actions):
+            command_parser.add_argument("--settings", metavar="FILE", default=argparse.SUPPRESS,
+                                        help="settings file (as before the command)")
+        for action in command_parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _settings_anywhere(action)
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gateway`` console script; returns the exit code (130 after
+    Ctrl-C, however early: no traceback)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _address_in_use(exc: OSError, settings: Settings | None) -> str:
+    """The message for a port that is taken, naming the settings that chose it."""
+    port = None
+    found = re.search(r"(\d+)\)?: address already in use", str(exc), re.IGNORECASE)
+    if found:
+        port = int(found.group(1))
+    named = []
+    if settings is not None and port is not None:
+        for name in ("SERVICE_PORT", "PACKET_METRICS_PORT"):
+            if settings.get(name) == port:
+                named.append(f"{name}={port}")
+        metrics_addr = str(settings.get("METRICS_ADDR") or "")
+        if metrics_addr.endswith(f":{port}"):
+            named.append(f"METRICS_ADDR={metrics_addr}")
+    where = f"port {port}" if port is not None else "an address"
+    setting = f" (set by {', '.join(named)})" if named else ""
+    return (f"gateway: cannot listen: {where}{setting} is already in use by another process; "
+            f"stop it or choose another port ({exc})")
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--settings")
@@ -507,7 +555,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"gateway: {root}", file=sys.stderr)
             return root.code
         if isinstance(root, OSError):
-            print(f"gateway: {root}", file=sys.stderr)
+            if root.errno == errno.EADDRINUSE:
+                try:
+                    settings: Settings | None = boot.load()[0]
+                except (ConfigError, PluginError):
+                    settings = None
+                print(_address_in_use(root, settings), file=sys.stderr)
+            else:
+                print(f"gateway: {root}", file=sys.stderr)
             return EXIT_FAILURE
         if isinstance(root, KeyboardInterrupt):
             return 130

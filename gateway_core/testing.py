@@ -39,13 +39,18 @@ from typing import Any, Generic, Protocol, TypeVar
 import anyio
 import grpc
 import grpc.aio
-from gateway_protos.v1 import auth_pb2
+from gateway_protos.v1 import auth_pb2, auth_pb2_grpc
 
 from gateway_core.app import Gateway
 from gateway_core.bot import GameClient
 from gateway_core.bot import steps as flow
 from gateway_core.plugins import GatewayPluginManager
-from gateway_core.protocol.packets import CreateCharResult, JoinResult, LoginResult
+from gateway_core.protocol.packets import (
+    CreateCharResult,
+    JoinResult,
+    LoginResult,
+    ServerSelectResult,
+)
 from gateway_core.service_host import ReferenceService, ServiceHost
 
 __all__ = [
@@ -57,15 +62,20 @@ __all__ = [
     "RunningGateway",
     "ServiceProcess",
     "StreamReader",
+    "create_account",
     "drop_table",
+    "enter_world_at",
     "free_port",
     "http_ready",
+    "kill_service",
     "query",
     "running_gateway",
     "serve_on_loopback",
     "serve_process",
     "service_process",
     "start_service",
+    "start_service_in_thread",
+    "started_services",
 ]
 
 #: Settings of a gateway with the built-in plugins under test: loopback, ephemeral port, no
@@ -533,6 +543,80 @@ async def serve_process(env: Mapping[str, str], log: Path, *, timeout: float = 2
             except subprocess.TimeoutExpired:
                 popen.kill()
                 popen.wait()
+
+
+@contextlib.contextmanager
+def started_services() -> Iterator[list[ServiceProcess]]:
+    """A list for the service processes a test starts; each one still running at the end is
+    stopped by its PID."""
+    started: list[ServiceProcess] = []
+    try:
+        yield started
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+def kill_service(service: ServiceProcess) -> None:
+    """SIGKILL a service process and wait for it: the crash of a backend."""
+    service.process.kill()
+    service.process.wait(10)
+    if service.process.stdout is not None:
+        service.process.stdout.close()
+
+
+async def start_service_in_thread(started: list[ServiceProcess], name: str,
+                                  settings: Mapping[str, object], address: str) -> None:
+    """:func:`start_service` off the event loop (services start side by side), added to
+    ``started``."""
+    started.append(await anyio.to_thread.run_sync(
+        functools.partial(start_service, name, settings, listen=address)))
+
+
+async def create_account(address: str, username: str, password: str = "pw", *,
+                         timeout: float = 10.0) -> None:
+    """An account through the auth service at ``address`` (a service process of the test)."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        await auth_pb2_grpc.AuthStub(channel).CreateAccount(auth_pb2.CreateAccountRequest(
+            username=username, password_hash=flow.hash_password(password), access_level=1),
+            timeout=timeout)
+
+
+async def enter_world_at(port: int, username: str, name: str, *, new: bool,
+                         opened: list[GameClient], password: str = "pw",
+                         timeout: float = 10.0) -> tuple[GameClient, int]:
+    """Login (retried while a killed gateway's session still holds the account), character
+    leg (creating ``name`` when ``new``) and world leg through the gateway on 127.0.0.1
+    ``port``: the world connection on the map, and the character's object id. Every
+    connection opened is added to ``opened`` (the caller closes them)."""
+
+    async def connect(leg_port: int) -> GameClient:
+        client = await flow.connect("127.0.0.1", leg_port, timeout=timeout, label=username)
+        opened.append(client)
+        return client
+
+    with anyio.fail_after(timeout):
+        while True:
+            login = await connect(port)
+            result = (await flow.login(login, username, password)).result
+            if result is LoginResult.OK:
+                break
+            await login.aclose()
+            await anyio.sleep(0.2)
+    selected = await flow.select_server(login, 1, 1)
+    assert selected.result is ServerSelectResult.OK
+    await login.aclose()
+    char_leg = await connect(selected.port)
+    assert (await flow.join(char_leg, selected.session_id, password)).result is JoinResult.OK
+    if new:
+        assert (await flow.create_character(char_leg, name)).result is CreateCharResult.OK
+    else:
+        await flow.char_list(char_leg)
+    switch = await flow.select_character(char_leg, 0, name)
+    world = await connect(switch.port)
+    entry = await flow.enter_world(world, switch.session_id, password)
+    await char_leg.aclose()
+    return world, int(entry.change_map.object_index)
 
 
 @contextlib.contextmanager

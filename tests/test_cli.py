@@ -211,6 +211,39 @@ def test_bad_settings_file_is_reported(env: dict[str, str], tmp_path: Path) -> N
     assert "CIPHER" in result.stderr and "rot13" in result.stderr
 
 
+def test_settings_may_follow_the_command(env: dict[str, str], tmp_path: Path) -> None:
+    settings = tmp_path / "echo.toml"
+    settings.write_text("ECHO_TIMES = 3\n")
+    result = _gateway("plugins", "--settings", str(settings), env=env)
+    assert result.returncode == 0, result.stderr
+    # ... and the values in effect are shown, with the default where they differ.
+    assert "setting ECHO_TIMES = 3  (default 1)" in result.stdout
+
+
+def test_a_port_in_use_names_the_port_and_its_setting(env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _gateway("serve", env={**env, "SERVICE_PORT": str(port),
+                                        "PACKET_METRICS_PORT": "0"})
+    assert result.returncode == 1
+    assert f"port {port} (set by SERVICE_PORT={port}) is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_while_starting_exits_130_without_a_traceback(env: dict[str, str]) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "gateway_core", "serve"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)  # still importing and loading plugins
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (130, 0), err
+    assert "Traceback" not in err
+
+
 # --- plugins --------------------------------------------------------------------------------
 
 
@@ -223,7 +256,7 @@ def test_plugins_json_describes_each_plugin(env: dict[str, str]) -> None:
     assert echo["version"] == "0.1" and echo["distribution"] == "gateway-echo-test"
     assert echo["services"] == ["echo"]
     assert echo["commands"] == ["echo-ping"]
-    assert echo["settings"] == [{"name": "ECHO_TIMES", "default": 1,
+    assert echo["settings"] == [{"name": "ECHO_TIMES", "default": 1, "value": 1,
                                  "doc": "How often echo-ping pings."}]
     accept = next(p for p in plugins["core"]["packets"] if p["type"] == "PAKCS_ACCEPT_REQ")
     assert "CONNECTED" in accept["states"] and "CLOSING" not in accept["states"]

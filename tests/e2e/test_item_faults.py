@@ -33,10 +33,8 @@ import functools
 import os
 import re
 import signal
-import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +43,7 @@ import anyio
 import grpc
 import grpc.aio
 import pytest
-from gateway_protos.v1 import auth_pb2, auth_pb2_grpc, character_pb2, character_pb2_grpc
+from gateway_protos.v1 import character_pb2, character_pb2_grpc
 
 from gateway_core.api import SELECTED_CHARACTER
 from gateway_core.bot import GameClient
@@ -59,12 +57,8 @@ from gateway_core.protocol.packets import (
     CliNormalChat,
     CliPickupItemReq,
     CliStoreTradeReq,
-    CreateCharResult,
     Item,
-    JoinResult,
-    LoginResult,
     PickupItemResult,
-    ServerSelectResult,
     SrvBankMoveItem,
     SrvBankMoveMoney,
     SrvDropItem,
@@ -79,10 +73,15 @@ from gateway_core.testing import (
     GATEWAY_TEST_ENV,
     GATEWAY_TEST_SETTINGS,
     RunningGateway,
-    ServiceProcess,
+    create_account,
+    enter_world_at,
     free_port,
+    kill_service,
     running_gateway,
+    serve_process,
     start_service,
+    start_service_in_thread,
+    started_services,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -487,24 +486,6 @@ def service_settings(tmp_path: Path, pack: Path) -> dict[str, object]:
     }
 
 
-@contextlib.contextmanager
-def services() -> Iterator[list[ServiceProcess]]:
-    """Service processes the test starts; each one still running is stopped by its PID."""
-    started: list[ServiceProcess] = []
-    try:
-        yield started
-    finally:
-        for service in reversed(started):
-            service.stop()
-
-
-def sigkill(service: ServiceProcess) -> None:
-    service.process.send_signal(signal.SIGKILL)
-    service.process.wait(10)
-    if service.process.stdout is not None:
-        service.process.stdout.close()
-
-
 class Arena(RunningGateway):
     async def trader(self, name: str) -> tuple[Trader, int]:
         world, _ = await self.join_world(name)
@@ -533,7 +514,7 @@ async def test_character_service_killed_mid_burst_loses_and_duplicates_nothing(
         "GRPC_DEADLINE": GRPC_DEADLINE,
         "CHARACTER_SERVICE_ADDR": address,
     }
-    with services() as started, anyio.fail_after(SCENARIO_TIMEOUT):
+    with started_services() as started, anyio.fail_after(SCENARIO_TIMEOUT):
         started.append(start_service("character", settings, listen=address))
         async with running_gateway(gateway_settings, Arena) as arena:
             traders: list[Trader] = []
@@ -552,7 +533,7 @@ async def test_character_service_killed_mid_burst_loses_and_duplicates_nothing(
                 with anyio.fail_after(TIMEOUT):
                     while progress[0] < len(traders) * OPS_PER_CLIENT // 3:
                         await anyio.sleep(0.005)
-                sigkill(started.pop())
+                kill_service(started.pop())
                 await anyio.sleep(0.3)
                 started.append(start_service("character", settings, listen=address))
                 fault_over.set()
@@ -566,107 +547,6 @@ async def test_character_service_killed_mid_burst_loses_and_duplicates_nothing(
 
 
 # --- 2: the gateway killed ---------------------------------------------------------------------
-
-
-@dataclass
-class GatewayProcess:
-    popen: subprocess.Popen[bytes]
-    log: Path
-    port: int
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-
-async def http_ready(port: int) -> bool:
-    try:
-        stream = await anyio.connect_tcp("127.0.0.1", port)
-    except OSError:
-        return False
-    data = b""
-    async with stream:
-        await stream.send(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, OSError):
-            while len(data) < 16:
-                data += await stream.receive()
-    return data.split()[1:2] == [b"200"]
-
-
-@contextlib.asynccontextmanager
-async def gateway_process(env: Mapping[str, str], log: Path) -> AsyncIterator[GatewayProcess]:
-    """``gateway serve`` on a free port until ready; ended by its PID on exit (unless the
-    test killed it already)."""
-    port, metrics = free_port(), free_port()
-    with log.open("wb") as out:
-        popen = subprocess.Popen(
-            [*GATEWAY, "serve"],
-            env={**env, "SERVICE_PORT": str(port), "PACKET_METRICS_PORT": str(metrics)},
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    gateway = GatewayProcess(popen, log, port)
-    try:
-        with anyio.fail_after(TIMEOUT):
-            while not await http_ready(metrics):
-                assert popen.poll() is None, gateway.output()
-                await anyio.sleep(0.05)
-        yield gateway
-    finally:
-        if popen.poll() is None:
-            popen.terminate()
-            try:
-                popen.wait(10)
-            except subprocess.TimeoutExpired:
-                popen.kill()
-                popen.wait()
-
-
-async def enter_world(port: int, username: str, name: str, *, new: bool,
-                      opened: list[GameClient]) -> tuple[GameClient, int]:
-    """Login (retried while the killed gateway's session still holds the account), character
-    leg (creating ``name`` when ``new``) and world leg through the gateway on ``port``: the
-    world connection on the map, and the character's object id."""
-
-    async def connect(leg_port: int) -> GameClient:
-        client = await flow.connect("127.0.0.1", leg_port, timeout=TIMEOUT, label=username)
-        opened.append(client)
-        return client
-
-    with anyio.fail_after(TIMEOUT):
-        while True:
-            login = await connect(port)
-            result = (await flow.login(login, username, "pw")).result
-            if result is LoginResult.OK:
-                break
-            await login.aclose()
-            await anyio.sleep(0.2)
-    selected = await flow.select_server(login, 1, 1)
-    assert selected.result is ServerSelectResult.OK
-    await login.aclose()
-    char_leg = await connect(selected.port)
-    assert (await flow.join(char_leg, selected.session_id, "pw")).result is JoinResult.OK
-    if new:
-        assert (await flow.create_character(char_leg, name)).result is CreateCharResult.OK
-    else:
-        await flow.char_list(char_leg)
-    switch = await flow.select_character(char_leg, 0, name)
-    world = await connect(switch.port)
-    entry = await flow.enter_world(world, switch.session_id, "pw")
-    await char_leg.aclose()
-    return world, int(entry.change_map.object_index)
-
-
-async def start_in_thread(started: list[ServiceProcess], name: str,
-                          settings: Mapping[str, object], address: str) -> None:
-    """:func:`start_service` off the event loop (the services start side by side)."""
-    started.append(await anyio.to_thread.run_sync(
-        functools.partial(start_service, name, settings, listen=address)))
-
-
-async def create_account(address: str, username: str) -> None:
-    """An account with the password ``pw``, through the auth service at ``address``."""
-    async with grpc.aio.insecure_channel(address) as channel:
-        await auth_pb2_grpc.AuthStub(channel).CreateAccount(auth_pb2.CreateAccountRequest(
-            username=username, password_hash=flow.hash_password("pw"), access_level=1),
-            timeout=TIMEOUT)
 
 
 async def test_gateway_killed_mid_burst_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -692,18 +572,18 @@ async def test_gateway_killed_mid_burst_loses_and_duplicates_nothing(tmp_path: P
     }
     service_env = {k: v for k, v in env.items() if not k.endswith("_SERVICE_ADDR")}
     opened: list[GameClient] = []
-    with services() as started, anyio.fail_after(SCENARIO_TIMEOUT):
+    with started_services() as started, anyio.fail_after(SCENARIO_TIMEOUT):
         async with anyio.create_task_group() as tg:
             for name, address in (("auth", auth_address), ("character", character_address)):
-                tg.start_soon(start_in_thread, started, name, service_env, address)
+                tg.start_soon(start_service_in_thread, started, name, service_env, address)
         async with anyio.create_task_group() as tg:
             for name in PLAYERS:
                 tg.start_soon(create_account, auth_address, name.lower())
         try:
-            async with gateway_process(env, tmp_path / "gateway-1.log") as first:
+            async with serve_process(env, tmp_path / "gateway-1.log") as first:
                 traders = []
                 for name in PLAYERS:
-                    world, object_id = await enter_world(first.port, name.lower(), name,
+                    world, object_id = await enter_world_at(first.port, name.lower(), name,
                                                          new=True, opened=opened)
                     traders.append(Trader(name, world, await find_quartermaster(world),
                                           Ledger(name), object_id))
@@ -727,9 +607,9 @@ async def test_gateway_killed_mid_burst_loses_and_duplicates_nothing(tmp_path: P
 
             fault_over = anyio.Event()
             fault_over.set()
-            async with gateway_process(env, tmp_path / "gateway-2.log") as second:
+            async with serve_process(env, tmp_path / "gateway-2.log") as second:
                 for trader in traders:
-                    world, _ = await enter_world(second.port, trader.name.lower(),
+                    world, _ = await enter_world_at(second.port, trader.name.lower(),
                                                  trader.name, new=False, opened=opened)
                     on_map = await flow.change_map(world)
                     trader.client = world

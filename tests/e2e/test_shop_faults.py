@@ -25,12 +25,9 @@ client's view, so they hold whatever the timing.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import re
-import signal
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +35,7 @@ from typing import Any
 import anyio
 import grpc.aio
 import pytest
-from gateway_protos.v1 import auth_pb2, auth_pb2_grpc, character_pb2, character_pb2_grpc
+from gateway_protos.v1 import character_pb2, character_pb2_grpc
 
 from gateway_core.api import SELECTED_CHARACTER
 from gateway_core.bot import GameClient
@@ -48,11 +45,7 @@ from gateway_core.protocol.packets import (
     CliShopBuyReq,
     CliShopBuysellReply,
     CliShopOpen,
-    CreateCharResult,
     Item,
-    JoinResult,
-    LoginResult,
-    ServerSelectResult,
     ShopBuyItem,
     ShopBuySellResult,
     ShopItem,
@@ -65,10 +58,14 @@ from gateway_core.testing import (
     GATEWAY_TEST_SETTINGS,
     RunningGateway,
     ServiceProcess,
+    create_account,
+    enter_world_at,
     free_port,
+    kill_service,
     running_gateway,
     serve_process,
     start_service,
+    started_services,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -104,67 +101,6 @@ EXTRA_BUYS = 100
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@contextlib.contextmanager
-def services() -> Iterator[list[ServiceProcess]]:
-    """Service processes the test starts; each one still running is stopped by its PID."""
-    started: list[ServiceProcess] = []
-    try:
-        yield started
-    finally:
-        for service in reversed(started):
-            service.stop()
-
-
-def sigkill(service: ServiceProcess) -> None:
-    service.process.send_signal(signal.SIGKILL)
-    service.process.wait(10)
-    if service.process.stdout is not None:
-        service.process.stdout.close()
-
-
-async def create_account(address: str, username: str) -> None:
-    """An account with the password ``pw``, through the auth service at ``address``."""
-    async with grpc.aio.insecure_channel(address) as channel:
-        await auth_pb2_grpc.AuthStub(channel).CreateAccount(auth_pb2.CreateAccountRequest(
-            username=username, password_hash=flow.hash_password("pw"), access_level=1),
-            timeout=TIMEOUT)
-
-
-async def enter_world(port: int, username: str, name: str, *, new: bool,
-                      opened: list[GameClient]) -> tuple[GameClient, int]:
-    """Login (retried while a killed gateway's session still holds the account), character
-    leg (creating ``name`` when ``new``) and world leg through the gateway on ``port``: the
-    world connection on the map, and the character's object id."""
-
-    async def connect(leg_port: int) -> GameClient:
-        client = await flow.connect("127.0.0.1", leg_port, timeout=TIMEOUT, label=username)
-        opened.append(client)
-        return client
-
-    with anyio.fail_after(TIMEOUT):
-        while True:
-            login = await connect(port)
-            result = (await flow.login(login, username, "pw")).result
-            if result is LoginResult.OK:
-                break
-            await login.aclose()
-            await anyio.sleep(0.2)
-    selected = await flow.select_server(login, 1, 1)
-    assert selected.result is ServerSelectResult.OK
-    await login.aclose()
-    char_leg = await connect(selected.port)
-    assert (await flow.join(char_leg, selected.session_id, "pw")).result is JoinResult.OK
-    if new:
-        assert (await flow.create_character(char_leg, name)).result is CreateCharResult.OK
-    else:
-        await flow.char_list(char_leg)
-    switch = await flow.select_character(char_leg, 0, name)
-    world = await connect(switch.port)
-    entry = await flow.enter_world(world, switch.session_id, "pw")
-    await char_leg.aclose()
-    return world, int(entry.change_map.object_index)
 
 
 @dataclass(frozen=True)
@@ -249,7 +185,7 @@ async def test_the_buyers_gateway_killed_leaves_both_as_before_or_as_sold(
     }
     service_env = {k: v for k, v in env.items() if not k.endswith("_SERVICE_ADDR")}
     opened: list[GameClient] = []
-    with services() as started, anyio.fail_after(GATEWAYS_SCENARIO_TIMEOUT):
+    with started_services() as started, anyio.fail_after(GATEWAYS_SCENARIO_TIMEOUT):
         async def start(name: str, address: str) -> None:
             started.append(await anyio.to_thread.run_sync(
                 functools.partial(start_service, name, service_env, listen=address)))
@@ -265,9 +201,9 @@ async def test_the_buyers_gateway_killed_leaves_both_as_before_or_as_sold(
                 serve_process(env, tmp_path / "gateway-alice.log") as alice_gateway,
                 serve_process(env, tmp_path / "gateway-bob.log") as bob_gateway,
             ):
-                alice, alice_object = await enter_world(alice_gateway.port, "alice", "Alice",
+                alice, alice_object = await enter_world_at(alice_gateway.port, "alice", "Alice",
                                                         new=True, opened=opened)
-                bob, _ = await enter_world(bob_gateway.port, "bob", "Bob", new=True,
+                bob, _ = await enter_world_at(bob_gateway.port, "bob", "Bob", new=True,
                                            opened=opened)
                 alice_id, bob_id = 1, 2  # created in this order on a fresh database
 
@@ -313,7 +249,7 @@ async def test_the_buyers_gateway_killed_leaves_both_as_before_or_as_sold(
 
                 # Bob again, through another gateway.
                 async with serve_process(env, tmp_path / "gateway-bob-2.log") as again:
-                    await enter_world(again.port, "bob", "Bob", new=False, opened=opened)
+                    await enter_world_at(again.port, "bob", "Bob", new=False, opened=opened)
                     final = await both()
                     print(f"{moment}: before {before}, after the kill {now}, "
                           f"after the new login {final}")
@@ -432,7 +368,7 @@ async def test_the_character_service_killed_mid_burst_of_purchases_conserves_eve
         started.append(await anyio.to_thread.run_sync(
             functools.partial(start_service, "character", service_settings, listen=address)))
 
-    with services() as started, anyio.fail_after(SCENARIO_TIMEOUT):
+    with started_services() as started, anyio.fail_after(SCENARIO_TIMEOUT):
         await start(started)
         async with running_gateway(gateway_settings, Market) as market:
             alice, alice_object, alice_id = await market.player("Alice")
@@ -465,7 +401,7 @@ async def test_the_character_service_killed_mid_burst_of_purchases_conserves_eve
                 with anyio.fail_after(TIMEOUT):
                     while purchases.sent < BEFORE_KILL:
                         await anyio.sleep(0.005)
-                sigkill(started.pop())
+                kill_service(started.pop())
                 await anyio.sleep(0.3)
                 await start(started)
                 restarted.set()

@@ -37,19 +37,21 @@ from gateway_core.protocol.packets import (
     SrvTradeItem,
     TradeState,
 )
-from gateway_core.testing import GATEWAY_TEST_ENV, free_port, start_service
-
-from .test_item_faults import (
-    ITEMS_PACK,
-    TIMEOUT,
+from gateway_core.testing import (
+    GATEWAY_TEST_ENV,
     create_account,
-    enter_world,
-    gateway_process,
-    services,
+    enter_world_at,
+    free_port,
+    serve_process,
+    start_service,
+    started_services,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
+ITEMS_PACK = Path(__file__).resolve().parents[2] / "plugins" / "items" / "tests" / "content"
+#: Bound on each single wait of a client.
+TIMEOUT = 10.0
 SWORD = (8, 3)
 SWORD_HEADER = int(Item.stack(*SWORD, 0).header.header)
 #: Bound on the whole scenario (five processes start, each in seconds on a busy machine).
@@ -107,7 +109,7 @@ async def test_the_executing_gateway_killed_leaves_both_as_before_or_as_traded(
     }
     service_env = {k: v for k, v in env.items() if not k.endswith("_SERVICE_ADDR")}
     opened: list[GameClient] = []
-    with services() as started, anyio.fail_after(SCENARIO_TIMEOUT):
+    with started_services() as started, anyio.fail_after(SCENARIO_TIMEOUT):
         async def start(name: str, address: str) -> None:
             started.append(await anyio.to_thread.run_sync(
                 functools.partial(start_service, name, service_env, listen=address)))
@@ -120,12 +122,12 @@ async def test_the_executing_gateway_killed_leaves_both_as_before_or_as_traded(
             await create_account(auth_address, name)
         try:
             async with (
-                gateway_process(env, tmp_path / "gateway-alice.log") as alice_gateway,
-                gateway_process(env, tmp_path / "gateway-bob.log") as bob_gateway,
+                serve_process(env, tmp_path / "gateway-alice.log") as alice_gateway,
+                serve_process(env, tmp_path / "gateway-bob.log") as bob_gateway,
             ):
-                alice, alice_object = await enter_world(alice_gateway.port, "alice", "Alice",
+                alice, alice_object = await enter_world_at(alice_gateway.port, "alice", "Alice",
                                                         new=True, opened=opened)
-                bob, bob_object = await enter_world(bob_gateway.port, "bob", "Bob", new=True,
+                bob, bob_object = await enter_world_at(bob_gateway.port, "bob", "Bob", new=True,
                                                     opened=opened)
                 alice_id, bob_id = 1, 2  # created in this order on a fresh database
                 before = (await stored(character_address, alice_id),
@@ -169,10 +171,10 @@ async def test_the_executing_gateway_killed_leaves_both_as_before_or_as_traded(
                 opened.clear()
 
                 # Bob again, through another gateway: shown what is stored.
-                async with gateway_process(env, tmp_path / "gateway-bob-2.log") as again:
-                    alice, alice_object = await enter_world(alice_gateway.port, "alice",
+                async with serve_process(env, tmp_path / "gateway-bob-2.log") as again:
+                    alice, alice_object = await enter_world_at(alice_gateway.port, "alice",
                                                             "Alice", new=False, opened=opened)
-                    bob, bob_object = await enter_world(again.port, "bob", "Bob", new=False,
+                    bob, bob_object = await enter_world_at(again.port, "bob", "Bob", new=False,
                                                         opened=opened)
                     final = (await stored(character_address, alice_id),
                              await stored(character_address, bob_id))

@@ -19,6 +19,10 @@ may move freely between releases. Its parts:
 * chat commands: :class:`ChatCommand` (what a ``gateway_register_chat_commands`` handler
   gets), :class:`ChatCommandError` (refuse it), :func:`int_argument` and
   :func:`server_message` (a whisper from ``server msg``);
+* the chat guard: every line a player's chat relays goes through
+  ``ctx.chat_line(raw, ChatKind.X)`` first (control characters removed by
+  :func:`clean_chat`, the per-player rate limits of :class:`ChatLimits` with their mutes and
+  kicks; :class:`ChatGuard`, :class:`ChatLimiter`);
 * reference services: :class:`ReferenceService`, :class:`ServiceConfig`,
   :class:`DatabaseService`, the refusals of :class:`ServiceError`, the gateway<->service
   stream helpers and the setting validators.
@@ -40,6 +44,15 @@ from gateway_core.chat_commands import (
     server_message,
 )
 from gateway_core.chat_commands import on_help as on_help_command
+from gateway_core.chat_guard import (
+    CONTROL_BYTES,
+    ChatGuard,
+    ChatKind,
+    ChatLimiter,
+    ChatLimits,
+    Verdict,
+    clean_chat,
+)
 from gateway_core.content import (
     ContentError,
     ContentPack,
@@ -291,6 +304,16 @@ __all__ += [
     "int_argument",
     "on_help_command",
     "server_message",
+]
+# The chat guard (gateway_core.chat_guard): ctx.chat_line(raw, ChatKind.X) before relaying chat.
+__all__ += [
+    "CONTROL_BYTES",
+    "ChatGuard",
+    "ChatKind",
+    "ChatLimiter",
+    "ChatLimits",
+    "Verdict",
+    "clean_chat",
 ]
 # The content pack (gateway_core.content): what the reference services read their game data from.
 __all__ += [

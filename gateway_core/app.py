@@ -13,7 +13,9 @@ time left (``PAKSW_ANNOUNCE_CHAT`` from ``Server``, again at 60, 30, 10 and 5 se
 DRAIN_NOTICE_SECONDS, or until none is left in the world (a second SIGINT cuts it short; a
 repeated SIGTERM changes nothing); then the shutdown above runs, SHUTDOWN_DEADLINE counted from
 there. Closing a connection leaves the world through the session hooks, so the character
-plugin saves every character, and the close waits for those saves within the deadline.
+plugin saves every character, and the close waits for those saves within the deadline (those
+of connections that closed just before the shutdown, still in their close hooks, included);
+only then do the channels close and the embedded services stop.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from gateway_core.admin_http import MetricsServer
 from gateway_core.backend_clients import GrpcClients
 from gateway_core.capture import CaptureManager
 from gateway_core.chat_commands import ChatCommands
+from gateway_core.chat_guard import ChatGuard, ChatLimits
 from gateway_core.config import Settings, check_admin_binding, load_settings, split_host_port
 from gateway_core.metrics import GatewayMetrics
 from gateway_core.plugin_runtime import GatewayLifecycle
@@ -55,6 +58,9 @@ log = logging.getLogger("gateway")
 DRAIN_ANNOUNCE_AT: tuple[float, ...] = (300.0, 120.0, 60.0, 30.0, 10.0, 5.0)
 #: Name the drain announcement comes from.
 DRAIN_ANNOUNCER = "Server"
+#: Seconds past its grace the close of the channels and the stop of the embedded services get
+#: at shutdown, even after SHUTDOWN_DEADLINE.
+STOP_SLACK = 5.0
 
 
 def drain_message(seconds: float) -> str:
@@ -133,6 +139,9 @@ class Gateway:
             registry=self.metrics.registry,
             on_error=self.metrics.handler_error,
         )
+        #: Control characters and rate limits of the players' chat (``ctx.chat_line``).
+        self.chat_guard = ChatGuard(ChatLimits.from_settings(settings),
+                                    registry=self.metrics.registry)
         self.router = Router(
             self.chat_commands.wrap(self.pm.packet_handlers),
             connections=self.connections,
@@ -142,6 +151,7 @@ class Gateway:
             runtime_for=self.lifecycle.get,
             records_for=self.record_writer,
             known_packet=lambda name: _known(numbering, name),
+            chat_guard=self.chat_guard,
         )
         self.server = Server(settings=settings, router=self.router, service=self.connections,
                              pm=self.lifecycle, metrics=self.metrics)
@@ -434,11 +444,15 @@ class Gateway:
             await self.lifecycle.call_lifecycle("gateway_shutdown", app=self)
         with anyio.move_on_after(left()):
             await self.lifecycle.stop()
+        # Channels, then the embedded services, only now: every save (those of connections
+        # that just closed included) has been waited for above. Each gets its grace plus
+        # STOP_SLACK even when the deadline has passed (cut at once, a gRPC server left
+        # half-stopped is collected after the loop closed: "Event loop is closed").
         if self.backends is not None:
-            with anyio.move_on_after(left()):
+            with anyio.move_on_after(min(1.0, left()) + STOP_SLACK):
                 await self.backends.close(grace=min(1.0, left()))
         if self.service_host is not None:
-            with anyio.move_on_after(left()):
+            with anyio.move_on_after(min(1.0, left()) + STOP_SLACK):
                 await self.service_host.stop(grace=min(1.0, left()))
         # The metrics server stops with the task group (cancelled right after this).
         self.captures.close()

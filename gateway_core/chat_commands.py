@@ -30,9 +30,9 @@ from typing import Any, Final
 from prometheus_client import CollectorRegistry, Counter
 
 from gateway_core.backend_clients import grpc_call_context
+from gateway_core.chat_guard import SERVER_SENDER, clean_chat, server_message
 from gateway_core.context import PacketContext
 from gateway_core.protocol.packets import TEXT_ENCODING
-from gateway_core.protocol.packets.chat import SrvWhisperChat
 from gateway_core.registry import ChatCommandRegistration, PacketRegistration
 from gateway_core.session import Key, Session, SessionState
 
@@ -51,8 +51,6 @@ log = logging.getLogger("gateway.chat_commands")
 
 #: The packet whose lines may be commands.
 NORMAL_CHAT: Final = "PAKCS_NORMAL_CHAT"
-#: Sender name of the whispers the server sends (docs/protocol.md §10.7).
-SERVER_SENDER: Final = "server msg"
 #: Longest argument text a command accepts (UTF-8 bytes); longer is a usage error.
 MAX_ARGUMENT_BYTES: Final = 255
 #: Longest decimal number an argument may be (digits); longer is a usage error.
@@ -63,15 +61,6 @@ OK, DENIED, UNKNOWN, BAD_ARGS, REFUSED, ERROR = (
     "ok", "denied", "unknown", "bad_args", "refused", "error")
 
 _CONTEXTS = Key[dict[str, PacketContext[Any]]]("core.chat_command_contexts")
-
-
-def server_message(text: str) -> SrvWhisperChat:
-    """A whisper from the server (sender ``server msg``) carrying ``text``; characters the
-    protocol's text encoding cannot carry become ``?``."""
-    return SrvWhisperChat(
-        sender=SERVER_SENDER.encode(TEXT_ENCODING),
-        message=text.encode(TEXT_ENCODING, "replace"),
-    )
 
 
 class ChatCommandError(Exception):
@@ -227,8 +216,9 @@ class ChatCommands:
 
     async def run(self, session: Session, raw: bytes) -> None:
         """Answer one command line of ``session`` (``raw`` starts with ``/``); never raises
-        but for cancellation."""
-        text = raw.decode(TEXT_ENCODING, "replace").strip()
+        but for cancellation. Control characters are removed first (:func:`clean_chat`): an
+        argument such as the text of ``/announce`` reaches nobody with them."""
+        text = (clean_chat(raw) or b"").decode(TEXT_ENCODING, "replace").strip()
         parts = text[1:].split(None, 1)
         typed = parts[0] if parts else ""
         args = parts[1].strip() if len(parts) > 1 else ""

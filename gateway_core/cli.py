@@ -506,6 +506,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--settings")
     known, _ = pre.parse_known_args(argv)
+    words = [arg for arg in argv if not arg.startswith("-")]
+    if words[:1] == ["bot"] and "--json" not in argv and sys.stderr.isatty():
+        # Loading the plugins (their settings, the bot's --warp content) takes seconds.
+        print("gateway bot: loading plugins and settings...", file=sys.stderr, flush=True)
     boot = _Bootstrap(known.settings)
 
     commands: dict[str, CommandSpec] = {}

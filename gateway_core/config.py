@@ -231,6 +231,33 @@ def _non_empty(raw: object) -> str:
     return value
 
 
+def _address_list(raw: object) -> tuple[str, ...]:
+    """A comma-separated list (or a list) of IP addresses and networks, normalised
+    (``"10.0.0.1, 192.168.0.0/16"`` -> ``("10.0.0.1/32", "192.168.0.0/16")``)."""
+    if isinstance(raw, str):
+        items = [part.strip() for part in raw.split(",")]
+    elif isinstance(raw, list | tuple):
+        items = [_as_str(part) for part in raw]
+    else:
+        raise ValueError("expected a comma-separated list of addresses or networks")
+    networks: list[str] = []
+    for item in items:
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network (CIDR)") from None
+    return tuple(networks)
+
+
+def _rate(raw: object) -> float:
+    value = _as_float(raw)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
 def _grpc_target(raw: object) -> str:
     """A gRPC target: ``host:port``, ``[v6]:port`` or a URI such as ``unix:/path``/``dns:///h:p``."""
     value = _non_empty(raw)
@@ -320,6 +347,21 @@ CORE_SETTINGS: tuple[SettingRegistration, ...] = (
                 "closes their connections (0 = no notice)."),
     _core("MAX_CONCURRENT_CONNECTIONS", 10000, _int_range(1),
                 "Client connections accepted at once; more are closed and counted."),
+    _core("MAX_CONNECTIONS_PER_IP", 32, _int_range(0),
+                "Client connections one address (an IPv6 /64) may hold at once (0 = no cap); "
+                "more are closed at once and counted."),
+    _core("CONNECT_RATE_PER_IP", 5.0, _rate,
+                "New connections per second one address may open on average (0 = no limit)."),
+    _core("CONNECT_BURST_PER_IP", 30, _int_range(1),
+                "New connections one address may open at once above CONNECT_RATE_PER_IP."),
+    _core("CONNECTION_LIMIT_ALLOW", ("127.0.0.0/8", "::1/128"), _address_list,
+                "Comma list of addresses/networks exempt from the per-address limits."),
+    _core("PROXY_PROTOCOL", "off", _choice("off", "v1", "v2", "any"),
+                "PROXY protocol header expected from PROXY_TRUSTED peers: off, v1, v2 or any."),
+    _core("PROXY_TRUSTED", (), _address_list,
+                "Comma list of addresses/networks (the load balancers) that send PROXY headers."),
+    _core("PROXY_HEADER_TIMEOUT", 3.0, _seconds(),
+                "Seconds a trusted peer has to send its whole PROXY header."),
     _core("BUFFER_POOL_SIZE", 1024, _int_range(1), "Number of pooled receive buffers."),
     _core("RECEIVE_BUFFER_SIZE", 16384, _int_range(256, 16 * 1024 * 1024),
                 "Bytes per pooled receive buffer (largest chunk read from a socket at once)."),
@@ -396,6 +438,21 @@ CORE_SETTINGS: tuple[SettingRegistration, ...] = (
     _core("GM_COMMAND_LEVELS", MappingProxyType({}), _command_levels,
                 "Access level per chat command, overriding the registered defaults: "
                 "'kick=200,announce=100' (a name no plugin registers is reported at start-up)."),
+    _core("CHAT_RATE", 1.0, _seconds(allow_zero=True),
+                "Chat lines per second one player may send on average, every kind together "
+                "(0 = no limit); over it the player is muted for CHAT_MUTE_SECONDS."),
+    _core("CHAT_BURST", 6, _int_range(1, 1000),
+                "Chat lines one player may send at once above CHAT_RATE (its bucket's size)."),
+    _core("CHAT_SHOUT_RATE", 0.1, _seconds(allow_zero=True),
+                "Shouts per second one player may send on average (0 = no own limit)."),
+    _core("CHAT_SHOUT_BURST", 3, _int_range(1, 1000),
+                "Shouts one player may send at once above CHAT_SHOUT_RATE."),
+    _core("CHAT_MUTE_SECONDS", 30.0, _seconds(),
+                "Seconds a player over a chat limit is muted (told once by a server whisper)."),
+    _core("CHAT_KICK_MUTES", 3, _int_range(0, 1000),
+                "Mutes within CHAT_KICK_WINDOW that disconnect the player (0 = never)."),
+    _core("CHAT_KICK_WINDOW", 600.0, _seconds(),
+                "Seconds over which CHAT_KICK_MUTES mutes are counted."),
 )
 
 
@@ -436,6 +493,13 @@ class Settings:
     METRICS_ADDR: str | None
     DRAIN_NOTICE_SECONDS: float
     MAX_CONCURRENT_CONNECTIONS: int
+    MAX_CONNECTIONS_PER_IP: int
+    CONNECT_RATE_PER_IP: float
+    CONNECT_BURST_PER_IP: int
+    CONNECTION_LIMIT_ALLOW: tuple[str, ...]
+    PROXY_PROTOCOL: str
+    PROXY_TRUSTED: tuple[str, ...]
+    PROXY_HEADER_TIMEOUT: float
     BUFFER_POOL_SIZE: int
     RECEIVE_BUFFER_SIZE: int
     LOG_LEVEL: str
@@ -470,6 +534,13 @@ class Settings:
     GATEWAY_ID: str | None
     SETTINGS_FILE: str | None
     GM_COMMAND_LEVELS: Mapping[str, int]
+    CHAT_RATE: float
+    CHAT_BURST: int
+    CHAT_SHOUT_RATE: float
+    CHAT_SHOUT_BURST: int
+    CHAT_MUTE_SECONDS: float
+    CHAT_KICK_MUTES: int
+    CHAT_KICK_WINDOW: float
 
     _values: dict[str, object]
     _sources: dict[str, str]

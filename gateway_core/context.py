@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
 
+from gateway_core.chat_guard import DEFAULT_GUARD, ChatGuard
 from gateway_core.records import RecordWriter
 from gateway_core.session import ConnectionRegistry, PluginData, Session, SessionState
 
@@ -118,7 +119,8 @@ class PacketContext(Generic[R_co]):
     ``PacketContext[WorldRuntime]``, or ``PacketContext[None]`` for a plugin without one.
     """
 
-    __slots__ = ("clients", "connections", "plugin", "records", "runtime", "session", "settings")
+    __slots__ = ("chat_guard", "clients", "connections", "plugin", "records", "runtime", "session",
+                 "settings")
 
     def __init__(
         self,
@@ -130,6 +132,7 @@ class PacketContext(Generic[R_co]):
         settings: Any,
         runtime: R_co,
         records: RecordWriter | None = None,
+        chat_guard: ChatGuard | None = None,
     ) -> None:
         self.session = session
         self.plugin = plugin
@@ -140,6 +143,15 @@ class PacketContext(Generic[R_co]):
         self.clients = clients
         self.settings = settings
         self.runtime = runtime
+        #: The gateway's chat guard (:mod:`gateway_core.chat_guard`), behind :meth:`chat_line`.
+        self.chat_guard = chat_guard if chat_guard is not None else DEFAULT_GUARD
+
+    def chat_line(self, raw: bytes, kind: str) -> bytes | None:
+        """The chat line ``raw`` of this client, of ``kind`` (a :class:`ChatKind`), ready to
+        relay: control characters removed; None when it must not be relayed (nothing left, or
+        the player over the chat rate limits: muted, and told once, or disconnected after
+        sustained abuse; all counted). Every plugin relaying chat calls it first."""
+        return self.chat_guard.check(self.session, raw, kind)
 
     def reply(self, packet: OutPacket) -> None:
         """Queue ``packet`` to this client (never waits)."""

@@ -236,7 +236,13 @@ class GatewayMetrics:
             "MAX_PACKETS_BURST.", registry=r)
         self.connection_limit_rejections = Counter(
             "gateway_connection_limit_rejections",
-            "Connections refused at MAX_CONCURRENT_CONNECTIONS.", registry=r)
+            "Connections refused at MAX_CONCURRENT_CONNECTIONS or the open-file headroom.",
+            registry=r)
+        self.connections_refused = Counter(
+            "gateway_connections_refused",
+            "Connections refused at accept time, by reason (per_ip, rate, fd_headroom, "
+            "max_connections, proxy_header, proxy_timeout, proxy_untrusted).",
+            ["reason"], registry=r)
         self.idle_timeouts = Counter(
             "gateway_idle_timeouts", "Connections closed after IDLE_TIMEOUT.", registry=r)
         self.buffer_pool_in_use = Gauge(
@@ -284,6 +290,11 @@ class GatewayMetrics:
     def connection_rejected(self) -> None:
         """A connection was refused because MAX_CONCURRENT_CONNECTIONS is reached."""
         self.connection_limit_rejections.inc()
+
+    def connection_refused(self, reason: str) -> None:
+        """A connection was refused at accept time for ``reason`` (a fixed set, never from
+        the client)."""
+        self.connections_refused.labels(reason).inc()
 
     def idle_timeout(self) -> None:
         """A connection was closed after IDLE_TIMEOUT without traffic."""

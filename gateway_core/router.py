@@ -29,6 +29,7 @@ from contextvars import Token
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from gateway_core.backend_clients import CallSource, grpc_call_context
+from gateway_core.chat_guard import ChatGuard
 from gateway_core.context import FatalHandlerError, Handler, PacketContext
 from gateway_core.logs import session_fields
 from gateway_core.records import RecordWriter
@@ -61,10 +62,13 @@ class Router:
 
     ``known_packet`` validates registered names (``profile.by_name``); ``clients_for(plugin)``
     gives the stubs a plugin registered, ``runtime_for(plugin)`` its runtime on this
-    gateway and ``records_for(plugin)`` the writer of the session records it claimed.
+    gateway and ``records_for(plugin)`` the writer of the session records it claimed;
+    ``chat_guard`` is the gateway's :class:`~gateway_core.chat_guard.ChatGuard` every context
+    carries (``ctx.chat_line``).
     """
 
     __slots__ = (
+        "_chat_guard",
         "_clients_for",
         "_connections",
         "_metrics",
@@ -91,6 +95,7 @@ class Router:
         runtime_for: Callable[[str], Any] = lambda plugin: None,
         records_for: Callable[[str], RecordWriter] | None = None,
         known_packet: Callable[[str], bool] | None = None,
+        chat_guard: ChatGuard | None = None,
     ) -> None:
         for name, reg in registrations.items():
             if known_packet is not None and not known_packet(name):
@@ -112,6 +117,7 @@ class Router:
         self._clients_for = clients_for
         self._runtime_for = runtime_for
         self._records_for = records_for
+        self._chat_guard = chat_guard
         self._policy_before = _policy(getattr(settings, "POLICY_BEFORE_AUTH", POLICY_CLOSE))
         self._policy_after = _policy(getattr(settings, "POLICY_AFTER_AUTH", POLICY_DROP))
         #: Told of every handler exception: ``on_handler_error(session, packet name, plugin)``
@@ -133,6 +139,7 @@ class Router:
             settings=self._settings,
             runtime=self._runtime_for(plugin),
             records=self._records_for(plugin) if self._records_for is not None else None,
+            chat_guard=self._chat_guard,
         )
 
     async def dispatch(

@@ -17,7 +17,13 @@ this module only carries bytes to and from it, as hypercorn's ``tcp_server`` doe
   (one wake-up per chunk, never one await per packet);
 * the connection is the driver's ``Transport``: ``write`` and ``get_write_buffer_size`` are
   asyncio's own, ``schedule`` is the loop's ``call_soon``, all bound once per connection;
-* one sweeper task closes connections idle for IDLE_TIMEOUT (any received packet resets it).
+* one sweeper task closes connections idle for IDLE_TIMEOUT (any received packet resets it);
+* admission is decided once per accepted socket, before any packet is read
+  (:mod:`gateway_core.limits`): the capacity (MAX_CONCURRENT_CONNECTIONS, or fewer under the
+  open-file limit), then the per-address limits, and with PROXY_PROTOCOL on, a trusted
+  balancer's PROXY header (:mod:`gateway_core.protocol.proxy`) read into a small private
+  buffer first, so the limits and the session see the client's address; a refused socket is
+  aborted, counted and logged (rate-limited).
 """
 
 from __future__ import annotations
@@ -32,7 +38,23 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 
 from gateway_core.bufferpool import BufferPool
+from gateway_core.config import ConfigError
 from gateway_core.driver import ConnectionDriver, DriverConfig
+from gateway_core.limits import (
+    AddressSet,
+    ConnectionLimiter,
+    RefusalLog,
+    limit_key,
+    open_descriptors,
+    raise_open_file_limit,
+    report_file_limit,
+)
+from gateway_core.protocol.proxy import (
+    MAX_HEADER_SIZE,
+    ProxyHeaderError,
+    parse_proxy_header,
+    starts_like_proxy_header,
+)
 
 if TYPE_CHECKING:
     from gateway_core.metrics import GatewayMetrics
@@ -65,17 +87,44 @@ class ClientConnection(asyncio.BufferedProtocol):
         self._eof = False
         self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._limit_key = ""  # what the per-address limits count this connection under
+        self._gate = False  # a PROXY header to read (or to refuse) before the driver reads
+        self._header: bytearray | None = None  # the PROXY header being read
+        self._header_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         tr = self._transport = cast(asyncio.Transport, transport)
         server = self._server
-        if len(server.connections) >= server.max_connections or server.stopping:
-            if not server.stopping:
-                server.metrics.connection_rejected()
-                log.warning("connection refused: MAX_CONCURRENT_CONNECTIONS (%d) reached",
-                            server.max_connections)
+        if server.stopping:
+            tr.abort()
+            return
+        peer = _address(tr.get_extra_info("peername"))
+        if len(server.connections) + len(server.awaiting_header) >= server.capacity:
+            server.refuse("max_connections" if server.capacity >= server.max_connections
+                          else "fd_headroom", peer[0])
+            tr.abort()
+            return
+        if server.proxy_versions:
+            if peer[0] in server.proxy_trusted:
+                # The balancer's connection: the limits apply to the client its header names.
+                self._header = bytearray(server.proxy_max)
+                self._gate = True
+                server.awaiting_header.add(self)
+                self._header_timer = asyncio.get_running_loop().call_later(
+                    server.proxy_timeout, self._header_timeout)
+                return
+            self._gate = True  # a direct client: it must not send a PROXY header
+        self._admit(peer)
+
+    def _admit(self, peer: tuple[str, int]) -> None:
+        """Apply the per-address limits to ``peer`` and open the connection (or refuse)."""
+        server = self._server
+        tr = cast(asyncio.Transport, self._transport)
+        reason, self._limit_key = server.limiter.admit(peer[0])
+        if reason is not None:
+            server.refuse(reason, peer[0])
             tr.abort()
             return
         sock = tr.get_extra_info("socket")
@@ -89,13 +138,86 @@ class ClientConnection(asyncio.BufferedProtocol):
         self.get_write_buffer_size = tr.get_write_buffer_size  # type: ignore[method-assign]
         self.schedule = loop.call_soon  # type: ignore[method-assign]
         self.driver = ConnectionDriver(server.driver_config, self,
-                                       peer_address=_address(tr.get_extra_info("peername")),
+                                       peer_address=peer,
                                        local_address=_address(tr.get_extra_info("sockname")))
         server.connections.add(self)
         server.metrics.connection_opened()
-        self._task = loop.create_task(self._run())
+        self._task = task = loop.create_task(self._run())
+        # Tracked until its close hooks (the character save) are done, after it left
+        # ``connections``: the shutdown waits for those too.
+        server.tasks.add(task)
+        task.add_done_callback(server.tasks.discard)
+
+    # -- the PROXY header (PROXY_PROTOCOL on): once per connection, before any packet -------
+
+    def _gate_data(self) -> bool:
+        """Data arrived while the gate is up; True when it is not the driver's to read yet."""
+        server = self._server
+        header = self._header
+        if header is None:
+            # A direct (untrusted) client: refuse one that sends a PROXY header.
+            if self._filled < 2 or self._buf is None:
+                return False
+            self._gate = False
+            if starts_like_proxy_header(memoryview(self._buf)[: self._filled]):
+                server.refuse("proxy_untrusted", self._peer_host())
+                if self.driver is not None:
+                    self.driver.abort("PROXY header from an untrusted peer")
+                self.abort()
+                return True
+            return False
+        try:
+            parsed = parse_proxy_header(memoryview(header)[: self._filled],
+                                        versions=server.proxy_versions,
+                                        max_size=server.proxy_max)
+        except ProxyHeaderError as exc:
+            self._end_header()
+            server.refuse("proxy_header", self._peer_host(), detail=str(exc))
+            self.abort()
+            return True
+        if parsed is None:
+            return True
+        rest = bytes(header[parsed.length : self._filled])
+        self._end_header()
+        self._filled = 0
+        peer = parsed.source or _address(
+            cast(asyncio.Transport, self._transport).get_extra_info("peername"))
+        self._admit(peer)
+        if self.driver is not None and rest:
+            # The client's first bytes came with the header: hand them over as one read.
+            buf = self._buf = bytearray(max(self._server.pool.buffer_size, len(rest)))
+            buf[: len(rest)] = rest
+            self._filled = len(rest)
+            self._pooled = False
+            if self._filled >= len(buf):
+                self._pause()
+            self._wake()
+        return True
+
+    def _end_header(self) -> None:
+        self._gate = False
+        self._header = None
+        self._server.awaiting_header.discard(self)
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if self._header is not None:
+            self._end_header()
+            self._server.refuse("proxy_timeout", self._peer_host())
+            self.abort()
+
+    def _peer_host(self) -> str:
+        if self.driver is not None:
+            return self.driver.session.peer_address[0]
+        peer = self._transport.get_extra_info("peername") if self._transport else None
+        return _address(peer)[0]
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        if self._header is not None:
+            return memoryview(self._header)[self._filled :]
         buf = self._buf
         if buf is None:
             pool = self._server.pool
@@ -116,6 +238,8 @@ class ClientConnection(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         self._filled += nbytes
         self._server.metrics.received_bytes(nbytes)
+        if self._gate and self._gate_data():
+            return
         if self._waiting_pool or (self._buf is not None and self._filled >= len(self._buf)):
             self._pause()
         self._wake()
@@ -129,6 +253,8 @@ class ClientConnection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
+        if self._header is not None:
+            self._end_header()
         if self.driver is not None:
             self.driver.connection_lost(exc)
         self._wake()
@@ -260,6 +386,7 @@ class ClientConnection(asyncio.BufferedProtocol):
                 server.pool.cancel_wait(self._on_pool_buffer)
                 self._waiting_pool = False
             server.connections.discard(self)
+            server.limiter.release(self._limit_key)
             server.metrics.connection_closed()
             with anyio.CancelScope(shield=True):
                 await driver.finish()
@@ -281,6 +408,28 @@ class Server:
         self.settings = settings
         self.metrics = metrics
         self.max_connections = int(settings.MAX_CONCURRENT_CONNECTIONS)
+        #: Client connections held at most: MAX_CONCURRENT_CONNECTIONS, or fewer when the
+        #: open-file limit is lower (set by :meth:`start`).
+        self.capacity = self.max_connections
+        self.limiter = ConnectionLimiter(
+            max_per_address=int(settings.get("MAX_CONNECTIONS_PER_IP", 0)),
+            rate=float(settings.get("CONNECT_RATE_PER_IP", 0.0)),
+            burst=int(settings.get("CONNECT_BURST_PER_IP", 1)),
+            allow=AddressSet(settings.get("CONNECTION_LIMIT_ALLOW", ())),
+        )
+        self.refusals = RefusalLog()
+        proxy = str(settings.get("PROXY_PROTOCOL", "off"))
+        #: The PROXY protocol versions trusted peers send (empty: PROXY_PROTOCOL off).
+        self.proxy_versions: frozenset[int] = frozenset(
+            {"off": (), "v1": (1,), "v2": (2,), "any": (1, 2)}[proxy])
+        self.proxy_trusted = AddressSet(settings.get("PROXY_TRUSTED", ()))
+        if self.proxy_versions and not self.proxy_trusted:
+            raise ConfigError("PROXY_TRUSTED", "", f"PROXY_PROTOCOL={proxy} needs the addresses "
+                              "of the load balancers (0.0.0.0/0,::/0 trusts every peer)")
+        self.proxy_timeout = float(settings.get("PROXY_HEADER_TIMEOUT", 3.0))
+        self.proxy_max = MAX_HEADER_SIZE
+        #: Connections of trusted peers whose PROXY header is not read yet.
+        self.awaiting_header: set[ClientConnection] = set()
         self.idle_timeout = float(settings.IDLE_TIMEOUT)
         self.pool = BufferPool(
             int(settings.BUFFER_POOL_SIZE),
@@ -296,6 +445,8 @@ class Server:
             max_buffer=self.pool.buffer_size + _MAX_PACKET, on_warning=on_warning,
         )
         self.connections: set[ClientConnection] = set()
+        #: The task of every connection until it ends (its session-closed hooks included).
+        self.tasks: set[asyncio.Task[None]] = set()
         self.stopping = False
         self._listener: asyncio.Server | None = None
         self.address: tuple[str, int] | None = None
@@ -307,8 +458,34 @@ class Server:
             raise RuntimeError("the listener is not started")
         return self.address[1]
 
+    def refuse(self, reason: str, host: str, *, detail: str = "") -> None:
+        """Count a connection refused at accept time and log it (at most one line per
+        address per interval, see :class:`~gateway_core.limits.RefusalLog`)."""
+        self.metrics.connection_refused(reason)
+        if reason in ("max_connections", "fd_headroom"):
+            self.metrics.connection_rejected()
+        skipped = self.refusals.should_log(limit_key(host))
+        if skipped is None:
+            return
+        why = {
+            "per_ip": f"MAX_CONNECTIONS_PER_IP ({self.limiter.max_per_address}) open",
+            "rate": f"over CONNECT_RATE_PER_IP ({self.limiter.rate:g}/s, burst "
+                    f"{self.limiter.burst:g})",
+            "max_connections": f"MAX_CONCURRENT_CONNECTIONS ({self.max_connections}) reached",
+            "fd_headroom": f"{self.capacity} connections open, all the open-file limit "
+                           "allows (see the start-up warning)",
+            "proxy_header": f"malformed PROXY header ({detail})",
+            "proxy_timeout": f"no complete PROXY header within {self.proxy_timeout:g}s",
+            "proxy_untrusted": "PROXY header from a peer not in PROXY_TRUSTED",
+        }.get(reason, reason)
+        more = f" ({skipped} more from this address not logged)" if skipped else ""
+        log.warning("connection from %s refused: %s%s", host, why, more)
+
     async def start(self) -> tuple[str, int]:
-        """Bind LISTEN_ADDR:SERVICE_PORT and start accepting; returns the bound address."""
+        """Raise the open-file limit, bind LISTEN_ADDR:SERVICE_PORT and start accepting;
+        returns the bound address."""
+        self.capacity = report_file_limit(raise_open_file_limit(), self.max_connections,
+                                          open_descriptors())
         self._listener = await asyncio.get_running_loop().create_server(
             lambda: ClientConnection(self),
             host=str(self.settings.LISTEN_ADDR),
@@ -331,6 +508,8 @@ class Server:
         while True:
             await anyio.sleep(interval)
             deadline = time.monotonic() - timeout
+            self.limiter.prune()
+            self.refusals.prune()
             for driver in self._drivers():
                 if not driver.closed and driver.session.last_activity < deadline:
                     self.metrics.idle_timeout()
@@ -349,7 +528,9 @@ class Server:
         ``deadline`` seconds abort what is left."""
         for driver in self._drivers():
             driver.close("shutdown")
-        tasks = [c._task for c in list(self.connections) if c._task is not None]
+        # Every connection's task, those that closed just before (still running their
+        # session-closed hooks, e.g. the character save) included.
+        tasks = list(self.tasks)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=deadline)
             for driver in self._drivers():

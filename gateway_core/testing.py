@@ -46,10 +46,12 @@ from gateway_core.bot import GameClient
 from gateway_core.bot import steps as flow
 from gateway_core.plugins import GatewayPluginManager
 from gateway_core.protocol.packets import (
+    CliNormalChat,
     CreateCharResult,
     JoinResult,
     LoginResult,
     ServerSelectResult,
+    SrvNormalChat,
 )
 from gateway_core.service_host import ReferenceService, ServiceHost
 
@@ -76,11 +78,13 @@ __all__ = [
     "start_service",
     "start_service_in_thread",
     "started_services",
+    "still_served",
 ]
 
 #: Settings of a gateway with the built-in plugins under test: loopback, ephemeral port, no
 #: metrics port, cheap argon2 (the production cost is the auth service tests' business), short
-#: timeouts. Add ``DATA_DIR`` (a tmp dir) and what the test is about.
+#: timeouts, no chat rate limits (tests script chat lines back to back; the chat abuse tests set
+#: their own). Add ``DATA_DIR`` (a tmp dir) and what the test is about.
 GATEWAY_TEST_SETTINGS: Mapping[str, object] = {
     "LISTEN_ADDR": "127.0.0.1",
     "SERVICE_PORT": 0,
@@ -91,6 +95,8 @@ GATEWAY_TEST_SETTINGS: Mapping[str, object] = {
     "AUTH_ARGON2_TIME_COST": 1,
     "AUTH_ARGON2_MEMORY_KIB": 64,
     "AUTH_ARGON2_PARALLELISM": 1,
+    "CHAT_RATE": 0.0,
+    "CHAT_SHOUT_RATE": 0.0,
 }
 
 #: The same as environment variables, for subprocesses (``gateway serve``, ``gateway service``);
@@ -103,6 +109,8 @@ GATEWAY_TEST_ENV: Mapping[str, str] = {
     "AUTH_ARGON2_TIME_COST": "1",
     "AUTH_ARGON2_MEMORY_KIB": "64",
     "AUTH_ARGON2_PARALLELISM": "1",
+    "CHAT_RATE": "0",
+    "CHAT_SHOUT_RATE": "0",
     "DRAIN_NOTICE_SECONDS": "0",  # a test that stops a gateway needs no notice; drain tests do
 }
 
@@ -517,17 +525,27 @@ async def http_ready(port: int, host: str = "127.0.0.1") -> bool:
 
 
 @contextlib.asynccontextmanager
-async def serve_process(env: Mapping[str, str], log: Path, *, timeout: float = 20.0
+async def serve_process(env: Mapping[str, str], log: Path, *, timeout: float = 20.0,
+                        nofile: tuple[int, int] | None = None,
                         ) -> AsyncIterator[GatewayProcess]:
     """``gateway serve`` with environment ``env`` (plus free SERVICE_PORT and
     PACKET_METRICS_PORT) until ``/readyz`` says ready; stopped by its PID at the end (SIGTERM,
-    then SIGKILL after 10 s) unless it was killed already."""
+    then SIGKILL after 10 s) unless it was killed already. ``nofile``: the process's soft and
+    hard open-file limits (RLIMIT_NOFILE) instead of the test's."""
     port, metrics = free_port(), free_port()
+
+    def limit_files() -> None:
+        import resource
+
+        assert nofile is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+
     with log.open("wb") as out:
         popen = subprocess.Popen(
             [sys.executable, "-m", "gateway_core", "serve"],
             env={**env, "SERVICE_PORT": str(port), "PACKET_METRICS_PORT": str(metrics)},
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=limit_files if nofile is not None else None)
     gateway = GatewayProcess(popen, port, metrics, log)
     try:
         with anyio.fail_after(timeout):
@@ -543,6 +561,19 @@ async def serve_process(env: Mapping[str, str], log: Path, *, timeout: float = 2
             except subprocess.TimeoutExpired:
                 popen.kill()
                 popen.wait()
+
+
+async def still_served(player: GameClient, line: str, *, timeout: float = 10.0) -> None:
+    """The player in the world gets the echo of its normal chat ``line`` (it is still served);
+    what comes before the echo is set aside in ``player.unexpected``."""
+    message = line.encode()
+    await player.send(CliNormalChat(message=message))
+    with anyio.fail_after(timeout):
+        while True:
+            event = await player.receive()
+            if isinstance(event, SrvNormalChat) and event.message == message:
+                return
+            player.set_aside(event)
 
 
 @contextlib.contextmanager

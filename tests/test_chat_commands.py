@@ -5,6 +5,7 @@ route, and a handler that fails; the last ones through a real gateway over TCP."
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ from gateway_core.registry import (
     PluginError,
     Registry,
 )
-from gateway_core.session import SessionState
+from gateway_core.session import Session, SessionState
 
 
 def _noop(ctx: Any, command: ChatCommand) -> None:
@@ -158,6 +159,19 @@ def test_lines_that_are_not_commands_reach_the_normal_chat_handler_in_the_same_c
     alone = ChatCommands(registry.chat_commands, context_for=_no_context).wrap({})
     assert (alone[NORMAL_CHAT].plugin, alone[NORMAL_CHAT].states) == ("core", world)
     assert alone[NORMAL_CHAT].handler(ctx, CliNormalChat(message=b"hi")) is None
+
+
+@pytest.mark.anyio
+async def test_a_command_line_loses_its_control_characters_before_it_is_parsed() -> None:
+    seen: list[ChatCommand] = []
+    registry = Registry()
+    ChatCommandRegistrar(registry, "p")("announce", lambda ctx, c: seen.append(c), level=0)
+    commands = ChatCommands(registry.chat_commands,
+                            context_for=lambda session, plugin: SimpleNamespace(clients={}))
+    session = Session(1)
+    await commands.run(session, b"/announce \x1b[31m[GM]\x1b[0m\r\nfree items\x08\x07")
+    (line,) = seen
+    assert (line.name, line.args) == ("announce", "[31m[GM][0m free items")
 
 
 @pytest.mark.parametrize(("word", "value"), [("0", 0), ("+7", 7), ("10", 10)])

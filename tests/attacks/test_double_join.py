@@ -10,10 +10,14 @@ from pathlib import Path
 import anyio
 import pytest
 
-from gateway_core.bot import GameClient
 from gateway_core.bot import steps as flow
-from gateway_core.protocol.packets import CliNormalChat, JoinResult, SrvNormalChat
-from gateway_core.testing import GATEWAY_TEST_SETTINGS, RunningGateway, running_gateway
+from gateway_core.protocol.packets import JoinResult
+from gateway_core.testing import (
+    GATEWAY_TEST_SETTINGS,
+    RunningGateway,
+    running_gateway,
+    still_served,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -23,15 +27,6 @@ TIMEOUT = 10.0
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def echoed(player: GameClient, line: str) -> None:
-    await player.send(CliNormalChat(message=line.encode()))
-    with anyio.fail_after(TIMEOUT):
-        while True:
-            event = await player.receive()
-            if isinstance(event, SrvNormalChat) and event.message == line.encode():
-                return
 
 
 async def test_a_second_world_join_of_a_session_is_refused_until_the_first_leaves(
@@ -47,7 +42,7 @@ async def test_a_second_world_join_of_a_session_is_refused_until_the_first_leave
         second = await gateway.connect()
         refused = await flow.join(second, session_id, "pw")
         assert refused.result is JoinResult.FAILED
-        await echoed(first, "still the only one")
+        await still_served(first, "still the only one")
         playing = [s for s in gateway.gateway.connections
                    if s.username and s.username.lower() == "alice" and not s.closed
                    and s.state.name == "IN_WORLD"]

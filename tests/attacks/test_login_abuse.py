@@ -16,10 +16,14 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from gateway_core.bot import GameClient
 from gateway_core.bot import steps as flow
-from gateway_core.protocol.packets import CliNormalChat, LoginResult, SrvNormalChat
-from gateway_core.testing import GATEWAY_TEST_SETTINGS, RunningGateway, running_gateway
+from gateway_core.protocol.packets import LoginResult
+from gateway_core.testing import (
+    GATEWAY_TEST_SETTINGS,
+    RunningGateway,
+    running_gateway,
+    still_served,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -30,16 +34,6 @@ TIMEOUT = 10.0
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def still_served(player: GameClient, line: str) -> None:
-    """The player in the world gets the echo of its chat line."""
-    await player.send(CliNormalChat(message=line.encode()))
-    with anyio.fail_after(TIMEOUT):
-        while True:
-            event = await player.receive()
-            if isinstance(event, SrvNormalChat) and event.message == line.encode():
-                return
 
 
 async def attempt(gateway: RunningGateway, source: str, username: str, password: str

@@ -24,7 +24,9 @@ hook, puts the character on its map and writes the :data:`WORLD_PLACEMENT` recor
 object id the world service handed out (unique per map across gateways). The join reply
 carries that id; without a world plugin it carries a gateway-local one. The save on leaving
 the world stores the placement's map and position (where the character is, not where it
-entered) and, when the world wrote one, the :data:`CHARACTER_PROGRESS` record (level, XP,
+entered; only a position the world service gave, never a client's claim; a stored position the
+world found impossible is its map's spawn point from the enter on, and the select reply shows
+it) and, when the world wrote one, the :data:`CHARACTER_PROGRESS` record (level, XP,
 vitals, stats, points, skills).
 
 Saves: besides the one on leaving, a character is saved when the world raises its level (a
@@ -114,10 +116,23 @@ _CREATE_RESULTS = {int(r): r for r in CreateCharResult}
 
 
 class BackgroundSaves(Protocol):
-    """What runs the background saves of world connections (the plugin's runtime)."""
+    """What runs the background saves of world connections (the plugin's runtime). A runtime
+    may also bound how many saves call the service at once (``save_slots``, an async context
+    manager) and count the saves that could not be made (``save_lost``); both are optional."""
 
     def save_soon(self, session: Session, playing: Playing, why: str) -> None:
         """Save the character of ``session`` in a task of its own (never raises)."""
+
+
+def _lost(session: Session, playing: Playing, why: str, reason: str) -> None:
+    """A save that will not be made (the state it carried is gone): counted by the runtime
+    (when it counts) and logged with the character's name."""
+    lost = getattr(playing.saves, "save_lost", None)
+    if lost is not None:
+        lost(session, playing, why, reason)
+    else:
+        log.error("connection #%d: character %r (%d) NOT saved (%s): %s", session.connection_id,
+                  playing.state.name, playing.state.id, why, reason)
 
 
 @dataclass(slots=True)
@@ -282,12 +297,29 @@ async def _join_world(ctx: PacketContext[None], info: auth_pb2.SessionInfo) -> N
     await session.set_state(SessionState.IN_WORLD)
     world_id = object_id(session)
     ctx.reply(SrvJoinServerReply(result=JoinResult.OK, id=world_id, pay_flag=0))
-    ctx.reply(select_char_reply(state))
+    # Where the world put it: a stored point outside its map lands on the map's spawn point.
+    ctx.reply(select_char_reply(_placed_state(session, state)))
     ctx.reply(inventory_data(state))
     ctx.reply(SrvQuestData())  # quests are not kept: all zero, like osIROSE
     ctx.reply(SrvBillingMessage())  # functionType 0x1001, payFlag 2
     log.info("connection #%d: %s entered the world as object %d", session.connection_id,
              state.name, world_id)
+
+
+def _placed_state(session: Session,
+                  state: character_pb2.CharacterState) -> character_pb2.CharacterState:
+    """``state`` on the map and at the position of the world placement (as loaded without
+    one)."""
+    placement = session.records.get(WORLD_PLACEMENT)
+    if placement is None or (placement.map_id == state.map_id
+                             and placement.position.x == state.x
+                             and placement.position.y == state.y):
+        return state
+    placed = character_pb2.CharacterState()
+    placed.CopyFrom(state)
+    placed.map_id = clamp(placement.map_id, 16)
+    placed.x, placed.y = placement.position.x, placement.position.y
+    return placed
 
 
 # --- character select ---------------------------------------------------------------------------
@@ -490,7 +522,13 @@ async def store(
             change(state)
         if if_changed and state == playing.state:
             return None
-        await playing.character.SaveCharacter(character_pb2.SaveCharacterRequest(state=state))
+        slots = getattr(playing.saves, "save_slots", None)
+        request = character_pb2.SaveCharacterRequest(state=state)
+        if slots is None:
+            await playing.character.SaveCharacter(request)
+        else:
+            async with slots:
+                await playing.character.SaveCharacter(request)
         playing.state.CopyFrom(state)
         if change is not None:
             # The change (a GM command) is newer than the world's progress record of now:
@@ -502,14 +540,23 @@ async def store(
 async def save_now(session: Session, playing: Playing, why: str, *, final: bool = False,
                    if_changed: bool = False) -> bool:
     """:func:`store` the character of ``session`` (``why``: for the log); a failure is logged,
-    never raised. True when something was stored."""
+    never raised. True when something was stored. A save on leaving the world (``final``)
+    that fails, and any save cancelled (the shutdown deadline), is lost: counted and logged
+    with the character's name (:func:`_lost`)."""
     try:
         return await store(session, playing, final=final, if_changed=if_changed) is not None
+    except asyncio.CancelledError:
+        _lost(session, playing, why, "cancelled (the shutdown deadline passed)")
+        raise
     except grpc.aio.AioRpcError as exc:
         _failure(exc, f"saving character {playing.state.id} ({why})", session)
-    except Exception:  # e.g. the channel is closed at shutdown: never break the close
-        log.exception("connection #%d: saving character %d (%s) failed",
-                      session.connection_id, playing.state.id, why)
+        if final:
+            _lost(session, playing, why, f"{exc.code().name} {exc.details()}")
+    except Exception as exc:  # e.g. the channel is closed at shutdown: never break the close
+        log.warning("connection #%d: saving character %d (%s) failed: %r",
+                    session.connection_id, playing.state.id, why, exc)
+        if final:
+            _lost(session, playing, why, repr(exc))
     return False
 
 

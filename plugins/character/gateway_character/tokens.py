@@ -13,6 +13,14 @@ while a character is in the world: the one on a level-up (:func:`~gateway_charac
 on_progress`), each in a task it tracks, and the autosave, every in-world character saved
 every CHARACTER_AUTOSAVE_SECONDS (when it changed), so a killed gateway loses at most that
 much progress.
+
+Every save calls the service through :attr:`CharacterRuntime.save_slots`, at most
+:data:`SAVE_CONCURRENCY` at once, so the saves of thousands of players leaving at a shutdown
+reach the service in batches instead of all at once (which times most of them out); the
+gateway's shutdown waits for them (those of connections that just closed included) before
+its channels and embedded services stop. A save that cannot be made (cancelled at the
+shutdown deadline, or a save on leaving the world that failed) is logged with the
+character's name and counted (``gateway_character_saves_lost_total``).
 """
 
 from __future__ import annotations
@@ -48,6 +56,10 @@ AUTOSAVE_SECONDS: Final = 60.0
 AUTOSAVE_CONCURRENCY: Final = 16
 #: Seconds the runtime's stop waits for the background saves still running.
 STOP_GRACE: Final = 2.0
+#: Most saves calling the character service at once (every save: leaving, level, autosave).
+SAVE_CONCURRENCY: Final = 64
+#: The metric of lost saves (``_total`` is added by the client library).
+LOST_METRIC: Final = "gateway_character_saves_lost"
 
 
 class CharacterRuntime(PluginRuntime):
@@ -66,6 +78,13 @@ class CharacterRuntime(PluginRuntime):
         self.autosave_seconds = float(
             getattr(gateway.settings, "CHARACTER_AUTOSAVE_SECONDS", AUTOSAVE_SECONDS)
         )
+        self.saves_lost = Counter(
+            LOST_METRIC, "Character saves that could not be made (cancelled at the shutdown "
+            "deadline, or a save on leaving the world that failed); each is logged with the "
+            "character's name.", registry=gateway.metrics_registry,
+        )
+        #: Bounds the saves calling the service at once (:data:`SAVE_CONCURRENCY`).
+        self.save_slots = asyncio.Semaphore(SAVE_CONCURRENCY)
         self._tasks: set[asyncio.Task[bool]] = set()
         self._autosave: asyncio.Task[None] | None = None
         self._stopping = False
@@ -91,6 +110,12 @@ class CharacterRuntime(PluginRuntime):
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def save_lost(self, session: Session, playing: Playing, why: str, reason: str) -> None:
+        """Count and log (with the character's name) a save that will not be made."""
+        self.saves_lost.inc()
+        log.error("connection #%d: character %r (%d) NOT saved (%s): %s",
+                  session.connection_id, playing.state.name, playing.state.id, why, reason)
 
     @property
     def background_saves(self) -> int:

@@ -10,8 +10,10 @@ A shout reaches the sender's map. Clan and allied chat reach the sender's group 
 character is announced with one (its hosted record's ``clan_id``, ``team_id``); without one the
 line is dropped and counted. Normal chat is the world plugin's.
 
-Strategy: a line that is empty or longer than a chat packet can carry back is refused before
-any backend call (counted). The sender must be hosted by the chat service: a handler waits
+Strategy: every line goes through the core's chat guard first (``ctx.chat_line``: control
+characters removed, the player's chat rate limits, shouts with their own); a line that is
+empty or longer than a chat packet can carry back is refused before any backend call
+(counted). The sender must be hosted by the chat service: a handler waits
 briefly (GRPC_DEADLINE at most) for the delivery stream after a reconnect, and announces the
 character again when its map or object id changed since it was announced. Any backend fault
 (service down, slow, or not knowing the sender) is counted and answered with a whisper from
@@ -33,6 +35,7 @@ from gateway_chat.runtime import SERVICE, ChatRuntime
 from gateway_chat.service.limits import MAX_MESSAGE_BYTES, MAX_NAME_BYTES
 from gateway_core.api import (
     TEXT_ENCODING,
+    ChatKind,
     CliAlliedChat,
     CliClanChat,
     CliShoutChat,
@@ -148,7 +151,10 @@ async def on_whisper_chat(ctx: Ctx, packet: CliWhisperChat) -> None:
     """Whisper to a character by name, on whichever gateway it plays (§7.5): the target gets
     ``PAKWC_WHISPER_CHAT`` from the sender's name. An unknown or offline name (or one no
     character can have) gets a whisper from ``server msg`` saying the name is not online."""
-    message = chat_message(packet.message)
+    line = ctx.chat_line(packet.message, ChatKind.WHISPER)
+    if line is None:
+        return
+    message = chat_message(line)
     if message is None:
         _refuse(ctx, len(packet.message), "whisper")
         return
@@ -176,7 +182,10 @@ async def on_whisper_chat(ctx: Ctx, packet: CliWhisperChat) -> None:
 async def on_shout_chat(ctx: Ctx, packet: CliShoutChat) -> None:
     """Shout to every player on the sender's map, the sender included, on every gateway
     (``PAKWC_SHOUT_CHAT``, §7.5)."""
-    message = chat_message(packet.message)
+    line = ctx.chat_line(packet.message, ChatKind.SHOUT)
+    if line is None:
+        return
+    message = chat_message(line)
     if message is None:
         _refuse(ctx, len(packet.message), "shout")
         return
@@ -193,8 +202,12 @@ async def on_shout_chat(ctx: Ctx, packet: CliShoutChat) -> None:
 
 
 async def _group_chat(ctx: Ctx, raw: bytes, kind: chat_pb2.ChatKind) -> None:
-    what = chat_pb2.ChatKind.Name(kind).removeprefix("CHAT_KIND_").lower() + "_chat"
-    message = chat_message(raw)
+    group = chat_pb2.ChatKind.Name(kind).removeprefix("CHAT_KIND_").lower()
+    what = group + "_chat"
+    line = ctx.chat_line(raw, ChatKind(group))
+    if line is None:
+        return
+    message = chat_message(line)
     if message is None:
         _refuse(ctx, len(raw), what)
         return

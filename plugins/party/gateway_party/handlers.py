@@ -27,6 +27,7 @@ from gateway_protos.v1 import party_pb2, world_pb2
 
 from gateway_core.api import (
     TEXT_ENCODING,
+    ChatKind,
     CliPartyChat,
     CliPartyReply,
     CliPartyReq,
@@ -237,8 +238,13 @@ async def on_party_rule(ctx: Ctx, packet: CliPartyRule) -> None:
 
 async def on_party_chat(ctx: Ctx, packet: CliPartyChat) -> None:
     """Party chat: ``PAKWC_PARTY_CHAT`` to every online member, wherever it plays, the sender
-    included; dropped (counted ``no_party``) for a character without a party."""
-    message = packet.message.decode(TEXT_ENCODING, "replace")
+    included; dropped (counted ``no_party``) for a character without a party. The line goes
+    through the core's chat guard first (``ctx.chat_line``: control characters, rate limits).
+    """
+    line = ctx.chat_line(packet.message, ChatKind.PARTY)
+    if line is None:
+        return
+    message = line.decode(TEXT_ENCODING, "replace")
     if not message or len(message.encode("utf-8")) > MAX_MESSAGE_BYTES:
         if ctx.runtime is not None:
             ctx.runtime.drop(ctx.session, "bad_message",

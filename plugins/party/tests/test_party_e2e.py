@@ -55,6 +55,21 @@ async def test_a_party_forms_and_its_chat_reaches_exactly_the_members(arena: Are
     assert not alice.received(SrvPartyChat) and not bob.received(SrvPartyChat)
 
 
+async def test_party_chat_reaches_the_members_without_control_characters(
+        arena: Arena) -> None:
+    alice = await arena.player("Alice")
+    bob = await arena.player("Bob")
+    await arena.form(alice, bob)
+    await alice.send(CliPartyChat(message=b"\r\n\x1b[1m[GM]\x1b[0m\x08\x08 Admin> hi\r\n"),
+                     CliPartyChat(message=b"\x1b\x7f\x9b"))  # nothing left: not relayed
+    await alice.send(CliPartyChat(message=b"after"))
+    line = await bob.expect(SrvPartyChat, "forged party chat")
+    assert line.message == b"[1m[GM][0m Admin> hi"
+    line = await bob.expect(SrvPartyChat, "next party chat")
+    assert line.message == b"after"
+    assert arena.sample("gateway_chat_refused_total", {"kind": "party", "reason": "empty"}) == 1
+
+
 async def test_a_members_hp_reaches_the_others_and_a_kill_shares_the_xp(arena: Arena) -> None:
     alice = await arena.player("Alice")
     bob = await arena.player("Bob")

@@ -35,6 +35,7 @@ from gateway_core.api import (
     SELECTED_CHARACTER,
     TEXT_ENCODING,
     WORLD_PLACEMENT,
+    ChatKind,
     CliAttack,
     CliChangeMapReq,
     CliDamage,
@@ -261,13 +262,18 @@ async def on_teleport_req(ctx: Ctx, packet: CliTeleportReq) -> None:
 
 async def on_normal_chat(ctx: Ctx, packet: CliNormalChat) -> None:
     """Say something nearby (§7.5): ``PAKWC_NORMAL_CHAT`` to the players within the view
-    radius, the speaker included, on any gateway. An empty or oversize line is dropped
-    (counted); a line the world cannot take gets a server whisper saying chat is unavailable.
+    radius, the speaker included, on any gateway. The line goes through the core's chat guard
+    first (``ctx.chat_line``: control characters removed, the player's chat rate limits); an
+    empty or oversize line is dropped (counted); a line the world cannot take gets a server
+    whisper saying chat is unavailable.
     """
     on_map = _on_map(ctx, "normal_chat")
     if on_map is None:
         return
-    text = chat_message(packet.message)
+    line = ctx.chat_line(packet.message, ChatKind.NORMAL)
+    if line is None:
+        return
+    text = chat_message(line)
     if text is None:
         on_map.runtime.drop(ctx.session, "bad_message", f"{len(packet.message)} bytes")
         return

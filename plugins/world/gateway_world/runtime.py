@@ -8,8 +8,11 @@ picked at server select; one that leaves the world or closes is taken off it.
 
 The placement record (:data:`WORLD_PLACEMENT`, what the character plugin saves) follows the
 world service, never the client: the service's ``placed`` events (after each move and stop,
-with the corrected point when the client's was refused) and the answers to teleports and warp
-gates. The GM operations (:meth:`WorldRuntime.teleport`, :meth:`WorldRuntime.locate`,
+with the corrected point when the client's was refused), the answers to teleports and warp
+gates, and the answer to the enter: a character stored at an impossible point (outside its
+map, or on no map coordinate) lands on its map's spawn point, which the placement takes (so
+the next save repairs the stored position; counted as ``position_relocated``). The GM
+operations (:meth:`WorldRuntime.teleport`, :meth:`WorldRuntime.locate`,
 :meth:`WorldRuntime.remove_monster`) are for the commands built on this plugin.
 """
 
@@ -456,6 +459,16 @@ class WorldRuntime(InWorldRuntime):
             await self.link.leave(character_id)
             return False
         placement = session.records.get(WORLD_PLACEMENT) or placement
+        landed = Position(ack.position.x, ack.position.y, float(ack.position.z))
+        if ack.map_id != placement.map_id or not math.hypot(
+                landed.x - placement.position.x, landed.y - placement.position.y) <= 1.0:
+            # The stored point was impossible (outside its map): the world put the character
+            # on the map's spawn point, which is what the next save stores.
+            self.drop(session, "position_relocated",
+                      f"enter at ({point.x:.0f}, {point.y:.0f}) on map {placement.map_id}: "
+                      f"landed at ({landed.x:.0f}, {landed.y:.0f}) on map {ack.map_id}")
+            placement = replace(placement, map_id=ack.map_id, position=landed)
+            self.records.set(session, WORLD_PLACEMENT, placement)
         if ack.object_id != placement.object_id:
             log.info(
                 "world: connection #%d is object %d on map %d (asked for %s)",

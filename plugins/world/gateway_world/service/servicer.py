@@ -227,7 +227,9 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
         check_character_id(body.character_id)
         name = check_text(body.name, "name", MAX_NAME_BYTES)
         map_id = check_range(body.map_id, "map_id", 0, MAX_U16)
-        check_position(body.position, "position")
+        # Not check_position: an impossible stored point lands on the map's spawn point
+        # (World.landing) instead of locking the character out.
+        check_range(body.position.z, "position.z", 0, MAX_U16)
         check_look(body.look)
         requested = check_range(body.requested_object_id, "requested_object_id", 0, MAX_U16)
         channel_id = check_range(body.channel_id, "channel_id", 0, MAX_CHANNEL_ID) or 1

@@ -41,6 +41,13 @@ replaced by the service's position and the character's gateway told (a ``placed`
 ``corrected``); points outside the bounds of a map the pack defines are refused
 (:class:`Refused`, reason ``out_of_bounds``). Every accepted move and stop is reported to the
 character's own gateway as ``placed``, which keeps the character's placement record.
+
+An enter at an impossible point (one outside the bounds of a map the pack defines, or no map
+coordinate at all: not finite, or beyond ``MAX_COORDINATE``) is not refused, which would lock
+the character out for good: the character lands on its map's spawn point instead (a map the
+pack does not define: the first map of the pack, at its spawn point; bare maps: the origin).
+The enter's answer carries where it landed, which the gateway keeps as the placement (what
+its next save stores), and it is counted (``relocated_positions``).
 """
 
 from __future__ import annotations
@@ -78,6 +85,7 @@ from gateway_world.service.entities import (
     Refused,
     WorldStream,
 )
+from gateway_world.service.limits import MAX_COORDINATE
 from gateway_world.service.stalls import Stalls
 
 __all__ = [
@@ -194,6 +202,8 @@ class WorldState:
         self.replaced_gateways = 0
         self.rejected_requests = 0
         self.corrected_positions = 0
+        #: Enters at an impossible point moved to a spawn point (:meth:`landing`).
+        self.relocated_positions = 0
         self.removed_monsters = 0
         self.respawned_monsters = 0
         #: The combat rules; its packets go through this state's :meth:`send`.
@@ -616,6 +626,7 @@ class WorldState:
         old = self.characters.get(character_id)
         if old is not None:
             self._remove(old)
+        map_id, position = self.landing(map_id, position)
         look_copy = world_pb2.PlayerLook()
         look_copy.CopyFrom(look)
         entity = Entity(
@@ -646,6 +657,25 @@ class WorldState:
             # its vitals in the map reply.
             self.send([entity], "progress", self.combat.progress(entity), entity.object_id)
         return entity
+
+    def landing(self, map_id: int, position: world_pb2.Position) -> tuple[int, world_pb2.Position]:
+        """Where a character entering ``map_id`` at ``position`` lands: there when it is a
+        possible point, else its map's spawn point (see the module's docstring), counted."""
+        x, y = position.x, position.y
+        coordinate = all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for v in (x, y))
+        content = self.content
+        map_def = content.maps.get(map_id) if content is not None else None
+        if map_def is not None:
+            if coordinate and map_def.bounds.contains(x, y):
+                return map_id, position
+        elif coordinate:
+            return map_id, position  # a map the pack does not define: any point is one
+        elif content is not None and content.maps:
+            map_def = next(iter(content.maps.values()))
+        self.relocated_positions += 1
+        if map_def is None:
+            return map_id, world_pb2.Position()
+        return map_def.id, world_pb2.Position(x=map_def.spawn.x, y=map_def.spawn.y)
 
     def make_ready(self, entity: Entity) -> None:
         """The client loaded the map: place it and exchange spawns with those around."""

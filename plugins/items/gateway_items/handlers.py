@@ -108,6 +108,7 @@ log = logging.getLogger(__name__)
 
 Ctx = PacketContext[ItemsRuntime]
 P = TypeVar("P", bound=Packet)
+T = TypeVar("T")
 
 IN_WORLD: Final = {SessionState.IN_WORLD}
 OK: Final = character_pb2.ITEM_RESULT_OK
@@ -236,6 +237,17 @@ def stack_of(ctx: Ctx, item_type: int, item_number: int) -> int:
     return definition.stack if definition is not None else 1
 
 
+async def retried(call: Callable[[], Awaitable[T]]) -> T:
+    """One call, made again once (the same request: safe for idempotent calls) when it
+    failed in transit (:data:`RETRY_CODES`)."""
+    try:
+        return await call()
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() not in RETRY_CODES:
+            raise
+        return await call()
+
+
 async def change(
     ctx: Ctx,
     state: ItemsState | None,
@@ -252,12 +264,7 @@ async def change(
         character_id=character_id(ctx), request_id=request_id or uuid.uuid4().hex,
         ops=list(ops), zuly_delta=zuly_delta, storage_zuly_delta=storage_zuly_delta)
     stub = ctx.clients[CHARACTER]
-    try:
-        reply: character_pb2.ChangeItemsReply = await stub.ChangeItems(request)
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() not in RETRY_CODES:
-            raise
-        reply = await stub.ChangeItems(request)
+    reply: character_pb2.ChangeItemsReply = await retried(lambda: stub.ChangeItems(request))
     if reply.result == OK:
         if state is not None:
             state.apply(reply)
@@ -801,12 +808,7 @@ async def on_hotbar_set_icon(ctx: Ctx, packet: CliHotbarSetIconReq) -> None:
     request = character_pb2.SetHotbarRequest(
         character_id=character_id(ctx), slot=packet.index, icon=packet.icon.data)
     stub = ctx.clients[CHARACTER]
-    try:
-        await stub.SetHotbar(request)
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() not in RETRY_CODES:
-            raise
-        await stub.SetHotbar(request)
+    await retried(lambda: stub.SetHotbar(request))
     ctx.reply(SrvHotbarSetIconReply(index=packet.index, icon=packet.icon))
 
 

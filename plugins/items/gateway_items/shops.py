@@ -74,7 +74,6 @@ from gateway_items.handlers import (
     IN_WORLD,
     OK,
     RESULT_REASON,
-    RETRY_CODES,
     STALE_VIEW,
     Ctx,
     Refusal,
@@ -84,6 +83,7 @@ from gateway_items.handlers import (
     item_ref,
     load_state,
     object_id,
+    retried,
     set_item,
     wire_item,
 )
@@ -214,12 +214,7 @@ async def exchange(ctx: Ctx, request: character_pb2.ExchangeRequest
                    ) -> character_pb2.ExchangeReply:
     """One Character.Exchange, retried once with the same request id when the call failed."""
     stub = ctx.clients[CHARACTER]
-    try:
-        reply: character_pb2.ExchangeReply = await stub.Exchange(request)
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() not in RETRY_CODES:
-            raise
-        reply = await stub.Exchange(request)
+    reply: character_pb2.ExchangeReply = await retried(lambda: stub.Exchange(request))
     return reply
 
 

@@ -46,7 +46,6 @@ from gateway_items.handlers import (
     IN_WORLD,
     OK,
     RESULT_REASON,
-    RETRY_CODES,
     STALE_VIEW,
     Ctx,
     Refusal,
@@ -55,6 +54,7 @@ from gateway_items.handlers import (
     holding,
     item_ref,
     load_state,
+    retried,
 )
 from gateway_items.runtime import CHARACTER, STATE, WORLD, ItemsState
 
@@ -144,16 +144,6 @@ def _take_in(state: ItemsState | None, outcome: character_pb2.ExchangeOutcome) -
         state.weight = outcome.weight
 
 
-async def _call(call: Callable[[], Any]) -> Any:
-    """One call, retried once (same request) when it failed in transit."""
-    try:
-        return await call()
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() not in RETRY_CODES:
-            raise
-        return await call()
-
-
 async def execute(ctx: Ctx, execution: world_pb2.TradeExecution) -> None:
     """Make the exchange both sides confirmed, then report it to the world (see the module)."""
     own = character_id(ctx)
@@ -162,7 +152,7 @@ async def execute(ctx: Ctx, execution: world_pb2.TradeExecution) -> None:
         b=_exchange_side(execution.b))
     stub = ctx.clients[CHARACTER]
     try:
-        reply: character_pb2.ExchangeReply = await _call(lambda: stub.Exchange(request))
+        reply: character_pb2.ExchangeReply = await retried(lambda: stub.Exchange(request))
     except grpc.aio.AioRpcError as exc:
         # The exchange may or may not have been made: the world cancels the trade, the views
         # reload, the clients see their stored inventory at the next join.
@@ -208,7 +198,7 @@ async def _finish(ctx: Ctx, request: world_pb2.TradeFinishRequest) -> None:
     """Report the exchange to the world (retried once); a report that is lost is counted."""
     world = ctx.clients[WORLD]
     try:
-        reply: world_pb2.TradeFinishReply = await _call(lambda: world.TradeFinish(request))
+        reply: world_pb2.TradeFinishReply = await retried(lambda: world.TradeFinish(request))
     except grpc.aio.AioRpcError as exc:
         ctx.runtime.refuse(ctx.session, "trade_unreported",
                            f"{request.trade_id} {request.result}: {exc.code().name}")

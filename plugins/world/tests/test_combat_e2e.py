@@ -32,6 +32,7 @@ from gateway_core.protocol.packets import (
     CliNormalChat,
     CliReviveReq,
     CliSkillCastTarget,
+    CliSkillLevelReq,
     CliStatAddReq,
     SrvAttack,
     SrvChangeMapReply,
@@ -44,6 +45,7 @@ from gateway_core.protocol.packets import (
     SrvReviveReply,
     SrvSetExp,
     SrvSkillDamage,
+    SrvSkillLevelReply,
     SrvStatAddReply,
     SrvTeleportReply,
 )
@@ -189,7 +191,7 @@ async def test_killing_a_monster_gives_xp_and_loot_and_a_second_player_sees_it(
     assert again.change.xp == 40
 
 
-async def test_a_level_up_and_a_stat_point_are_stored_at_once_and_after_a_restart(
+async def test_a_level_up_a_stat_point_and_a_skill_are_stored_at_once_and_after_a_restart(
     start_arena: StartArena,
 ) -> None:
     need = formulas.xp_to_next(1)
@@ -210,10 +212,14 @@ async def test_a_level_up_and_a_stat_point_are_stored_at_once_and_after_a_restar
         await alice.send(CliStatAddReq(stat=0))
         reply = await alice.expect(SrvStatAddReply, "stat")
         assert (reply.stat, reply.value) == (0, strength + 1)
+        await alice.send(CliSkillLevelReq(slot=0, next_index=12))  # a skill point: Patch Up
+        learnt = await alice.expect(SrvSkillLevelReply, "learn")
+        assert (learnt.result, learnt.slot, learnt.id) == (0, 0, 12)
         await arena.leave(alice)
     async with start_arena() as arena:
         stored = await arena.stored(character_id)
         assert (stored.level, stored.xp, stored.stats.str) == (2, 30, strength + 1)
+        assert list(stored.skills)[:1] == [12] and stored.skill_points == learnt.points
         assert stored.stat_points == levelup.stat_points - formulas.stat_point_cost(strength)
         alice = await arena.fighter("Alice", new=False)
         assert alice.change.xp == 30

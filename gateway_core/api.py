@@ -76,6 +76,7 @@ from gateway_core.context import (
     PluginRuntime,
 )
 from gateway_core.hookspecs import hookimpl
+from gateway_core.memory import fix_mmap_threshold, trim_heap
 from gateway_core.plugin_runtime import InWorldRuntime
 from gateway_core.protocol import packets
 from gateway_core.protocol.connection import RawFrame
@@ -305,6 +306,8 @@ __all__ += [
     "on_help_command",
     "server_message",
 ]
+# Memory (gateway_core.memory): services whose work allocates large blocks give them back.
+__all__ += ["fix_mmap_threshold", "trim_heap"]
 # The chat guard (gateway_core.chat_guard): ctx.chat_line(raw, ChatKind.X) before relaying chat.
 __all__ += [
     "CONTROL_BYTES",

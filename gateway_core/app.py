@@ -171,6 +171,9 @@ class Gateway:
         self.started_at: float | None = None
         #: True from the start of a drain (``/readyz`` is 503 from then on).
         self.draining = False
+        #: True once the shutdown closes the connections: what their close hooks would tell
+        #: the services one session at a time, the runtimes' stop may tell in bulk.
+        self.closing = False
         #: Seconds of notice of the drain under way (0 for a plain :meth:`stop`).
         self._notice = 0.0
         self._notice_cut: anyio.Event | None = None
@@ -379,6 +382,7 @@ class Gateway:
             address = await self.service_host.start()
             embedded = dict.fromkeys(services, address)
         self.backends = GrpcClients(self.pm.grpc_clients, settings, embedded=embedded,
+                                   embedded_services=services,
                                    metrics=self.metrics, gateway_id=self.gateway_id)
         if settings.PACKET_METRICS_PORT:
             self.metrics_server = MetricsServer(
@@ -439,11 +443,22 @@ class Gateway:
             return max(0.05, end - time.monotonic())
 
         log.info("shutting down (deadline %.1fs)", deadline)
+        took: dict[str, float] = {}
+        mark = time.monotonic()
+
+        def step(name: str) -> None:
+            nonlocal mark
+            now = time.monotonic()
+            took[name], mark = now - mark, now
+
+        self.closing = True
         await self.server.close_connections(left())
+        step("connections")
         with anyio.move_on_after(left()):
             await self.lifecycle.call_lifecycle("gateway_shutdown", app=self)
         with anyio.move_on_after(left()):
             await self.lifecycle.stop()
+        step("runtimes")
         # Channels, then the embedded services, only now: every save (those of connections
         # that just closed included) has been waited for above. Each gets its grace plus
         # STOP_SLACK even when the deadline has passed (cut at once, a gRPC server left
@@ -451,12 +466,15 @@ class Gateway:
         if self.backends is not None:
             with anyio.move_on_after(min(1.0, left()) + STOP_SLACK):
                 await self.backends.close(grace=min(1.0, left()))
+        step("channels")
         if self.service_host is not None:
             with anyio.move_on_after(min(1.0, left()) + STOP_SLACK):
                 await self.service_host.stop(grace=min(1.0, left()))
+        step("services")
         # The metrics server stops with the task group (cancelled right after this).
         self.captures.close()
-        log.info("gateway stopped")
+        log.info("gateway stopped (seconds: %s)",
+                 ", ".join(f"{name} {seconds:.2f}" for name, seconds in took.items()))
 
 
 def _report_unknown(settings: Settings, pm: GatewayPluginManager) -> None:

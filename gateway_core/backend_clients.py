@@ -452,6 +452,8 @@ class GrpcClients(Mapping[str, Any]):
     the in-process :class:`ServiceHost`); neither is a :class:`ConfigError`. Channels to a
     configured address use TLS when the GRPC_TLS_* client settings say so
     (:mod:`gateway_core.tls`); those to the embedded loopback host are plaintext.
+    ``embedded_services`` are the reference service objects that host serves:
+    :meth:`embedded_service` hands one to a plugin that would rather call it in-process.
     """
 
     def __init__(
@@ -460,10 +462,15 @@ class GrpcClients(Mapping[str, Any]):
         settings: Settings,
         *,
         embedded: Mapping[str, str] | None = None,
+        embedded_services: Mapping[str, object] | None = None,
         metrics: GatewayMetrics | None = None,
         gateway_id: str | None = None,
     ) -> None:
         embedded = embedded or {}
+        self._embedded_services = {
+            service: instance for service, instance in (embedded_services or {}).items()
+            if settings.service_addr(service) is None
+        }
         default_deadline = float(settings.GRPC_DEADLINE)
         self.addresses: dict[str, str] = {}
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -512,6 +519,13 @@ class GrpcClients(Mapping[str, Any]):
     def for_plugin(self, plugin: str) -> Mapping[str, Any]:
         """The stubs declared by ``plugin``, by service name."""
         return self._by_plugin.get(plugin, {})
+
+    def embedded_service(self, service: str) -> object | None:
+        """The reference service object behind ``service``'s channel when that is the
+        embedded host in this process (None for a configured address, or none embedded): a
+        plugin may call it directly, skipping serialization and gRPC, as long as its gRPC
+        path behaves the same."""
+        return self._embedded_services.get(service)
 
     def channel(self, service: str) -> grpc.aio.Channel:
         """The shared channel of ``service`` (for calls without a generated stub)."""

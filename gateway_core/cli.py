@@ -217,10 +217,27 @@ def _cmd_serve(args: argparse.Namespace, boot: _Bootstrap) -> int:
     return EXIT_OK
 
 
+#: Settings whose value is a secret: shown masked by ``gateway plugins`` (a key *file* is a
+#: path, shown as it is).
+_SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|SECRET|_KEY)$")
+#: The password of a URL (``scheme://user:password@host``).
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def masked(name: str, value: Any) -> Any:
+    """``value`` of setting ``name`` as ``gateway plugins`` may print it: secrets and the
+    passwords inside URLs become ``***``."""
+    if isinstance(value, str) and value:
+        if _SECRET_NAME.search(name):
+            return "***"
+        return _URL_PASSWORD.sub(r"\1***@", value)
+    return value
+
+
 def _plugin_rows(pm: GatewayPluginManager, commands: dict[str, CommandSpec],
                  settings: Settings | None = None) -> list[dict[str, Any]]:
     def effective(name: str) -> Any:
-        return settings.get(name) if settings is not None else None
+        return masked(name, settings.get(name)) if settings is not None else None
 
     rows = []
     for info in pm.plugin_infos():

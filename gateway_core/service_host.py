@@ -3,13 +3,14 @@ service, used in-process by the embedded default and alone by ``gateway service 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import grpc
 import grpc.aio
@@ -27,6 +28,60 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Seconds a stopping host waits for the calls whose clients went away (each is one short
+#: transaction; a hung one must not hold the stop).
+ORPHAN_GRACE = 5.0
+
+
+# --- calls whose client went away ------------------------------------------------------------
+
+
+class FinishCancelledCalls(grpc.aio.ServerInterceptor):
+    """Unary calls run to their end even when their client cancels them (a deadline, a
+    gateway closing): the handler runs as a task of its own, shielded from the call's
+    cancellation. Without it a cancel lands in the middle of a database transaction, whose
+    rollback is then cancelled too (SQLAlchemy logs it with a traceback) and whose outcome the
+    caller can only learn by retrying; with it a call is applied whole or not at all, and an
+    idempotent retry finds it done. :meth:`drain` waits for the orphans at the host's stop."""
+
+    def __init__(self) -> None:
+        self.orphans: set[asyncio.Task[Any]] = set()
+
+    async def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        behaviour = handler.unary_unary
+        orphans = self.orphans
+
+        async def shielded(request: Any, context: Any) -> Any:
+            task = asyncio.ensure_future(behaviour(request, context))
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if not task.done():
+                    orphans.add(task)
+                    task.add_done_callback(_forget(orphans))
+                raise
+
+        return grpc.unary_unary_rpc_method_handler(
+            shielded, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the calls whose clients went away."""
+        if self.orphans:
+            await asyncio.wait(set(self.orphans), timeout=max(timeout, 0.0))
+
+
+def _forget(orphans: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
+    def done(task: asyncio.Task[Any]) -> None:
+        orphans.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: nobody waits for an orphan's outcome
+
+    return done
 
 
 # --- reference service hosting --------------------------------------------------------------
@@ -128,6 +183,7 @@ class ServiceHost:
         self.grace = grace
         self.health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
+        self._finish = FinishCancelledCalls()
         self._address: str | None = None
         self._started: list[ReferenceService] = []
 
@@ -151,7 +207,8 @@ class ServiceHost:
             for service in self.services.values():
                 await service.start()
                 self._started.append(service)
-            server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+            server = grpc.aio.server(options=[("grpc.so_reuseport", 0)],
+                                     interceptors=[self._finish])
             self._server = server
             for service in self.services.values():
                 service.add_to_server(server)
@@ -187,6 +244,8 @@ class ServiceHost:
             with contextlib.suppress(Exception):
                 await self.health.enter_graceful_shutdown()
             await server.stop(self.grace if grace is None else grace)
+            # Calls their clients gave up on finish before the databases close under them.
+            await self._finish.drain(ORPHAN_GRACE)
         started, self._started = self._started, []
         for service in reversed(started):
             try:

@@ -286,6 +286,33 @@ def test_plugins_json_lists_every_installed_plugin(env: dict[str, str]) -> None:
     assert {row["name"] for row in json.loads(result.stdout)} == installed | {"core"}
 
 
+def test_plugins_shows_secrets_masked(env: dict[str, str]) -> None:
+    result = _gateway("plugins", "--json", env={
+        **env, "ADMIN_TOKEN": "hunter2-admin", "DATABASE_URL":
+        "postgresql+asyncpg://rose:hunter2-db@db.example.net/rose"})
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout
+    core = next(row for row in json.loads(result.stdout) if row["name"] == "core")
+    values = {s["name"]: s["value"] for s in core["settings"]}
+    assert values["ADMIN_TOKEN"] == "***"
+    assert values["DATABASE_URL"] == "postgresql+asyncpg://rose:***@db.example.net/rose"
+
+
+@pytest.mark.parametrize(("name", "value", "shown"), [
+    ("AUTH_BINDING_KEY", "k" * 32, "***"),
+    ("ADMIN_TOKEN", "", ""),
+    ("GRPC_TLS_KEY_FILE", "/etc/rose/gw1-key.pem", "/etc/rose/gw1-key.pem"),
+    ("AUTH_DATABASE_URL", "postgresql://u:p@h/d", "postgresql://u:***@h/d"),
+    ("DATABASE_URL", "sqlite+aiosqlite:///data/auth.sqlite3", "sqlite+aiosqlite:///data/auth.sqlite3"),
+    ("MAX_CONNECTIONS_PER_IP", 32, 32),
+])
+def test_masked_hides_secret_settings_and_url_passwords(name: str, value: object,
+                                                         shown: object) -> None:
+    from gateway_core.cli import masked
+
+    assert masked(name, value) == shown
+
+
 # --- plugin commands and services ---------------------------------------------------------
 
 

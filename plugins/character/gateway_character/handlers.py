@@ -57,6 +57,7 @@ from gateway_character.convert import (
     select_char_reply,
     wire_name,
 )
+from gateway_character.saves import SaveBatcher, SaveRefused
 from gateway_core.api import (
     CHARACTER_PROGRESS,
     MAX_SKILL_COUNT,
@@ -117,16 +118,22 @@ _CREATE_RESULTS = {int(r): r for r in CreateCharResult}
 
 class BackgroundSaves(Protocol):
     """What runs the background saves of world connections (the plugin's runtime). A runtime
-    may also bound how many saves call the service at once (``save_slots``, an async context
-    manager) and count the saves that could not be made (``save_lost``); both are optional."""
+    may also batch the saves pending at once into SaveCharacters calls (``save_batcher``, a
+    :class:`~gateway_character.saves.SaveBatcher`) and count the saves that could not be made
+    (``save_lost``); both are optional."""
 
     def save_soon(self, session: Session, playing: Playing, why: str) -> None:
         """Save the character of ``session`` in a task of its own (never raises)."""
 
 
-def _lost(session: Session, playing: Playing, why: str, reason: str) -> None:
+def report_lost(session: Session, playing: Playing, why: str, reason: str) -> None:
     """A save that will not be made (the state it carried is gone): counted by the runtime
-    (when it counts) and logged with the character's name."""
+    (when it counts) and logged with the character's name, once per character."""
+    if playing.lost:
+        return
+    # Once per save on leaving (none runs after it): the runtime's stop and the save itself
+    # may both find it lost at the deadline.
+    playing.lost = playing.left
     lost = getattr(playing.saves, "save_lost", None)
     if lost is not None:
         lost(session, playing, why, reason)
@@ -155,6 +162,8 @@ class Playing:
     left: bool = False
     #: A background save is scheduled and has not taken the lock yet.
     queued: bool = False
+    #: Its save on leaving was counted and logged as lost.
+    lost: bool = False
 
 
 #: The character a world connection plays (set on the world join, popped by the save).
@@ -292,6 +301,9 @@ async def _join_world(ctx: PacketContext[None], info: auth_pb2.SessionInfo) -> N
         state, character, saves=_saves(ctx.runtime),
         stale_progress=session.records.get(CHARACTER_PROGRESS),
     ))
+    playing_here = getattr(ctx.runtime, "in_world", None)
+    if playing_here is not None:  # the runtime's stop saves those whose close was cut short
+        playing_here[session.connection_id] = session
     # Enter before replying: the world plugin puts the character on its map in the state hook
     # (the placement record); the join reply must carry the id the other players will see.
     await session.set_state(SessionState.IN_WORLD)
@@ -522,13 +534,11 @@ async def store(
             change(state)
         if if_changed and state == playing.state:
             return None
-        slots = getattr(playing.saves, "save_slots", None)
-        request = character_pb2.SaveCharacterRequest(state=state)
-        if slots is None:
-            await playing.character.SaveCharacter(request)
-        else:
-            async with slots:
-                await playing.character.SaveCharacter(request)
+        batcher: SaveBatcher | None = getattr(playing.saves, "save_batcher", None)
+        if batcher is None:
+            await playing.character.SaveCharacter(character_pb2.SaveCharacterRequest(state=state))
+        else:  # shares a SaveCharacters call with the saves pending beside it
+            await batcher.save(playing.character, state)
         playing.state.CopyFrom(state)
         if change is not None:
             # The change (a GM command) is newer than the world's progress record of now:
@@ -542,21 +552,27 @@ async def save_now(session: Session, playing: Playing, why: str, *, final: bool 
     """:func:`store` the character of ``session`` (``why``: for the log); a failure is logged,
     never raised. True when something was stored. A save on leaving the world (``final``)
     that fails, and any save cancelled (the shutdown deadline), is lost: counted and logged
-    with the character's name (:func:`_lost`)."""
+    with the character's name (:func:`report_lost`)."""
     try:
         return await store(session, playing, final=final, if_changed=if_changed) is not None
     except asyncio.CancelledError:
-        _lost(session, playing, why, "cancelled (the shutdown deadline passed)")
+        report_lost(session, playing, why,
+                    "cancelled at the shutdown deadline (not confirmed stored)")
         raise
     except grpc.aio.AioRpcError as exc:
         _failure(exc, f"saving character {playing.state.id} ({why})", session)
         if final:
-            _lost(session, playing, why, f"{exc.code().name} {exc.details()}")
+            report_lost(session, playing, why, f"{exc.code().name} {exc.details()}")
+    except SaveRefused as exc:  # this entry of a batch (the others may have been stored)
+        log.warning("connection #%d: saving character %d (%s) failed: %s",
+                    session.connection_id, playing.state.id, why, exc)
+        if final:
+            report_lost(session, playing, why, str(exc))
     except Exception as exc:  # e.g. the channel is closed at shutdown: never break the close
         log.warning("connection #%d: saving character %d (%s) failed: %r",
                     session.connection_id, playing.state.id, why, exc)
         if final:
-            _lost(session, playing, why, repr(exc))
+            report_lost(session, playing, why, repr(exc))
     return False
 
 
@@ -568,7 +584,22 @@ async def save_character(session: Session) -> None:
     playing = session.plugin_data.pop(PLAYING)
     if playing is None:
         return
-    await save_now(session, playing, "leaving the world", final=True)
+    getattr(playing.saves, "in_world", {}).pop(session.connection_id, None)
+    await final_save(session, playing, "leaving the world")
+
+
+async def final_save(session: Session, playing: Playing, why: str) -> bool:
+    """The save on leaving the world of ``playing`` (popped from ``session`` by the caller),
+    made known to the runtime while it runs (``final_saves``: its stop waits for them, and
+    counts as lost those that do not end)."""
+    running = getattr(playing.saves, "final_saves", None)
+    if running is not None:
+        running[id(playing)] = (session, playing)
+    try:
+        return await save_now(session, playing, why, final=True)
+    finally:
+        if running is not None:
+            running.pop(id(playing), None)
 
 
 def on_progress(session: Session, old: Any, new: Any) -> None:
@@ -602,20 +633,24 @@ def gateway_register_packets(register: PacketRegistrar) -> None:
 
 @hookimpl
 async def gateway_session_state_changed(session: Session, old: SessionState,
-                                        new: SessionState) -> None:
+                                        new: SessionState, runtime: Any) -> None:
     """Save the character of a connection that leaves the world (change of character,
     logout, disconnect)."""
     if old is SessionState.IN_WORLD and new is not SessionState.IN_WORLD:
         await save_character(session)
-        await release_world(session)
+        gateway = getattr(runtime, "gateway", None)
+        await release_world(session, closing=bool(getattr(gateway, "closing", False)))
 
 
-async def release_world(session: Session) -> None:
+async def release_world(session: Session, *, closing: bool = False) -> None:
     """Tell the auth service this connection no longer plays its session's character (after
     the save: the next world join must load what was stored). Best effort: a failure is
-    logged; the hold of this gateway then lapses with its lease."""
+    logged; the hold of this gateway then lapses with its lease. Not while the gateway
+    ``closing`` its connections at a shutdown: the auth plugin's stop then releases every
+    session of the gateway in a few ReleaseSessions calls, which also clear its world
+    connections (one call per player here would cost a commit each, thousands of them)."""
     joined = session.plugin_data.pop(WORLD_CONNECTION)
-    if joined is None:
+    if joined is None or closing:
         return
     auth, session_id = joined
     try:

@@ -14,13 +14,14 @@ on_progress`), each in a task it tracks, and the autosave, every in-world charac
 every CHARACTER_AUTOSAVE_SECONDS (when it changed), so a killed gateway loses at most that
 much progress.
 
-Every save calls the service through :attr:`CharacterRuntime.save_slots`, at most
-:data:`SAVE_CONCURRENCY` at once, so the saves of thousands of players leaving at a shutdown
-reach the service in batches instead of all at once (which times most of them out); the
-gateway's shutdown waits for them (those of connections that just closed included) before
-its channels and embedded services stop. A save that cannot be made (cancelled at the
-shutdown deadline, or a save on leaving the world that failed) is logged with the
-character's name and counted (``gateway_character_saves_lost_total``).
+Every save goes through :attr:`CharacterRuntime.save_batcher`
+(:mod:`gateway_character.saves`): the saves pending at once share one SaveCharacters call,
+so the saves of thousands of players leaving at a shutdown take a few calls instead of one
+each (which timed most of them out); the gateway's shutdown waits for them (those of
+connections that just closed included) before its channels and embedded services stop. A
+save that cannot be made (cancelled at the shutdown deadline, or a save on leaving the world
+that failed) is logged with the character's name and counted
+(``gateway_character_saves_lost_total``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 
 from prometheus_client import Counter
 
-from gateway_character.handlers import PLAYING, Playing, save_now
+from gateway_character.handlers import PLAYING, Playing, final_save, report_lost, save_now
+from gateway_character.saves import SaveBatcher
 from gateway_core.api import (
     CliJoinServerTokenReq,
     GatewayView,
@@ -52,12 +54,10 @@ log = logging.getLogger("gateway.character")
 METRIC: Final = "gateway_character_token_refusals"
 #: Default of CHARACTER_AUTOSAVE_SECONDS.
 AUTOSAVE_SECONDS: Final = 60.0
-#: Most saves of one autosave round in flight at once.
-AUTOSAVE_CONCURRENCY: Final = 16
+#: Most saves of one autosave round waiting at once (they share SaveCharacters calls).
+AUTOSAVE_CONCURRENCY: Final = 256
 #: Seconds the runtime's stop waits for the background saves still running.
 STOP_GRACE: Final = 2.0
-#: Most saves calling the character service at once (every save: leaving, level, autosave).
-SAVE_CONCURRENCY: Final = 64
 #: The metric of lost saves (``_total`` is added by the client library).
 LOST_METRIC: Final = "gateway_character_saves_lost"
 
@@ -83,9 +83,15 @@ class CharacterRuntime(PluginRuntime):
             "deadline, or a save on leaving the world that failed); each is logged with the "
             "character's name.", registry=gateway.metrics_registry,
         )
-        #: Bounds the saves calling the service at once (:data:`SAVE_CONCURRENCY`).
-        self.save_slots = asyncio.Semaphore(SAVE_CONCURRENCY)
+        #: Batches every save (leaving, level, autosave, GM) into SaveCharacters calls.
+        self.save_batcher = SaveBatcher()
         self._tasks: set[asyncio.Task[bool]] = set()
+        #: The saves on leaving the world under way (:func:`~gateway_character.handlers.
+        #: final_save`), by id of their Playing.
+        self.final_saves: dict[int, tuple[Session, Playing]] = {}
+        #: The sessions that joined the world with a character and have not begun its save
+        #: on leaving, by connection id (a close cut short at the deadline leaves them here).
+        self.in_world: dict[int, Session] = {}
         self._autosave: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -97,19 +103,43 @@ class CharacterRuntime(PluginRuntime):
                                                  name="character autosave")
 
     async def stop(self) -> None:
-        """Stop the autosave; the background saves still running get :data:`STOP_GRACE`
-        seconds, then are cancelled (the save on leaving the world has run by now)."""
+        """Stop the autosave and finish every save on leaving the world.
+
+        The gateway's shutdown has closed the connections, and their close hooks saved
+        their characters. Those it gave up on at its deadline (cancelled before the
+        character plugin's hook, or still queued behind others) have not: their characters
+        (:attr:`in_world`) are saved here, all at once (in a few SaveCharacters calls).
+        The saves on leaving still running are waited for, the background saves get
+        :data:`STOP_GRACE` seconds, then are cancelled. A save on leaving that has not
+        ended when this stop is cut short (the deadline) is counted and logged as lost:
+        never dropped in silence."""
         self._stopping = True
         autosave, self._autosave = self._autosave, None
         if autosave is not None:
             autosave.cancel()
             await asyncio.gather(autosave, return_exceptions=True)
-        tasks = set(self._tasks)
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            playing_here, self.in_world = self.in_world, {}
+            orphans = [(session, playing) for session in playing_here.values()
+                       if (playing := session.plugin_data.pop(PLAYING)) is not None]
+            if orphans:
+                log.warning("saving %d characters whose connections' close did not reach "
+                            "their save", len(orphans))
+                await asyncio.gather(*(final_save(session, playing, "shutdown")
+                                       for session, playing in orphans))
+            tasks = set(self._tasks)
+            if tasks:
+                _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            while self.final_saves:
+                await asyncio.sleep(0.01)
+            await self.save_batcher.aclose()
+        finally:
+            for session, playing in list(self.final_saves.values()):
+                report_lost(session, playing, "leaving the world",
+                            "not done when the shutdown deadline passed")
 
     def save_lost(self, session: Session, playing: Playing, why: str, reason: str) -> None:
         """Count and log (with the character's name) a save that will not be made."""

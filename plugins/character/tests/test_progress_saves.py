@@ -177,7 +177,8 @@ def saved_xp(running: RunningGateway, character_id: int, xp: int) -> Callable[[]
 
 
 class RecordingStub:
-    """The real character stub, recording when each save ran and what it stored."""
+    """The real character stub, recording when each save ran and what it stored (a batch's
+    entries each as one save)."""
 
     def __init__(self, stub: Any) -> None:
         self._stub = stub
@@ -188,6 +189,13 @@ class RecordingStub:
         await asyncio.sleep(0.05)  # a slow service: an overlap would show
         reply = await self._stub.SaveCharacter(request)
         self.saves.append((started, time.monotonic(), request.state.xp))
+        return reply
+
+    async def SaveCharacters(self, request: character_pb2.SaveCharactersRequest) -> Any:
+        started = time.monotonic()
+        await asyncio.sleep(0.05)
+        reply = await self._stub.SaveCharacters(request)
+        self.saves.extend((started, time.monotonic(), state.xp) for state in request.states)
         return reply
 
     def __getattr__(self, name: str) -> Any:

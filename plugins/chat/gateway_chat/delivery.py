@@ -75,6 +75,8 @@ class ChatDelivery(ReconnectingStream):
         self._on_kick = on_kick
         self._call_timeout = call_timeout
         self.hosted: dict[int, chat_pb2.HostedCharacter] = {}
+        #: Whether the gateway is closing its connections for a shutdown (Unhost skipped).
+        self.stopping: Callable[[], bool] = lambda: False
         self._lock = anyio.Lock()
         self._subscribed = False  # the current stream has said `subscribed`
 
@@ -150,11 +152,13 @@ class ChatDelivery(ReconnectingStream):
                 log.info("chat: host %d deferred: %s", character.character_id, exc.details())
 
     async def unhost(self, character_id: int) -> None:
-        """Retract a character (logout, disconnect). Never raises for transport errors."""
+        """Retract a character (logout, disconnect). Never raises for transport errors. Only
+        forgotten here once :attr:`stopping` says so (asked when its turn comes): the stream
+        is about to end, and the service forgets everything a stream that ended hosted."""
         if self.hosted.pop(character_id, None) is None:
             return
         async with self._lock:
-            if not self._subscribed:
+            if not self._subscribed or self.stopping():
                 return
             try:
                 await self._stub.Unhost(

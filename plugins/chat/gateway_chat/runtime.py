@@ -52,6 +52,10 @@ class ChatRuntime(InWorldRuntime):
             call_timeout=float(app.settings.GRPC_DEADLINE),
             on_kick=self.kick,
         )
+        # At a shutdown the stream ends with the gateway (the service then forgets all it
+        # hosted): one Unhost per player, in order through one lock, would hold the close of
+        # thousands of connections (and their saves) for seconds.
+        self.delivery.stopping = lambda: bool(getattr(app, "closing", False))
 
     def start(self) -> None:
         """Open the delivery stream."""

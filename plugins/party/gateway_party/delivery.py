@@ -90,6 +90,8 @@ class PartyEvents(ReconnectingStream):
         self._on_attached = on_attached
         self._call_timeout = call_timeout
         self.attached: dict[int, party_pb2.PartyMember] = {}
+        #: Whether the gateway is closing its connections for a shutdown (Detach skipped).
+        self.stopping: Callable[[], bool] = lambda: False
         self._lock = anyio.Lock()
         self._subscribed = False
 
@@ -170,11 +172,13 @@ class PartyEvents(ReconnectingStream):
                 log.info("party: update %d skipped: %s", member.character_id, exc.details())
 
     async def detach(self, character_id: int) -> None:
-        """Detach a character (left the world). Never raises for transport errors."""
+        """Detach a character (left the world). Never raises for transport errors. Only
+        forgotten here once :attr:`stopping` says so (asked when its turn comes): the stream
+        is about to end, and the service detaches every character of a stream that ended."""
         if self.attached.pop(character_id, None) is None:
             return
         async with self._lock:
-            if not self._subscribed:
+            if not self._subscribed or self.stopping():
                 return
             try:
                 await self._stub.Detach(

@@ -140,6 +140,10 @@ class PartyRuntime(InWorldRuntime):
             max_backoff=float(app.settings.PARTY_RECONNECT_MAX_DELAY),
             call_timeout=float(app.settings.GRPC_DEADLINE),
         )
+        # At a shutdown the stream ends with the gateway (the service then detaches all its
+        # characters): one Detach per player, in order through one lock, would hold the
+        # close of thousands of connections (and their saves) for seconds.
+        self.events.stopping = lambda: bool(getattr(app, "closing", False))
         self.interval = float(app.settings.PARTY_UPDATE_INTERVAL)
         self.call_timeout = float(app.settings.GRPC_DEADLINE)
         self.parties: dict[int, party_pb2.PartyState] = {}

@@ -54,8 +54,8 @@ def _seed(value: int) -> str | None:
 @hookimpl
 def gateway_register_settings(register: SettingsRegistrar) -> None:
     """WORLD_VIEW_RADIUS, WORLD_SUBSCRIBER_QUEUE, WORLD_TICK_INTERVAL, WORLD_FLUSH_INTERVAL,
-    WORLD_RECONNECT_MAX_DELAY, WORLD_CONTENT, WORLD_POSITION_TOLERANCE, WORLD_WANDER_INTERVAL,
-    WORLD_RANDOM_SEED, WORLD_REVIVE_IN_PLACE."""
+    WORLD_RECONNECT_MAX_DELAY, WORLD_IN_PROCESS, WORLD_CONTENT, WORLD_POSITION_TOLERANCE,
+    WORLD_WANDER_INTERVAL, WORLD_RANDOM_SEED, WORLD_REVIVE_IN_PLACE."""
     register(
         "WORLD_VIEW_RADIUS",
         DEFAULT_VIEW_RADIUS,
@@ -89,6 +89,14 @@ def gateway_register_settings(register: SettingsRegistrar) -> None:
         5.0,
         validate=positive_number,
         doc="Gateway: longest wait (s) between attempts to reopen the world stream.",
+    )
+    register(
+        "WORLD_IN_PROCESS",
+        True,
+        validate=_boolean,
+        doc="Gateway: with the embedded world service (no WORLD_SERVICE_ADDR), the world stream "
+        "is a call into it in this process, without serialization or gRPC; false: through gRPC "
+        "on loopback, as to a remote service.",
     )
     register(
         "WORLD_CONTENT",

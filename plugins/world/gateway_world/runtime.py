@@ -45,7 +45,15 @@ from gateway_core.api import (
     WorldPlacement,
     get_profile,
 )
-from gateway_world.delivery import Delivery, WorldLink, WorldMetrics, WorldRequestError
+from gateway_world.delivery import (
+    ConnectStub,
+    Delivery,
+    WorldLink,
+    WorldMetrics,
+    WorldRequestError,
+)
+from gateway_world.local import LocalWorldStub
+from gateway_world.service import WorldReferenceService
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +155,17 @@ def wire_position(x: float, y: float, z: float | int = 0) -> world_pb2.Position 
     return world_pb2.Position(x=x, y=y, z=_clamp(int(z), 0, _MAX_U16))
 
 
+def _world_stub(app: GatewayView) -> ConnectStub:
+    """What the world link opens its stream with: the embedded service itself when it is in
+    this process (WORLD_IN_PROCESS), else the gRPC stub."""
+    lookup = getattr(app.clients, "embedded_service", None)
+    service = lookup(SERVICE) if lookup is not None else None
+    if isinstance(service, WorldReferenceService) and app.settings.WORLD_IN_PROCESS:
+        return LocalWorldStub(service)
+    stub: ConnectStub = app.clients[SERVICE]
+    return stub
+
+
 class WorldRuntime(InWorldRuntime):
     """One gateway's world glue: its stream and the sessions of its characters.
 
@@ -176,7 +195,7 @@ class WorldRuntime(InWorldRuntime):
             on_teleported=self.teleported,
         )
         self.link = WorldLink(
-            app.clients[SERVICE],
+            _world_stub(app),
             app.gateway_id,
             self.deliver,
             on_batch=self.delivery.deliver_batch,

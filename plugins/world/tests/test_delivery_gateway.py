@@ -20,13 +20,16 @@ TIMEOUT = 5.0
 START = (520000.0, 520000.0)
 
 
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[RunningGateway]:
+@pytest.fixture(params=[True, False], ids=["in-process", "grpc"])
+async def gateway(tmp_path: Path, request: pytest.FixtureRequest
+                  ) -> AsyncIterator[RunningGateway]:
+    # The embedded world called in-process, and through gRPC.
     settings = {
         **GATEWAY_TEST_SETTINGS,
         "DATA_DIR": str(tmp_path / "data"),
         "WORLD_VIEW_RADIUS": 300.0,
         "WORLD_TICK_INTERVAL": 0.05,
+        "WORLD_IN_PROCESS": request.param,
     }
     async with running_gateway(settings, RunningGateway) as running:
         yield running

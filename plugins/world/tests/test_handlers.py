@@ -115,10 +115,12 @@ class World(RunningGateway):
 StartWorld = Callable[..., contextlib.AbstractAsyncContextManager[World]]
 
 
-@pytest.fixture
-def start_world(tmp_path: Path) -> StartWorld:
+@pytest.fixture(params=[True, False], ids=["in-process", "grpc"])
+def start_world(tmp_path: Path, request: pytest.FixtureRequest) -> StartWorld:
+    # Every test runs with the embedded world called in-process and through gRPC.
     def factory(**overrides: object) -> contextlib.AbstractAsyncContextManager[World]:
-        settings = {**SETTINGS, "DATA_DIR": str(tmp_path / "data"), **overrides}
+        settings = {**SETTINGS, "DATA_DIR": str(tmp_path / "data"),
+                    "WORLD_IN_PROCESS": request.param, **overrides}
         return running_gateway(settings, World)
 
     return factory

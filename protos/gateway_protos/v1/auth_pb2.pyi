@@ -273,6 +273,20 @@ class ReleaseSessionRequest(_message.Message):
     gateway_id: str
     def __init__(self, session_id: _Optional[int] = ..., gateway_id: _Optional[str] = ...) -> None: ...
 
+class ReleaseSessionsRequest(_message.Message):
+    __slots__ = ("session_ids", "gateway_id")
+    SESSION_IDS_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    session_ids: _containers.RepeatedScalarFieldContainer[int]
+    gateway_id: str
+    def __init__(self, session_ids: _Optional[_Iterable[int]] = ..., gateway_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseSessionsReply(_message.Message):
+    __slots__ = ("ended",)
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    ended: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, ended: _Optional[_Iterable[bool]] = ...) -> None: ...
+
 class ReleaseSessionReply(_message.Message):
     __slots__ = ("ended", "holders")
     ENDED_FIELD_NUMBER: _ClassVar[int]

@@ -84,6 +84,11 @@ class AuthStub:
                 request_serializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionReply.FromString,
                 _registered_method=True)
+        self.ReleaseSessions = channel.unary_unary(
+                '/rose.gateway.v1.Auth/ReleaseSessions',
+                request_serializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionsRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionsReply.FromString,
+                _registered_method=True)
         self.EndSession = channel.unary_unary(
                 '/rose.gateway.v1.Auth/EndSession',
                 request_serializer=gateway__protos_dot_v1_dot_auth__pb2.EndSessionRequest.SerializeToString,
@@ -205,6 +210,16 @@ class AuthServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReleaseSessions(self, request, context):
+        """ReleaseSession for many sessions of one gateway in one call (a gateway that stops
+        releases every session it carried at once): each is released exactly as ReleaseSession
+        would, and the gateway's world connections of them stop counting (as after ReleaseWorld).
+        INVALID_ARGUMENT without a holder, or with more than 10000 session ids.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def EndSession(self, request, context):
         """End a session at once, whatever gateways hold it (logout). Frees the account for a new
         login. Ending an unknown session is not an error.
@@ -306,6 +321,11 @@ def add_AuthServicer_to_server(servicer, server):
                     servicer.ReleaseSession,
                     request_deserializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionReply.SerializeToString,
+            ),
+            'ReleaseSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseSessions,
+                    request_deserializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionsRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionsReply.SerializeToString,
             ),
             'EndSession': grpc.unary_unary_rpc_method_handler(
                     servicer.EndSession,
@@ -608,6 +628,33 @@ class Auth:
             '/rose.gateway.v1.Auth/ReleaseSession',
             gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionRequest.SerializeToString,
             gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.Auth/ReleaseSessions',
+            gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionsRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_auth__pb2.ReleaseSessionsReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -92,6 +92,12 @@ class AuthStub:
     unknown session, or one the gateway did not hold, is not an error. INVALID_ARGUMENT without
     a holder (neither gateway_id nor x-gateway-id).
     """
+    ReleaseSessions: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ReleaseSessionsRequest, _auth_pb2.ReleaseSessionsReply]
+    """ReleaseSession for many sessions of one gateway in one call (a gateway that stops
+    releases every session it carried at once): each is released exactly as ReleaseSession
+    would, and the gateway's world connections of them stop counting (as after ReleaseWorld).
+    INVALID_ARGUMENT without a holder, or with more than 10000 session ids.
+    """
     EndSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.EndSessionRequest, _auth_pb2.EndSessionReply]
     """End a session at once, whatever gateways hold it (logout). Frees the account for a new
     login. Ending an unknown session is not an error.
@@ -161,6 +167,12 @@ class AuthAsyncStub(AuthStub):
     (freeing the account) only when no other gateway holds a live lease on it. Releasing an
     unknown session, or one the gateway did not hold, is not an error. INVALID_ARGUMENT without
     a holder (neither gateway_id nor x-gateway-id).
+    """
+    ReleaseSessions: _aio.UnaryUnaryMultiCallable[_auth_pb2.ReleaseSessionsRequest, _auth_pb2.ReleaseSessionsReply]  # type: ignore[assignment]
+    """ReleaseSession for many sessions of one gateway in one call (a gateway that stops
+    releases every session it carried at once): each is released exactly as ReleaseSession
+    would, and the gateway's world connections of them stop counting (as after ReleaseWorld).
+    INVALID_ARGUMENT without a holder, or with more than 10000 session ids.
     """
     EndSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.EndSessionRequest, _auth_pb2.EndSessionReply]  # type: ignore[assignment]
     """End a session at once, whatever gateways hold it (logout). Frees the account for a new
@@ -288,6 +300,18 @@ class AuthServicer(metaclass=_abc_1.ABCMeta):
         (freeing the account) only when no other gateway holds a live lease on it. Releasing an
         unknown session, or one the gateway did not hold, is not an error. INVALID_ARGUMENT without
         a holder (neither gateway_id nor x-gateway-id).
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseSessions(
+        self,
+        request: _auth_pb2.ReleaseSessionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ReleaseSessionsReply, _abc.Awaitable[_auth_pb2.ReleaseSessionsReply]]:
+        """ReleaseSession for many sessions of one gateway in one call (a gateway that stops
+        releases every session it carried at once): each is released exactly as ReleaseSession
+        would, and the gateway's world connections of them stop counting (as after ReleaseWorld).
+        INVALID_ARGUMENT without a holder, or with more than 10000 session ids.
         """
 
     @_abc_1.abstractmethod

@@ -249,6 +249,26 @@ class SaveCharacterReply(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class SaveCharactersRequest(_message.Message):
+    __slots__ = ("states",)
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedCompositeFieldContainer[CharacterState]
+    def __init__(self, states: _Optional[_Iterable[_Union[CharacterState, _Mapping]]] = ...) -> None: ...
+
+class SaveOutcome(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class SaveCharactersReply(_message.Message):
+    __slots__ = ("outcomes",)
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[SaveOutcome]
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[SaveOutcome, _Mapping]]] = ...) -> None: ...
+
 class ItemOp(_message.Message):
     __slots__ = ("add", "remove", "move", "store", "retrieve")
     ADD_FIELD_NUMBER: _ClassVar[int]

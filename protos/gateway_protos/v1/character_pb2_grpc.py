@@ -69,6 +69,11 @@ class CharacterStub:
                 request_serializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharacterRequest.SerializeToString,
                 response_deserializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharacterReply.FromString,
                 _registered_method=True)
+        self.SaveCharacters = channel.unary_unary(
+                '/rose.gateway.v1.Character/SaveCharacters',
+                request_serializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharactersRequest.SerializeToString,
+                response_deserializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharactersReply.FromString,
+                _registered_method=True)
         self.ChangeItems = channel.unary_unary(
                 '/rose.gateway.v1.Character/ChangeItems',
                 request_serializer=gateway__protos_dot_v1_dot_character__pb2.ChangeItemsRequest.SerializeToString,
@@ -144,6 +149,19 @@ class CharacterServicer:
     def SaveCharacter(self, request, context):
         """Store the world's view of a character (on leave, map change, periodically); never its
         items, money or hotbar (see SaveCharacterRequest).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SaveCharacters(self, request, context):
+        """SaveCharacter for many characters in one call (a gateway's pending saves, a shutdown):
+        each entry stores exactly what SaveCharacter would, and has its own outcome in the reply
+        (same position): an entry refused (INVALID_ARGUMENT, NOT_FOUND) or failed does not fail
+        the others. Entries are stored in request order (of one character, the last wins), in
+        transactions of up to a few hundred entries whose rows are locked in id order, so saves
+        through several replicas of one database never interleave within a row or deadlock.
+        INVALID_ARGUMENT (for the whole call) with more than 1000 entries.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -231,6 +249,11 @@ def add_CharacterServicer_to_server(servicer, server):
                     servicer.SaveCharacter,
                     request_deserializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharacterRequest.FromString,
                     response_serializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharacterReply.SerializeToString,
+            ),
+            'SaveCharacters': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveCharacters,
+                    request_deserializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharactersRequest.FromString,
+                    response_serializer=gateway__protos_dot_v1_dot_character__pb2.SaveCharactersReply.SerializeToString,
             ),
             'ChangeItems': grpc.unary_unary_rpc_method_handler(
                     servicer.ChangeItems,
@@ -442,6 +465,33 @@ class Character:
             '/rose.gateway.v1.Character/SaveCharacter',
             gateway__protos_dot_v1_dot_character__pb2.SaveCharacterRequest.SerializeToString,
             gateway__protos_dot_v1_dot_character__pb2.SaveCharacterReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveCharacters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rose.gateway.v1.Character/SaveCharacters',
+            gateway__protos_dot_v1_dot_character__pb2.SaveCharactersRequest.SerializeToString,
+            gateway__protos_dot_v1_dot_character__pb2.SaveCharactersReply.FromString,
             options,
             channel_credentials,
             insecure,

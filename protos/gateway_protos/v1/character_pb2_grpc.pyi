@@ -63,6 +63,15 @@ class CharacterStub:
     """Store the world's view of a character (on leave, map change, periodically); never its
     items, money or hotbar (see SaveCharacterRequest).
     """
+    SaveCharacters: _grpc.UnaryUnaryMultiCallable[_character_pb2.SaveCharactersRequest, _character_pb2.SaveCharactersReply]
+    """SaveCharacter for many characters in one call (a gateway's pending saves, a shutdown):
+    each entry stores exactly what SaveCharacter would, and has its own outcome in the reply
+    (same position): an entry refused (INVALID_ARGUMENT, NOT_FOUND) or failed does not fail
+    the others. Entries are stored in request order (of one character, the last wins), in
+    transactions of up to a few hundred entries whose rows are locked in id order, so saves
+    through several replicas of one database never interleave within a row or deadlock.
+    INVALID_ARGUMENT (for the whole call) with more than 1000 entries.
+    """
     ChangeItems: _grpc.UnaryUnaryMultiCallable[_character_pb2.ChangeItemsRequest, _character_pb2.ChangeItemsReply]
     """Change a character's items, zuly and its account's storage: every operation of the
     request in one transaction, all or nothing. A request id seen before for the character
@@ -120,6 +129,15 @@ class CharacterAsyncStub(CharacterStub):
     SaveCharacter: _aio.UnaryUnaryMultiCallable[_character_pb2.SaveCharacterRequest, _character_pb2.SaveCharacterReply]  # type: ignore[assignment]
     """Store the world's view of a character (on leave, map change, periodically); never its
     items, money or hotbar (see SaveCharacterRequest).
+    """
+    SaveCharacters: _aio.UnaryUnaryMultiCallable[_character_pb2.SaveCharactersRequest, _character_pb2.SaveCharactersReply]  # type: ignore[assignment]
+    """SaveCharacter for many characters in one call (a gateway's pending saves, a shutdown):
+    each entry stores exactly what SaveCharacter would, and has its own outcome in the reply
+    (same position): an entry refused (INVALID_ARGUMENT, NOT_FOUND) or failed does not fail
+    the others. Entries are stored in request order (of one character, the last wins), in
+    transactions of up to a few hundred entries whose rows are locked in id order, so saves
+    through several replicas of one database never interleave within a row or deadlock.
+    INVALID_ARGUMENT (for the whole call) with more than 1000 entries.
     """
     ChangeItems: _aio.UnaryUnaryMultiCallable[_character_pb2.ChangeItemsRequest, _character_pb2.ChangeItemsReply]  # type: ignore[assignment]
     """Change a character's items, zuly and its account's storage: every operation of the
@@ -217,6 +235,21 @@ class CharacterServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_character_pb2.SaveCharacterReply, _abc.Awaitable[_character_pb2.SaveCharacterReply]]:
         """Store the world's view of a character (on leave, map change, periodically); never its
         items, money or hotbar (see SaveCharacterRequest).
+        """
+
+    @_abc_1.abstractmethod
+    def SaveCharacters(
+        self,
+        request: _character_pb2.SaveCharactersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_character_pb2.SaveCharactersReply, _abc.Awaitable[_character_pb2.SaveCharactersReply]]:
+        """SaveCharacter for many characters in one call (a gateway's pending saves, a shutdown):
+        each entry stores exactly what SaveCharacter would, and has its own outcome in the reply
+        (same position): an entry refused (INVALID_ARGUMENT, NOT_FOUND) or failed does not fail
+        the others. Entries are stored in request order (of one character, the last wins), in
+        transactions of up to a few hundred entries whose rows are locked in id order, so saves
+        through several replicas of one database never interleave within a row or deadlock.
+        INVALID_ARGUMENT (for the whole call) with more than 1000 entries.
         """
 
     @_abc_1.abstractmethod

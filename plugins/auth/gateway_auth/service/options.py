@@ -45,6 +45,8 @@ class AuthOptions:
     hold_lease: float = 60.0
     #: Logins waiting for password hashing per source address (0: no cap).
     pending_per_source: int = 8
+    #: The secret the join bindings are keyed with, shared by replicas ("": random per process).
+    binding_key: str = ""
     #: Failed-login throttles of an (account, address) pair and of an address.
     pair_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     source_throttle: ThrottlePolicy = field(default_factory=lambda: ThrottlePolicy(
@@ -73,6 +75,7 @@ class AuthOptions:
             hash_concurrency=int(settings.AUTH_HASH_CONCURRENCY),
             pending_per_source=int(settings.AUTH_LOGIN_PENDING_PER_SOURCE),
             hold_lease=float(settings.AUTH_HOLD_LEASE),
+            binding_key=str(settings.AUTH_BINDING_KEY or ""),
             pair_throttle=ThrottlePolicy(
                 free_failures=int(settings.AUTH_LOGIN_FREE_FAILURES),
                 lock_failures=int(settings.AUTH_LOGIN_LOCK_FAILURES),
@@ -89,6 +92,12 @@ class AuthOptions:
 def _world_name(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip() or len(value) > 32:
         return "must be a non-empty name of at most 32 characters"
+    return None
+
+
+def _binding_key(value: Any) -> str | None:
+    if value and (not isinstance(value, str) or len(value) < 32):
+        return "must be empty or a secret of at least 32 characters"
     return None
 
 
@@ -135,6 +144,14 @@ SETTINGS: tuple[tuple[str, object, Validator | None, str], ...] = (
         "Seconds a gateway's hold on a session lasts without a touch (gateways touch three "
         "times as often; at most AUTH_SESSION_TTL). A login may take over a session no live "
         "gateway holds.",
+    ),
+    (
+        "AUTH_BINDING_KEY",
+        "",
+        _binding_key,
+        "Secret (at least 32 characters) the auth service keys its join bindings with; give "
+        "every replica the same one so a join need not check the password with argon2 again "
+        "on another replica than its login's. Empty: a random key per process.",
     ),
     ("AUTH_WORLD_NAME", "rose-gateway", _world_name, "Name of the world in the server list."),
     ("AUTH_WORLD_TEST", False, None, "Mark the world as a test server ('@') in the list."),

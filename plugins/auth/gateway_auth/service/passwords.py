@@ -13,17 +13,26 @@ deadline of its gRPC call: when no slot frees up early enough to finish the work
 deadline (judged with a running estimate of one operation's duration), :class:`HashBusy` is
 raised at once, so the service answers FAILED in time instead of hashing for a client that has
 given up. A cancelled caller keeps its slot until its thread has finished (the thread cannot be
-stopped), so the bound holds.
+stopped), so the bound holds. Each operation's working memory (AUTH_ARGON2_MEMORY_KIB) is
+mapped and unmapped on its own (:func:`~gateway_core.memory.fix_mmap_threshold`): otherwise
+glibc keeps it in each hashing thread's malloc arena, and RSS stays up after a login flood.
 
 Joins do not run argon2 again (:class:`SessionBinder`): the login proved the client hash with
 argon2, and the session row keeps ``HMAC-SHA256(key, account id, stored argon2 hash, client
-hash)`` under a random key that lives only in the service process's memory. A join recomputes
+hash)`` under a key that is never stored: the one derived from AUTH_BINDING_KEY, which every
+replica of the service is given alike (a session bound by one is checked by the others without
+argon2), or without it a random one that lives only in the service process's memory. A join
+recomputes
 the MAC from the hash it presents and compares in constant time (``hmac.compare_digest``). The
 stored value reveals nothing usable: without the key it cannot be brute-forced offline (unlike
 a plain SHA-256 of the client hash), and it cannot be replayed, because a join must present the
 client hash itself. A binding made under another key (the service restarted, or another
 process of it issued the session) or none at all (a session from before the binding existed)
-is checked with argon2 once and re-bound under the current key. Binding the stored argon2 hash
+is checked with argon2 once and re-bound under the current key (replicas without a shared key
+stay correct, at the price of that argon2 when a session's joins move between them). The key
+is deliberately not kept in the database: with it, a copy of the database would let anyone
+test guesses of a logged-in player's password at HMAC speed instead of argon2's. Binding the
+stored argon2 hash
 too means that a password change outdates every binding made with the old one.
 """
 
@@ -46,6 +55,8 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from gateway_core.api import fix_mmap_threshold
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -165,6 +176,7 @@ class PasswordService:
             type=Type.ID,
         )
         self.concurrency = concurrency if concurrency > 0 else default_hash_concurrency()
+        fix_mmap_threshold()  # argon2's buffers go back to the OS after each operation
         self._slots = FairSlots(self.concurrency, pending_per_source)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -249,13 +261,19 @@ class PasswordService:
 class SessionBinder:
     """Binds a session to the client hash its login proved, checked without argon2.
 
-    A binding is ``"<key id>$<hex HMAC-SHA256>"``; the key and its id are random per instance
-    (per service process) and never stored.
+    A binding is ``"<key id>$<hex HMAC-SHA256>"``. With a ``secret`` (AUTH_BINDING_KEY) the
+    key and its id are derived from it, so every instance given the same secret (every replica)
+    makes and accepts the same bindings; without one both are random per instance (per service
+    process). The key is never stored; the id reveals nothing of it.
     """
 
-    def __init__(self) -> None:
-        self._key = secrets.token_bytes(32)
-        self.key_id = secrets.token_hex(8)
+    def __init__(self, secret: str | None = None) -> None:
+        if secret is None:
+            self._key = secrets.token_bytes(32)
+            self.key_id = secrets.token_hex(8)
+        else:
+            self._key = hashlib.sha256(b"gateway-auth-binding-key\0" + secret.encode()).digest()
+            self.key_id = hmac.new(self._key, b"key id", hashlib.sha256).hexdigest()[:16]
 
     def _mac(self, account_id: int, stored_hash: str, client_hash: str) -> str:
         message = f"{account_id}\0{stored_hash}\0{client_hash}".encode()

@@ -231,6 +231,12 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         """Drop the caller's hold; end the session when no other gateway holds a live lease."""
         return await self._sessions.release(request, context)
 
+    async def ReleaseSessions(
+        self, request: auth_pb2.ReleaseSessionsRequest, context: Context
+    ) -> auth_pb2.ReleaseSessionsReply:
+        """ReleaseSession for many sessions of the caller in one call."""
+        return await self._sessions.release_many(request, context)
+
     async def ReleaseWorld(
         self, request: auth_pb2.ReleaseWorldRequest, context: Context
     ) -> auth_pb2.ReleaseWorldReply:

@@ -3,15 +3,23 @@ gateways take on them (leases, touches, releases).
 
 (Not to be confused with :mod:`gateway_auth.sessions`, the gateway side that keeps its holds.)
 
-Strategy: check-then-insert steps (one live session per account, unique random session ids) run
-under one asyncio lock, which is enough because a database file belongs to one service process.
-Expired sessions are dropped lazily when met.
+Strategy: several service processes (replicas) may share one database, so correctness rests on
+nothing in process memory: every write runs in one transaction that first locks the rows it
+decides on (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the transaction takes the
+database's write lock with its first statement, BEGIN IMMEDIATE's semantics, so its reads are
+never stale). Locks are taken in one order, account -> session -> holds, so two transactions
+never wait for each other in a circle. A login locks its account row: one live session per
+account holds however many replicas log it in at once. A join, touch, phase change or release
+locks its session row: one world carrier, and no hold lost between a release's count and its
+delete. Session ids are unique by their primary key. Expired sessions are dropped lazily when met.
 
 Argon2 runs once per login, never per join: the login binds the new session to the client hash
-it verified (an HMAC under a key held only in memory, kept in the session row and carried over
-by SelectServer), and ValidateSession compares the joining client's hash against that binding
-in constant time; a wrong hash gets INVALID_PASSWORD as before. Only a session bound under
-another key (the service restarted since) is checked with argon2, once, and re-bound. Details
+it verified (an HMAC under AUTH_BINDING_KEY, which replicas share, or a random key held only in
+this process's memory; kept in the session row and carried over by SelectServer), and
+ValidateSession compares the joining client's hash against that binding in constant time; a
+wrong hash gets INVALID_PASSWORD as before. Only a session bound under another key (the service
+restarted since, or another replica without the shared key bound it) is checked with argon2,
+once, and re-bound. Details
 and the security argument: :mod:`gateway_auth.service.passwords`.
 
 Session life across gateways: the service, not a gateway, decides when a session carried by
@@ -26,14 +34,15 @@ metadata every gateway sends (so callers that predate the field still take holds
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 from gateway_protos.v1 import auth_pb2
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -54,6 +63,10 @@ __all__ = ["GATEWAY_ID_METADATA", "Sessions"]
 log = logging.getLogger("gateway.service.auth")
 
 _SESSION_ID_ATTEMPTS = 64
+#: SQLite: a write as a transaction's first statement takes the database's write lock (waiting
+#: up to the busy timeout) before anything is read, as BEGIN IMMEDIATE would; the driver
+#: begins the transaction only at a write, so reads before one would see no transaction at all.
+_SQLITE_WRITE_LOCK = text("UPDATE auth_accounts SET id = id WHERE 0")
 
 _PHASE_LOGIN = auth_pb2.SESSION_PHASE_LOGIN
 _PHASE_SELECT = auth_pb2.SESSION_PHASE_CHARACTER_SELECT
@@ -62,13 +75,18 @@ _PHASE_WORLD = auth_pb2.SESSION_PHASE_WORLD
 _WORLD_TAKEN = auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_FAILED)
 #: Call metadata naming the calling gateway (gateway_core.backend_clients adds it to every call).
 GATEWAY_ID_METADATA = "x-gateway-id"
+#: Most session ids of one ReleaseSessions call.
+MAX_RELEASE_IDS = 10000
+#: Sessions ReleaseSessions releases per transaction (their rows stay locked for one).
+RELEASE_CHUNK = 500
 
 
 class Sessions:
     """The auth sessions of the service over an async SQLAlchemy session factory.
 
     ``passwords`` is the service's argon2 worker (a join bound under another key is checked
-    with it once); the join binding key (:class:`SessionBinder`) lives here, in memory.
+    with it once); the join binding key (:class:`SessionBinder`) is AUTH_BINDING_KEY's, or
+    random in memory without it.
     """
 
     def __init__(
@@ -83,9 +101,9 @@ class Sessions:
         self._db = sessionmaker
         self._options = options
         self._passwords = passwords
-        self._binder = SessionBinder()
+        self._binder = SessionBinder(options.binding_key or None)
         self._clock = clock
-        self._lock = asyncio.Lock()
+        self._sqlite_writers = asyncio.Lock()
         #: Whether a gateway id is known to be gone (its account stream ended and it has not
         #: come back): its holds count for nothing at a login.
         self._gone = gone
@@ -96,6 +114,32 @@ class Sessions:
         return min(self._options.session_ttl, self._options.hold_lease)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction (committed at the end, rolled back on an exception); on SQLite
+        it holds the database's write lock from its start.
+
+        SQLite has one writer at a time anyway: this process's writers queue for it here
+        rather than in SQLite's busy timeout, which a burst of logins on a busy event loop
+        would outlast ("database is locked"). Correctness does not rest on this queue:
+        another process on the file waits for the write lock itself."""
+        async with contextlib.AsyncExitStack() as stack:
+            db = await stack.enter_async_context(self._db())
+            sqlite = db.get_bind().dialect.name == "sqlite"
+            if sqlite:
+                await stack.enter_async_context(self._sqlite_writers)
+            await stack.enter_async_context(db.begin())
+            if sqlite:
+                await db.execute(_SQLITE_WRITE_LOCK)
+            yield db
+
+    @staticmethod
+    async def _locked_account(db: AsyncSession, account_id: int) -> AccountRow | None:
+        """The account row, locked until the transaction ends (fresh, not the identity map's)."""
+        query = select(AccountRow).where(AccountRow.id == account_id).with_for_update()
+        result = await db.execute(query.execution_options(populate_existing=True))
+        return result.scalar_one_or_none()
 
     async def _holder(self, context: Context, explicit: str, *, required: bool) -> str | None:
         """The gateway a session call is for: ``explicit`` or the x-gateway-id metadata (None
@@ -113,7 +157,7 @@ class Sessions:
             await abort(context, refused)
 
     async def _hold(self, db: AsyncSession, session_id: int, holder: str | None) -> None:
-        """Record or renew ``holder``'s lease on a live session (callers hold ``_lock``)."""
+        """Record or renew ``holder``'s lease on a live session (callers lock its row)."""
         if holder is None:
             return
         expires_at = self._clock() + self.lease
@@ -148,7 +192,7 @@ class Sessions:
         holder = await self._holder(context, request.gateway_id, required=False)
         carrier = f"{holder or ''}|{request.world_connection}"
         try:
-            async with self._lock, self._db() as db, db.begin():
+            async with self._write() as db:
                 row = await self._live_session(db, request.session_id)
                 if row is None or row.world_carrier != carrier:
                     return auth_pb2.ReleaseWorldReply(released=False)
@@ -185,12 +229,19 @@ class Sessions:
         """Drop the holds of ``gateway_id`` last renewed before ``before`` (a previous process
         of it; 0: all of them) and end the sessions left without a live hold: (holds dropped,
         sessions ended)."""
-        async with self._lock, self._db() as db, db.begin():
+        async with self._write() as db:
             now = self._clock()
             query = select(SessionHoldRow).where(SessionHoldRow.gateway_id == gateway_id)
             if before > 0:
                 query = query.where(SessionHoldRow.expires_at - self.lease < before)
-            holds = (await db.execute(query)).scalars().all()
+            # The sessions first, in id order (the lock order), then their holds, read again
+            # under those locks: another replica's touch may have renewed one meanwhile.
+            candidates = set((await db.execute(
+                query.with_only_columns(SessionHoldRow.session_id))).scalars())
+            await db.execute(select(SessionRow.id).where(SessionRow.id.in_(candidates))
+                             .order_by(SessionRow.id).with_for_update())
+            holds = (await db.execute(query.execution_options(populate_existing=True))
+                     ).scalars().all()
             session_ids = {hold.session_id for hold in holds}
             for hold in holds:
                 await db.delete(hold)
@@ -211,12 +262,20 @@ class Sessions:
         return len(holds), ended
 
     async def _live_session(self, db: AsyncSession, session_id: int) -> SessionRow | None:
-        """The session ``session_id`` if it is live; an expired one is deleted on the way."""
-        row = await db.get(SessionRow, session_id)
+        """The session ``session_id`` if it is live, locked until the transaction ends; an
+        expired one is deleted on the way."""
+        row = await self._locked_session(db, session_id)
         if row is not None and row.expires_at <= self._clock():
             await db.delete(row)
             return None
         return row
+
+    @staticmethod
+    async def _locked_session(db: AsyncSession, session_id: int) -> SessionRow | None:
+        """The session row (live or not), locked until the transaction ends."""
+        query = select(SessionRow).where(SessionRow.id == session_id).with_for_update()
+        result = await db.execute(query.execution_options(populate_existing=True))
+        return result.scalar_one_or_none()
 
     async def _new_session_id(self, db: AsyncSession) -> int:
         """A random non-zero u32 that no live session uses (expired holders are dropped)."""
@@ -255,7 +314,12 @@ class Sessions:
         """Open the LOGIN-phase session of a proven login (ALREADY_LOGGEDIN while the account
         has a live session), bound to ``client_hash``; store ``rehash`` as the account's new
         password hash in the same transaction."""
-        async with self._lock, self._db() as db, db.begin():
+        async with self._write() as db:
+            # The account's lock makes concurrent logins of it (on any replica) take turns:
+            # the second sees the first's session and is ALREADY_LOGGEDIN.
+            row = await self._locked_account(db, account_id)
+            if row is None:  # deleted meanwhile
+                return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_UNKNOWN_ACCOUNT)
             now = self._clock()
             await db.execute(
                 delete(SessionRow).where(
@@ -265,9 +329,6 @@ class Sessions:
             if await is_online(db, account_id, now) and not await self._take_over(
                     db, account_id, now):
                 return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_ALREADY_LOGGEDIN)
-            row = await db.get(AccountRow, account_id)
-            if row is None:  # deleted meanwhile
-                return auth_pb2.LoginReply(result=auth_pb2.LOGIN_RESULT_UNKNOWN_ACCOUNT)
             row.last_login_at = now
             if rehash is not None:
                 row.password_hash = rehash
@@ -304,7 +365,13 @@ class Sessions:
         """SelectServer (on a checked world and channel): move a LOGIN session to
         CHARACTER_SELECT under a fresh random id."""
         try:
-            async with self._lock, self._db() as db, db.begin():
+            async with self._write() as db:
+                # The account before the session (the lock order): a login of the account
+                # waits until the session has its new id.
+                owner = (await db.execute(select(SessionRow.account_id).where(
+                    SessionRow.id == request.session_id))).scalar_one_or_none()
+                if owner is not None:
+                    await self._locked_account(db, owner)
                 old = await self._live_session(db, request.session_id)
                 if old is None:
                     raise ServiceError(
@@ -354,8 +421,8 @@ class Sessions:
         holder = await self._holder(context, request.gateway_id, required=False)
         invalid = auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_INVALID_PASSWORD)
         try:
-            async with self._lock, self._db() as db, db.begin():
-                row = await db.get(SessionRow, request.session_id)
+            async with self._write() as db:
+                row = await self._locked_session(db, request.session_id)
                 if row is None or row.phase == _PHASE_LOGIN:
                     return invalid
                 if row.expires_at <= self._clock():
@@ -381,7 +448,7 @@ class Sessions:
             deadline = call_deadline(context)
             if not await self._passwords.verify(stored, client_hash, deadline=deadline):
                 return invalid
-            async with self._lock, self._db() as db, db.begin():
+            async with self._write() as db:
                 row = await self._live_session(db, request.session_id)
                 account = await db.get(AccountRow, row.account_id) if row is not None else None
                 if row is None or account is None:  # ended while we verified
@@ -425,7 +492,7 @@ class Sessions:
                 grpc.StatusCode.INVALID_ARGUMENT, "phase must be CHARACTER_SELECT or WORLD"
             )
         try:
-            async with self._db() as db, db.begin():
+            async with self._write() as db:
                 row = await self._live_session(db, request.session_id)
                 if row is None:
                     raise ServiceError(
@@ -463,7 +530,7 @@ class Sessions:
         hold."""
         holder = await self._holder(context, request.gateway_id, required=False)
         try:
-            async with self._lock, self._db() as db, db.begin():
+            async with self._write() as db:
                 row = await self._live_session(db, request.session_id)
                 if row is None:
                     raise ServiceError(
@@ -485,7 +552,7 @@ class Sessions:
         a live lease."""
         holder = await self._holder(context, request.gateway_id, required=True)
         try:
-            async with self._lock, self._db() as db, db.begin():
+            async with self._write() as db:
                 row = await self._live_session(db, request.session_id)
                 if row is None:
                     return auth_pb2.ReleaseSessionReply(ended=False)
@@ -516,9 +583,58 @@ class Sessions:
         log.debug("session %d released by %s: ended", request.session_id, holder)
         return auth_pb2.ReleaseSessionReply(ended=True)
 
+    async def release_many(
+        self, request: auth_pb2.ReleaseSessionsRequest, context: Context
+    ) -> auth_pb2.ReleaseSessionsReply:
+        """ReleaseSessions: :meth:`release` for each session id, :data:`RELEASE_CHUNK` of
+        them per transaction (one commit each instead of one per session), clearing the
+        caller's world connections of them too."""
+        holder = await self._holder(context, request.gateway_id, required=True)
+        ids = list(request.session_ids)
+        if len(ids) > MAX_RELEASE_IDS:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"more than {MAX_RELEASE_IDS} session ids")
+        ended: set[int] = set()
+        try:
+            for start in range(0, len(ids), RELEASE_CHUNK):
+                async with self._write() as db:
+                    ended |= await self._release_in(db, set(ids[start:start + RELEASE_CHUNK]),
+                                                    holder or "")
+        except SQLAlchemyError as exc:
+            await abort_internal(context, log, "auth", "ReleaseSessions", exc)
+        return auth_pb2.ReleaseSessionsReply(ended=[i in ended for i in ids])
+
+    async def _release_in(self, db: AsyncSession, ids: set[int], holder: str) -> set[int]:
+        """:meth:`release` of each of ``ids`` in one transaction, a few statements for all of
+        them (not a few per session): the ids of the sessions that ended."""
+        now = self._clock()
+        rows = (await db.execute(
+            select(SessionRow).where(SessionRow.id.in_(ids)).order_by(SessionRow.id)
+            .with_for_update().execution_options(populate_existing=True))).scalars().all()
+        live: set[int] = set()
+        for row in rows:
+            if row.expires_at <= now:  # as _live_session: an expired one goes on the way
+                await db.delete(row)
+                continue
+            live.add(row.id)
+            if row.world_carrier.partition("|")[0] == holder:
+                row.world_carrier = ""  # its world connections on this gateway are gone
+        if not live:
+            return set()
+        # Expired leases go too: a gateway that stopped touching holds nothing.
+        await db.execute(delete(SessionHoldRow).where(
+            SessionHoldRow.session_id.in_(live),
+            or_(SessionHoldRow.gateway_id == holder, SessionHoldRow.expires_at <= now)))
+        held = set((await db.execute(select(SessionHoldRow.session_id).where(
+            SessionHoldRow.session_id.in_(live)).distinct())).scalars())
+        ended = live - held
+        if ended:
+            await db.execute(delete(SessionRow).where(SessionRow.id.in_(ended)))
+        return ended
+
     async def end_all(self) -> int:
         """Delete every session (their holds go with them); how many there were."""
-        async with self._lock, self._db() as db, db.begin():
+        async with self._write() as db:
             count = (await db.execute(select(func.count()).select_from(SessionRow))).scalar_one()
             await db.execute(delete(SessionHoldRow))
             await db.execute(delete(SessionRow))
@@ -526,7 +642,7 @@ class Sessions:
 
     async def end_id(self, session_id: int) -> bool:
         """Delete session ``session_id`` (whoever holds it); whether a live one existed."""
-        async with self._db() as db, db.begin():
+        async with self._write() as db:
             row = await self._live_session(db, session_id)
             if row is not None:
                 await db.delete(row)
@@ -538,7 +654,7 @@ class Sessions:
         """EndSession: delete a session whoever holds it; ``ended`` tells whether a live one
         existed."""
         try:
-            async with self._db() as db, db.begin():
+            async with self._write() as db:
                 row = await self._live_session(db, request.session_id)
                 if row is not None:
                     await db.delete(row)

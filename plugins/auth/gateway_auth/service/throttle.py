@@ -15,8 +15,10 @@ address is not affected. The address record (with its own, larger thresholds) sl
 guessing many accounts. A record forgets its failures after ``forget_seconds`` without one.
 
 Records live in the service process's memory, at most ``max_records`` of them (the oldest go
-first), so an address flood cannot grow it without bound. Several auth processes count
-separately; the database is not involved (a failed login writes nothing).
+first), so an address flood cannot grow it without bound. Several auth processes (replicas)
+count separately: a guesser whose logins are spread over N replicas gets N times the tries
+before it is slowed (the README's "A real database" says so). The database is not involved on
+purpose: a failed login writes nothing, so a flood of them cannot load the database.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from collections.abc import Callable
 
 import grpc
 from gateway_protos.v1 import character_pb2, character_pb2_grpc, common_pb2
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -97,6 +97,12 @@ _START_STATS = {"str_": 15, "dex": 15, "int_": 15, "con": 15, "charm": 10, "sens
 _START_HP, _START_MP, _START_STAMINA = 100, 50, 5000
 
 _R = character_pb2
+
+#: Most entries of one SaveCharacters call.
+MAX_SAVE_BATCH = 1000
+#: Entries of SaveCharacters stored in one transaction (its rows locked together): short
+#: enough that another replica's save of one of them waits little.
+SAVE_CHUNK = 250
 
 #: How long (seconds) an applied ChangeItems or Exchange request id is remembered for its
 #: retries: far longer than any caller retries (a gateway settles a lost answer within a
@@ -511,31 +517,67 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
                 row = await db.get(CharacterRow, state.id)
                 if row is None:
                     raise ServiceError(grpc.StatusCode.NOT_FOUND, f"no character {state.id}")
-                row.level = state.level
-                row.job = state.job
-                row.str_ = state.stats.str
-                row.dex = state.stats.dex
-                row.int_ = state.stats.int_
-                row.con = state.stats.con
-                row.charm = state.stats.charm
-                row.sense = state.stats.sense
-                row.hp = state.hp
-                row.mp = state.mp
-                row.xp = state.xp
-                row.stat_points = state.stat_points
-                row.skill_points = state.skill_points
-                row.penalty_xp = state.penalty_xp
-                row.stamina = state.stamina
-                row.map_id = state.map_id
-                row.x = state.x
-                row.y = state.y
-                row.spawn = state.spawn
-                row.skills = list(state.skills) + [0] * (SKILL_SLOTS - len(state.skills))
+                for column, value in _saved_values(state).items():
+                    setattr(row, column, value)
         except ServiceError as refused:
             await abort(context, refused)
         except SQLAlchemyError as exc:
             await abort_internal(context, log, "character", "SaveCharacter", exc)
         return character_pb2.SaveCharacterReply()
+
+    async def SaveCharacters(
+        self, request: character_pb2.SaveCharactersRequest, context: Context
+    ) -> character_pb2.SaveCharactersReply:
+        """SaveCharacter for each entry, each with its own outcome.
+
+        The valid entries are stored in transactions of :data:`SAVE_CHUNK` entries: the rows
+        of one are locked in id order first (``FOR UPDATE`` on PostgreSQL, so two replicas'
+        batches, or a batch and a ChangeItems or an Exchange, which lock in id order too,
+        wait for each other instead of interleaving or deadlocking), then updated in request
+        order in one statement (of one character, the last entry wins). A chunk whose
+        transaction fails reports INTERNAL for its entries and the next chunk goes on."""
+        states = request.states
+        if len(states) > MAX_SAVE_BATCH:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"more than {MAX_SAVE_BATCH} states")
+        outcomes = [character_pb2.SaveOutcome() for _ in states]
+        valid: list[int] = []
+        for index, state in enumerate(states):
+            error = _save_error(state)
+            if error is None:
+                valid.append(index)
+            else:
+                outcomes[index] = _outcome(grpc.StatusCode.INVALID_ARGUMENT, error)
+        for start in range(0, len(valid), SAVE_CHUNK):
+            chunk = valid[start:start + SAVE_CHUNK]
+            stored: list[int] = []
+            try:
+                async with self._db() as db, db.begin():
+                    wanted = sorted({states[i].id for i in chunk})
+                    query = (select(CharacterRow.id).where(CharacterRow.id.in_(wanted))
+                             .order_by(CharacterRow.id))
+                    if db.get_bind().dialect.name != "sqlite":
+                        query = query.with_for_update()
+                    present = set((await db.execute(query)).scalars())
+                    rows: list[dict[str, object]] = []
+                    for index in chunk:
+                        state = states[index]
+                        if state.id in present:
+                            rows.append({"id": state.id, **_saved_values(state)})
+                            stored.append(index)
+                        else:
+                            outcomes[index] = _outcome(grpc.StatusCode.NOT_FOUND,
+                                                       f"no character {state.id}")
+                    if rows:  # one executemany by primary key, in request order
+                        await db.execute(update(CharacterRow), rows)
+            except SQLAlchemyError as exc:
+                log.error("character: SaveCharacters: a transaction of %d entries failed: %r",
+                          len(chunk), exc)
+                for index in chunk:
+                    if index in stored or outcomes[index].code == 0:
+                        outcomes[index] = _outcome(grpc.StatusCode.INTERNAL,
+                                                   "the database failed; not stored")
+        return character_pb2.SaveCharactersReply(outcomes=outcomes)
 
     async def ChangeItems(
         self, request: character_pb2.ChangeItemsRequest, context: Context
@@ -790,6 +832,24 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
 
 def _item(item: tuple[int, int] | list[int]) -> common_pb2.Item:
     return common_pb2.Item(header=item[0], data=item[1])
+
+
+def _saved_values(state: character_pb2.CharacterState) -> dict[str, object]:
+    """The columns a save replaces, from ``state`` (never items, money or the hotbar)."""
+    return {
+        "level": state.level, "job": state.job,
+        "str_": state.stats.str, "dex": state.stats.dex, "int_": state.stats.int_,
+        "con": state.stats.con, "charm": state.stats.charm, "sense": state.stats.sense,
+        "hp": state.hp, "mp": state.mp, "xp": state.xp,
+        "stat_points": state.stat_points, "skill_points": state.skill_points,
+        "penalty_xp": state.penalty_xp, "stamina": state.stamina,
+        "map_id": state.map_id, "x": state.x, "y": state.y, "spawn": state.spawn,
+        "skills": list(state.skills) + [0] * (SKILL_SLOTS - len(state.skills)),
+    }
+
+
+def _outcome(code: grpc.StatusCode, message: str) -> character_pb2.SaveOutcome:
+    return character_pb2.SaveOutcome(code=code.value[0], message=message)
 
 
 def _save_error(state: character_pb2.CharacterState) -> str | None:

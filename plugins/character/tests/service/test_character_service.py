@@ -394,3 +394,70 @@ async def test_save_rejects_values_outside_their_ranges(
         chars.stub.SaveCharacter(c.SaveCharacterRequest(state=state)),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
+
+
+# -- SaveCharacters ----------------------------------------------------------------------------
+
+
+async def test_a_batch_save_stores_each_entry_like_a_save_and_reports_each_outcome(
+    chars: CharacterHarness,
+) -> None:
+    """A refused entry (out of range, unknown character) fails alone; the others are stored,
+    their items, money and hotbar untouched like SaveCharacter's."""
+    ids = [(await create(chars, f"Hero{n}", account=ACCOUNT + n)).character.id for n in range(3)]
+    states = [await chars.stub.GetCharacter(c.GetCharacterRequest(character_id=i)) for i in ids]
+    for n, state in enumerate(states):
+        state.level, state.x, state.y, state.money = 10 + n, 5000.0 + n, 6000.0 + n, 1
+        state.hotbar[:] = [7]
+    bad = c.CharacterState(id=ids[1], level=70000)
+    unknown = c.CharacterState(id=ids[-1] + 100)
+    reply = await chars.stub.SaveCharacters(
+        c.SaveCharactersRequest(states=[states[0], bad, unknown, states[1], states[2]]))
+    codes = [grpc.StatusCode.OK.value[0], grpc.StatusCode.INVALID_ARGUMENT.value[0],
+             grpc.StatusCode.NOT_FOUND.value[0], 0, 0]
+    assert [o.code for o in reply.outcomes] == codes
+    assert all(o.message for o in reply.outcomes[1:3]) and not reply.outcomes[0].message
+    for n, character_id in enumerate(ids):
+        saved = await chars.stub.GetCharacter(c.GetCharacterRequest(character_id=character_id))
+        assert (saved.level, saved.x, saved.y) == (10 + n, 5000.0 + n, 6000.0 + n)
+        assert saved.money == 1000 and list(saved.hotbar) == [0] * 32  # never written
+
+
+async def test_a_batch_stores_its_entries_in_order_across_transactions(
+    chars: CharacterHarness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Several saves of one character in one batch: the last one wins, also when they fall in
+    different transactions."""
+    from gateway_character.service import servicer
+
+    monkeypatch.setattr(servicer, "SAVE_CHUNK", 2)
+    hero = (await create(chars, "Hero")).character.id
+    other = (await create(chars, "Other")).character.id
+    states = [c.CharacterState(id=hero if n % 2 else other, level=1, xp=n) for n in range(7)]
+    reply = await chars.stub.SaveCharacters(c.SaveCharactersRequest(states=states))
+    assert [o.code for o in reply.outcomes] == [0] * 7
+    assert (await chars.stub.GetCharacter(c.GetCharacterRequest(character_id=hero))).xp == 5
+    assert (await chars.stub.GetCharacter(c.GetCharacterRequest(character_id=other))).xp == 6
+
+
+async def test_a_batch_save_refuses_more_than_a_thousand_entries(
+    chars: CharacterHarness,
+) -> None:
+    await expect_status(
+        chars.stub.SaveCharacters(c.SaveCharactersRequest(
+            states=[c.CharacterState(id=1)] * 1001)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    empty = await chars.stub.SaveCharacters(c.SaveCharactersRequest())
+    assert list(empty.outcomes) == []
+
+
+async def test_a_batch_save_reports_internal_for_each_entry_when_the_database_fails(
+    chars: CharacterHarness,
+) -> None:
+    hero = (await create(chars, "Hero")).character.id
+    await chars.drop_table("character_characters")
+    reply = await chars.stub.SaveCharacters(c.SaveCharactersRequest(
+        states=[c.CharacterState(id=hero), c.CharacterState(id=hero, level=70000)]))
+    assert [o.code for o in reply.outcomes] == [grpc.StatusCode.INTERNAL.value[0],
+                                                 grpc.StatusCode.INVALID_ARGUMENT.value[0]]

@@ -572,6 +572,12 @@ class WorldReferenceService:
         """Register the servicer on ``server``."""
         world_pb2_grpc.add_WorldServicer_to_server(self.servicer, server)
 
+    @property
+    def running(self) -> bool:
+        """Between :meth:`start` and :meth:`stop` (what an in-process caller checks, as a
+        gRPC one would find the server there or not)."""
+        return self._ticker is not None
+
     async def start(self) -> None:
         """Start advancing walking characters."""
         if self._ticker is None:

@@ -67,6 +67,12 @@ class GatewayView(Protocol):
     @property
     def plugin_state(self) -> PluginData: ...
 
+    @property
+    def closing(self) -> bool:
+        """True once a shutdown closes the connections (calls that only undo per-player state
+        in a service whose stream ends with the gateway may be skipped)."""
+        ...
+
     def record_writer(self, plugin: str) -> RecordWriter:
         """The writer of the session records ``plugin`` claimed (what its handlers get as
         ``ctx.records``)."""

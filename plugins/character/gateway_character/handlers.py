@@ -71,6 +71,7 @@ from gateway_core.api import (
     CliJoinServerReq,
     CliSelectCharReq,
     CreateCharResult,
+    GatewayView,
     JoinResult,
     Key,
     Position,
@@ -638,8 +639,8 @@ async def gateway_session_state_changed(session: Session, old: SessionState,
     logout, disconnect)."""
     if old is SessionState.IN_WORLD and new is not SessionState.IN_WORLD:
         await save_character(session)
-        gateway = getattr(runtime, "gateway", None)
-        await release_world(session, closing=bool(getattr(gateway, "closing", False)))
+        gateway: GatewayView | None = getattr(runtime, "gateway", None)
+        await release_world(session, closing=gateway is not None and gateway.closing)
 
 
 async def release_world(session: Session, *, closing: bool = False) -> None:

@@ -55,7 +55,7 @@ class ChatRuntime(InWorldRuntime):
         # At a shutdown the stream ends with the gateway (the service then forgets all it
         # hosted): one Unhost per player, in order through one lock, would hold the close of
         # thousands of connections (and their saves) for seconds.
-        self.delivery.stopping = lambda: bool(getattr(app, "closing", False))
+        self.delivery.stopping = lambda: app.closing
 
     def start(self) -> None:
         """Open the delivery stream."""

@@ -143,7 +143,7 @@ class PartyRuntime(InWorldRuntime):
         # At a shutdown the stream ends with the gateway (the service then detaches all its
         # characters): one Detach per player, in order through one lock, would hold the
         # close of thousands of connections (and their saves) for seconds.
-        self.events.stopping = lambda: bool(getattr(app, "closing", False))
+        self.events.stopping = lambda: app.closing
         self.interval = float(app.settings.PARTY_UPDATE_INTERVAL)
         self.call_timeout = float(app.settings.GRPC_DEADLINE)
         self.parties: dict[int, party_pb2.PartyState] = {}

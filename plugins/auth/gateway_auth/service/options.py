@@ -186,7 +186,8 @@ SETTINGS: tuple[tuple[str, object, Validator | None, str], ...] = (
         8,
         int_range(0, 100_000),
         "Logins from one client address waiting for password hashing at once (0 = no cap); "
-        "more get FAILED at once. Waiting logins are served in turn between addresses.",
+        "more get FAILED at once. Waiting logins are served in turn between addresses; calls "
+        "without a client address (operator tools) are not capped.",
     ),
     (
         "AUTH_LOGIN_FREE_FAILURES",

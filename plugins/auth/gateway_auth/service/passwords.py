@@ -104,7 +104,10 @@ class FairSlots:
     Waiters queue per source (a source address; ``""`` for callers without one); a freed slot
     goes to the oldest waiter of the next source in rotation, so one source with a hundred
     waiters gets one slot in turn with every other source, not a hundred first. At most
-    ``max_pending`` waiters per source (0: no cap); more are refused at once.
+    ``max_pending`` waiters per client address (0: no cap); more are refused at once. Callers
+    without one (``""``: operator tools creating accounts, a test or bench entering thousands
+    of players through one channel) are not capped: the cap stops one client address from
+    holding the queue, and an internal caller is none.
     """
 
     def __init__(self, slots: int, max_pending: int = 0) -> None:
@@ -121,7 +124,7 @@ class FairSlots:
         if self.free > 0 and not self._queues:
             self.free -= 1
             return
-        if self.max_pending and self.pending(source) >= self.max_pending:
+        if source and self.max_pending and self.pending(source) >= self.max_pending:
             raise HashBusy(f"too many logins waiting from {source or 'one source'}")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queues.setdefault(source, deque()).append(future)

@@ -136,6 +136,20 @@ async def test_a_source_over_its_pending_cap_is_refused_at_once_and_timeouts_fre
     assert slots.free == 1
 
 
+async def test_callers_without_a_source_address_are_queued_uncapped_in_their_turn() -> None:
+    slots = FairSlots(1, max_pending=2)
+    await slots.acquire("", None)
+    waiting = [asyncio.create_task(slots.acquire("", 5.0)) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert slots.pending("") == 5  # account creation by an operator tool is not refused
+    for _ in waiting:
+        slots.release()
+        await asyncio.sleep(0)
+    await asyncio.gather(*waiting)
+    slots.release()
+    assert slots.free == 1
+
+
 # -- through the service ---------------------------------------------------------------------
 
 

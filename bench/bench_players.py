@@ -427,7 +427,8 @@ class Worker:
         from gateway_core.protocol.packets import CliStopMoving, SrvMobChar
 
         timeout = self.options["timeout"]
-        user, password, name = f"bench{index}", "pw", f"Bench{index}"
+        prefix = self.options["prefix"]
+        user, password, name = f"{prefix}bench{index}", "pw", f"{prefix}Bench{index}"
         clock = [time.perf_counter()]
 
         def mark(step: str) -> None:
@@ -903,6 +904,21 @@ def start_gateway(tree: Path | None, data_dir: Path, settings: dict[str, str],
     raise SystemExit(f"the gateway did not start (exit code {process.returncode}): {err}")
 
 
+@dataclass(frozen=True)
+class Attached:
+    """A gateway started elsewhere (``--attach PORT:PID:METRICS``): its client port, its
+    process (for CPU and RSS) and its metrics port (for the drop counters)."""
+
+    port: int
+    pid: int
+    metrics: int
+
+    @classmethod
+    def parse(cls, text: str) -> Attached:
+        port, pid, metrics = (int(part) for part in text.split(":"))
+        return cls(port, pid, metrics)
+
+
 def stop_gateway(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
@@ -1066,7 +1082,8 @@ class Bench:
         # Two connections per player in the gateway: beyond the fd limit, players close their
         # character leg after the select (the gateway tolerates either, docs/protocol.md §9.2).
         char_legs_below = (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 512) // 2
-        self.metrics_port = free_port()
+        attached = args.attach
+        self.metrics_port = attached.metrics if attached is not None else free_port()
         settings = {
             **gateway_settings(self.max_players, args.view_radius),
             "PACKET_METRICS_PORT": str(self.metrics_port),
@@ -1084,7 +1101,11 @@ class Bench:
                 settings = {**settings, "WORLD_CONTENT": str(pack),
                             "CHARACTER_CONTENT": str(pack),
                             "CHARACTER_START_MAP": str(FIGHT_MAP), **args.settings}
-            process, port = start_gateway(self.tree, Path(tmp), settings, pin)
+            if attached is None:
+                process, port = start_gateway(self.tree, Path(tmp), settings, pin)
+            else:  # a gateway someone else started (bench_topology.py): measured, not run
+                process, port = attached, attached.port
+                (Path(tmp) / "gateway.err").touch()
             shm = SharedMemory(create=True, size=slots * 8)
             try:
                 if args.fight:
@@ -1098,6 +1119,7 @@ class Bench:
                     "drain": args.drain, "workers": args.workers,
                     "char_legs_below": char_legs_below,
                     "fight": args.fight, "retarget_ns": int(args.retarget * 1e9),
+                    "prefix": args.prefix,
                 }
                 context = multiprocessing.get_context("spawn")
                 for number in range(args.workers):
@@ -1126,7 +1148,8 @@ class Bench:
                         worker.join()
                 if self.world_stats is not None:
                     self.world_stats.close()
-                stop_gateway(process)
+                if attached is None:
+                    stop_gateway(process)
                 shm.close()
                 shm.unlink()
                 errors = (Path(tmp) / "gateway.err").read_text(errors="replace").splitlines()
@@ -1143,7 +1166,7 @@ class Bench:
         if not self.args.json:
             print(text, flush=True)
 
-    def sweep(self, process: subprocess.Popen[bytes]) -> list[dict[str, Any]]:
+    def sweep(self, process: subprocess.Popen[bytes] | Attached) -> list[dict[str, Any]]:
         args = self.args
         rows: list[dict[str, Any]] = []
         present = 0
@@ -1375,6 +1398,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tree", action="append", default=[], type=Path, metavar="PATH")
     parser.add_argument("--no-pin", dest="pin", action="store_false")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--attach", default=None, metavar="PORT:PID:METRICS",
+                        help="measure a gateway that is already running (client port, process "
+                        "id, metrics port) instead of starting one; its settings are its own")
+    parser.add_argument("--prefix", default="",
+                        help="prefix of the players' account and character names (several "
+                        "runs against one character database)")
     parser.add_argument("--monster-ticks", type=int, default=300,
                         help="world ticks of the monster measurement (%(default)s)")
     parser.add_argument("--monster-channels", type=int, default=10,
@@ -1405,6 +1434,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.jitter = min(JITTER, limit)
     if not 1 <= args.jitter <= limit:
         parser.error(f"--jitter must be 1..{limit} at view radius {args.view_radius:g}")
+    try:
+        args.attach = Attached.parse(args.attach) if args.attach else None
+    except ValueError:
+        parser.error("--attach expects PORT:PID:METRICS (three integers)")
+    if args.attach is not None and args.tree:
+        parser.error("--attach measures one running gateway: no --tree")
+    if not all(c.isalnum() for c in args.prefix) or len(args.prefix) > 8:
+        parser.error("--prefix: at most 8 letters or digits")
     args.settings = {}
     for item in args.set:
         key, sep, value = item.partition("=")

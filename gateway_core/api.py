@@ -189,6 +189,7 @@ from gateway_core.session import (
 from gateway_core.storage import (
     DatabaseService,
     Migrations,
+    WriteQueue,
     database_url,
     migrate,
     run_migrations,
@@ -263,6 +264,7 @@ __all__ = [
     "UnionValue",
     "Validator",
     "WorldPlacement",
+    "WriteQueue",
     "abort",
     "abort_internal",
     "check_character_id",

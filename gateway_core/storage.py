@@ -35,12 +35,15 @@ imports it, so the protocol layer and the gateway runtime stay free of it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, MetaData, event
+from sqlalchemy import Connection, MetaData, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DatabaseService",
     "Migrations",
+    "WriteQueue",
     "database_url",
     "migrate",
     "open_engine",
@@ -93,6 +97,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
     finally:
         cursor.close()
+
+
+class WriteQueue:
+    """The write transactions of one service process over ``sessionmaker``.
+
+    SQLite has one writer at a time anyway: this process's writers queue for it here, in the
+    event loop, rather than in SQLite's busy timeout, which a burst of writes on a busy machine
+    outlasts ("database is locked"); a transaction that read first and writes later cannot meet
+    another writer's commit in between either. ``sqlite_lock`` (a statement that writes
+    nothing) is run first in every SQLite transaction so it holds the write lock from its start
+    against other processes on the file too. PostgreSQL's writers are not queued (they lock the
+    rows they decide on)."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, sqlite_lock: str | None = None
+    ) -> None:
+        self._db = sessionmaker
+        self._lock = asyncio.Lock()
+        self._sqlite_lock = text(sqlite_lock) if sqlite_lock else None
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction (committed at the end, rolled back on an exception); on SQLite
+        it waits for this process's earlier writers first."""
+        async with contextlib.AsyncExitStack() as stack:
+            db = await stack.enter_async_context(self._db())
+            sqlite = db.get_bind().dialect.name == "sqlite"
+            if sqlite:
+                await stack.enter_async_context(self._lock)
+            await stack.enter_async_context(db.begin())
+            if sqlite and self._sqlite_lock is not None:
+                await db.execute(self._sqlite_lock)
+            yield db
 
 
 @dataclass(frozen=True, slots=True)

@@ -485,6 +485,8 @@ class WorldLink(ReconnectingStream):
             presence.enter.combatant.CopyFrom(combatant)
 
     def _landed(self, character_id: int, ack: world_pb2.Ack) -> None:
+        if ack.elsewhere:
+            return  # another shard's map: the character stays here until it is handed over
         presence = self._present.get(character_id)
         if presence is not None:
             presence.enter.map_id = ack.map_id

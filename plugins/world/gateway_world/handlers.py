@@ -31,6 +31,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeAlias
 
+import grpc
+
 from gateway_core.api import (
     SELECTED_CHARACTER,
     TEXT_ENCODING,
@@ -130,7 +132,12 @@ def _on_map(ctx: Ctx, what: str, *, ready: bool = True) -> _OnMap | None:
     if ready and not presence.ready:
         runtime.drop(session, "map_not_loaded", what)
         return None
-    return _OnMap(runtime, runtime.link, character.character_id, presence)
+    # One world service: its one link; sharded, the link of the shard the character is on.
+    link = runtime.link if runtime.shards is None else runtime.link_of(character.character_id)
+    if link is None:
+        runtime.drop(session, "not_on_map", what)
+        return None
+    return _OnMap(runtime, link, character.character_id, presence)
 
 
 def _object_id(session: Session) -> int:
@@ -181,8 +188,11 @@ async def on_change_map_req(ctx: Ctx, packet: CliChangeMapReq) -> None:
         return
     # The reply goes first: the spawns the `ready` triggers arrive on the world stream later.
     ctx.reply(change_map_reply(session, presence))
+    link = runtime.link_of(character.character_id)
     try:
-        await runtime.link.ready(character.character_id)
+        if link is None:
+            raise WorldRequestError(grpc.StatusCode.UNAVAILABLE, "on no world shard")
+        await link.ready(character.character_id)
     except WorldRequestError as exc:
         runtime.drop(session, "world_unavailable", f"ready: {exc}")
         ctx.reply(server_message(WORLD_UNAVAILABLE))

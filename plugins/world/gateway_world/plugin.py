@@ -33,6 +33,7 @@ from gateway_world.service import (
     DEFAULT_WANDER_INTERVAL,
     WorldReferenceService,
 )
+from gateway_world.shards import parse_maps, validate_maps, validate_shards
 
 if TYPE_CHECKING:
     from gateway_core.api import (
@@ -55,7 +56,8 @@ def _seed(value: int) -> str | None:
 def gateway_register_settings(register: SettingsRegistrar) -> None:
     """WORLD_VIEW_RADIUS, WORLD_SUBSCRIBER_QUEUE, WORLD_TICK_INTERVAL, WORLD_FLUSH_INTERVAL,
     WORLD_RECONNECT_MAX_DELAY, WORLD_IN_PROCESS, WORLD_CONTENT, WORLD_POSITION_TOLERANCE,
-    WORLD_WANDER_INTERVAL, WORLD_RANDOM_SEED, WORLD_REVIVE_IN_PLACE."""
+    WORLD_WANDER_INTERVAL, WORLD_RANDOM_SEED, WORLD_REVIVE_IN_PLACE, WORLD_SHARDS,
+    WORLD_SERVICE_MAPS."""
     register(
         "WORLD_VIEW_RADIUS",
         DEFAULT_VIEW_RADIUS,
@@ -132,6 +134,24 @@ def gateway_register_settings(register: SettingsRegistrar) -> None:
         doc="World service: a dead character may revive where it fell (PAKCS_REVIVE_REQ type "
         "4); otherwise that request revives at the map's revive point.",
     )
+    register(
+        "WORLD_SHARDS",
+        "",
+        validate=validate_shards,
+        doc="Gateway: the world sharded by map, MAPS=ADDRESS;MAPS=ADDRESS... (MAPS: map ids "
+        "and ranges, e.g. 1-20,22=10.0.0.5:50061;21,23-99=10.0.0.6:50061): one world stream "
+        "per shard, each character's world traffic to the shard of its map, a warp to another "
+        "shard's map hands the character over. Empty: one world service (WORLD_SERVICE_ADDR "
+        "or the embedded one).",
+    )
+    register(
+        "WORLD_SERVICE_MAPS",
+        "",
+        validate=validate_maps,
+        doc="World service: the maps this world service owns when the world is sharded (same "
+        "MAPS syntax as WORLD_SHARDS); entering another map is refused and a warp to one is "
+        "answered with its destination (map_elsewhere). Empty: every map.",
+    )
 
 
 def _boolean(value: object) -> str | None:
@@ -144,6 +164,9 @@ def create_service(config: ServiceConfig) -> WorldReferenceService:
     settings = config.settings
     content = load_content(str(settings.WORLD_CONTENT))
     log.info("world: content pack %s %s", content.name, content.version)
+    maps = str(settings.WORLD_SERVICE_MAPS).strip()
+    if maps:
+        log.info("world: a shard owning maps %s (WORLD_SERVICE_MAPS)", maps)
     return WorldReferenceService(
         view_radius=float(settings.WORLD_VIEW_RADIUS),
         queue_limit=int(settings.WORLD_SUBSCRIBER_QUEUE),
@@ -154,6 +177,7 @@ def create_service(config: ServiceConfig) -> WorldReferenceService:
         wander_interval=float(settings.WORLD_WANDER_INTERVAL),
         seed=int(settings.WORLD_RANDOM_SEED),
         revive_in_place=bool(settings.WORLD_REVIVE_IN_PLACE),
+        maps=parse_maps(maps) if maps else None,
     )
 
 

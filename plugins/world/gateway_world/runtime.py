@@ -14,10 +14,16 @@ map, or on no map coordinate) lands on its map's spawn point, which the placemen
 the next save repairs the stored position; counted as ``position_relocated``). The GM
 operations (:meth:`WorldRuntime.teleport`, :meth:`WorldRuntime.locate`,
 :meth:`WorldRuntime.remove_monster`) are for the commands built on this plugin.
+
+With WORLD_SHARDS the world is sharded by map (:mod:`gateway_world.shards`): one stream per
+shard, each character's requests on the stream of the shard it was entered on
+(:meth:`WorldRuntime.link_of`), every shard's events to the one :class:`Delivery`, and a warp
+to another shard's map handed over (:meth:`WorldRuntime.hand_over`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import math
@@ -26,7 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 import grpc
-from gateway_protos.v1 import character_pb2, world_pb2
+from gateway_protos.v1 import character_pb2, world_pb2, world_pb2_grpc
 
 from gateway_core.api import (
     CHARACTER_PROGRESS,
@@ -54,6 +60,7 @@ from gateway_world.delivery import (
 )
 from gateway_world.local import LocalWorldStub
 from gateway_world.service import WorldReferenceService
+from gateway_world.shards import ShardedLinks, ShardedWorldMetrics, parse_shards
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +173,17 @@ def _world_stub(app: GatewayView) -> ConnectStub:
     return stub
 
 
+#: Channel options of a shard's channel: loopback never through an http(s)_proxy, and a
+#: restarted shard is found again within seconds (gRPC's own backoff grows to minutes).
+_SHARD_CHANNEL_OPTIONS: Final = (
+    ("grpc.primary_user_agent", "rose-gateway"),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.enable_http_proxy", 0),
+)
+
+
 class WorldRuntime(InWorldRuntime):
     """One gateway's world glue: its stream and the sessions of its characters.
 
@@ -194,26 +212,69 @@ class WorldRuntime(InWorldRuntime):
             on_progress=self.progressed,
             on_teleported=self.teleported,
         )
-        self.link = WorldLink(
-            _world_stub(app),
-            app.gateway_id,
-            self.deliver,
-            on_batch=self.delivery.deliver_batch,
-            max_backoff=float(app.settings.WORLD_RECONNECT_MAX_DELAY),
-            request_timeout=float(app.settings.GRPC_DEADLINE),
-        )
+        table = parse_shards(str(getattr(app.settings, "WORLD_SHARDS", "") or ""))
+        #: The shards' links when the world is sharded by map (WORLD_SHARDS), else None.
+        self.shards: ShardedLinks | None = None
+        self._shard_channels: list[grpc.aio.Channel] = []
+        self._shard_stubs: list[world_pb2_grpc.WorldAsyncStub] = []
+        metrics: WorldMetrics | ShardedWorldMetrics
+        if table is None:
+            #: The world stream (with shards: the first shard's; requests use :meth:`link_of`).
+            self.link = self._new_link(_world_stub(app))
+            metrics = WorldMetrics(self.link, self.delivery)
+        else:
+            for address in table.addresses:
+                channel = grpc.aio.insecure_channel(address, options=_SHARD_CHANNEL_OPTIONS)
+                self._shard_channels.append(channel)
+                self._shard_stubs.append(world_pb2_grpc.WorldStub(channel))
+            self.shards = ShardedLinks(
+                table, [self._new_link(stub) for stub in self._shard_stubs])
+            self.link = self.shards.links[0]
+            metrics = ShardedWorldMetrics(self.shards, self.delivery)
+            log.info("world: sharded by map over %s", ", ".join(table.addresses))
         registry = getattr(app, "metrics_registry", None)
         if registry is not None:
-            registry.register(WorldMetrics(self.link, self.delivery))
+            registry.register(metrics)
+
+    def _new_link(self, stub: ConnectStub | world_pb2_grpc.WorldAsyncStub) -> WorldLink:
+        settings = self.app.settings
+        return WorldLink(
+            stub,
+            self.app.gateway_id,
+            self.deliver,
+            on_batch=self.delivery.deliver_batch,
+            max_backoff=float(settings.WORLD_RECONNECT_MAX_DELAY),
+            request_timeout=float(settings.GRPC_DEADLINE),
+        )
+
+    @property
+    def links(self) -> tuple[WorldLink, ...]:
+        """Every world stream of this gateway (one per shard)."""
+        return (self.link,) if self.shards is None else self.shards.links
+
+    def link_of(self, character_id: int) -> WorldLink | None:
+        """The stream carrying ``character_id``'s requests: the shard it was entered on
+        (None: on no shard), or the one world stream."""
+        shards = self.shards
+        return self.link if shards is None else shards.of_character(character_id)
+
+    def link_for_map(self, map_id: int) -> WorldLink | None:
+        """The stream of the shard owning ``map_id`` (None: no shard lists it)."""
+        shards = self.shards
+        return self.link if shards is None else shards.link_for(map_id)
 
     def start(self) -> None:
-        """Open the world stream."""
-        self.link.start()
+        """Open the world stream (one per shard)."""
+        for link in self.links:
+            link.start()
 
     async def stop(self) -> None:
-        """Close the world stream (the service takes this gateway's characters off their
+        """Close the world streams (the services take this gateway's characters off their
         maps)."""
-        await self.link.aclose()
+        for link in self.links:
+            await link.aclose()
+        channels, self._shard_channels = self._shard_channels, []
+        await asyncio.gather(*(channel.close() for channel in channels), return_exceptions=True)
 
     def deliver(self, event: world_pb2.WorldEvent) -> None:
         """Send an event's packet to the sessions it lists (encoded once); batches go to
@@ -267,7 +328,9 @@ class WorldRuntime(InWorldRuntime):
         if presence.combatant is None:
             presence.combatant = world_pb2.Combatant()
         presence.combatant.CopyFrom(combatant)
-        self.link.progressed(character.character_id, combatant)
+        link = self.link_of(character.character_id)
+        if link is not None:
+            link.progressed(character.character_id, combatant)
 
     def rejected(self, rejected: world_pb2.Rejected) -> None:
         """A fire-and-forget request the world refused: counted by the service's reason
@@ -285,20 +348,25 @@ class WorldRuntime(InWorldRuntime):
         if entered is None:
             return False
         ack = await self._ask(session, f"gate {gate_id}",
-                              self.link.use_gate(entered[0], gate_id))
+                              entered[2].use_gate(entered[0], gate_id))
         if ack is None:
             return False
+        if ack.elsewhere:
+            return await self.hand_over(session, entered[2], ack)
         self._landed(session, entered[1], ack)
         return True
 
-    def _entered(self, session: Session, what: str) -> tuple[int, WorldPresence] | None:
-        """The character id and presence of a session on its map, else None (counted)."""
+    def _entered(self, session: Session, what: str
+                 ) -> tuple[int, WorldPresence, WorldLink] | None:
+        """The character id, presence and world stream of a session on its map, else None
+        (counted)."""
         character = session.records.get(SELECTED_CHARACTER)
         presence = session.plugin_data.get(PRESENCE)
-        if character is None or presence is None or not presence.entered:
+        link = self.link_of(character.character_id) if character is not None else None
+        if character is None or presence is None or not presence.entered or link is None:
             self.drop(session, "not_on_map", what)
             return None
-        return character.character_id, presence
+        return character.character_id, presence, link
 
     async def _ask(self, session: Session, what: str,
                    request: Awaitable[world_pb2.Ack]) -> world_pb2.Ack | None:
@@ -316,10 +384,12 @@ class WorldRuntime(InWorldRuntime):
         entered = self._entered(session, "revive")
         if entered is None:
             return False
-        ack = await self._ask(session, "revive", self.link.revive(entered[0], revive_type))
+        ack = await self._ask(session, "revive", entered[2].revive(entered[0], revive_type))
         if ack is None:
             return False
         session.send(SrvReviveReply(map_id=ack.map_id))
+        if ack.elsewhere:
+            return await self.hand_over(session, entered[2], ack)
         self._landed(session, entered[1], ack)
         return True
 
@@ -331,7 +401,7 @@ class WorldRuntime(InWorldRuntime):
         if entered is None:
             return False
         ack = await self._ask(session, "adjust",
-                              self.link.adjust(entered[0], level=level, heal=heal))
+                              entered[2].adjust(entered[0], level=level, heal=heal))
         return ack is not None
 
     async def teleport(self, session: Session, map_id: int, x: float, y: float) -> bool:
@@ -339,11 +409,10 @@ class WorldRuntime(InWorldRuntime):
         :meth:`use_gate`): PAKWC_TELEPORT_REPLY, then the client reloads the map. False (and
         counted) when it is not on a map, the point is no point of that map, or the world
         refused."""
-        character = session.records.get(SELECTED_CHARACTER)
-        presence = session.plugin_data.get(PRESENCE)
-        if character is None or presence is None or not presence.entered:
-            self.drop(session, "not_on_map", "teleport")
+        entered = self._entered(session, "teleport")
+        if entered is None:
             return False
+        character_id, presence, link = entered
         placement = session.records.get(WORLD_PLACEMENT)
         z = placement.position.z if placement is not None else 0.0
         position = wire_position(x, y, z)
@@ -351,11 +420,54 @@ class WorldRuntime(InWorldRuntime):
             self.drop(session, "bad_position", "teleport")
             return False
         try:
-            ack = await self.link.teleport_to(character.character_id, map_id, position)
+            ack = await link.teleport_to(character_id, map_id, position)
         except WorldRequestError as exc:
             self.drop(session, exc.reason or "world_unavailable", f"teleport: {exc}")
             return False
+        if ack.elsewhere:
+            return await self.hand_over(session, link, ack)
         self._landed(session, presence, ack)
+        return True
+
+    async def hand_over(self, session: Session, old: WorldLink, ack: world_pb2.Ack) -> bool:
+        """Move the character of ``session`` to the shard owning the map of ``ack`` (the
+        old shard's answer to a warp there, ``ack.elsewhere``): entered there at the
+        destination first, then taken off the old shard, then PAKWC_TELEPORT_REPLY as after any
+        warp (the client reloads the map, and the placement, what is saved, is the new map).
+        When the new shard cannot take it (down, no shard for the map), nothing changes and the
+        refusal is counted (``world_unavailable``, ``no_shard``)."""
+        character = session.records.get(SELECTED_CHARACTER)
+        presence = session.plugin_data.get(PRESENCE)
+        placement = session.records.get(WORLD_PLACEMENT)
+        shards = self.shards
+        if character is None or presence is None or placement is None or shards is None:
+            self.drop(session, "not_on_map", "hand over")
+            return False
+        new = shards.link_for(ack.map_id)
+        if new is None or new is old:
+            self.drop(session, "no_shard", f"map {ack.map_id}")
+            return False
+        point = ack.position
+        enter = self._enter_request(session, presence, ack.map_id,
+                                    Position(point.x, point.y, float(point.z)),
+                                    placement.object_id)
+        if enter is None:
+            return False
+        character_id = character.character_id
+        try:
+            landed = await new.enter(enter)
+        except WorldRequestError as exc:
+            self.drop(session, exc.reason or "world_unavailable",
+                      f"hand over to map {ack.map_id} ({shards.address_of(new)}): {exc}")
+            return False
+        if self.sessions.get(character_id) is not session:
+            await new.leave(character_id)  # it left the world meanwhile
+            return False
+        shards.entered(character_id, new)
+        await old.leave(character_id)
+        log.info("world: character %d handed over to %s (map %d)", character_id,
+                 shards.address_of(new), landed.map_id)
+        self._landed(session, presence, landed)
         return True
 
     def _landed(self, session: Session, presence: WorldPresence, ack: world_pb2.Ack) -> None:
@@ -377,21 +489,36 @@ class WorldRuntime(InWorldRuntime):
     async def locate(self, name: str) -> tuple[int, float, float] | None:
         """Where the character called ``name`` is, on any gateway: ``(map_id, x, y)``, or None
         when it is on no map (or the world service cannot say)."""
+        stubs = self._shard_stubs or [self.app.clients[SERVICE]]
+        found = await asyncio.gather(*(self._find(stub, name) for stub in stubs))
+        for presence in found:
+            if presence is not None:
+                return presence.map_id, presence.position.x, presence.position.y
+        return None
+
+    async def _find(self, stub: world_pb2_grpc.WorldAsyncStub, name: str
+                    ) -> world_pb2.Presence | None:
+        # One shard's answer (with shards, every shard is asked: a name is on one of them).
         try:
-            presence: world_pb2.Presence = await self.app.clients[SERVICE].FindCharacter(
-                world_pb2.FindCharacterRequest(name=name)
+            presence: world_pb2.Presence = await stub.FindCharacter(
+                world_pb2.FindCharacterRequest(name=name),
+                timeout=float(self.app.settings.GRPC_DEADLINE),
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() is not grpc.StatusCode.NOT_FOUND:
                 log.warning("world: locating %r failed: %s", name, exc.code().name)
             return None
-        return presence.map_id, presence.position.x, presence.position.y
+        return presence
 
     async def remove_monster(self, map_id: int, object_id: int, *, channel_id: int = 1) -> bool:
         """Remove (kill) the monster ``object_id`` of a map instance; it respawns after its
         spawn's respawn time. False when there is no such monster (or no world)."""
+        link = self.link_for_map(map_id)
+        if link is None:
+            log.info("world: no shard has map %d", map_id)
+            return False
         try:
-            await self.link.remove_monster(channel_id, map_id, object_id)
+            await link.remove_monster(channel_id, map_id, object_id)
         except WorldRequestError as exc:
             log.info("world: removing monster %d of map %d failed: %s", object_id, map_id, exc)
             return False
@@ -456,27 +583,25 @@ class WorldRuntime(InWorldRuntime):
             return False
         character_id = character.character_id
         point = placement.position
-        position = wire_position(point.x, point.y, point.z)
-        enter = world_pb2.EnterMap(
-            character_id=character_id,
-            name=character.name,
-            map_id=_clamp(placement.map_id, 0, _MAX_U16),
-            position=position if position is not None else world_pb2.Position(),
-            look=presence.look,
-            requested_object_id=_clamp(placement.object_id or 0, 0, _MAX_U16),
-            channel_id=_clamp(character.channel_id, 1, _MAX_U8),
-        )
-        if presence.combatant is not None:
-            enter.combatant.CopyFrom(presence.combatant)
+        enter = self._enter_request(session, presence, placement.map_id, point,
+                                    placement.object_id)
+        link = self.link_for_map(placement.map_id)
+        if enter is None:
+            return False
+        if link is None:
+            self.drop(session, "no_shard", f"enter: no shard has map {placement.map_id}")
+            return False
         try:
-            ack = await self.link.enter(enter)
+            ack = await link.enter(enter)
         except WorldRequestError as exc:
             self.drop(session, "world_unavailable", f"enter: {exc}")
             return False
         if self.sessions.get(character_id) is not session:
             # The connection left the world while the enter was on its way.
-            await self.link.leave(character_id)
+            await link.leave(character_id)
             return False
+        if self.shards is not None:
+            self.shards.entered(character_id, link)
         placement = session.records.get(WORLD_PLACEMENT) or placement
         landed = Position(ack.position.x, ack.position.y, float(ack.position.z))
         if ack.map_id != placement.map_id or not math.hypot(
@@ -501,6 +626,28 @@ class WorldRuntime(InWorldRuntime):
         presence.ready = False
         return True
 
+    @staticmethod
+    def _enter_request(session: Session, presence: WorldPresence, map_id: int, point: Position,
+                       object_id: int | None) -> world_pb2.EnterMap | None:
+        """What puts the character of ``session`` on ``map_id`` at ``point``, asking for
+        ``object_id`` (None without a selected character)."""
+        character = session.records.get(SELECTED_CHARACTER)
+        if character is None:
+            return None
+        position = wire_position(point.x, point.y, point.z)
+        enter = world_pb2.EnterMap(
+            character_id=character.character_id,
+            name=character.name,
+            map_id=_clamp(map_id, 0, _MAX_U16),
+            position=position if position is not None else world_pb2.Position(),
+            look=presence.look,
+            requested_object_id=_clamp(object_id or 0, 0, _MAX_U16),
+            channel_id=_clamp(character.channel_id, 1, _MAX_U8),
+        )
+        if presence.combatant is not None:
+            enter.combatant.CopyFrom(presence.combatant)
+        return enter
+
     async def left(self, session: Session) -> None:
         """Take the character of a session that left the world off its map. Its placement
         keeps where it was (what the character plugin saves) without an object id."""
@@ -513,4 +660,6 @@ class WorldRuntime(InWorldRuntime):
             self.records.set(session, WORLD_PLACEMENT, replace(placement, object_id=None))
         if character is not None and self.sessions.get(character.character_id) is session:
             del self.sessions[character.character_id]
-            await self.link.leave(character.character_id)
+            link = self.link if self.shards is None else self.shards.left(character.character_id)
+            if link is not None:
+                await link.leave(character.character_id)

@@ -407,18 +407,20 @@ class Welcome(_message.Message):
     def __init__(self, gateway_id: _Optional[str] = ..., view_radius: _Optional[float] = ..., queue_limit: _Optional[int] = ...) -> None: ...
 
 class Ack(_message.Message):
-    __slots__ = ("request_id", "character_id", "map_id", "object_id", "position")
+    __slots__ = ("request_id", "character_id", "map_id", "object_id", "position", "elsewhere")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
     MAP_ID_FIELD_NUMBER: _ClassVar[int]
     OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
+    ELSEWHERE_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     character_id: int
     map_id: int
     object_id: int
     position: Position
-    def __init__(self, request_id: _Optional[int] = ..., character_id: _Optional[int] = ..., map_id: _Optional[int] = ..., object_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
+    elsewhere: bool
+    def __init__(self, request_id: _Optional[int] = ..., character_id: _Optional[int] = ..., map_id: _Optional[int] = ..., object_id: _Optional[int] = ..., position: _Optional[_Union[Position, _Mapping]] = ..., elsewhere: _Optional[bool] = ...) -> None: ...
 
 class Rejected(_message.Message):
     __slots__ = ("request_id", "character_id", "code", "message", "reason")

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway_auth.service.db import AccountRow, SessionRow
 from gateway_auth.service.options import AuthOptions
 from gateway_auth.service.passwords import HashBusy, PasswordService, normalize_client_hash
-from gateway_core.api import ServiceError, abort, abort_internal, name_error
+from gateway_core.api import ServiceError, WriteQueue, abort, abort_internal, name_error
 from gateway_core.api import ServicerContext as Context
 
 __all__ = [
@@ -104,10 +104,12 @@ class Accounts:
         sessionmaker: async_sessionmaker[AsyncSession],
         options: AuthOptions,
         passwords: PasswordService,
+        writes: WriteQueue,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = sessionmaker
+        self._writes = writes
         self._options = options
         self._passwords = passwords
         self._clock = clock
@@ -141,7 +143,7 @@ class Accounts:
         cannot be made before ``deadline``."""
         stored = await self._passwords.hash(client_hash, deadline=deadline, source=source)
         try:
-            async with self._db() as db, db.begin():
+            async with self._writes.begin() as db:
                 row = AccountRow(
                     username=username,
                     username_key=username.casefold(),
@@ -287,7 +289,7 @@ class Accounts:
     ) -> auth_pb2.Account:
         await login_name_argument(context, username)
         try:
-            async with self._db() as db, db.begin():
+            async with self._writes.begin() as db:
                 row = await self.by_name(db, username)
                 if row is None:
                     raise ServiceError(grpc.StatusCode.NOT_FOUND, f"no account {username!r}")

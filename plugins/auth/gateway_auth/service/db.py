@@ -78,3 +78,9 @@ class SessionHoldRow(Base):
     )
     gateway_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[float] = mapped_column(Float)
+
+
+#: SQLite: a write as a transaction's first statement takes the database's write lock (waiting
+#: up to the busy timeout) before anything is read, as BEGIN IMMEDIATE would; the driver
+#: begins the transaction only at a write, so reads before one would see no transaction at all.
+SQLITE_WRITE_LOCK = "UPDATE auth_accounts SET id = id WHERE 0"

@@ -39,13 +39,13 @@ from gateway_auth.service.accounts import (
     client_hash_argument,
     login_name_argument,
 )
-from gateway_auth.service.db import AccountRow
+from gateway_auth.service.db import SQLITE_WRITE_LOCK, AccountRow
 from gateway_auth.service.options import AuthOptions, WorldConfig
 from gateway_auth.service.passwords import HashBusy, PasswordService
 from gateway_auth.service.sessions import GATEWAY_ID_METADATA, Sessions
 from gateway_auth.service.throttle import LoginAttempts, LoginThrottle
 from gateway_auth.service.watchers import AccountWatchers
-from gateway_core.api import ServiceError, abort, abort_internal, check_gateway_id
+from gateway_core.api import ServiceError, WriteQueue, abort, abort_internal, check_gateway_id
 from gateway_core.api import ServicerContext as Context
 
 __all__ = ["GATEWAY_ID_METADATA", "AuthServicer"]
@@ -70,12 +70,13 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
                                           pending_per_source=options.pending_per_source)
         self.throttle = LoginThrottle(options.pair_throttle, options.source_throttle)
         self._attempts = LoginAttempts()
-        self._accounts = Accounts(sessionmaker, options, self._passwords, clock=clock)
+        writes = WriteQueue(sessionmaker, sqlite_lock=SQLITE_WRITE_LOCK)  # accounts and sessions
+        self._accounts = Accounts(sessionmaker, options, self._passwords, writes, clock=clock)
         #: The gateways told of every ban (WatchAccounts); a gateway whose stream ended and
         #: did not come back within WATCH_GRACE seconds is gone: its holds count for nothing.
         self.watchers = AccountWatchers()
         self.watch_grace = WATCH_GRACE
-        self._sessions = Sessions(sessionmaker, options, self._passwords, clock=clock,
+        self._sessions = Sessions(sessionmaker, options, self._passwords, writes, clock=clock,
                                   gone=lambda g: self.watchers.gone(g, self.watch_grace))
         self._worlds: dict[int, WorldConfig] = {world.id: world for world in options.worlds}
 

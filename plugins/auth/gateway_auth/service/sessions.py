@@ -33,16 +33,14 @@ metadata every gateway sends (so callers that predate the field still take holds
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import grpc
 from gateway_protos.v1 import auth_pb2
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -55,7 +53,14 @@ from gateway_auth.service.accounts import (
 from gateway_auth.service.db import AccountRow, SessionHoldRow, SessionRow
 from gateway_auth.service.options import AuthOptions, WorldConfig
 from gateway_auth.service.passwords import HashBusy, PasswordService, SessionBinder
-from gateway_core.api import ServiceError, abort, abort_internal, check_gateway_id, name_error
+from gateway_core.api import (
+    ServiceError,
+    WriteQueue,
+    abort,
+    abort_internal,
+    check_gateway_id,
+    name_error,
+)
 from gateway_core.api import ServicerContext as Context
 
 __all__ = ["GATEWAY_ID_METADATA", "Sessions"]
@@ -63,11 +68,6 @@ __all__ = ["GATEWAY_ID_METADATA", "Sessions"]
 log = logging.getLogger("gateway.service.auth")
 
 _SESSION_ID_ATTEMPTS = 64
-#: SQLite: a write as a transaction's first statement takes the database's write lock (waiting
-#: up to the busy timeout) before anything is read, as BEGIN IMMEDIATE would; the driver
-#: begins the transaction only at a write, so reads before one would see no transaction at all.
-_SQLITE_WRITE_LOCK = text("UPDATE auth_accounts SET id = id WHERE 0")
-
 _PHASE_LOGIN = auth_pb2.SESSION_PHASE_LOGIN
 _PHASE_SELECT = auth_pb2.SESSION_PHASE_CHARACTER_SELECT
 _PHASE_WORLD = auth_pb2.SESSION_PHASE_WORLD
@@ -94,16 +94,17 @@ class Sessions:
         sessionmaker: async_sessionmaker[AsyncSession],
         options: AuthOptions,
         passwords: PasswordService,
+        writes: WriteQueue,
         *,
         clock: Callable[[], float] = time.time,
         gone: Callable[[str], bool] = lambda gateway_id: False,
     ) -> None:
         self._db = sessionmaker
+        self._writes = writes
         self._options = options
         self._passwords = passwords
         self._binder = SessionBinder(options.binding_key or None)
         self._clock = clock
-        self._sqlite_writers = asyncio.Lock()
         #: Whether a gateway id is known to be gone (its account stream ended and it has not
         #: come back): its holds count for nothing at a login.
         self._gone = gone
@@ -114,25 +115,6 @@ class Sessions:
         return min(self._options.session_ttl, self._options.hold_lease)
 
     # -- helpers ---------------------------------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction (committed at the end, rolled back on an exception); on SQLite
-        it holds the database's write lock from its start.
-
-        SQLite has one writer at a time anyway: this process's writers queue for it here
-        rather than in SQLite's busy timeout, which a burst of logins on a busy event loop
-        would outlast ("database is locked"). Correctness does not rest on this queue:
-        another process on the file waits for the write lock itself."""
-        async with contextlib.AsyncExitStack() as stack:
-            db = await stack.enter_async_context(self._db())
-            sqlite = db.get_bind().dialect.name == "sqlite"
-            if sqlite:
-                await stack.enter_async_context(self._sqlite_writers)
-            await stack.enter_async_context(db.begin())
-            if sqlite:
-                await db.execute(_SQLITE_WRITE_LOCK)
-            yield db
 
     @staticmethod
     async def _locked_account(db: AsyncSession, account_id: int) -> AccountRow | None:
@@ -192,7 +174,7 @@ class Sessions:
         holder = await self._holder(context, request.gateway_id, required=False)
         carrier = f"{holder or ''}|{request.world_connection}"
         try:
-            async with self._write() as db:
+            async with self._writes.begin() as db:
                 row = await self._live_session(db, request.session_id)
                 if row is None or row.world_carrier != carrier:
                     return auth_pb2.ReleaseWorldReply(released=False)
@@ -229,7 +211,7 @@ class Sessions:
         """Drop the holds of ``gateway_id`` last renewed before ``before`` (a previous process
         of it; 0: all of them) and end the sessions left without a live hold: (holds dropped,
         sessions ended)."""
-        async with self._write() as db:
+        async with self._writes.begin() as db:
             now = self._clock()
             query = select(SessionHoldRow).where(SessionHoldRow.gateway_id == gateway_id)
             if before > 0:
@@ -314,7 +296,7 @@ class Sessions:
         """Open the LOGIN-phase session of a proven login (ALREADY_LOGGEDIN while the account
         has a live session), bound to ``client_hash``; store ``rehash`` as the account's new
         password hash in the same transaction."""
-        async with self._write() as db:
+        async with self._writes.begin() as db:
             # The account's lock makes concurrent logins of it (on any replica) take turns:
             # the second sees the first's session and is ALREADY_LOGGEDIN.
             row = await self._locked_account(db, account_id)
@@ -365,7 +347,7 @@ class Sessions:
         """SelectServer (on a checked world and channel): move a LOGIN session to
         CHARACTER_SELECT under a fresh random id."""
         try:
-            async with self._write() as db:
+            async with self._writes.begin() as db:
                 # The account before the session (the lock order): a login of the account
                 # waits until the session has its new id.
                 owner = (await db.execute(select(SessionRow.account_id).where(
@@ -421,7 +403,7 @@ class Sessions:
         holder = await self._holder(context, request.gateway_id, required=False)
         invalid = auth_pb2.ValidateSessionReply(result=auth_pb2.JOIN_RESULT_INVALID_PASSWORD)
         try:
-            async with self._write() as db:
+            async with self._writes.begin() as db:
                 row = await self._locked_session(db, request.session_id)
                 if row is None or row.phase == _PHASE_LOGIN:
                     return invalid
@@ -448,7 +430,7 @@ class Sessions:
             deadline = call_deadline(context)
             if not await self._passwords.verify(stored, client_hash, deadline=deadline):
                 return invalid
-            async with self._write() as db:
+            async with self._writes.begin() as db:
                 row = await self._live_session(db, request.session_id)
                 account = await db.get(AccountRow, row.account_id) if row is not None else None
                 if row is None or account is None:  # ended while we verified
@@ -492,7 +474,7 @@ class Sessions:
                 grpc.StatusCode.INVALID_ARGUMENT, "phase must be CHARACTER_SELECT or WORLD"
             )
         try:
-            async with self._write() as db:
+            async with self._writes.begin() as db:
                 row = await self._live_session(db, request.session_id)
                 if row is None:
                     raise ServiceError(
@@ -530,7 +512,7 @@ class Sessions:
         hold."""
         holder = await self._holder(context, request.gateway_id, required=False)
         try:
-            async with self._write() as db:
+            async with self._writes.begin() as db:
                 row = await self._live_session(db, request.session_id)
                 if row is None:
                     raise ServiceError(
@@ -552,7 +534,7 @@ class Sessions:
         a live lease."""
         holder = await self._holder(context, request.gateway_id, required=True)
         try:
-            async with self._write() as db:
+            async with self._writes.begin() as db:
                 row = await self._live_session(db, request.session_id)
                 if row is None:
                     return auth_pb2.ReleaseSessionReply(ended=False)
@@ -597,7 +579,7 @@ class Sessions:
         ended: set[int] = set()
         try:
             for start in range(0, len(ids), RELEASE_CHUNK):
-                async with self._write() as db:
+                async with self._writes.begin() as db:
                     ended |= await self._release_in(db, set(ids[start:start + RELEASE_CHUNK]),
                                                     holder or "")
         except SQLAlchemyError as exc:
@@ -634,7 +616,7 @@ class Sessions:
 
     async def end_all(self) -> int:
         """Delete every session (their holds go with them); how many there were."""
-        async with self._write() as db:
+        async with self._writes.begin() as db:
             count = (await db.execute(select(func.count()).select_from(SessionRow))).scalar_one()
             await db.execute(delete(SessionHoldRow))
             await db.execute(delete(SessionRow))
@@ -642,7 +624,7 @@ class Sessions:
 
     async def end_id(self, session_id: int) -> bool:
         """Delete session ``session_id`` (whoever holds it); whether a live one existed."""
-        async with self._write() as db:
+        async with self._writes.begin() as db:
             row = await self._live_session(db, session_id)
             if row is not None:
                 await db.delete(row)
@@ -654,7 +636,7 @@ class Sessions:
         """EndSession: delete a session whoever holds it; ``ended`` tells whether a live one
         existed."""
         try:
-            async with self._write() as db:
+            async with self._writes.begin() as db:
                 row = await self._live_session(db, request.session_id)
                 if row is not None:
                     await db.delete(row)

@@ -29,7 +29,6 @@ writes it, so a save carrying the hotbar read at the join cannot undo a SetHotba
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import re
@@ -64,6 +63,7 @@ from gateway_character.service.starter import starter_skills
 from gateway_core.api import (
     ContentPack,
     ServiceError,
+    WriteQueue,
     abort,
     abort_internal,
     load_default_pack,
@@ -131,8 +131,8 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         self._name_re = re.compile(options.name_pattern)
         self._blocked = {name.casefold() for name in options.blocked_names}
         self._create_lock = asyncio.Lock()
-        #: Serializes ChangeItems on SQLite (PostgreSQL locks the character row instead).
-        self._items_lock = asyncio.Lock()
+        #: Every write transaction (queued on SQLite; PostgreSQL locks the rows instead).
+        self._writes = WriteQueue(sessionmaker)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -261,7 +261,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         that could meet such a character purges too).
         """
         try:
-            async with self._db() as db, db.begin():
+            async with self._writes.begin() as db:
                 rows = await self._owned(db, request.account_id)
                 now = self._clock()
                 if any(row.delete_at is not None and row.delete_at <= now for row in rows):
@@ -340,7 +340,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         self, request: character_pb2.CreateCharacterRequest
     ) -> character_pb2.CreateCharacterReply:
         options = self._options
-        async with self._db() as db, db.begin():
+        async with self._writes.begin() as db:
             if db.get_bind().dialect.name == "postgresql":
                 # Replicas share the database: the per-account limit is checked and the row
                 # inserted under a lock of that account held by this transaction (the name is
@@ -423,7 +423,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         await self._check_ref(context, request.character)
         rpc = "UndeleteCharacter" if undo else "DeleteCharacter"
         try:
-            async with self._db() as db, db.begin():
+            async with self._writes.begin() as db:
                 await self._purge(db)
                 row = await self._resolve(db, request.account_id, request.character)
                 name = row.name
@@ -464,7 +464,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         """The full state of the account's character, unless its deletion is pending."""
         await self._check_ref(context, request.character)
         try:
-            async with self._db() as db, db.begin():
+            async with self._writes.begin() as db:
                 await self._purge(db)
                 row = await self._resolve(db, request.account_id, request.character)
                 if row.delete_at is not None:
@@ -484,7 +484,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
     ) -> character_pb2.CharacterState:
         """A character's state by id."""
         try:
-            async with self._db() as db, db.begin():
+            async with self._writes.begin() as db:
                 await self._purge(db)
                 row = await db.get(CharacterRow, request.character_id)
                 if row is None:
@@ -513,7 +513,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         if error is not None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
         try:
-            async with self._db() as db, db.begin():
+            async with self._writes.begin() as db:
                 row = await db.get(CharacterRow, state.id)
                 if row is None:
                     raise ServiceError(grpc.StatusCode.NOT_FOUND, f"no character {state.id}")
@@ -552,7 +552,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
             chunk = valid[start:start + SAVE_CHUNK]
             stored: list[int] = []
             try:
-                async with self._db() as db, db.begin():
+                async with self._writes.begin() as db:
                     wanted = sorted({states[i].id for i in chunk})
                     query = (select(CharacterRow.id).where(CharacterRow.id.in_(wanted))
                              .order_by(CharacterRow.id))
@@ -595,11 +595,9 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         if error is not None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
         try:
-            async with self._db() as db:
+            async with self._writes.begin() as db:
                 sqlite = db.get_bind().dialect.name == "sqlite"
-                serial = self._items_lock if sqlite else contextlib.nullcontext()
-                async with serial, db.begin():
-                    reply = await self._change_items(db, request, postgres=not sqlite)
+                reply = await self._change_items(db, request, postgres=not sqlite)
         except ServiceError as refused:
             await abort(context, refused)
         except SQLAlchemyError as exc:
@@ -628,11 +626,9 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         if error is not None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
         try:
-            async with self._db() as db:
+            async with self._writes.begin() as db:
                 sqlite = db.get_bind().dialect.name == "sqlite"
-                serial = self._items_lock if sqlite else contextlib.nullcontext()
-                async with serial, db.begin():
-                    reply = await self._exchange(db, request, postgres=not sqlite)
+                reply = await self._exchange(db, request, postgres=not sqlite)
         except ServiceError as refused:
             await abort(context, refused)
         except SQLAlchemyError as exc:
@@ -712,15 +708,13 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
         if error is not None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error)
         try:
-            async with self._db() as db:
+            async with self._writes.begin() as db:
                 sqlite = db.get_bind().dialect.name == "sqlite"
-                serial = self._items_lock if sqlite else contextlib.nullcontext()
-                async with serial, db.begin():
-                    row = await self._live_character(db, request.character_id, lock=not sqlite)
-                    hotbar = list(row.hotbar or [])[:HOTBAR_SLOTS]
-                    hotbar += [0] * (HOTBAR_SLOTS - len(hotbar))
-                    hotbar[request.slot] = request.icon
-                    row.hotbar = hotbar  # a new list: the JSON column sees the change
+                row = await self._live_character(db, request.character_id, lock=not sqlite)
+                hotbar = list(row.hotbar or [])[:HOTBAR_SLOTS]
+                hotbar += [0] * (HOTBAR_SLOTS - len(hotbar))
+                hotbar[request.slot] = request.icon
+                row.hotbar = hotbar  # a new list: the JSON column sees the change
         except ServiceError as refused:
             await abort(context, refused)
         except SQLAlchemyError as exc:
@@ -814,7 +808,7 @@ class CharacterServicer(character_pb2_grpc.CharacterServicer):
     ) -> character_pb2.Storage:
         """The storage of the character's account (empty until its first change)."""
         try:
-            async with self._db() as db, db.begin():
+            async with self._writes.begin() as db:
                 row = await self._live_character(db, request.character_id)
                 storage = await db.get(StorageRow, row.account_id)
                 items = storage.items if storage is not None else empty_storage()

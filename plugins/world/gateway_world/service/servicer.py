@@ -33,6 +33,7 @@ from gateway_core.api import (
     check_gateway_id,
     check_text,
 )
+from gateway_world.service import shard
 from gateway_world.service.limits import (
     MAX_MESSAGE_BYTES,
     MAX_NAME_BYTES,
@@ -189,6 +190,8 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
                     ack.object_id = entity.object_id
                     ack.position.CopyFrom(entity.position())
                 self.state.answer(stream, "ack", ack)
+        except shard.Elsewhere as exc:
+            self._elsewhere(stream, request.request_id, character_id, exc)
         except ServiceError as exc:
             reason = exc.reason if isinstance(exc, Refused) else ""
             self._reject(stream, request.request_id, character_id, exc.code, exc.message, reason)
@@ -220,6 +223,14 @@ class WorldServicer(world_pb2_grpc.WorldServicer):
                 reason=reason,
             ),
         )
+
+    def _elsewhere(self, stream: GatewayStream, request_id: int, character_id: int,
+                   exc: shard.Elsewhere) -> None:
+        # A warp to another shard's map: the destination, for the gateway to hand over.
+        if request_id:
+            self.state.answer(stream, "ack", shard.elsewhere_ack(request_id, character_id, exc))
+        else:
+            self._reject(stream, 0, character_id, exc.code, exc.message, exc.reason)
 
     # -- one handler per request kind --------------------------------------------------------
 
@@ -534,7 +545,9 @@ class WorldReferenceService:
     hold (None: bare maps); ``position_tolerance`` (WORLD_POSITION_TOLERANCE) bounds how far a
     client's stop point may be from the service's position; ``wander_interval``
     (WORLD_WANDER_INTERVAL) is the mean pause of a standing monster and ``seed``
-    (WORLD_RANDOM_SEED, 0: unseeded) seeds the wander and respawn points.
+    (WORLD_RANDOM_SEED, 0: unseeded) seeds the wander and respawn points. ``maps``
+    (WORLD_SERVICE_MAPS, None: all) are the maps this service owns in a world sharded by map
+    (:mod:`gateway_world.service.shard`).
     """
 
     def __init__(
@@ -550,6 +563,7 @@ class WorldReferenceService:
         wander_interval: float = DEFAULT_WANDER_INTERVAL,
         seed: int = 0,
         revive_in_place: bool = False,
+        maps: Iterable[int] | None = None,
     ) -> None:
         if not tick_interval > 0:
             raise ValueError("tick_interval must be positive")
@@ -564,6 +578,7 @@ class WorldReferenceService:
             rng=random.Random(seed) if seed else random.Random(),
             revive_in_place=revive_in_place,
         )
+        self.state.owned_maps = shard.owned_maps(maps)
         self.servicer = WorldServicer(self.state)
         self.tick_interval = tick_interval
         self._ticker: asyncio.Task[None] | None = None

@@ -67,6 +67,7 @@ import grpc
 from gateway_protos.v1 import world_pb2
 
 from gateway_core.api import ContentPack, ServiceError, SpawnDef
+from gateway_world.service import shard
 from gateway_world.service.combat import Combat, monster_fighter, player_fighter
 from gateway_world.service.entities import (
     CONTENT_FIRST_ID,
@@ -171,6 +172,9 @@ class WorldState:
             raise ValueError("wander_interval must be positive")
         #: The content pack (maps, gates, NPCs, spawns); None: bare maps.
         self.content = content
+        #: The maps this service owns when the world is sharded (WORLD_SERVICE_MAPS); None:
+        #: every map (:mod:`gateway_world.service.shard`).
+        self.owned_maps: frozenset[int] | None = None
         #: Farthest a claimed stop point may be from the service's position (map units).
         self.position_tolerance = position_tolerance
         self.wander_interval = wander_interval
@@ -623,6 +627,7 @@ class WorldState:
     ) -> Entity:
         """Put a character on a map of a channel (not yet visible); the latest enter wins.
         ``combatant`` is what the character service stored of its growth and vitals."""
+        shard.check_enter(self.owned_maps, map_id)
         old = self.characters.get(character_id)
         if old is not None:
             self._remove(old)
@@ -757,6 +762,8 @@ class WorldState:
         if (map_id != entity.map_id and self.content is not None
                 and map_id not in self.content.maps):
             raise Refused(grpc.StatusCode.NOT_FOUND, "unknown_map", f"no map {map_id}")
+        if map_id != entity.map_id:
+            shard.check_destination(self.owned_maps, self.content, map_id, position)
         self.instance(entity.channel_id, map_id).check_point(position, "position")
         self.stalls.closed_by(entity)
         entity.moving = False

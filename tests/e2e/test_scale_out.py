@@ -5,7 +5,9 @@ point every ``<SERVICE>_SERVICE_ADDR`` at them. One player enters the world thro
 gateway, and what one does reaches the other across the gateways: a whisper by name, the
 spawn of the other's character, movement and normal chat. And one client's legs spread over
 both gateways: its session lives as long as either gateway carries it (the auth service
-arbitrates), not only as long as the gateway of its first legs does.
+arbitrates), not only as long as the gateway of its first legs does. And the world sharded by
+map over two world service processes: players of both gateways on both shards, a warp from one
+shard's map to the other's, and what they do seen across gateways and shards.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import grpc
 import pytest
+from gateway_protos.v1 import world_pb2, world_pb2_grpc
 
 from gateway_core.bot import GameClient
 from gateway_core.bot import steps as flow
 from gateway_core.protocol.packets import (
     CliMouseCmd,
     CliNormalChat,
+    CliTeleportReq,
     CliWhisperChat,
     CreateCharResult,
     JoinResult,
@@ -34,6 +39,8 @@ from gateway_core.protocol.packets import (
     SrvMouseCmd,
     SrvNormalChat,
     SrvPlayerChar,
+    SrvRemoveObject,
+    SrvTeleportReply,
     SrvWhisperChat,
 )
 from gateway_core.testing import free_port
@@ -223,19 +230,35 @@ class ScaleOut:
         assert created.returncode == 0, created.stdout + created.stderr
 
 
+#: The world sharded by map: the town (map 1 of the built-in pack) on one world service
+#: process, everything else (the plains, map 22) on the other.
+TOWN_MAPS, OTHER_MAPS = "0-1", "2-65535"
+
+
 async def start_scale_out(
-    procs: Processes, tmp_path: Path, extra: Mapping[str, str] | None = None
+    procs: Processes, tmp_path: Path, extra: Mapping[str, str] | None = None,
+    *, shards: bool = False,
 ) -> ScaleOut:
     """The four services as processes, then gateway-a and gateway-b (``extra`` settings for
-    every process), each ready."""
+    every process), each ready. ``shards``: a second world service process, ``world-b``, owns
+    every map but the town's, and the gateways' WORLD_SHARDS name both."""
     base = {k: v for k, v in os.environ.items() if not k.endswith("_SERVICE_ADDR")}
     env = {**base, **ENV, **(extra or {}), "DATA_DIR": str(tmp_path / "data"),
            "PACKET_METRICS_PORT": "0"}
     addresses = {service: f"127.0.0.1:{free_port()}" for service in SERVICES}
     backends = {f"{service.upper()}_SERVICE_ADDR": addr for service, addr in addresses.items()}
+    own: dict[str, dict[str, str]] = {}
+    started = dict(addresses)
+    if shards:
+        started["world-b"] = f"127.0.0.1:{free_port()}"
+        own = {"world": {"WORLD_SERVICE_MAPS": TOWN_MAPS},
+               "world-b": {"WORLD_SERVICE_MAPS": OTHER_MAPS}}
+        backends["WORLD_SHARDS"] = (f"{TOWN_MAPS}={addresses['world']};"
+                                    f"{OTHER_MAPS}={started['world-b']}")
     services = [
-        (procs.start(service, [*GATEWAY, "service", service, "--listen", addr], env), addr)
-        for service, addr in addresses.items()
+        (procs.start(name, [*GATEWAY, "service", name.split("-")[0], "--listen", addr],
+                     {**env, **own.get(name, {})}), addr)
+        for name, addr in started.items()
     ]
     for proc, address in services:
         await wait_listening(proc, address)
@@ -387,6 +410,95 @@ async def test_a_session_lives_while_any_gateway_carries_it(tmp_path: Path) -> N
                 assert refused.result is JoinResult.INVALID_PASSWORD
                 fresh = await connect(scale_out.port_b)
                 assert (await flow.login(fresh, "alice", "pw")).result is LoginResult.OK
+        except BaseException:
+            for proc in procs.started:
+                print(f"--- {proc.name} ---\n{proc.output()}")
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                for client in opened:
+                    await client.aclose()
+
+
+#: Gate 1 of the built-in pack's town (map 1) leads to the plains (map 22); new characters
+#: start inside its radius.
+GATE = (538000.0, 521000.0)
+PLAINS = (22, 514000.0, 530000.0)
+
+
+async def where(address: str, name: str) -> int | None:
+    """The map the world service at ``address`` has ``name`` on (None: not there)."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        try:
+            found = await world_pb2_grpc.WorldStub(channel).FindCharacter(
+                world_pb2.FindCharacterRequest(name=name), timeout=TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() is grpc.StatusCode.NOT_FOUND, exc
+            return None
+    return int(found.map_id)
+
+
+async def take_gate(player: Player) -> None:
+    """Walk through gate 1 and load the plains (an ordinary map change for the client)."""
+    await player.world.send(CliTeleportReq(id=1, x=GATE[0], y=GATE[1]))
+    reply = await player.world.expect(SrvTeleportReply, step=f"{player.name}'s gate",
+                                      timeout=TIMEOUT)
+    assert (reply.map, reply.x, reply.y) == PLAINS
+    change = await flow.change_map(player.world)
+    player.object_id = change.object_index
+
+
+async def test_a_warp_between_world_shards_with_players_of_two_gateways(tmp_path: Path) -> None:
+    opened: list[GameClient] = []
+    with processes(tmp_path) as procs:
+        try:
+            with anyio.fail_after(SCENARIO_TIMEOUT):
+                scale_out = await start_scale_out(
+                    procs, tmp_path,
+                    {"CHARACTER_START_X": str(GATE[0]), "CHARACTER_START_Y": str(GATE[1])},
+                    shards=True,
+                )
+                for username in ("alice", "bob", "carol"):
+                    await scale_out.create_account(username)
+                # Alice (gateway A) and Bob (gateway B) in town: the town's shard.
+                alice = await enter_world(scale_out.port_a, "alice", "Alice", opened)
+                bob = await enter_world(scale_out.port_b, "bob", "Bob", opened)
+                await alice.world.expect(SrvPlayerChar, step="Bob in town, on A",
+                                         timeout=TIMEOUT, match=lambda p: p.name == b"Bob")
+
+                # Bob takes the gate: handed over to the other shard; Alice sees him leave.
+                town_id = bob.object_id
+                await take_gate(bob)
+                await alice.world.expect(SrvRemoveObject, step="Bob left town, on A",
+                                         timeout=TIMEOUT, match=lambda p: p.id == town_id)
+
+                # Carol (gateway A) follows him: the plains' shard serves both gateways.
+                carol = await enter_world(scale_out.port_a, "carol", "Carol", opened)
+                await take_gate(carol)
+                await carol.world.expect(SrvPlayerChar, step="Bob on the plains, on A",
+                                         timeout=TIMEOUT, match=lambda p: p.name == b"Bob")
+                await bob.world.expect(SrvPlayerChar, step="Carol on the plains, on B",
+                                       timeout=TIMEOUT, match=lambda p: p.name == b"Carol")
+
+                # Normal chat stays on its map (its shard); a whisper crosses shards too.
+                await bob.world.send(CliNormalChat(message=b"on the plains"))
+                said = await carol.world.expect(SrvNormalChat, step="Bob's line, on A",
+                                                timeout=TIMEOUT)
+                assert (said.char_id, said.message) == (bob.object_id, b"on the plains")
+                await alice.world.send(CliWhisperChat(target=b"Bob", message=b"from town"))
+                whisper = await bob.world.expect(SrvWhisperChat, step="whisper, on B",
+                                                 timeout=TIMEOUT)
+                assert (whisper.sender, whisper.message) == (b"Alice", b"from town")
+                assert not any(isinstance(p, SrvNormalChat) for p in alice.world.unexpected)
+
+                # Each world service process holds the characters of its maps only.
+                town_addr = scale_out.env["WORLD_SERVICE_ADDR"]
+                plains_addr = scale_out.env["WORLD_SHARDS"].rpartition("=")[2]
+                assert await where(plains_addr, "Bob") == 22
+                assert await where(plains_addr, "Carol") == 22
+                assert await where(plains_addr, "Alice") is None
+                assert await where(town_addr, "Alice") == 1
+                assert await where(town_addr, "Bob") is None
         except BaseException:
             for proc in procs.started:
                 print(f"--- {proc.name} ---\n{proc.output()}")

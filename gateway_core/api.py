@@ -35,7 +35,7 @@ runs a whole gateway, which sits above this module.
 from __future__ import annotations
 
 from gateway_core.addresses import AddressSettings, public_address
-from gateway_core.backend_clients import CallContext, current_call_context
+from gateway_core.backend_clients import CallContext, client_at, current_call_context
 from gateway_core.chat_commands import (
     AvailableCommand,
     ChatCommand,
@@ -270,6 +270,7 @@ __all__ = [
     "check_character_id",
     "check_gateway_id",
     "check_text",
+    "client_at",
     "current_call_context",
     "database_url",
     "get_profile",

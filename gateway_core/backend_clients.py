@@ -43,8 +43,10 @@ __all__ = [
     "CallSource",
     "ClientRegistrationLike",
     "GrpcClients",
+    "PluginClients",
     "call_context",
     "check_health",
+    "client_at",
     "current_call_context",
     "grpc_call_context",
     "open_channel",
@@ -476,7 +478,16 @@ class GrpcClients(Mapping[str, Any]):
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, Any] = {}
         self._by_plugin: dict[str, dict[str, Any]] = {}
+        #: Each service's registrations (plugin -> stub class and deadline), for :meth:`at`.
+        self._registrations: dict[str, dict[str, ClientRegistrationLike]] = {}
+        self._deadline = default_deadline
+        self._metrics = metrics
+        self._gateway_id = gateway_id
+        #: Channels to other addresses of a service (:meth:`at`), and their stubs.
+        self._extra_channels: dict[tuple[str, str], grpc.aio.Channel] = {}
+        self._extra_stubs: dict[tuple[str, str, str | None], Any] = {}
         tls = client_tls(settings)
+        self._tls = tls
         try:
             for registration in registrations:
                 service = registration.service
@@ -495,20 +506,54 @@ class GrpcClients(Mapping[str, Any]):
                                            tls=tls if remote else None)
                     self._channels[service] = channel
                     self.addresses[service] = address
-                target: Any = channel
-                if registration.deadline is not None:
-                    target = _DeadlineChannel(channel, float(registration.deadline))
-                stub = registration.stub_class(target)
+                stub = self._stub(registration, channel)
                 self._stubs.setdefault(service, stub)
                 self._by_plugin.setdefault(registration.plugin, {})[service] = stub
+                self._registrations.setdefault(service, {}).setdefault(
+                    registration.plugin, registration)
         except BaseException:
             # Channels already opened must not leak; closing needs the loop, so schedule it.
             for channel in self._channels.values():
                 asyncio.get_running_loop().create_task(channel.close())
             raise
 
+    @staticmethod
+    def _stub(registration: ClientRegistrationLike, channel: grpc.aio.Channel) -> Any:
+        target: Any = channel
+        if registration.deadline is not None:
+            target = _DeadlineChannel(channel, float(registration.deadline))
+        return registration.stub_class(target)
+
     def __getitem__(self, service: str) -> Any:
         return self._stubs[service]
+
+    def at(self, service: str, address: str, plugin: str | None = None) -> Any:
+        """A stub of ``service`` on a channel to ``address`` instead of its own address (one
+        of several processes of a service, e.g. a world shard): the stub class and deadline of
+        ``plugin``'s registration of it (None: the first registration's), on a channel opened
+        once per address with the interceptors, default deadline and metrics of every
+        backend channel and TLS as for a configured address (GRPC_TLS_*); closed by
+        :meth:`close`. The service's own address gives its usual stub. KeyError when no
+        plugin declared ``service``."""
+        registrations = self._registrations[service]
+        registration = registrations.get(plugin) if plugin is not None else None
+        if registration is None:
+            registration = next(iter(registrations.values()))
+            plugin = None
+        if address == self.addresses.get(service):
+            own = self._by_plugin.get(plugin, {}) if plugin is not None else self._stubs
+            return own[service]
+        key = (service, address, plugin)
+        stub = self._extra_stubs.get(key)
+        if stub is None:
+            channel = self._extra_channels.get((service, address))
+            if channel is None:
+                channel = open_channel(address, service=service, deadline=self._deadline,
+                                       metrics=self._metrics, gateway_id=self._gateway_id,
+                                       tls=self._tls)
+                self._extra_channels[(service, address)] = channel
+            stub = self._extra_stubs[key] = self._stub(registration, channel)
+        return stub
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._stubs)
@@ -516,9 +561,9 @@ class GrpcClients(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._stubs)
 
-    def for_plugin(self, plugin: str) -> Mapping[str, Any]:
-        """The stubs declared by ``plugin``, by service name."""
-        return self._by_plugin.get(plugin, {})
+    def for_plugin(self, plugin: str) -> PluginClients:
+        """The stubs declared by ``plugin``, by service name (``ctx.clients``)."""
+        return PluginClients(self, plugin, self._by_plugin.get(plugin, {}))
 
     def embedded_service(self, service: str) -> object | None:
         """The reference service object behind ``service``'s channel when that is the
@@ -545,7 +590,8 @@ class GrpcClients(Mapping[str, Any]):
 
     async def close(self, grace: float | None = None) -> None:
         """Close every channel (pending calls are cancelled after ``grace`` seconds)."""
-        channels, self._channels = list(self._channels.values()), {}
+        channels = [*self._channels.values(), *self._extra_channels.values()]
+        self._channels, self._extra_channels, self._extra_stubs = {}, {}, {}
         await asyncio.gather(*(channel.close(grace) for channel in channels),
                              return_exceptions=True)
 
@@ -559,6 +605,42 @@ class GrpcClients(Mapping[str, Any]):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+class PluginClients(Mapping[str, Any]):
+    """One plugin's backend stubs by service name (what its handlers see as ``ctx.clients``),
+    and :meth:`at` for another address of one of those services."""
+
+    __slots__ = ("_clients", "_plugin", "_stubs")
+
+    def __init__(self, clients: GrpcClients, plugin: str, stubs: Mapping[str, Any]) -> None:
+        self._clients = clients
+        self._plugin = plugin
+        self._stubs = stubs
+
+    def __getitem__(self, service: str) -> Any:
+        return self._stubs[service]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stubs)
+
+    def __len__(self) -> int:
+        return len(self._stubs)
+
+    def at(self, service: str, address: str) -> Any:
+        """:meth:`GrpcClients.at` with this plugin's stub class and deadline."""
+        return self._clients.at(service, address, self._plugin)
+
+
+def client_at(clients: Mapping[str, Any], service: str, address: str) -> Any:
+    """The stub of ``service`` at ``address`` from ``clients`` (``ctx.clients`` or a
+    gateway's ``clients``); ``address`` empty: ``clients[service]``. A plain mapping (no
+    backends, or a test's stand-in) has no other addresses: its own stub. KeyError when
+    ``service`` is not there."""
+    at = getattr(clients, "at", None)
+    if not address or at is None:
+        return clients[service]
+    return at(service, address)
 
 
 async def check_health(channel: grpc.aio.Channel, service: str, timeout: float = 1.0) -> str:

@@ -188,11 +188,16 @@ class WorldPlacement:
 
     ``object_id`` is its object id on the map, indexed by the connection registry; ``None``
     once it has left the map, when the record still says where it was last (what is saved).
+    ``world_address`` is the address of the world service process (the shard, with the world
+    sharded by map) the character is on: the plugins making world calls about it send them
+    there (``client_at(ctx.clients, "world", placement.world_address)``); empty with one
+    world service.
     """
 
     map_id: int
     position: Position
     object_id: int | None = None
+    world_address: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,13 @@ import grpc.aio
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway_core.backend_clients import CallContext, GrpcClients, call_context, check_health
+from gateway_core.backend_clients import (
+    CallContext,
+    GrpcClients,
+    call_context,
+    check_health,
+    client_at,
+)
 from gateway_core.config import ConfigError, Settings, load_settings
 from gateway_core.metrics import GatewayMetrics
 from gateway_core.service_host import ReferenceService, ServiceConfig, ServiceHost, build_services
@@ -165,6 +171,43 @@ async def test_registration_deadline_overrides_the_default(tmp_path: Path) -> No
                 await clients.for_plugin("fast")["echo"].Slow(b"3")
             assert caught.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
             assert await clients.for_plugin("patient")["echo"].Slow(b"0.3") == b"late"
+
+
+@pytest.mark.anyio
+async def test_another_address_of_a_service_gets_a_channel_of_its_own_with_the_same_chain(
+    tmp_path: Path,
+) -> None:
+    """``at``: one process of several of a service (a world shard): its own channel, opened
+    once, with the metadata, deadline and metrics of every backend channel; ctx.clients has
+    it with the plugin's own registration; ``client_at`` with no address is the usual stub."""
+    main, other = EchoService(), EchoService()
+    metrics = GatewayMetrics(process_metrics=False)
+    async with ServiceHost({"echo": main}) as host, ServiceHost({"echo": other}) as second:
+        clients = GrpcClients(
+            [Registration("p", "echo", EchoStub), Registration("fast", "echo", EchoStub, 0.1)],
+            _settings(tmp_path, GRPC_DEADLINE=10.0), embedded={"echo": host.address},
+            metrics=metrics, gateway_id="gw-1")
+        async with clients:
+            stub = clients.at("echo", second.address)
+            assert clients.at("echo", second.address) is stub  # one channel and stub
+            assert clients.at("echo", host.address) is clients["echo"]
+            assert client_at(clients, "echo", "") is clients["echo"]
+            with call_context(CallContext(session_id="s-1")):
+                assert await stub.Echo(b"there") == b"there"
+            fast = clients.for_plugin("fast")
+            assert client_at(fast, "echo", second.address) is not stub
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await client_at(fast, "echo", second.address).Slow(b"3")
+            assert caught.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+            assert client_at({"echo": "plain"}, "echo", second.address) == "plain"
+            with pytest.raises(KeyError):
+                clients.at("nothing", second.address)
+        with pytest.raises(grpc.aio.UsageError):  # closed with the others
+            await stub.Echo(b"after")
+    assert main.metadata == []
+    (seen,) = other.metadata
+    assert (seen["x-gateway-id"], seen["x-session-id"]) == ("gw-1", "s-1")
+    assert _grpc_samples(metrics)[("test.Echo/Echo", "OK")] == 1
 
 
 @pytest.mark.anyio

@@ -99,7 +99,7 @@ from gateway_core.api import (
 )
 from gateway_items import rules
 from gateway_items.rules import SlotItem
-from gateway_items.runtime import CHARACTER, STATE, WORLD, ItemsRuntime, ItemsState
+from gateway_items.runtime import CHARACTER, STATE, ItemsRuntime, ItemsState, world_of
 
 if TYPE_CHECKING:
     from gateway_core.api import PacketRegistrar
@@ -312,7 +312,7 @@ async def on_drop_item(ctx: Ctx, packet: CliDropItem) -> None:
     """PAKCS_DROP_ITEM: index 0 drops zuly, another index what that slot holds."""
     if packet.quantity <= 0:
         raise Refusal("bad_quantity")
-    world = ctx.clients[WORLD]
+    world = world_of(ctx)
     cid = character_id(ctx)
     if packet.index == 0:
         reply = await change(ctx, ctx.session.plugin_data.get(STATE), zuly_delta=-packet.quantity)
@@ -359,7 +359,7 @@ async def on_pickup_item(ctx: Ctx, packet: CliPickupItemReq) -> None:
         return SrvPickupItemReply(id=packet.item_id, result=result, slot=slot,
                                   item=item if item is not None else Item())
 
-    world = ctx.clients[WORLD]
+    world = world_of(ctx)
     cid = character_id(ctx)
     try:
         taken: world_pb2.TakeGroundItemReply = await world.TakeGroundItem(
@@ -383,7 +383,7 @@ async def on_pickup_item(ctx: Ctx, packet: CliPickupItemReq) -> None:
         lost = character_pb2.ChangeItemsRequest(
             character_id=cid, request_id=request_id, ops=ops,
             zuly_delta=taken.count if zuly else 0)
-        ctx.runtime.settle(settle_pickup(ctx.clients[CHARACTER], ctx.clients[WORLD],
+        ctx.runtime.settle(settle_pickup(ctx.clients[CHARACTER], world_of(ctx),
                                          ctx.session, lost, taken.token))
         raise Refusal("backend_unavailable", answer(PickupItemResult.NO_ITEM),
                       detail=exc.code().name) from None
@@ -465,7 +465,7 @@ def settle_pickup(character: Any, world: Any, session: Session,
 
 
 async def put_back(ctx: Ctx, token: int) -> None:
-    reason = await world_reason(ctx.clients[WORLD].PutBackGroundItem(
+    reason = await world_reason(world_of(ctx).PutBackGroundItem(
         world_pb2.PutBackGroundItemRequest(token=token)))
     if reason:
         log.warning("items: a taken ground item was not put back (%s)", reason)
@@ -520,7 +520,7 @@ async def show_equipment(ctx: Ctx, state: ItemsState, slot: int, item: int,
                          ) -> None:
     """Tell the world the character's equipment changed (derived stats, and the packet of
     ``change`` to those around)."""
-    reason = await world_reason(ctx.clients[WORLD].SetEquipment(world_pb2.SetEquipmentRequest(
+    reason = await world_reason(world_of(ctx).SetEquipment(world_pb2.SetEquipmentRequest(
         character_id=state.character_id,
         equipment=rules.visible_equipment(state.inventory),
         slot=slot, item=item, equipped=state.equipped_refs(), change=change)))
@@ -633,7 +633,7 @@ async def on_use_item(ctx: Ctx, packet: CliUseItem) -> None:
         raise Refusal("not_held", detail=f"slot {packet.index} is empty")
     if item.item_type != rules.CONSUMABLE_ITEM_TYPE:
         raise Refusal("not_consumable")
-    world = ctx.clients[WORLD]
+    world = world_of(ctx)
 
     def use(check_only: bool) -> Awaitable[world_pb2.ItemActionReply]:
         request = world_pb2.UseConsumableRequest(
@@ -670,7 +670,7 @@ async def on_store_trade(ctx: Ctx, packet: CliStoreTradeReq) -> None:
         raise no(StoreTradeResult.PRICE_DIFF, "bad_request")
     cid = character_id(ctx)
     try:
-        near: world_pb2.NearNpcReply = await ctx.clients[WORLD].NearNpc(
+        near: world_pb2.NearNpcReply = await world_of(ctx).NearNpc(
             world_pb2.NearNpcRequest(character_id=cid, npc_object_id=packet.npc_id))
     except grpc.aio.AioRpcError as exc:
         raise no(StoreTradeResult.INVALID_NPC, "backend_unavailable", exc.code().name) from None

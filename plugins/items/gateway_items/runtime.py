@@ -22,12 +22,15 @@ from gateway_protos.v1 import character_pb2, common_pb2
 from prometheus_client import Counter
 
 from gateway_core.api import (
+    WORLD_PLACEMENT,
     ContentPack,
     GatewayView,
     Key,
+    PacketContext,
     PluginRuntime,
     Session,
     SessionState,
+    client_at,
     load_content,
 )
 from gateway_items.rules import EMPTY, INVENTORY_SLOTS, SlotItem, inventory_weight
@@ -39,6 +42,15 @@ PLUGIN = "items"
 #: Backend services the handlers call.
 CHARACTER = "character"
 WORLD = "world"
+
+
+def world_of(ctx: PacketContext[Any]) -> Any:
+    """The world stub for a request about the player's character: the world service process
+    its map is on (the shard, with the world sharded by map; its placement says which), else
+    the one world service. A trade or a stall is between characters of one map, so of one
+    shard: the requester's."""
+    placement = ctx.session.records.get(WORLD_PLACEMENT)
+    return client_at(ctx.clients, WORLD, placement.world_address if placement is not None else "")
 
 
 @dataclass(slots=True)

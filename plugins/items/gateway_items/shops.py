@@ -88,7 +88,7 @@ from gateway_items.handlers import (
     wire_item,
 )
 from gateway_items.rules import SlotItem
-from gateway_items.runtime import CHARACTER, STATE, WORLD
+from gateway_items.runtime import CHARACTER, STATE, world_of
 
 if TYPE_CHECKING:
     from gateway_core.api import PacketRegistrar
@@ -176,7 +176,7 @@ async def on_shop_open(ctx: Ctx, packet: CliShopOpen) -> None:
     selected = ctx.session.records.get(SELECTED_CHARACTER)
     title = selected.name if selected is not None else ""
     try:
-        reply: world_pb2.StallReply = await ctx.clients[WORLD].OpenStall(
+        reply: world_pb2.StallReply = await world_of(ctx).OpenStall(
             world_pb2.OpenStallRequest(character_id=cid, title=title, sell=sell, wish=wish))
     except grpc.aio.AioRpcError as exc:
         raise no("backend_unavailable", exc.code().name) from None
@@ -187,7 +187,7 @@ async def on_shop_open(ctx: Ctx, packet: CliShopOpen) -> None:
 @guarded
 async def on_shop_close(ctx: Ctx, packet: CliShopClose) -> None:
     """PAKCS_SHOP_CLOSE: close the character's stall (those around are shown it)."""
-    reply: world_pb2.StallReply = await ctx.clients[WORLD].CloseStall(
+    reply: world_pb2.StallReply = await world_of(ctx).CloseStall(
         world_pb2.CloseStallRequest(character_id=character_id(ctx)))
     if reply.reason:
         raise Refusal(f"stall_{reply.reason}")
@@ -196,7 +196,7 @@ async def on_shop_close(ctx: Ctx, packet: CliShopClose) -> None:
 @guarded
 async def on_shop_list(ctx: Ctx, packet: CliShopListReq) -> None:
     """PAKCS_SHOP_LIST_REQ: a stall's lists, to a customer in range."""
-    reply: world_pb2.ListStallReply = await ctx.clients[WORLD].ListStall(
+    reply: world_pb2.ListStallReply = await world_of(ctx).ListStall(
         world_pb2.ListStallRequest(character_id=character_id(ctx), object_id=packet.id))
     if reply.reason == "no_stall":
         raise Refusal("stall_no_stall", SrvShopClose(id=packet.id))
@@ -223,7 +223,7 @@ async def finish(ctx: Ctx, request: world_pb2.FinishStallRequest
     """Report a reservation's outcome to the world (``None`` when the call failed: a held
     reservation then lapses on its own)."""
     try:
-        reply: world_pb2.FinishStallReply = await ctx.clients[WORLD].FinishStall(request)
+        reply: world_pb2.FinishStallReply = await world_of(ctx).FinishStall(request)
     except grpc.aio.AioRpcError as exc:
         log.warning("items: could not finish stall reservation %d (%s)", request.token,
                     exc.code().name)
@@ -262,7 +262,7 @@ async def deal(
         return Refusal(reason, CliShopBuysellReply(id=stall_id, result=result, count=0),
                        detail=detail)
 
-    world = ctx.clients[WORLD]
+    world = world_of(ctx)
     try:
         held: world_pb2.ReserveStallReply = await world.ReserveStall(world_pb2.ReserveStallRequest(
             character_id=cid, object_id=stall_id, list=which, picks=list(picks)))

@@ -56,7 +56,7 @@ from gateway_items.handlers import (
     load_state,
     retried,
 )
-from gateway_items.runtime import CHARACTER, STATE, WORLD, ItemsState
+from gateway_items.runtime import CHARACTER, STATE, ItemsState, world_of
 
 if TYPE_CHECKING:
     from gateway_core.api import PacketRegistrar
@@ -73,7 +73,7 @@ async def on_trade(ctx: Ctx, packet: CliTrade) -> None:
     """PAKCS_TRADE: one step of a trade, taken by the world; the second DONE executes it."""
     cid = character_id(ctx)
     state = int(packet.state)
-    reply: world_pb2.TradeReply = await ctx.clients[WORLD].Trade(world_pb2.TradeRequest(
+    reply: world_pb2.TradeReply = await world_of(ctx).Trade(world_pb2.TradeRequest(
         character_id=cid, state=state, target_object_id=packet.target, index=packet.index))
     if reply.reason:
         raise Refusal(f"trade_{reply.reason}", detail=f"state {state}")
@@ -123,7 +123,7 @@ async def on_trade_item(ctx: Ctx, packet: CliTradeItem) -> None:
             request.count = count
     else:
         raise Refusal("bad_slot", detail=f"trade slot {slot}")
-    reply: world_pb2.TradeReply = await ctx.clients[WORLD].TradeItem(request)
+    reply: world_pb2.TradeReply = await world_of(ctx).TradeItem(request)
     if reply.reason:
         raise Refusal(f"trade_{reply.reason}", detail=f"trade slot {slot}")
 
@@ -196,7 +196,7 @@ def _other_session_takes_in(ctx: Ctx, outcome: character_pb2.ExchangeOutcome) ->
 
 async def _finish(ctx: Ctx, request: world_pb2.TradeFinishRequest) -> None:
     """Report the exchange to the world (retried once); a report that is lost is counted."""
-    world = ctx.clients[WORLD]
+    world = world_of(ctx)
     try:
         reply: world_pb2.TradeFinishReply = await retried(lambda: world.TradeFinish(request))
     except grpc.aio.AioRpcError as exc:

@@ -27,6 +27,7 @@ from gateway_protos.v1 import party_pb2, world_pb2
 
 from gateway_core.api import (
     TEXT_ENCODING,
+    WORLD_PLACEMENT,
     ChatKind,
     CliPartyChat,
     CliPartyReply,
@@ -36,6 +37,7 @@ from gateway_core.api import (
     PartyReqType,
     SessionState,
     SrvPartyReply,
+    client_at,
     server_message,
 )
 from gateway_party.runtime import SERVICE, WORLD_SERVICE, PartyRuntime
@@ -113,10 +115,13 @@ def _result(ctx: Ctx, runtime: PartyRuntime, result: party_pb2.PartyResult,
 
 async def _character_at(ctx: Ctx, runtime: PartyRuntime, character_id: int,
                         object_id: int) -> int | None:
-    """The character id of the player ``object_id`` of the sender's map (None: nobody)."""
-    world = cast("WorldAsyncStub | None", ctx.clients.get(WORLD_SERVICE))
-    if world is None:
+    """The character id of the player ``object_id`` of the sender's map (None: nobody), asked
+    of the world service process (shard) the sender's map is on."""
+    if ctx.clients.get(WORLD_SERVICE) is None:
         raise _Unavailable("no world service")
+    placement = ctx.session.records.get(WORLD_PLACEMENT)
+    world = cast("WorldAsyncStub", client_at(
+        ctx.clients, WORLD_SERVICE, placement.world_address if placement is not None else ""))
     if object_id == 0:
         return None
     try:

@@ -35,6 +35,7 @@ from gateway_core.api import (
     Key,
     Session,
     WorldPlacement,
+    client_at,
 )
 from gateway_party.delivery import PartyEvents, event_packet
 
@@ -156,6 +157,13 @@ class PartyRuntime(InWorldRuntime):
         """The world stub (None on a gateway without the world service)."""
         return cast("WorldAsyncStub | None", self.app.clients.get(WORLD_SERVICE))
 
+    def world_at(self, address: str) -> WorldAsyncStub | None:
+        """The world stub of the world service process at ``address`` (a shard: what a
+        placement's ``world_address`` says; empty: the one world service)."""
+        if self.world is None:
+            return None
+        return cast("WorldAsyncStub", client_at(self.app.clients, WORLD_SERVICE, address))
+
     def start(self) -> None:
         """Open the event stream."""
         self.events.start()
@@ -202,12 +210,13 @@ class PartyRuntime(InWorldRuntime):
                          state: party_pb2.PartyState) -> None:
         """``SetParty`` of a character on a map (a character not on a map yet is told after
         its world join)."""
-        world = self.world
         request = world_pb2.SetPartyRequest(
             character_id=character_id, party_id=state.party_id, rule=state.rule
         )
         for _ in range(WORLD_RETRIES):
             placement = session.records.get(WORLD_PLACEMENT)
+            # The shard its map is on (a hand-over re-attaches it, and the new shard is told).
+            world = self.world_at(placement.world_address) if placement is not None else None
             if (world is None or placement is None or placement.object_id is None
                     or self.sessions.get(character_id) is not session
                     or self.parties.get(character_id) is not state):

@@ -49,6 +49,7 @@ from gateway_core.api import (
     SrvReviveReply,
     SrvTeleportReply,
     WorldPlacement,
+    client_at,
     get_profile,
 )
 from gateway_world.delivery import (
@@ -173,17 +174,6 @@ def _world_stub(app: GatewayView) -> ConnectStub:
     return stub
 
 
-#: Channel options of a shard's channel: loopback never through an http(s)_proxy, and a
-#: restarted shard is found again within seconds (gRPC's own backoff grows to minutes).
-_SHARD_CHANNEL_OPTIONS: Final = (
-    ("grpc.primary_user_agent", "rose-gateway"),
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-    ("grpc.enable_http_proxy", 0),
-)
-
-
 class WorldRuntime(InWorldRuntime):
     """One gateway's world glue: its stream and the sessions of its characters.
 
@@ -215,7 +205,6 @@ class WorldRuntime(InWorldRuntime):
         table = parse_shards(str(getattr(app.settings, "WORLD_SHARDS", "") or ""))
         #: The shards' links when the world is sharded by map (WORLD_SHARDS), else None.
         self.shards: ShardedLinks | None = None
-        self._shard_channels: list[grpc.aio.Channel] = []
         self._shard_stubs: list[world_pb2_grpc.WorldAsyncStub] = []
         metrics: WorldMetrics | ShardedWorldMetrics
         if table is None:
@@ -223,10 +212,9 @@ class WorldRuntime(InWorldRuntime):
             self.link = self._new_link(_world_stub(app))
             metrics = WorldMetrics(self.link, self.delivery)
         else:
-            for address in table.addresses:
-                channel = grpc.aio.insecure_channel(address, options=_SHARD_CHANNEL_OPTIONS)
-                self._shard_channels.append(channel)
-                self._shard_stubs.append(world_pb2_grpc.WorldStub(channel))
+            # The core's channels (its interceptors, metrics, TLS settings), one per shard.
+            self._shard_stubs = [client_at(app.clients, SERVICE, address)
+                                 for address in table.addresses]
             self.shards = ShardedLinks(
                 table, [self._new_link(stub) for stub in self._shard_stubs])
             self.link = self.shards.links[0]
@@ -273,8 +261,6 @@ class WorldRuntime(InWorldRuntime):
         maps)."""
         for link in self.links:
             await link.aclose()
-        channels, self._shard_channels = self._shard_channels, []
-        await asyncio.gather(*(channel.close() for channel in channels), return_exceptions=True)
 
     def deliver(self, event: world_pb2.WorldEvent) -> None:
         """Send an event's packet to the sessions it lists (encoded once); batches go to
@@ -465,19 +451,26 @@ class WorldRuntime(InWorldRuntime):
             return False
         shards.entered(character_id, new)
         await old.leave(character_id)
-        log.info("world: character %d handed over to %s (map %d)", character_id,
-                 shards.address_of(new), landed.map_id)
-        self._landed(session, presence, landed)
+        address = shards.address_of(new)
+        log.info("world: character %d handed over to %s (map %d)", character_id, address,
+                 landed.map_id)
+        self._landed(session, presence, landed, world_address=address)
         return True
 
-    def _landed(self, session: Session, presence: WorldPresence, ack: world_pb2.Ack) -> None:
-        """The world moved the character (gate or teleport): keep where, tell the client; it
-        is hidden until it has loaded the map again (PAKCS_CHANGE_MAP_REQ)."""
+    def _landed(self, session: Session, presence: WorldPresence, ack: world_pb2.Ack, *,
+                world_address: str | None = None) -> None:
+        """The world moved the character (gate or teleport): keep where (on the shard of
+        ``world_address`` after a hand-over, else the one it was on), tell the client; it is
+        hidden until it has loaded the map again (PAKCS_CHANGE_MAP_REQ)."""
         point = ack.position
+        if world_address is None:
+            before = session.records.get(WORLD_PLACEMENT)
+            world_address = before.world_address if before is not None else ""
         self.records.set(
             session,
             WORLD_PLACEMENT,
-            WorldPlacement(ack.map_id, Position(point.x, point.y, float(point.z)), ack.object_id),
+            WorldPlacement(ack.map_id, Position(point.x, point.y, float(point.z)), ack.object_id,
+                           world_address),
         )
         presence.ready = False
         session.send(
@@ -600,9 +593,11 @@ class WorldRuntime(InWorldRuntime):
             # The connection left the world while the enter was on its way.
             await link.leave(character_id)
             return False
+        placement = session.records.get(WORLD_PLACEMENT) or placement
         if self.shards is not None:
             self.shards.entered(character_id, link)
-        placement = session.records.get(WORLD_PLACEMENT) or placement
+            placement = replace(placement, world_address=self.shards.address_of(link))
+            self.records.set(session, WORLD_PLACEMENT, placement)
         landed = Position(ack.position.x, ack.position.y, float(ack.position.z))
         if ack.map_id != placement.map_id or not math.hypot(
                 landed.x - placement.position.x, landed.y - placement.position.y) <= 1.0:

@@ -262,7 +262,7 @@ async def sharded_world(tmp_path: Path) -> AsyncIterator[tuple[ShardedWorld, Ser
             "DATA_DIR": str(tmp_path),
             "CHARACTER_START_MAP": TOWN,
             "WORLD_RECONNECT_MAX_DELAY": 0.2,
-            # The item, stall and party calls of the world go here (see the README).
+            # The world calls made for no character go here (see the README).
             "WORLD_SERVICE_ADDR": town.address,
             "WORLD_SHARDS": f"{TOWN}={town.address};21-99={field.address}",
         }

@@ -212,7 +212,7 @@ async def test_chat_service_down_gets_the_sender_a_server_whisper(
 ) -> None:
     async with (
         remote_chat() as server,
-        start_gateway(CHAT_SERVICE_ADDR=server.address, GRPC_DEADLINE=0.5) as running,
+        start_gateway(CHAT_SERVICE_ADDR=server.address) as running,
     ):
         alice = await running.player("Alice")
         await alice.marker("before")

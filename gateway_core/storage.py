@@ -37,13 +37,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, MetaData, event, text
+import aiosqlite
+from sqlalchemy import Connection, MetaData, event, make_url, text
+from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -86,6 +90,39 @@ def database_url(config: ServiceConfig, own_setting: str) -> str:
     directory = Path(config.data_dir)
     directory.mkdir(parents=True, exist_ok=True)
     return sqlite_url(directory / f"{config.service}.sqlite3")
+
+
+class _SQLiteConnection(aiosqlite.Connection):
+    """aiosqlite's connection, with a :meth:`stop` that can be called twice.
+
+    aiosqlite 0.22 queues a stop for its worker thread on every call, and the thread ends at
+    the first: a ``close()`` that follows a ``stop()`` waits forever for the second. SQLAlchemy
+    makes that sequence whenever the task closing an invalidated connection is cancelled (it
+    stops the connection, while the shielded graceful close goes on), and the loop's shutdown
+    then hangs on that close. Here every stop after the first answers with the first's
+    future (already done, or done when the thread ends)."""
+
+    _first_stop: tuple[asyncio.Future[Any] | None] | None = None
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        if self._first_stop is None:
+            self._first_stop = (super().stop(),)
+        return self._first_stop[0]
+
+
+def _sqlite_creator(url: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """The ``async_creator`` of a SQLite engine: the arguments SQLAlchemy's aiosqlite dialect
+    would pass, on a :class:`_SQLiteConnection`."""
+    parsed = make_url(url)
+    args, options = aiosqlite_dialect().create_connect_args(parsed)
+
+    async def connect() -> aiosqlite.Connection:
+        connection = _SQLiteConnection(
+            functools.partial(sqlite3.connect, *args, **options), iter_chunk_size=64)
+        connection._thread.daemon = True  # as the dialect does: a stuck worker never holds exit
+        return await connection
+
+    return connect
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -192,7 +229,10 @@ async def open_engine(
     """Create the engine for ``url`` (SQLite: with the pragmas above on every connection) and
     bring its schema up to date: the revisions of ``migrations``, or without them the tables
     of ``metadata`` that are missing."""
-    engine = create_async_engine(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_async_engine(url, async_creator=_sqlite_creator(url))
+    else:
+        engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     try:

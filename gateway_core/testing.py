@@ -119,11 +119,50 @@ GATEWAY_TEST_ENV: Mapping[str, str] = {
 T = TypeVar("T")
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_ports_given: set[int] = set()
+_port_cursor: list[int] = []  # the next candidate, from a start that differs per process
+
+
+def _below_ephemeral() -> range | None:
+    """The 16,384 ports under the kernel's ephemeral range (where it hands out the source
+    ports of outgoing connections), or ``None`` where that range is unknown or too low."""
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    start = max(1024, low - 16384)
+    return range(start, low) if low - start >= 1024 else None
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on at the moment (for a subprocess to bind)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nothing listens on at the moment (for a subprocess to bind).
+
+    A port the kernel picks with ``bind(0)`` is an ephemeral one, so between this call and the
+    subprocess's bind any outgoing connection on the machine (a gRPC channel of another
+    gateway, a client) may get it as its source port: the bind then fails with "address
+    already in use". The ports come from just below the ephemeral range instead, which the
+    kernel never hands out by itself, and none twice in one process."""
+    ports = _below_ephemeral()
+    if ports is None:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            return int(sock.getsockname()[1])
+    if not _port_cursor:
+        _port_cursor.append(ports.start + (os.getpid() * 7919) % len(ports))
+    for _ in range(len(ports)):
+        port = _port_cursor[0]
+        _port_cursor[0] = port + 1 if port + 1 < ports.stop else ports.start
+        if port in _ports_given:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))  # no SO_REUSEADDR: a port in TIME_WAIT is skipped too
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1} on {host}")
 
 
 class PostgresServer:

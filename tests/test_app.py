@@ -28,6 +28,7 @@ from gateway_core.protocol.packets import (
     SrvNormalChat,
 )
 from gateway_core.router import PacketContext
+from gateway_core.testing import free_port
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_SETTINGS: dict[str, object] = {
@@ -184,12 +185,6 @@ def test_a_plugins_setting_in_the_settings_file_is_not_reported_as_unknown(
     assert not [r for r in caplog.records if "settings file" in r.getMessage()]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _http_get(port: int, path: str) -> tuple[str, bytes]:
     async with await anyio.connect_tcp("127.0.0.1", port) as stream:
         await stream.send(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
@@ -206,7 +201,7 @@ async def _http_get(port: int, path: str) -> tuple[str, bytes]:
 
 @pytest.mark.anyio
 async def test_metrics_server_reports_live_connections(gateway: Any, connect: Any) -> None:
-    port = _free_port()
+    port = free_port()
     async with gateway(PACKET_METRICS_PORT=port) as gw, connect(gw) as client:
         await client.send(CliAcceptReq())
         await client.receive()

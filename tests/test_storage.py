@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import anyio
 import grpc
 import pytest
 from sqlalchemy import ForeignKey, Integer, String, select, text
@@ -130,5 +132,27 @@ async def test_data_survives_a_restart_and_stop_closes_the_engine(tmp_path: Path
     try:
         async with engine.connect() as conn:
             assert (await conn.execute(select(ParentRow.name))).scalars().all() == ["kept"]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.anyio
+async def test_a_sqlite_connection_stopped_and_then_closed_closes(tmp_path: Path) -> None:
+    """What SQLAlchemy does when the task invalidating a connection is cancelled: it stops the
+    connection while the graceful close it shielded goes on. aiosqlite's own connection then
+    waits forever in that close, and the event loop's shutdown with it."""
+    engine = await open_engine(sqlite_url(tmp_path / "demo.sqlite3"), Base.metadata)
+    try:
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            closing = asyncio.create_task(driver.close())
+            await asyncio.sleep(0)  # the close has queued its work for the worker thread
+            driver.stop()
+            with anyio.fail_after(10):
+                await closing
+            await conn.invalidate()
+        async with engine.connect() as conn:  # the pool opens a new one
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await engine.dispose()

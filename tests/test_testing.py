@@ -56,6 +56,17 @@ def test_free_port_can_be_bound() -> None:
         sock.bind(("127.0.0.1", port))
 
 
+@pytest.mark.skipif(not Path("/proc/sys/net/ipv4/ip_local_port_range").exists(),
+                    reason="the kernel's ephemeral port range is read from Linux's /proc")
+def test_free_ports_lie_below_the_ephemeral_range_and_never_repeat() -> None:
+    """An ephemeral port could become some outgoing connection's source port before the
+    subprocess binds it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == 50
+    assert all(1024 <= port < low for port in ports)
+
+
 @pytest.mark.anyio
 async def test_serve_on_loopback_serves_the_service_and_stops_it() -> None:
     service = _Service()

@@ -454,8 +454,10 @@ class GrpcClients(Mapping[str, Any]):
     the in-process :class:`ServiceHost`); neither is a :class:`ConfigError`. Channels to a
     configured address use TLS when the GRPC_TLS_* client settings say so
     (:mod:`gateway_core.tls`); those to the embedded loopback host are plaintext.
-    ``embedded_services`` are the reference service objects that host serves:
-    :meth:`embedded_service` hands one to a plugin that would rather call it in-process.
+    Deadlines of single-response calls: ``<SERVICE>_GRPC_DEADLINE`` when set, else the
+    registration's own, else GRPC_DEADLINE. ``embedded_services`` are the reference service
+    objects that host serves: :meth:`embedded_service` hands one to a plugin that would
+    rather call it in-process.
     """
 
     def __init__(
@@ -468,6 +470,7 @@ class GrpcClients(Mapping[str, Any]):
         metrics: GatewayMetrics | None = None,
         gateway_id: str | None = None,
     ) -> None:
+        registrations = tuple(registrations)
         embedded = embedded or {}
         self._embedded_services = {
             service: instance for service, instance in (embedded_services or {}).items()
@@ -481,6 +484,11 @@ class GrpcClients(Mapping[str, Any]):
         #: Each service's registrations (plugin -> stub class and deadline), for :meth:`at`.
         self._registrations: dict[str, dict[str, ClientRegistrationLike]] = {}
         self._deadline = default_deadline
+        #: ``<SERVICE>_GRPC_DEADLINE`` of the services an operator gave one: it beats the
+        #: plugins' own deadlines and GRPC_DEADLINE for every call to that service.
+        self._service_deadlines = {
+            registration.service: deadline for registration in registrations
+            if (deadline := settings.service_deadline(registration.service)) is not None}
         self._metrics = metrics
         self._gateway_id = gateway_id
         #: Channels to other addresses of a service (:meth:`at`), and their stubs.
@@ -501,7 +509,8 @@ class GrpcClients(Mapping[str, Any]):
                             f"plugin {registration.plugin!r} needs backend service {service!r}: "
                             "set its address or install a plugin providing the reference service",
                         )
-                    channel = open_channel(address, service=service, deadline=default_deadline,
+                    channel = open_channel(address, service=service,
+                                           deadline=self._deadline_of(service),
                                            metrics=metrics, gateway_id=gateway_id,
                                            tls=tls if remote else None)
                     self._channels[service] = channel
@@ -517,10 +526,13 @@ class GrpcClients(Mapping[str, Any]):
                 asyncio.get_running_loop().create_task(channel.close())
             raise
 
-    @staticmethod
-    def _stub(registration: ClientRegistrationLike, channel: grpc.aio.Channel) -> Any:
+    def _deadline_of(self, service: str) -> float:
+        return self._service_deadlines.get(service, self._deadline)
+
+    def _stub(self, registration: ClientRegistrationLike, channel: grpc.aio.Channel) -> Any:
         target: Any = channel
-        if registration.deadline is not None:
+        own = registration.service in self._service_deadlines  # the operator's word wins
+        if registration.deadline is not None and not own:
             target = _DeadlineChannel(channel, float(registration.deadline))
         return registration.stub_class(target)
 
@@ -548,7 +560,8 @@ class GrpcClients(Mapping[str, Any]):
         if stub is None:
             channel = self._extra_channels.get((service, address))
             if channel is None:
-                channel = open_channel(address, service=service, deadline=self._deadline,
+                channel = open_channel(address, service=service,
+                                       deadline=self._deadline_of(service),
                                        metrics=self._metrics, gateway_id=self._gateway_id,
                                        tls=self._tls)
                 self._extra_channels[(service, address)] = channel

@@ -78,9 +78,10 @@ class CliContext:
 
         Remote when ``<NAME>_SERVICE_ADDR`` is set; otherwise the reference service of the
         plugin that provides it runs in-process on loopback (:class:`ServiceHost`) until the
-        block exits. Calls carry the gateway's metadata and GRPC_DEADLINE by default.
+        block exits. Calls carry the gateway's metadata and ``<NAME>_GRPC_DEADLINE`` (else
+        GRPC_DEADLINE) by default.
         """
-        deadline = float(self.settings.GRPC_DEADLINE)
+        deadline = self.settings.service_deadline(name) or float(self.settings.GRPC_DEADLINE)
         address = self.settings.service_addr(name)
         if address is not None:
             channel = open_channel(address, service=name, deadline=deadline,

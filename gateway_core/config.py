@@ -1,14 +1,14 @@
 """Settings: core defaults < settings file < environment < explicit overrides, all validated.
 
 Strategy: dynaconf reads the settings file (TOML or YAML, flat upper-case keys); the environment is
-read by name only - the core settings, the settings plugins declare, and ``<SERVICE>_SERVICE_ADDR``
-- so unrelated variables never leak into the settings. Every value is then coerced (environment
-values are strings) and validated once at start-up into an immutable :class:`Settings`; a bad
-value raises :class:`ConfigError` naming the setting and the value. Loading happens twice at
-start-up: once with the core settings only (to know which plugins to load), then again with the
-settings the loaded plugins declared. The core declares its own settings as
-:class:`SettingRegistration` objects of the plugin ``core``, exactly as a plugin's are declared,
-and both go through one conversion and validation path.
+read by name only - the core settings, the settings plugins declare, ``<SERVICE>_SERVICE_ADDR``
+and ``<SERVICE>_GRPC_DEADLINE`` - so unrelated variables never leak into the settings. Every
+value is then coerced (environment values are strings) and validated once at start-up into an
+immutable :class:`Settings`; a bad value raises :class:`ConfigError` naming the setting and the
+value. Loading happens twice at start-up: once with the core settings only (to know which
+plugins to load), then again with the settings the loaded plugins declared. The core declares
+its own settings as :class:`SettingRegistration` objects of the plugin ``core``, exactly as a
+plugin's are declared, and both go through one conversion and validation path.
 """
 
 from __future__ import annotations
@@ -36,10 +36,12 @@ __all__ = [
     "is_loopback_host",
     "load_settings",
     "service_addr_setting",
+    "service_deadline_setting",
     "split_host_port",
 ]
 
 _SERVICE_ADDR_RE = re.compile(r"^[A-Z][A-Z0-9_]*_SERVICE_ADDR$")
+_SERVICE_DEADLINE_RE = re.compile(r"^[A-Z][A-Z0-9_]*_GRPC_DEADLINE$")
 _SERVICE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _UNSET = object()
 
@@ -461,6 +463,17 @@ def service_addr_setting(service: str) -> str:
     return f"{service.upper().replace('-', '_')}_SERVICE_ADDR"
 
 
+def service_deadline_setting(service: str) -> str:
+    """The setting that holds the call deadline of backend ``service`` (``auth`` ->
+    AUTH_GRPC_DEADLINE)."""
+    return f"{service.upper().replace('-', '_')}_GRPC_DEADLINE"
+
+
+def _per_service(name: str) -> bool:
+    """``<SERVICE>_SERVICE_ADDR`` and ``<SERVICE>_GRPC_DEADLINE``: settings of any service."""
+    return bool(_SERVICE_ADDR_RE.match(name) or _SERVICE_DEADLINE_RE.match(name))
+
+
 def _coerce_like(default: object, raw: object) -> object:
     """Coerce a plugin setting's raw value to the type of its default."""
     if default is None or raw is None:
@@ -591,6 +604,12 @@ class Settings:
         value = self._values.get(service_addr_setting(service))
         return value if isinstance(value, str) else None
 
+    def service_deadline(self, service: str) -> float | None:
+        """The call deadline configured for backend ``service`` (``<SERVICE>_GRPC_DEADLINE``),
+        or None (GRPC_DEADLINE applies)."""
+        value = self._values.get(service_deadline_setting(service))
+        return value if isinstance(value, float) else None
+
     def service_addrs(self) -> dict[str, str]:
         """Every configured ``<SERVICE>_SERVICE_ADDR``, keyed by lower-case service name."""
         return {
@@ -678,7 +697,7 @@ def load_settings(
                 raw[name] = layer[name]
                 sources[name] = layer_name
         for name in layer:
-            if _SERVICE_ADDR_RE.match(name):
+            if _per_service(name) and name not in specs:
                 raw[name] = layer[name]
                 sources[name] = layer_name
     if file_path:
@@ -707,6 +726,13 @@ def load_settings(
                 values[name] = _grpc_target(value)
             except ValueError as exc:
                 raise ConfigError(name, value, str(exc)) from None
+        elif _SERVICE_DEADLINE_RE.match(name) and name not in specs:
+            if value is None or value == "":
+                continue  # GRPC_DEADLINE applies
+            try:
+                values[name] = _seconds()(value)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(name, value, str(exc) or "has the wrong type") from None
 
     for name, (plugin, validate) in validators.items():
         if validate is None:
@@ -718,6 +744,5 @@ def load_settings(
         if problem:
             raise ConfigError(name, raw.get(name, values[name]), problem)
 
-    unknown = {name for name in file_values if name not in specs
-               and not _SERVICE_ADDR_RE.match(name)}
+    unknown = {name for name in file_values if name not in specs and not _per_service(name)}
     return Settings(values, sources=sources, unknown=unknown)

@@ -174,6 +174,32 @@ async def test_registration_deadline_overrides_the_default(tmp_path: Path) -> No
 
 
 @pytest.mark.anyio
+async def test_a_service_deadline_setting_beats_the_registrations_and_the_default(
+    tmp_path: Path,
+) -> None:
+    """``<SERVICE>_GRPC_DEADLINE`` is the operator's word on one service: every plugin's
+    calls to it, on its own address and on any other (``at``), get it."""
+    async with ServiceHost({"echo": EchoService()}) as host, \
+            ServiceHost({"echo": EchoService()}) as other:
+        clients = GrpcClients(
+            [Registration("fast", "echo", EchoStub, deadline=0.1),
+             Registration("patient", "echo", EchoStub)],
+            _settings(tmp_path, GRPC_DEADLINE=0.1, ECHO_GRPC_DEADLINE=10.0),
+            embedded={"echo": host.address})
+        async with clients:
+            assert await clients.for_plugin("fast")["echo"].Slow(b"0.3") == b"late"
+            assert await clients.for_plugin("patient")["echo"].Slow(b"0.3") == b"late"
+            assert await clients.at("echo", other.address, "fast").Slow(b"0.3") == b"late"
+        clients = GrpcClients([Registration("p", "echo", EchoStub)],
+                              _settings(tmp_path, GRPC_DEADLINE=10.0, ECHO_GRPC_DEADLINE=0.1),
+                              embedded={"echo": host.address})
+        async with clients:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await clients["echo"].Slow(b"3")
+            assert caught.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+@pytest.mark.anyio
 async def test_another_address_of_a_service_gets_a_channel_of_its_own_with_the_same_chain(
     tmp_path: Path,
 ) -> None:

@@ -97,6 +97,8 @@ def test_only_known_environment_names_are_read() -> None:
         ("PUBLIC_PORT", "0"),
         ("AUTH_SERVICE_ADDR", "no-port-here"),
         ("WORLD_SERVICE_ADDR", "host:99999"),
+        ("AUTH_GRPC_DEADLINE", "0"),
+        ("WORLD_GRPC_DEADLINE", "soon"),
         ("GATEWAY_LOAD_PLUGINS", "auth,bad name"),
         ("MAX_PACKETS_PER_SECOND", "-1"),
         ("MAX_PACKETS_PER_SECOND", "fast"),
@@ -155,6 +157,20 @@ def test_service_addr_for_any_service_name(tmp_path: Path) -> None:
     assert settings.service_addr("character") is None
     assert settings.service_addrs() == {
         "auth": "127.0.0.1:50051", "chat": "10.0.0.2:50052", "guild": "unix:/run/guild.sock"}
+
+
+def test_grpc_deadline_for_any_service_name(tmp_path: Path) -> None:
+    """An operator gives one service a deadline of its own (password hashing behind auth
+    takes longer than a world call); the others keep GRPC_DEADLINE."""
+    path = _toml(tmp_path, "chat_grpc_deadline = 0.5\n")
+    settings = load_settings(settings_file=path, environ={
+        "AUTH_GRPC_DEADLINE": "12", "WORLD_GRPC_DEADLINE": "", "GRPC_DEADLINE": "3"})
+    assert settings.service_deadline("auth") == 12.0
+    assert settings.service_deadline("chat") == 0.5
+    assert settings.service_deadline("world") is None  # empty = GRPC_DEADLINE
+    assert settings.service_deadline("character") is None
+    assert settings.GRPC_DEADLINE == 3.0
+    assert settings.unknown_keys == ()
 
 
 def test_plugin_list_settings_parse_comma_lists() -> None:

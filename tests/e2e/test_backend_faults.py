@@ -1,9 +1,10 @@
-"""Backends that are slow, not down: the gateway answers within GRPC_DEADLINE and serves the
-other clients meanwhile.
+"""Backends that are slow, not down: the gateway answers within the slow service's deadline
+(``<SERVICE>_GRPC_DEADLINE``, short here; the other services keep the suite's GRPC_DEADLINE, so
+a loaded machine never fails their calls) and serves the other clients meanwhile.
 
 The boundary: :class:`SlowBackend`, a real ``grpc.aio`` server on loopback serving the real
 reference service (auth or character, over SQLite in the test's tmp dir) whose chosen methods
-first sleep far longer than GRPC_DEADLINE while ``slow`` is set. The gateway reaches it through
+first sleep far longer than that deadline while ``slow`` is set. The gateway reaches it through
 ``AUTH_SERVICE_ADDR`` / ``CHARACTER_SERVICE_ADDR`` like any remote backend; everything else is
 the real gateway with the built-in plugins, driven over TCP by the bot's building blocks.
 """
@@ -143,7 +144,7 @@ async def test_login_on_a_slow_auth_backend_fails_at_the_deadline_while_others_a
 ) -> None:
     metrics_port = free_port()
     async with slow_auth(tmp_path) as (backend, address), start_gateway(
-        AUTH_SERVICE_ADDR=address, GRPC_DEADLINE=DEADLINE, PACKET_METRICS_PORT=metrics_port
+        AUTH_SERVICE_ADDR=address, AUTH_GRPC_DEADLINE=DEADLINE, PACKET_METRICS_PORT=metrics_port
     ) as gw:
         await gw.account("sam", "pw")
         waiting = await gw.connect()
@@ -187,7 +188,7 @@ async def test_slow_character_backend_gets_an_empty_list_and_failed_create_then_
     start_gateway: StartGateway, tmp_path: Path
 ) -> None:
     async with slow_character(tmp_path) as (backend, address), start_gateway(
-        CHARACTER_SERVICE_ADDR=address, GRPC_DEADLINE=DEADLINE
+        CHARACTER_SERVICE_ADDR=address, CHARACTER_GRPC_DEADLINE=DEADLINE
     ) as gw:
         await gw.account("cleo", "pw")
         client, _ = await gw.character_select("cleo", "pw")

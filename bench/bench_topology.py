@@ -40,7 +40,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_players
 
-from gateway_core.testing import PostgresServer
+from gateway_core.testing import PostgresServer, free_port
 
 #: The start map of shard ``s``'s players: maps the built-in pack does not hold (no bounds, no
 #: NPCs or monsters: the players are measured, as in bench_players).
@@ -70,12 +69,6 @@ def shard_ranges(shards: int) -> list[str]:
     shard ``s`` holds ``SHARD_MAPS[s]`` (shard 0 from map 0, the last one to 65535)."""
     bounds = [0] + [SHARD_MAPS[s] for s in range(1, shards)] + [0x10000]
     return [f"{bounds[s]}-{bounds[s + 1] - 1}" for s in range(shards)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

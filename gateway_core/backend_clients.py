@@ -470,25 +470,18 @@ class GrpcClients(Mapping[str, Any]):
         metrics: GatewayMetrics | None = None,
         gateway_id: str | None = None,
     ) -> None:
-        registrations = tuple(registrations)
         embedded = embedded or {}
         self._embedded_services = {
             service: instance for service, instance in (embedded_services or {}).items()
             if settings.service_addr(service) is None
         }
-        default_deadline = float(settings.GRPC_DEADLINE)
         self.addresses: dict[str, str] = {}
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, Any] = {}
         self._by_plugin: dict[str, dict[str, Any]] = {}
         #: Each service's registrations (plugin -> stub class and deadline), for :meth:`at`.
         self._registrations: dict[str, dict[str, ClientRegistrationLike]] = {}
-        self._deadline = default_deadline
-        #: ``<SERVICE>_GRPC_DEADLINE`` of the services an operator gave one: it beats the
-        #: plugins' own deadlines and GRPC_DEADLINE for every call to that service.
-        self._service_deadlines = {
-            registration.service: deadline for registration in registrations
-            if (deadline := settings.service_deadline(registration.service)) is not None}
+        self._settings = settings
         self._metrics = metrics
         self._gateway_id = gateway_id
         #: Channels to other addresses of a service (:meth:`at`), and their stubs.
@@ -510,7 +503,7 @@ class GrpcClients(Mapping[str, Any]):
                             "set its address or install a plugin providing the reference service",
                         )
                     channel = open_channel(address, service=service,
-                                           deadline=self._deadline_of(service),
+                                           deadline=settings.call_deadline(service),
                                            metrics=metrics, gateway_id=gateway_id,
                                            tls=tls if remote else None)
                     self._channels[service] = channel
@@ -526,12 +519,10 @@ class GrpcClients(Mapping[str, Any]):
                 asyncio.get_running_loop().create_task(channel.close())
             raise
 
-    def _deadline_of(self, service: str) -> float:
-        return self._service_deadlines.get(service, self._deadline)
-
     def _stub(self, registration: ClientRegistrationLike, channel: grpc.aio.Channel) -> Any:
         target: Any = channel
-        own = registration.service in self._service_deadlines  # the operator's word wins
+        # An operator's <SERVICE>_GRPC_DEADLINE (the channel's default) beats the plugin's own.
+        own = self._settings.service_deadline(registration.service) is not None
         if registration.deadline is not None and not own:
             target = _DeadlineChannel(channel, float(registration.deadline))
         return registration.stub_class(target)
@@ -561,7 +552,7 @@ class GrpcClients(Mapping[str, Any]):
             channel = self._extra_channels.get((service, address))
             if channel is None:
                 channel = open_channel(address, service=service,
-                                       deadline=self._deadline_of(service),
+                                       deadline=self._settings.call_deadline(service),
                                        metrics=self._metrics, gateway_id=self._gateway_id,
                                        tls=self._tls)
                 self._extra_channels[(service, address)] = channel

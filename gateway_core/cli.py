@@ -81,7 +81,7 @@ class CliContext:
         block exits. Calls carry the gateway's metadata and ``<NAME>_GRPC_DEADLINE`` (else
         GRPC_DEADLINE) by default.
         """
-        deadline = self.settings.service_deadline(name) or float(self.settings.GRPC_DEADLINE)
+        deadline = self.settings.call_deadline(name)
         address = self.settings.service_addr(name)
         if address is not None:
             channel = open_channel(address, service=name, deadline=deadline,

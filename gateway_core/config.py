@@ -610,6 +610,12 @@ class Settings:
         value = self._values.get(service_deadline_setting(service))
         return value if isinstance(value, float) else None
 
+    def call_deadline(self, service: str) -> float:
+        """The deadline of a call to backend ``service``: its ``<SERVICE>_GRPC_DEADLINE``, else
+        GRPC_DEADLINE."""
+        own = self.service_deadline(service)
+        return own if own is not None else float(self.GRPC_DEADLINE)
+
     def service_addrs(self) -> dict[str, str]:
         """Every configured ``<SERVICE>_SERVICE_ADDR``, keyed by lower-case service name."""
         return {

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
-from sqlalchemy import Connection, MetaData, event, make_url, text
+from sqlalchemy import URL, Connection, MetaData, event, make_url, text
 from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -102,19 +102,20 @@ class _SQLiteConnection(aiosqlite.Connection):
     then hangs on that close. Here every stop after the first answers with the first's
     future (already done, or done when the thread ends)."""
 
-    _first_stop: tuple[asyncio.Future[Any] | None] | None = None
+    _stopped = False
+    _stop_future: asyncio.Future[Any] | None = None
 
     def stop(self) -> asyncio.Future[Any] | None:
-        if self._first_stop is None:
-            self._first_stop = (super().stop(),)
-        return self._first_stop[0]
+        if not self._stopped:
+            self._stopped = True
+            self._stop_future = super().stop()
+        return self._stop_future
 
 
-def _sqlite_creator(url: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
-    """The ``async_creator`` of a SQLite engine: the arguments SQLAlchemy's aiosqlite dialect
-    would pass, on a :class:`_SQLiteConnection`."""
-    parsed = make_url(url)
-    args, options = aiosqlite_dialect().create_connect_args(parsed)
+def _sqlite_creator(url: URL) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """The ``async_creator`` of an aiosqlite engine: the arguments SQLAlchemy's aiosqlite
+    dialect would pass, on a :class:`_SQLiteConnection`."""
+    args, options = aiosqlite_dialect().create_connect_args(url)
 
     async def connect() -> aiosqlite.Connection:
         connection = _SQLiteConnection(
@@ -229,10 +230,11 @@ async def open_engine(
     """Create the engine for ``url`` (SQLite: with the pragmas above on every connection) and
     bring its schema up to date: the revisions of ``migrations``, or without them the tables
     of ``metadata`` that are missing."""
-    if make_url(url).get_backend_name() == "sqlite":
-        engine = create_async_engine(url, async_creator=_sqlite_creator(url))
+    parsed = make_url(url)
+    if parsed.get_driver_name() == "aiosqlite":
+        engine = create_async_engine(parsed, async_creator=_sqlite_creator(parsed))
     else:
-        engine = create_async_engine(url)
+        engine = create_async_engine(parsed)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     try:

@@ -120,19 +120,22 @@ T = TypeVar("T")
 
 
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-_ports_given: set[int] = set()
-_port_cursor: list[int] = []  # the next candidate, from a start that differs per process
 
 
-def _below_ephemeral() -> range | None:
+@functools.cache
+def _below_ephemeral() -> tuple[range, Iterator[int]] | None:
     """The 16,384 ports under the kernel's ephemeral range (where it hands out the source
-    ports of outgoing connections), or ``None`` where that range is unknown or too low."""
+    ports of outgoing connections) and this process's walk through them, in turn from a start
+    of its own; ``None`` where that range is unknown or too low."""
     try:
         low = int(_EPHEMERAL_RANGE.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    start = max(1024, low - 16384)
-    return range(start, low) if low - start >= 1024 else None
+    ports = range(max(1024, low - 16384), low)
+    if len(ports) < 1024:
+        return None
+    first = ports.start + (os.getpid() * 7919) % len(ports)
+    return ports, itertools.cycle([*range(first, ports.stop), *range(ports.start, first)])
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -142,25 +145,20 @@ def free_port(host: str = "127.0.0.1") -> int:
     subprocess's bind any outgoing connection on the machine (a gRPC channel of another
     gateway, a client) may get it as its source port: the bind then fails with "address
     already in use". The ports come from just below the ephemeral range instead, which the
-    kernel never hands out by itself, and none twice in one process."""
-    ports = _below_ephemeral()
-    if ports is None:
+    kernel never hands out by itself, in turn, so a process is given each at most once until
+    it has been through all of them."""
+    below = _below_ephemeral()
+    if below is None:
         with socket.socket() as sock:
             sock.bind((host, 0))
             return int(sock.getsockname()[1])
-    if not _port_cursor:
-        _port_cursor.append(ports.start + (os.getpid() * 7919) % len(ports))
-    for _ in range(len(ports)):
-        port = _port_cursor[0]
-        _port_cursor[0] = port + 1 if port + 1 < ports.stop else ports.start
-        if port in _ports_given:
-            continue
+    ports, walk = below
+    for port in itertools.islice(walk, len(ports)):
         with socket.socket() as sock:
             try:
                 sock.bind((host, port))  # no SO_REUSEADDR: a port in TIME_WAIT is skipped too
             except OSError:
                 continue
-        _ports_given.add(port)
         return port
     raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1} on {host}")
 

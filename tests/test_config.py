@@ -170,6 +170,8 @@ def test_grpc_deadline_for_any_service_name(tmp_path: Path) -> None:
     assert settings.service_deadline("world") is None  # empty = GRPC_DEADLINE
     assert settings.service_deadline("character") is None
     assert settings.GRPC_DEADLINE == 3.0
+    assert settings.call_deadline("auth") == 12.0
+    assert settings.call_deadline("world") == settings.call_deadline("character") == 3.0
     assert settings.unknown_keys == ()
 
 

@@ -157,7 +157,7 @@ class SessionKeeper:
             grace=float(settings.SESSION_GRACE),
             session_ttl=float(settings.get("AUTH_SESSION_TTL", 600.0)),
             hold_lease=float(settings.get("AUTH_HOLD_LEASE", 60.0)),
-            deadline=settings.service_deadline("auth") or float(settings.GRPC_DEADLINE),
+            deadline=settings.call_deadline("auth"),
             gateway_id=str(getattr(app, "gateway_id", "") or ""),
         )
         # The world client, when a world plugin declared one (the core shares one channel per

@@ -13,8 +13,8 @@ line is dropped and counted. Normal chat is the world plugin's.
 Strategy: every line goes through the core's chat guard first (``ctx.chat_line``: control
 characters removed, the player's chat rate limits, shouts with their own); a line that is
 empty or longer than a chat packet can carry back is refused before any backend call
-(counted). The sender must be hosted by the chat service: a handler waits
-briefly (GRPC_DEADLINE at most) for the delivery stream after a reconnect, and announces the
+(counted). The sender must be hosted by the chat service: a handler waits briefly (the chat
+service's call deadline at most) for the delivery stream after a reconnect, and announces the
 character again when its map or object id changed since it was announced. Any backend fault
 (service down, slow, or not knowing the sender) is counted and answered with a whisper from
 ``server msg`` saying chat is unavailable; nothing is raised and nothing is remembered, so the
@@ -112,7 +112,7 @@ async def _sender(
         return None
     if not runtime.delivery.connected:
         # Reconnecting: the hosted characters are announced again as soon as it is back.
-        with anyio.move_on_after(float(ctx.settings.GRPC_DEADLINE)):
+        with anyio.move_on_after(ctx.settings.call_deadline(SERVICE)):
             await runtime.delivery.wait_connected()
     hosted: chat_pb2.HostedCharacter | None = None
     if runtime.delivery.connected:

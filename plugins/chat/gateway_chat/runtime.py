@@ -49,7 +49,7 @@ class ChatRuntime(InWorldRuntime):
             app.gateway_id,
             self.deliver,
             max_backoff=float(app.settings.CHAT_RECONNECT_MAX_DELAY),
-            call_timeout=float(app.settings.GRPC_DEADLINE),
+            call_timeout=app.settings.call_deadline(SERVICE),
             on_kick=self.kick,
         )
         # At a shutdown the stream ends with the gateway (the service then forgets all it

@@ -127,7 +127,7 @@ async def _character_at(ctx: Ctx, runtime: PartyRuntime, character_id: int,
     try:
         found = await world.FindObject(
             world_pb2.FindObjectRequest(character_id=character_id, object_id=object_id),
-            timeout=runtime.call_timeout,
+            timeout=runtime.world_timeout,
         )
     except grpc.aio.AioRpcError as exc:
         if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):

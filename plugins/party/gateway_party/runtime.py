@@ -139,14 +139,15 @@ class PartyRuntime(InWorldRuntime):
             self.deliver,
             on_attached=self.attached,
             max_backoff=float(app.settings.PARTY_RECONNECT_MAX_DELAY),
-            call_timeout=float(app.settings.GRPC_DEADLINE),
+            call_timeout=app.settings.call_deadline(SERVICE),
         )
         # At a shutdown the stream ends with the gateway (the service then detaches all its
         # characters): one Detach per player, in order through one lock, would hold the
         # close of thousands of connections (and their saves) for seconds.
         self.events.stopping = lambda: app.closing
         self.interval = float(app.settings.PARTY_UPDATE_INTERVAL)
-        self.call_timeout = float(app.settings.GRPC_DEADLINE)
+        self.call_timeout = app.settings.call_deadline(SERVICE)
+        self.world_timeout = app.settings.call_deadline(WORLD_SERVICE)
         self.parties: dict[int, party_pb2.PartyState] = {}
         #: Member updates sent to the party service (after throttling).
         self.updates = 0
@@ -222,7 +223,7 @@ class PartyRuntime(InWorldRuntime):
                     or self.parties.get(character_id) is not state):
                 return  # not on a map (told after its join), gone, or a newer state is told
             try:
-                await world.SetParty(request, timeout=self.call_timeout)
+                await world.SetParty(request, timeout=self.world_timeout)
                 return
             except grpc.aio.AioRpcError as exc:
                 if exc.code() is not grpc.StatusCode.NOT_FOUND:

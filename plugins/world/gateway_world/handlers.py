@@ -17,7 +17,7 @@ cannot take gets a whisper from the server saying so. Movement and chat need no 
 world and go out without waiting, unless the link's outbox is full: then the handler waits a
 bounded time for room, and since a suspended handler pauses reading from its client, the client
 that causes the load is slowed by TCP before anything is dropped. Entering the map and
-teleports wait for the world's answer (at most GRPC_DEADLINE).
+teleports wait for the world's answer (at most WORLD_GRPC_DEADLINE, else GRPC_DEADLINE).
 
 Positions are the server's (docs/protocol.md §10.12): the handlers never write the client's
 claim into the placement record; the world service's ``placed`` events and teleport answers do

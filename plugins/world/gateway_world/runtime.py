@@ -232,7 +232,7 @@ class WorldRuntime(InWorldRuntime):
             self.deliver,
             on_batch=self.delivery.deliver_batch,
             max_backoff=float(settings.WORLD_RECONNECT_MAX_DELAY),
-            request_timeout=float(settings.GRPC_DEADLINE),
+            request_timeout=settings.call_deadline(SERVICE),
         )
 
     @property
@@ -495,7 +495,7 @@ class WorldRuntime(InWorldRuntime):
         try:
             presence: world_pb2.Presence = await stub.FindCharacter(
                 world_pb2.FindCharacterRequest(name=name),
-                timeout=float(self.app.settings.GRPC_DEADLINE),
+                timeout=self.app.settings.call_deadline(SERVICE),
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() is not grpc.StatusCode.NOT_FOUND:
